@@ -1,0 +1,34 @@
+"""newsletter: a self-hosted weekly newsletter service.
+
+The flow, one module each: subscriptions -> editions -> rendering -> delivery (ledger, worker, smtp).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the Flask application; `config` overrides the environment (used by tests)."""
+    from . import config as config_module
+    from . import database, i18n, web, api, cli
+
+    instance_path = (config or {}).get("INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path) if instance_path else str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    config_module.load_config(app, config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    database.init_app(app)
+    i18n.init_app(app)
+    web.init_app(app)
+    api.init_app(app)
+    cli.init_app(app)
+    return app

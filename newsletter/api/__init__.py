@@ -1,0 +1,13 @@
+"""JSON API under /api/v1: public subscriptions and the editor API."""
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from ..extensions import csrf
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def init_app(app: Flask) -> None:
+    csrf.exempt(api)
+    app.register_blueprint(api)

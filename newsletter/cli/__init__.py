@@ -1,0 +1,21 @@
+"""The `newsletter` command: a Flask CLI group with one Click group per domain."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+
+def _make_app() -> Flask:
+    from .. import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_make_app, add_version_option=False)
+def main() -> None:
+    """Self-hosted weekly newsletter: subscribers, editions and delivery."""
+
+
+def init_app(app: Flask) -> None:
+    """Attach each domain's command group to the app's CLI."""

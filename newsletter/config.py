@@ -1,0 +1,75 @@
+"""Configuration: embedded defaults, overridden by NEWSLETTER_* environment variables."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+LANGUAGES = ("be", "ru", "en")
+
+DEFAULTS: dict[str, object] = {
+    "BASE_URL": "http://127.0.0.1:5000",
+    "SMTP_URL": None,
+    "OUTBOX_DIR": None,
+    "MAIL_FROM": "Belarus Weekly <newsletter@example.org>",
+    "PUBLICATION_NAME": "Belarus Weekly",
+    "TIMEZONE": "Europe/Minsk",
+    "SMTP_CONNECTIONS": 4,
+    "SMTP_TIMEOUT": 30,
+    "SMTP_VERIFY_TLS": True,
+    "SEND_RATE": 0,
+    "RETRY_BASE_SECONDS": 60,
+    "RETRY_MAX_AGE_SECONDS": 3 * 24 * 3600,
+    "LEASE_SECONDS": 120,
+    "CONFIRM_MAX_AGE_DAYS": 7,
+    "CONFIRM_RESEND_SECONDS": 300,
+    "CONSENT_TEXT_VERSION": "2026-11",
+    "SCHEDULE": "mon 09:00",
+    "SCHEDULE_GRACE_SECONDS": 6 * 3600,
+    "REVIEW": False,
+    "MAX_REQUEST_BYTES": 64 * 1024,
+    "FEED_BE": None,
+    "FEED_RU": None,
+    "FEED_EN": None,
+}
+
+
+def load_config(app: Flask, overrides: dict | None) -> None:
+    """Fill app.config from defaults, the environment, then explicit overrides."""
+    app.config.update(DEFAULTS)
+    app.config.from_prefixed_env("NEWSLETTER")
+    if overrides:
+        app.config.update(overrides)
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret_key(instance)
+    if not app.config.get("OUTBOX_DIR"):
+        app.config["OUTBOX_DIR"] = str(instance / "outbox")
+    database_url = app.config.get("DATABASE_URL") or f"sqlite:///{instance / 'newsletter.db'}"
+    app.config["DATABASE_URL"] = database_url
+    app.config["SQLALCHEMY_DATABASE_URI"] = _with_driver(database_url)
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_REQUEST_BYTES"])
+    app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")
+
+
+def _with_driver(url: str) -> str:
+    """Use psycopg 3 for plain postgres:// URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _instance_secret_key(instance: Path) -> str:
+    """Generate the signing key once and keep it in the instance folder."""
+    key_file = instance / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

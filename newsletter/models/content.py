@@ -1,0 +1,57 @@
+"""What is sent: articles and the weekly per-language editions built from them."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+DRAFT = "draft"
+SCHEDULED = "scheduled"
+SENDING = "sending"
+PAUSED = "paused"
+SENT = "sent"
+CANCELLED = "cancelled"
+
+
+class Article(db.Model):
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    language: Mapped[str] = mapped_column(String(2))
+    section: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(500))
+    summary: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    author: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("ix_articles_language_published_at", "language", "published_at"),)
+
+
+class Edition(db.Model):
+    """One week's digest in one language, rendered once and stored."""
+
+    __tablename__ = "editions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week_start: Mapped[date] = mapped_column(Date)
+    language: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(16), default=DRAFT)
+    subject: Mapped[str] = mapped_column(String(500), default="")
+    html: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    source_hash: Mapped[str] = mapped_column(String(64), default="")
+    article_count: Mapped[int] = mapped_column(default=0)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("week_start", "language"),)

@@ -1,0 +1,48 @@
+"""The delivery ledger: one row per message that must reach one subscriber exactly once."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+QUEUED = "queued"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+CANCELLED = "cancelled"
+SUPPRESSED = "suppressed"
+
+DIGEST = "digest"
+CONFIRMATION = "confirmation"
+
+PRIORITY_TRANSACTIONAL = 0
+PRIORITY_DIGEST = 10
+
+
+class Delivery(db.Model):
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default=DIGEST)
+    priority: Mapped[int] = mapped_column(default=PRIORITY_DIGEST)
+    edition_id: Mapped[int | None] = mapped_column(ForeignKey("editions.id"))
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default=QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    last_reply: Mapped[str | None] = mapped_column(String(1000))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("edition_id", "subscriber_id"),
+        Index("ix_deliveries_claim", "status", "priority", "next_attempt_at"),
+        Index("ix_deliveries_edition_status", "edition_id", "status"),
+    )

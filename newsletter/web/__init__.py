@@ -1,0 +1,59 @@
+"""Public web pages: blueprints, error pages, health check."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from ..extensions import csrf, db
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _error_titles() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood."),
+        404: _("This page does not exist."),
+        405: _("This method is not allowed here."),
+        413: _("The request is too large."),
+        429: _("Too many requests. Please try again later."),
+        500: _("Something went wrong on our side. Please try again later."),
+    }
+
+
+def handle_http_error(error: HTTPException):
+    code = error.code or 500
+    message = _error_titles().get(code, error.description or "")
+    if _wants_json():
+        return jsonify({"error": {"code": code, "message": message}}), code
+    return render_template("pages/error.html", code=code, message=message), code
+
+
+def handle_unexpected_error(error: Exception):
+    from werkzeug.exceptions import InternalServerError
+
+    import logging
+
+    logging.getLogger(__name__).exception("unhandled error on %s", request.path)
+    return handle_http_error(InternalServerError())
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected_error)
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception:  # any database failure means unhealthy
+            return jsonify({"status": "unavailable"}), 503
+        return jsonify({"status": "ok"})
+
+    from . import pages
+
+    pages.init_app(app)

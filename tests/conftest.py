@@ -1,0 +1,112 @@
+"""Core fixtures: the app on SQLite or PostgreSQL (`--db`), a clean database per test, clients."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from newsletter import create_app
+from newsletter.extensions import db
+
+pytest_plugins = ["fixtures.smtp", "fixtures.subscribers", "fixtures.content"]
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--db", choices=["sqlite", "postgresql"], default="sqlite", help="database backend to test on")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    backend = config.getoption("--db")
+    where = os.environ.get("NEWSLETTER_TEST_DATABASE_URL", DEFAULT_PG_URL) if backend == "postgresql" else "file"
+    return f"database backend: {backend} ({where})"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--db") == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (SKIP LOCKED, concurrent writers); runs under --db=postgresql")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def backend(pytestconfig: pytest.Config) -> str:
+    return pytestconfig.getoption("--db")
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database with the models' schema, created once for the session."""
+    if backend == "postgresql":
+        url = os.environ.get("NEWSLETTER_TEST_DATABASE_URL", DEFAULT_PG_URL)
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    schema_app = create_app(_test_config(url, tmp_path_factory.mktemp("instance")))
+    with schema_app.app_context():
+        db.create_all()
+        db.engine.dispose()
+    return url
+
+
+def _test_config(database_url: str, instance: Path) -> dict:
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(instance),
+        "SECRET_KEY": "test-secret-key",
+        "BASE_URL": "http://newsletter.test",
+        "MAIL_FROM": "Belarus Weekly <newsletter@newsletter.test>",
+    }
+
+
+@pytest.fixture
+def app_config(database_url: str, tmp_path: Path) -> dict:
+    """Configuration for one test's app; tests may change it before using `app`."""
+    return _test_config(database_url, tmp_path / "instance")
+
+
+@pytest.fixture
+def app(app_config: dict):
+    app = create_app(app_config)
+    with app.app_context():
+        _empty_all_tables()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _empty_all_tables() -> None:
+    tables = list(reversed(db.metadata.sorted_tables))
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(table.name for table in tables)
+        db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def outbox(app) -> Path:
+    """The file transport's folder of .eml files."""
+    return Path(app.config["OUTBOX_DIR"])
