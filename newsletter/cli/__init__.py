@@ -19,3 +19,6 @@ def main() -> None:
 
 def init_app(app: Flask) -> None:
     """Attach each domain's command group to the app's CLI."""
+    from . import delivery
+
+    app.cli.add_command(delivery.worker_command)

@@ -1,0 +1,1 @@
+"""Delivery: the ledger of messages to send, the worker that sends them, and the transports."""

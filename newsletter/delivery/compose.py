@@ -1,0 +1,36 @@
+"""Building MIME messages for transactional mail (confirmation and the like)."""
+from __future__ import annotations
+
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid, parseaddr
+
+from flask import current_app
+
+from ..models import utcnow
+
+
+def sender_address() -> str:
+    """The bare address of NEWSLETTER_MAIL_FROM, used as the envelope sender."""
+    return parseaddr(current_app.config["MAIL_FROM"])[1]
+
+
+def sender_domain() -> str:
+    return sender_address().rsplit("@", 1)[-1]
+
+
+def build_message(*, to: str, subject: str, text: str, html: str, headers: dict[str, str] | None = None) -> bytes:
+    """A multipart/alternative message (text, then HTML) serialised with CRLF line endings."""
+    message = EmailMessage(policy=SMTP)
+    message["From"] = current_app.config["MAIL_FROM"]
+    message["To"] = Address(addr_spec=to)
+    message["Subject"] = subject
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = make_msgid(domain=sender_domain())
+    message["Auto-Submitted"] = "auto-generated"
+    for name, value in (headers or {}).items():
+        message[name] = value
+    message.set_content(text, cte="quoted-printable")
+    message.add_alternative(html, subtype="html", cte="quoted-printable")
+    return message.as_bytes()
