@@ -12,13 +12,20 @@ from flask import Flask
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+class NewsletterFlask(Flask):
+    """Flask that also autoescapes MJML email templates (they are HTML too)."""
+
+    def select_jinja_autoescape(self, filename: str | None) -> bool:
+        return filename is None or filename.endswith((".html", ".htm", ".xml", ".mjml"))
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the Flask application; `config` overrides the environment (used by tests)."""
     from . import config as config_module
     from . import database, i18n, web, api, cli
 
     instance_path = (config or {}).get("INSTANCE_PATH")
-    app = Flask(
+    app = NewsletterFlask(
         __name__,
         instance_path=str(instance_path) if instance_path else str(PROJECT_ROOT / "instance"),
         template_folder=str(PROJECT_ROOT / "templates"),
