@@ -1,9 +1,28 @@
-"""The delivery ledger: enqueueing messages and recording what became of each one."""
+"""The delivery ledger: enqueueing an edition or a transactional message, editor controls, counts."""
 from __future__ import annotations
 
+from sqlalchemy import and_, case, exists, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
 from ..extensions import db
-from ..models import Delivery
+from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
+from ..models import content as editions
+from ..models import delivery as states
 from ..models.delivery import CONFIRMATION, PRIORITY_TRANSACTIONAL
+from ..models.subscribers import CONFIRMED
+from ..models.types import UTCDateTime
+
+SENDABLE = (editions.DRAFT, editions.SCHEDULED)
+
+
+class SendConflict(Exception):
+    """The edition is not in a state that allows this action (the API answers 409)."""
+
+    def __init__(self, edition_id: int, status: str | None, action: str):
+        super().__init__(f"edition {edition_id} is {status or 'missing'}; cannot {action}")
+        self.edition_id = edition_id
+        self.status = status
+        self.action = action
 
 
 def enqueue_transactional(subscriber_id: int, message: bytes, kind: str = CONFIRMATION) -> Delivery:
@@ -11,3 +30,135 @@ def enqueue_transactional(subscriber_id: int, message: bytes, kind: str = CONFIR
     delivery = Delivery(kind=kind, priority=PRIORITY_TRANSACTIONAL, subscriber_id=subscriber_id, payload=message)
     db.session.add(delivery)
     return delivery
+
+
+def _edition_id(edition: Edition | int) -> int:
+    return edition if isinstance(edition, int) else edition.id
+
+
+def _insert(table):
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _audience(edition_id: int, language: str, now):
+    """SELECT of one delivery row per confirmed subscriber of the language (suppressed ones marked so)."""
+    suppressed = exists().where(Suppression.email == Subscriber.email)
+    status = case((suppressed, states.SUPPRESSED), else_=states.QUEUED)
+    timestamp = literal(now, UTCDateTime)
+    return (
+        select(
+            literal(states.DIGEST),
+            literal(states.PRIORITY_DIGEST),
+            literal(edition_id),
+            Subscriber.id,
+            status,
+            literal(0),
+            timestamp,
+            timestamp,
+        )
+        .join(SubscriberLanguage, SubscriberLanguage.subscriber_id == Subscriber.id)
+        .where(
+            SubscriberLanguage.language == language,
+            SubscriberLanguage.confirmed_at.is_not(None),
+            Subscriber.status == CONFIRMED,
+        )
+    )
+
+
+def enqueue_edition(edition: Edition | int) -> int:
+    """Move a draft or scheduled edition to `sending` and queue one delivery per confirmed subscriber.
+
+    One set-based INSERT … SELECT; the unique key (edition, subscriber) decides. Commits, and returns
+    the number of deliveries queued. Raises SendConflict if the edition was already sent or sending.
+    """
+    edition_id = _edition_id(edition)
+    now = utcnow()
+    moved = db.session.execute(
+        update(Edition)
+        .where(Edition.id == edition_id, Edition.status.in_(SENDABLE))
+        .values(status=editions.SENDING, send_started_at=now)
+        .returning(Edition.language)
+    ).first()
+    if moved is None:
+        db.session.rollback()
+        raise SendConflict(edition_id, _status_of(edition_id), "send")
+    columns = ["kind", "priority", "edition_id", "subscriber_id", "status", "attempts", "next_attempt_at", "created_at"]
+    statement = _insert(Delivery.__table__).from_select(columns, _audience(edition_id, moved.language, now))
+    db.session.execute(statement.on_conflict_do_nothing())
+    queued = db.session.scalar(
+        select(func.count()).where(Delivery.edition_id == edition_id, Delivery.status == states.QUEUED)
+    )
+    db.session.commit()
+    _expire(edition)
+    return int(queued or 0)
+
+
+def _status_of(edition_id: int) -> str | None:
+    return db.session.scalar(select(Edition.status).where(Edition.id == edition_id))
+
+
+def _expire(edition: Edition | int) -> None:
+    if isinstance(edition, Edition):
+        db.session.expire(edition)
+
+
+def _transition(edition: Edition | int, action: str, allowed: tuple[str, ...], target: str, **values) -> str:
+    """Move the edition from one of `allowed` to `target` atomically; already at target is a no-op."""
+    edition_id = _edition_id(edition)
+    moved = db.session.execute(
+        update(Edition).where(Edition.id == edition_id, Edition.status.in_(allowed)).values(status=target, **values)
+    ).rowcount
+    if not moved:
+        status = _status_of(edition_id)
+        db.session.rollback()
+        if status == target:
+            return target
+        raise SendConflict(edition_id, status, action)
+    if target == editions.CANCELLED:
+        cancel_queued(edition_id, "edition cancelled")
+    db.session.commit()
+    _expire(edition)
+    return target
+
+
+def pause_edition(edition: Edition | int) -> str:
+    """Stop claiming the edition's deliveries; messages already in flight finish. Returns the new status."""
+    return _transition(edition, "pause", (editions.SENDING,), editions.PAUSED)
+
+
+def resume_edition(edition: Edition | int) -> str:
+    """Continue a paused send exactly where it stopped."""
+    return _transition(edition, "resume", (editions.PAUSED,), editions.SENDING)
+
+
+def cancel_edition(edition: Edition | int) -> str:
+    """Cancel an edition before or during its send: queued deliveries are cancelled, sent ones stay sent."""
+    allowed = (editions.DRAFT, editions.SCHEDULED, editions.SENDING, editions.PAUSED)
+    return _transition(edition, "cancel", allowed, editions.CANCELLED, cancelled_at=utcnow())
+
+
+def cancel_queued(edition_id: int, reason: str) -> int:
+    """Cancel the queued (not in-flight) deliveries of one edition, in the caller's transaction."""
+    return db.session.execute(
+        update(Delivery)
+        .where(Delivery.edition_id == edition_id, Delivery.status == states.QUEUED)
+        .values(status=states.CANCELLED, last_reply=reason, lease_expires_at=None)
+    ).rowcount
+
+
+def edition_counts(edition_id: int) -> dict:
+    """Deliveries per state, plus `total` and `next_retry_at` (ISO 8601 of the earliest pending retry, or None)."""
+    rows = db.session.execute(
+        select(Delivery.status, func.count()).where(Delivery.edition_id == edition_id).group_by(Delivery.status)
+    ).all()
+    counts: dict = {state: 0 for state in states.STATES}
+    counts.update({status: int(count) for status, count in rows})
+    counts["total"] = sum(counts[state] for state in states.STATES)
+    next_retry = db.session.scalar(
+        select(func.min(Delivery.next_attempt_at)).where(
+            and_(Delivery.edition_id == edition_id, Delivery.status == states.QUEUED, Delivery.attempts > 0)
+        )
+    )
+    counts["next_retry_at"] = next_retry.isoformat() if next_retry else None
+    return counts

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -15,6 +15,7 @@ SENT = "sent"
 FAILED = "failed"
 CANCELLED = "cancelled"
 SUPPRESSED = "suppressed"
+STATES = (QUEUED, SENDING, SENT, FAILED, SUPPRESSED, CANCELLED)
 
 DIGEST = "digest"
 CONFIRMATION = "confirmation"
@@ -43,6 +44,24 @@ class Delivery(db.Model):
 
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id"),
-        Index("ix_deliveries_claim", "status", "priority", "next_attempt_at"),
+        Index("ix_deliveries_claim", "status", "priority", "id"),
         Index("ix_deliveries_edition_status", "edition_id", "status"),
     )
+
+
+class SendThrottle(db.Model):
+    """The shared send-rate clock: the next free sending slot, as seconds since the epoch."""
+
+    __tablename__ = "send_throttle"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_slot: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class SendWindowCount(db.Model):
+    """Messages handed to the relay per time bucket, for the sliding-window quota."""
+
+    __tablename__ = "send_window_counts"
+
+    bucket: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    sent: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,181 @@
+"""The per-edition message template: MIME built once, per recipient only links spliced in and headers prepended."""
+from __future__ import annotations
+
+import binascii
+import hashlib
+import hmac
+import html
+import re
+import time
+from dataclasses import dataclass
+from email.policy import SMTP
+from email.utils import formatdate, make_msgid
+
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+
+from ..models import Edition
+from ..tokens import subscriber_links
+from .compose import sender_domain
+
+UNSUBSCRIBE = "__UNSUBSCRIBE_URL__"
+PREFERENCES = "__PREFERENCES_URL__"
+PLACEHOLDER_PATTERN = re.compile(f"({UNSUBSCRIBE}|{PREFERENCES})")
+MAX_QP_LINE = 76
+
+
+def qp_encode(text: str) -> bytes:
+    """Quoted-printable with CRLF line ends (input line ends normalised first)."""
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+    encoded = binascii.b2a_qp(normalised.encode("utf-8"), quotetabs=False, istext=True, header=False)
+    return encoded.replace(b"\n", b"\r\n")
+
+
+def _end_with_line_break(encoded: bytes) -> bytes:
+    """Close an encoded chunk that stops mid-line with a soft line break, keeping lines within 76."""
+    if not encoded or encoded.endswith(b"\r\n"):
+        return encoded
+    head, _sep, last = encoded.rpartition(b"\r\n")
+    prefix = head + b"\r\n" if _sep else b""
+    while len(last) + 1 > MAX_QP_LINE:
+        cut = MAX_QP_LINE - 1
+        while b"=" in last[cut - 2 : cut]:
+            cut -= 1
+        prefix += last[:cut] + b"=\r\n"
+        last = last[cut:]
+    return prefix + last + b"=\r\n"
+
+
+def _segments(body: str) -> list[bytes | str]:
+    """Encoded literal chunks (bytes) alternating with placeholder names (str)."""
+    pieces = PLACEHOLDER_PATTERN.split(body)
+    segments: list[bytes | str] = []
+    for index, piece in enumerate(pieces):
+        if index % 2:
+            segments.append(piece)
+        elif index == len(pieces) - 1:
+            segments.append(qp_encode(piece))
+        else:
+            segments.append(_end_with_line_break(qp_encode(piece)))
+    return segments
+
+
+def _header(name: str, value: str) -> bytes:
+    return SMTP.header_factory(name, value).fold(policy=SMTP).encode("ascii")
+
+
+def _part_head(boundary: str, subtype: str) -> bytes:
+    return (
+        f"--{boundary}\r\nContent-Type: text/{subtype}; charset=\"utf-8\"\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    ).encode("ascii")
+
+
+@dataclass(frozen=True)
+class PersonalLinks:
+    unsubscribe: str
+    preferences: str
+    unsubscribe_mailto: str
+
+
+class DigestTemplate:
+    """One edition's message, pre-encoded; `render` makes one recipient's bytes."""
+
+    def __init__(self, edition: Edition, *, subject: str | None = None):
+        config = current_app.config
+        self.edition_id = edition.id
+        self.domain = sender_domain()
+        self._secret = str(config["SECRET_KEY"]).encode("utf-8")
+        boundary = f"=_nl.{hashlib.sha256(f'{edition.id}:{edition.subject}'.encode()).hexdigest()[:24]}"
+        common = [
+            ("From", config["MAIL_FROM"]),
+            ("Subject", subject or edition.subject),
+            ("MIME-Version", "1.0"),
+            ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+            ("List-Id", f"{config['PUBLICATION_NAME']} ({edition.language}) <{edition.language}.{self.domain}>"),
+            ("Precedence", "bulk"),
+        ]
+        if config.get("FEEDBACK_ID"):
+            common.append(("Feedback-ID", f"{edition.id}:{edition.language}:digest:{config['FEEDBACK_ID']}"))
+        self.common_headers = b"".join(_header(name, value) for name, value in common)
+        self.text = _segments(edition.text)
+        self.html = _segments(edition.html)
+        self.boundary = boundary
+        self._text_head = _part_head(boundary, "plain")
+        self._html_head = _part_head(boundary, "html")
+        self._closing = f"\r\n--{boundary}--\r\n".encode("ascii")
+
+    def message_id(self, subscriber_id: int) -> str:
+        """Deterministic per (edition, subscriber): a copy re-sent after a crash can be dropped by the receiver."""
+        tag = hmac.new(self._secret, f"{self.edition_id}:{subscriber_id}".encode(), hashlib.sha256).hexdigest()[:16]
+        return f"<edition.{self.edition_id}.{subscriber_id}.{tag}@{self.domain}>"
+
+    def render(self, recipient: str, links: PersonalLinks, message_id: str) -> bytes:
+        """The recipient's message bytes: personal headers, then the shared parts with their links."""
+        values = {UNSUBSCRIBE: links.unsubscribe, PREFERENCES: links.preferences}
+        personal = [
+            _date_header(),
+            b"To: " + _address(recipient) + b"\r\n",
+            b"Message-ID: " + message_id.encode("ascii") + b"\r\n",
+            f"List-Unsubscribe: <{links.unsubscribe}>,\r\n <{links.unsubscribe_mailto}>\r\n".encode("ascii"),
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+            self.common_headers,
+            b"\r\n",
+            self._text_head,
+        ]
+        personal.extend(_fill(self.text, values, escape=False))
+        personal.append(b"\r\n")
+        personal.append(self._html_head)
+        personal.extend(_fill(self.html, values, escape=True))
+        personal.append(self._closing)
+        return b"".join(personal)
+
+
+def _fill(segments: list[bytes | str], values: dict[str, str], *, escape: bool) -> list[bytes]:
+    filled = []
+    for segment in segments:
+        if isinstance(segment, bytes):
+            filled.append(segment)
+        else:
+            url = html.escape(values[segment], quote=True) if escape else values[segment]
+            filled.append(_end_with_line_break(qp_encode(url)))
+    return filled
+
+
+_date_cache: list = [0, b""]
+
+
+def _date_header() -> bytes:
+    """The Date header, formatted once per second."""
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache[1] = f"Date: {formatdate(now, usegmt=True)}\r\n".encode("ascii")
+        _date_cache[0] = now
+    return _date_cache[1]
+
+
+def _address(email: str) -> bytes:
+    if email.isascii() and not any(char in email for char in "\r\n<>\",;"):
+        return email.encode("ascii")
+    return _header("To", email).split(b":", 1)[1].strip()
+
+
+def personal_links(subscriber_id: int, email: str) -> PersonalLinks:
+    links = subscriber_links(subscriber_id, email)
+    return PersonalLinks(links.unsubscribe, links.preferences, links.unsubscribe_mailto)
+
+
+def build_digest_message(template: DigestTemplate, subscriber_id: int, email: str) -> bytes:
+    """One subscriber's digest (needs an app context for the signed links)."""
+    return template.render(email, personal_links(subscriber_id, email), template.message_id(subscriber_id))
+
+
+def build_test_message(edition: Edition, recipient_email: str) -> bytes:
+    """A test send of the edition: subject marked as a test, personal links inert, a fresh Message-ID."""
+    with force_locale(edition.language):
+        subject = _("[TEST] %(subject)s", subject=edition.subject)
+    template = DigestTemplate(edition, subject=subject)
+    base = current_app.config["BASE_URL"]
+    inert = PersonalLinks(f"{base}/subscribe", f"{base}/subscribe", f"mailto:unsubscribe@{template.domain}")
+    return template.render(recipient_email, inert, make_msgid(domain=template.domain))
