@@ -22,3 +22,13 @@ def init_app(app: Flask) -> None:
     from . import delivery
 
     app.cli.add_command(delivery.worker_command)
+    from . import subscribers
+
+    app.cli.add_command(subscribers.subscribers_group)
+    from . import articles, editions, editors
+    from .. import scheduler
+
+    app.cli.add_command(articles.articles_group)
+    app.cli.add_command(editors.editors_group)
+    app.cli.add_command(editions.editions_group)
+    app.cli.add_command(scheduler.scheduler_command)

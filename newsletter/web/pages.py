@@ -6,3 +6,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Blueprints for the subscription pages and the archive are registered here."""
+    from .subscriptions import bp as subscription_pages
+
+    app.register_blueprint(subscription_pages)
+    from . import archive
+
+    app.register_blueprint(archive.blueprint)

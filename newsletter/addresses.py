@@ -1,0 +1,43 @@
+"""Email addresses from outside: validation with email-validator and one normal form per address."""
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+MAX_ADDRESS_LENGTH = 254
+FORBIDDEN_CHARACTERS = ("\r", "\n", "\x00")
+
+
+class InvalidAddress(ValueError):
+    """The address cannot be used; `message` is a lazy, translated explanation for the visitor."""
+
+    def __init__(self, message):
+        super().__init__()
+        self.message = message
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+
+def normalise_address(raw: object) -> str:
+    """Return the address's normal form (lower-cased A-label domain) or raise InvalidAddress."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidAddress(_l("Please enter your email address."))
+    if any(character in raw for character in FORBIDDEN_CHARACTERS):
+        raise InvalidAddress(_l("The email address must not contain line breaks or control characters."))
+    candidate = raw.strip()
+    if len(candidate) > MAX_ADDRESS_LENGTH:
+        raise InvalidAddress(_l("The email address is too long (at most 254 characters)."))
+    smtp_utf8 = bool(current_app.config.get("SMTP_UTF8"))
+    local_part = candidate.rpartition("@")[0]
+    if not local_part.isascii() and not smtp_utf8:
+        raise InvalidAddress(_l("Our mail server cannot deliver to addresses with non-Latin letters before the @."))
+    try:
+        validated = validate_email(candidate, check_deliverability=False, allow_smtputf8=smtp_utf8)
+    except EmailNotValidError as error:
+        raise InvalidAddress(_l("This is not a valid email address.")) from error
+    address = f"{validated.local_part}@{validated.ascii_domain.lower()}"
+    if len(address) > MAX_ADDRESS_LENGTH:
+        raise InvalidAddress(_l("The email address is too long (at most 254 characters)."))
+    return address

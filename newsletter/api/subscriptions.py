@@ -1,0 +1,57 @@
+"""`POST /api/v1/subscriptions`: the JSON face of the double opt-in."""
+from __future__ import annotations
+
+import json
+
+from flask import jsonify, request
+from flask_babel import gettext as _
+
+from .. import subscriptions
+from ..consent import API, RequestOrigin
+from . import api
+
+
+def _errors(status: int, errors: dict):
+    return jsonify({"errors": {field: str(message) for field, message in errors.items()}}), status
+
+
+def _read_json_object():
+    """The request body as a JSON object, or an error response."""
+    if request.mimetype != "application/json":
+        return None, _errors(415, {"body": _("Send the request as JSON (Content-Type: application/json).")})
+    try:
+        body = json.loads(request.get_data(cache=False) or b"")
+    except (ValueError, UnicodeDecodeError):
+        return None, _errors(400, {"body": _("The request body is not valid JSON.")})
+    if not isinstance(body, dict):
+        return None, _errors(422, {"body": _("The request body must be a JSON object.")})
+    return body, None
+
+
+@api.post("/subscriptions")
+def create_subscription():
+    """Accepted with the same body whatever the address's state: nothing reveals who is subscribed."""
+    body, failure = _read_json_object()
+    if failure:
+        return failure
+    errors = {}
+    for field in ("email", "languages"):
+        if field not in body:
+            errors[field] = _("This field is required.")
+    if errors:
+        return _errors(422, errors)
+    locale = body.get("locale") if isinstance(body.get("locale"), str) else None
+    origin = RequestOrigin(API, _page(body), request.remote_addr, request.user_agent.string)
+    try:
+        subscription = subscriptions.build_request(body["email"], body["languages"], locale, origin)
+    except subscriptions.InvalidSubscription as error:
+        return _errors(422, error.errors)
+    subscriptions.subscribe(subscription)
+    message = _("Thank you. If the address can receive our newsletter, a confirmation email is on its way.")
+    return jsonify({"status": "accepted", "message": message}), 202
+
+
+def _page(body: dict) -> str | None:
+    """The page the visitor subscribed on: a `page` field, else the Referer."""
+    page = body.get("page")
+    return page if isinstance(page, str) and page else request.referrer

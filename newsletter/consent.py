@@ -1,0 +1,49 @@
+"""Consent records: evidence of each opt-in, from the request to the confirming click."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from .extensions import db
+from .models import Consent, Subscriber, utcnow
+
+FORM = "form"
+API = "api"
+IMPORT = "import"
+
+
+@dataclass(frozen=True)
+class RequestOrigin:
+    """Where a subscription request came from, as stored in its consent record."""
+
+    source: str
+    page: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+def record_request(subscriber: Subscriber, languages: list[str], origin: RequestOrigin) -> Consent:
+    """A new, unconfirmed consent record for these languages."""
+    consent = Consent(
+        subscriber=subscriber,
+        languages=" ".join(languages),
+        source=origin.source,
+        source_page=(origin.page or None) and origin.page[:500],
+        consent_text_version=str(current_app.config["CONSENT_TEXT_VERSION"]),
+        requested_at=utcnow(),
+        request_ip=origin.ip,
+        user_agent=origin.user_agent,
+    )
+    db.session.add(consent)
+    return consent
+
+
+def record_confirmation(consent: Consent, ip: str | None, user_agent: str | None) -> None:
+    consent.confirmed_at = utcnow()
+    consent.confirm_ip = ip
+    consent.confirm_user_agent = user_agent
+
+
+def consent_languages(consent: Consent) -> list[str]:
+    return consent.languages.split()

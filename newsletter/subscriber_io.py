@@ -1,0 +1,162 @@
+"""Moving a list in and out: CSV import (as confirmed, with an import consent record) and export."""
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TextIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from .addresses import InvalidAddress, normalise_address
+from .config import LANGUAGES
+from .consent import IMPORT, RequestOrigin, record_confirmation, record_request
+from .extensions import db
+from .models import Subscriber, SubscriberLanguage, utcnow
+from .models.subscribers import CONFIRMED, UNSUBSCRIBED
+
+IMPORT_TEXT_VERSION = "import"
+EXPORT_COLUMNS = ["email", "languages", "confirmed_at"]
+COMMIT_EVERY = 500
+
+
+class ImportFormatError(ValueError):
+    """The file as a whole cannot be read as the import format."""
+
+
+class RowError(ValueError):
+    """One row is unusable; the message says why."""
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def parse_languages(raw: str | None) -> list[str]:
+    codes = [code for code in re.split(r"[|\s,]+", (raw or "").strip().lower()) if code]
+    if not codes:
+        raise RowError("no languages given")
+    unknown = [code for code in codes if code not in LANGUAGES]
+    if unknown:
+        raise RowError(f"unknown language {unknown[0]!r} (use be, ru, en)")
+    return [code for code in LANGUAGES if code in codes]
+
+
+def parse_confirmed_at(raw: str | None) -> datetime | None:
+    """An ISO 8601 date or time; a time without a zone is taken as UTC."""
+    if not raw or not raw.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip())
+    except ValueError as error:
+        raise RowError(f"confirmed_at {raw.strip()!r} is not an ISO 8601 date or time") from error
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    if moment > utcnow():
+        raise RowError("confirmed_at is in the future")
+    return moment.astimezone(timezone.utc)
+
+
+def import_csv(stream: TextIO, source_name: str) -> ImportReport:
+    """Import every good row; bad rows are reported by line number and leave nothing behind."""
+    reader = csv.DictReader(stream)
+    try:
+        columns = [name.strip().lower() for name in reader.fieldnames or []]
+    except csv.Error as error:
+        raise ImportFormatError(f"line 1: {error}") from error
+    if "email" not in columns or "languages" not in columns:
+        raise ImportFormatError("line 1: the header must name the columns email and languages (and optionally confirmed_at)")
+    reader.fieldnames = columns
+    report = ImportReport()
+    try:
+        for row in reader:
+            _import_row(row, reader.line_num, source_name, report)
+            if reader.line_num % COMMIT_EVERY == 0:
+                db.session.commit()
+    except csv.Error as error:
+        report.errors.append((reader.line_num, f"unreadable CSV: {error}"))
+    db.session.commit()
+    return report
+
+
+def _import_row(row: dict, line: int, source_name: str, report: ImportReport) -> None:
+    if None in row or any(value is None for value in row.values()):
+        report.errors.append((line, "wrong number of columns"))
+        return
+    status = (row.get("status") or "").strip().lower()
+    if status and status != CONFIRMED:
+        report.skipped.append((line, f"status is {status}"))
+        return
+    try:
+        address = normalise_address(row["email"])
+        languages = parse_languages(row["languages"])
+        confirmed_at = parse_confirmed_at(row.get("confirmed_at"))
+    except InvalidAddress as error:
+        report.errors.append((line, f"email: {error}"))
+        return
+    except RowError as error:
+        report.errors.append((line, str(error)))
+        return
+    outcome = _import_subscriber(address, languages, confirmed_at, source_name)
+    if outcome == "skipped":
+        report.skipped.append((line, "this address unsubscribed; it is not subscribed again"))
+    else:
+        setattr(report, outcome, getattr(report, outcome) + 1)
+
+
+def _import_subscriber(address: str, languages: list[str], confirmed_at: datetime | None, source_name: str) -> str:
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
+    when = confirmed_at or utcnow()
+    outcome = "updated"
+    if subscriber is None:
+        subscriber = Subscriber(email=address, locale=languages[0], created_at=utcnow())
+        db.session.add(subscriber)
+        outcome = "added"
+    elif subscriber.status == UNSUBSCRIBED:
+        return "skipped"
+    missing = [code for code in languages if code not in subscriber.confirmed_languages]
+    if subscriber.status == CONFIRMED and not missing:
+        return "unchanged"
+    subscriber.status = CONFIRMED
+    subscriber.confirmed_at = subscriber.confirmed_at or when
+    present = {row.language: row for row in subscriber.languages}
+    for code in missing:
+        if code in present:
+            present[code].confirmed_at = when
+        else:
+            subscriber.languages.append(SubscriberLanguage(language=code, requested_at=when, confirmed_at=when))
+    consent = record_request(subscriber, missing, RequestOrigin(IMPORT, source_name))
+    consent.consent_text_version, consent.requested_at = IMPORT_TEXT_VERSION, when
+    record_confirmation(consent, None, None)
+    consent.confirmed_at = when
+    db.session.flush()
+    return outcome
+
+
+def export_rows(include_all: bool = False) -> Iterator[list[str]]:
+    """The header, then one row per subscriber (confirmed ones only unless include_all)."""
+    yield EXPORT_COLUMNS + (["status"] if include_all else [])
+    query = select(Subscriber).options(selectinload(Subscriber.languages)).order_by(Subscriber.id)
+    if not include_all:
+        query = query.where(Subscriber.status == CONFIRMED)
+    for subscriber in db.session.scalars(query.execution_options(yield_per=500)):
+        languages = subscriber.confirmed_languages if not include_all else [r.language for r in subscriber.languages]
+        confirmed = subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else ""
+        row = [subscriber.email, "|".join(languages), confirmed]
+        yield row + ([subscriber.status] if include_all else [])
+
+
+def write_csv(stream: TextIO, include_all: bool = False) -> int:
+    """Write the export to `stream`; returns the number of subscribers written."""
+    writer = csv.writer(stream, lineterminator="\n")
+    count = -1
+    for count, row in enumerate(export_rows(include_all)):
+        writer.writerow(row)
+    return count

@@ -1,0 +1,245 @@
+"""Subscriptions: double opt-in, confirmation, language changes, unsubscribing, purging stale requests.
+
+The web form, the JSON API and the CLI all call these functions; they never reveal an address's state.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+
+from . import tokens
+from .addresses import InvalidAddress, normalise_address
+from .config import LANGUAGES
+from .confirmation_mail import queue_confirmation
+from .consent import RequestOrigin, consent_languages, record_confirmation, record_request
+from .extensions import db
+from .models import Consent, Subscriber, SubscriberLanguage, utcnow
+from .models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
+
+log = logging.getLogger(__name__)
+
+
+class InvalidSubscription(ValueError):
+    """The request was rejected; `errors` maps each bad field to a lazy, translated message."""
+
+    def __init__(self, errors: dict):
+        super().__init__(", ".join(errors))
+        self.errors = errors
+
+
+class LinkUsed(tokens.TokenInvalid):
+    """A genuine confirmation link that was already followed."""
+
+
+class LinkGone(tokens.TokenInvalid):
+    """A genuine link whose subscriber or request no longer exists."""
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    email: str
+    languages: list[str]
+    locale: str
+    origin: RequestOrigin
+
+
+def clean_languages(raw: object) -> list[str]:
+    """Known language codes in the catalogue order, or InvalidSubscription for the `languages` field."""
+    if not isinstance(raw, (list, tuple)) or not raw:
+        raise InvalidSubscription({"languages": _l("Choose at least one language.")})
+    if not all(isinstance(code, str) and code in LANGUAGES for code in raw):
+        raise InvalidSubscription({"languages": _l("Choose languages from Belarusian (be), Russian (ru) and English (en).")})
+    return [code for code in LANGUAGES if code in raw]
+
+
+def build_request(email: object, languages: object, locale: str | None, origin: RequestOrigin) -> SubscriptionRequest:
+    """Validate both fields at once; raise InvalidSubscription with a message per bad field."""
+    errors: dict = {}
+    address = chosen = None
+    try:
+        address = normalise_address(email)
+    except InvalidAddress as error:
+        errors["email"] = error.message
+    try:
+        chosen = clean_languages(languages)
+    except InvalidSubscription as error:
+        errors.update(error.errors)
+    if errors:
+        raise InvalidSubscription(errors)
+    return SubscriptionRequest(address, chosen, locale if locale in LANGUAGES else chosen[0], origin)
+
+
+def subscribe(request: SubscriptionRequest) -> None:
+    """Start or renew a double opt-in; the outcome is the same for the caller whatever the address's state."""
+    for attempt in range(3):
+        try:
+            subscriber_id = _subscribe_once(request)
+            db.session.commit()
+            if subscriber_id is not None:
+                log.info("subscription request for subscriber %s (%s)", subscriber_id, request.origin.source)
+            return
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+
+
+def _subscribe_once(request: SubscriptionRequest) -> int | None:
+    subscriber = db.session.scalar(
+        select(Subscriber).where(Subscriber.email == request.email).with_for_update()
+    )
+    if subscriber is None:
+        subscriber = Subscriber(email=request.email, status=PENDING, locale=request.locale, created_at=utcnow())
+        db.session.add(subscriber)
+        db.session.flush()
+    elif _recently_sent(subscriber):
+        return None
+    elif subscriber.status == CONFIRMED:
+        if set(request.languages) <= set(subscriber.confirmed_languages):
+            return None
+    else:
+        subscriber.status = PENDING
+        subscriber.locale = request.locale
+    _replace_pending_languages(subscriber, request.languages)
+    consent = record_request(subscriber, request.languages, request.origin)
+    db.session.flush()
+    queue_confirmation(subscriber, consent)
+    return subscriber.id
+
+
+def _recently_sent(subscriber: Subscriber) -> bool:
+    if subscriber.confirmation_sent_at is None:
+        return False
+    window = timedelta(seconds=float(current_app.config["CONFIRM_RESEND_SECONDS"]))
+    return utcnow() - subscriber.confirmation_sent_at < window
+
+
+def _replace_pending_languages(subscriber: Subscriber, languages: list[str]) -> None:
+    """Unconfirmed languages become exactly the requested ones not already confirmed."""
+    confirmed = set(subscriber.confirmed_languages)
+    for row in list(subscriber.languages):
+        if row.confirmed_at is None and row.language not in languages:
+            subscriber.languages.remove(row)
+    present = {row.language for row in subscriber.languages}
+    for code in languages:
+        if code not in present and code not in confirmed:
+            subscriber.languages.append(SubscriberLanguage(language=code, requested_at=utcnow()))
+
+
+def confirm(token: str, ip: str | None, user_agent: str | None) -> Subscriber:
+    """Follow a confirmation link once; raises TokenInvalid, TokenExpired, LinkUsed or LinkGone."""
+    consent = consent_for_token(token)
+    if consent.confirmed_at is not None:
+        raise LinkUsed("already confirmed")
+    subscriber = consent.subscriber
+    now = utcnow()
+    record_confirmation(consent, ip, user_agent)
+    present = {row.language: row for row in subscriber.languages}
+    for code in consent_languages(consent):
+        row = present.get(code)
+        if row is None:
+            subscriber.languages.append(SubscriberLanguage(language=code, requested_at=consent.requested_at, confirmed_at=now))
+        elif row.confirmed_at is None:
+            row.confirmed_at = now
+    if subscriber.status != CONFIRMED:
+        subscriber.status, subscriber.confirmed_at, subscriber.unsubscribed_at = CONFIRMED, now, None
+    db.session.commit()
+    log.info("subscriber %s confirmed consent %s", subscriber.id, consent.id)
+    return subscriber
+
+
+def consent_for_token(token: str) -> Consent:
+    """The unexpired consent a confirmation token points at (used or not)."""
+    payload = tokens.read_token(tokens.CONFIRM, token, max_age=tokens.confirm_max_age())
+    consent_id, fingerprint = _pair(payload)
+    consent = db.session.get(Consent, consent_id, with_for_update=True)
+    if consent is None or tokens.address_fingerprint(consent.subscriber.email) != fingerprint:
+        raise LinkGone("no such request")
+    subscriber = consent.subscriber
+    if consent.confirmed_at is None and subscriber.unsubscribed_at and consent.requested_at < subscriber.unsubscribed_at:
+        raise LinkGone("request made before unsubscribing")
+    return consent
+
+
+def subscriber_for_link(purpose: str, token: str) -> Subscriber:
+    """The subscriber an unsubscribe or preferences token was made for, and only that one."""
+    subscriber_id, fingerprint = _pair(tokens.read_token(purpose, token))
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None or tokens.address_fingerprint(subscriber.email) != fingerprint:
+        raise LinkGone("no such subscriber")
+    return subscriber
+
+
+def _pair(payload: object) -> tuple[int, str]:
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or not isinstance(payload[0], int)
+        or not isinstance(payload[1], str)
+    ):
+        raise tokens.TokenInvalid("unexpected payload")
+    return payload[0], payload[1]
+
+
+def unsubscribe(subscriber: Subscriber) -> None:
+    """Stop every language at once; repeating it changes nothing."""
+    if subscriber.status == UNSUBSCRIBED:
+        return
+    subscriber.status, subscriber.unsubscribed_at = UNSUBSCRIBED, utcnow()
+    subscriber.languages.clear()
+    db.session.commit()
+    log.info("subscriber %s unsubscribed", subscriber.id)
+
+
+def change_languages(subscriber: Subscriber, languages: object) -> None:
+    """Set the languages from the signed preferences page (the link itself proves the mailbox)."""
+    chosen = clean_languages(languages)
+    now = utcnow()
+    for row in list(subscriber.languages):
+        if row.language not in chosen:
+            subscriber.languages.remove(row)
+    present = {row.language: row for row in subscriber.languages}
+    for code in chosen:
+        row = present.get(code)
+        confirmed_at = now if subscriber.status == CONFIRMED else None
+        if row is None:
+            subscriber.languages.append(SubscriberLanguage(language=code, requested_at=now, confirmed_at=confirmed_at))
+        elif row.confirmed_at is None:
+            row.confirmed_at = confirmed_at
+    db.session.commit()
+    log.info("subscriber %s changed languages", subscriber.id)
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    subscribers: int
+    languages: int
+    consents: int
+
+
+def purge_pending(now: datetime | None = None) -> PurgeResult:
+    """Delete requests never confirmed within the confirmation window."""
+    cutoff = (now or utcnow()) - tokens.confirm_max_age()
+    last_request = func.coalesce(Subscriber.confirmation_sent_at, Subscriber.created_at)
+    stale_subscribers = select(Subscriber.id).where(Subscriber.status == PENDING, last_request < cutoff)
+    stale_ids = list(db.session.scalars(stale_subscribers))
+    removed_languages = db.session.execute(
+        delete(SubscriberLanguage).where(
+            SubscriberLanguage.subscriber_id.in_(stale_ids)
+            | ((SubscriberLanguage.confirmed_at.is_(None)) & (SubscriberLanguage.requested_at < cutoff))
+        )
+    ).rowcount
+    removed_consents = db.session.execute(
+        delete(Consent).where(
+            Consent.subscriber_id.in_(stale_ids) | (Consent.confirmed_at.is_(None) & (Consent.requested_at < cutoff))
+        )
+    ).rowcount
+    removed = db.session.execute(delete(Subscriber).where(Subscriber.id.in_(stale_ids))).rowcount
+    db.session.commit()
+    return PurgeResult(removed, removed_languages, removed_consents)

@@ -1,0 +1,140 @@
+"""Subscription pages: the form, and the signed confirm, unsubscribe and preferences links."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, g, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
+from flask_wtf.csrf import CSRFError
+
+from .. import subscriptions, tokens
+from ..config import LANGUAGES
+from ..confirmation_mail import LANGUAGE_NAMES
+from ..consent import FORM, RequestOrigin
+from ..extensions import csrf, db
+from ..i18n import current_language
+from ..models.subscribers import UNSUBSCRIBED
+
+log = logging.getLogger(__name__)
+bp = Blueprint("subscriptions", __name__)
+HONEYPOT_FIELD = "website"
+
+
+def _form_page(errors: dict | None = None, email: str = "", chosen: list[str] | None = None, status: int = 200):
+    chosen = chosen if chosen is not None else [current_language()]
+    page = render_template(
+        "pages/subscribe.html", errors=errors or {}, email=email, chosen=chosen, language_names=LANGUAGE_NAMES,
+        honeypot_field=HONEYPOT_FIELD,
+    )
+    return page, status
+
+
+@bp.get("/subscribe")
+def subscribe_form():
+    return _form_page()
+
+
+@bp.post("/subscribe")
+def subscribe_submit():
+    if request.form.get(HONEYPOT_FIELD):
+        log.info("form submission dropped by the honeypot")
+        return render_template("pages/subscribe_sent.html")
+    email = request.form.get("email", "")
+    chosen = request.form.getlist("languages")
+    origin = RequestOrigin(FORM, request.referrer or request.base_url, request.remote_addr, request.user_agent.string)
+    try:
+        subscription = subscriptions.build_request(email, chosen, current_language(), origin)
+    except subscriptions.InvalidSubscription as error:
+        return _form_page(error.errors, email if isinstance(email, str) else "", chosen, 422)
+    subscriptions.subscribe(subscription)
+    return render_template("pages/subscribe_sent.html")
+
+
+@bp.errorhandler(CSRFError)
+def form_expired(_error):
+    if request.endpoint != "subscriptions.subscribe_submit":
+        return render_template("pages/error.html", code=400, message=_l("The request could not be understood.")), 400
+    errors = {"form": _l("The form had expired. Please check your choices and send it again.")}
+    return _form_page(errors, request.form.get("email", ""), request.form.getlist("languages"), 400)
+
+
+def _speak(language: str) -> None:
+    """Render the rest of this response in the subscriber's language unless ?lang= asks otherwise."""
+    g.forced_language = language
+    refresh()
+
+
+def _link_error(error: tokens.TokenInvalid):
+    db.session.rollback()
+    if isinstance(error, subscriptions.LinkUsed):
+        status, message = 410, _l("This link has already been used. If it was you, your subscription is confirmed.")
+    elif isinstance(error, tokens.TokenExpired):
+        status, message = 410, _l("This link has expired. Please subscribe again to get a new one.")
+    elif isinstance(error, subscriptions.LinkGone):
+        status, message = 410, _l("This link no longer works. You can subscribe again at any time.")
+    else:
+        status, message = 400, _l("This link is not valid. It may have been cut short when it was copied.")
+    return render_template("pages/link_error.html", message=message), status
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def confirm_link(token: str):
+    """GET only shows a page that confirms by POST, so link scanners change nothing."""
+    try:
+        if request.method == "GET":
+            consent = subscriptions.consent_for_token(token)
+            if consent.confirmed_at is not None:
+                raise subscriptions.LinkUsed("already confirmed")
+            _speak(consent.subscriber.locale)
+            db.session.rollback()
+            return render_template("pages/confirm.html", token=token)
+        subscriber = subscriptions.confirm(token, request.remote_addr, request.user_agent.string)
+    except tokens.TokenInvalid as error:
+        return _link_error(error)
+    _speak(subscriber.locale)
+    return render_template("pages/confirmed.html", languages=[LANGUAGE_NAMES[c] for c in subscriber.confirmed_languages])
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def unsubscribe_link(token: str):
+    """One button on GET; any POST (RFC 8058 one-click included) unsubscribes at once with a 200."""
+    try:
+        subscriber = subscriptions.subscriber_for_link(tokens.UNSUBSCRIBE, token)
+    except tokens.TokenInvalid as error:
+        return _link_error(error)
+    _speak(subscriber.locale)
+    if request.method == "POST":
+        subscriptions.unsubscribe(subscriber)
+    if subscriber.status == UNSUBSCRIBED:
+        return render_template("pages/unsubscribed.html")
+    return render_template("pages/unsubscribe.html", token=token)
+
+
+@bp.route("/preferences/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def preferences_link(token: str):
+    try:
+        subscriber = subscriptions.subscriber_for_link(tokens.PREFERENCES, token)
+    except tokens.TokenInvalid as error:
+        return _link_error(error)
+    _speak(subscriber.locale)
+    errors, saved, status = {}, False, 200
+    if request.method == "POST" and request.form.get("action") == "unsubscribe":
+        subscriptions.unsubscribe(subscriber)
+        return render_template("pages/unsubscribed.html")
+    chosen = [row.language for row in subscriber.languages]
+    if request.method == "POST" and subscriber.status != UNSUBSCRIBED:
+        chosen = request.form.getlist("languages")
+        try:
+            subscriptions.change_languages(subscriber, chosen)
+            saved = True
+        except subscriptions.InvalidSubscription as error:
+            errors, status = error.errors, 422
+    page = render_template(
+        "pages/preferences.html", token=token, subscriber=subscriber, chosen=chosen, errors=errors, saved=saved,
+        language_names=LANGUAGE_NAMES, all_languages=LANGUAGES, unsubscribed=subscriber.status == UNSUBSCRIBED,
+    )
+    return page, status
