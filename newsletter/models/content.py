@@ -55,3 +55,15 @@ class Edition(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("week_start", "language"),)
+
+
+class SchedulerRun(db.Model):
+    """One weekly run of the scheduler, keyed by the time it was due (so a restart notices a missed run)."""
+
+    __tablename__ = "scheduler_runs"
+
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    week_start: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(Text, default="")

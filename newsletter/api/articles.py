@@ -1,0 +1,107 @@
+"""Editor API: articles (list, add, show, update, delete)."""
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from .. import articles as service
+from ..config import LANGUAGES
+from ..extensions import db
+from ..models import Article
+from . import api
+from .auth import require_editor
+
+
+def error_response(code: int, message: str, fields: dict | None = None):
+    body = {"error": {"code": code, "message": message}}
+    if fields:
+        body["error"]["fields"] = fields
+    return jsonify(body), code
+
+
+def json_body():
+    """The request's JSON object, or None when it is missing or malformed."""
+    if not request.is_json:
+        return None
+    return request.get_json(silent=True)
+
+
+def article_json(article: Article) -> dict:
+    return {
+        "id": article.id,
+        "language": article.language,
+        "section": article.section,
+        "title": article.title,
+        "summary": article.summary,
+        "url": article.url,
+        "published_at": article.published_at.isoformat(),
+        "author": article.author,
+    }
+
+
+def _int_arg(name: str, default: int, maximum: int) -> int:
+    try:
+        return max(0, min(int(request.args.get(name, default)), maximum))
+    except ValueError:
+        return default
+
+
+@api.get("/articles")
+@require_editor
+def list_articles():
+    language = request.args.get("language")
+    if language and language not in LANGUAGES:
+        return error_response(422, "Unknown language.", {"language": f"must be one of {', '.join(LANGUAGES)}"})
+    rows = service.list_articles(language, limit=_int_arg("limit", 200, 1000), offset=_int_arg("offset", 0, 10**9))
+    return jsonify({"articles": [article_json(a) for a in rows]})
+
+
+@api.post("/articles")
+@require_editor
+def create_article():
+    data = json_body()
+    if data is None:
+        return error_response(400, "Send a JSON object with Content-Type: application/json.")
+    try:
+        article = service.create_article(data)
+    except service.ArticleInvalid as error:
+        return error_response(422, "The article is not valid.", error.errors)
+    return jsonify(article_json(article)), 201
+
+
+def _article_or_404(article_id: int):
+    article = db.session.get(Article, article_id)
+    return article, (None if article else error_response(404, "No such article."))
+
+
+@api.get("/articles/<int:article_id>")
+@require_editor
+def show_article(article_id: int):
+    article, missing = _article_or_404(article_id)
+    return missing or jsonify(article_json(article))
+
+
+@api.route("/articles/<int:article_id>", methods=["PATCH", "PUT"])
+@require_editor
+def update_article(article_id: int):
+    article, missing = _article_or_404(article_id)
+    if missing:
+        return missing
+    data = json_body()
+    if data is None:
+        return error_response(400, "Send a JSON object with Content-Type: application/json.")
+    try:
+        service.update_article(article, data)
+    except service.ArticleInvalid as error:
+        db.session.rollback()
+        return error_response(422, "The article is not valid.", error.errors)
+    return jsonify(article_json(article))
+
+
+@api.delete("/articles/<int:article_id>")
+@require_editor
+def delete_article(article_id: int):
+    article, missing = _article_or_404(article_id)
+    if missing:
+        return missing
+    service.delete_article(article)
+    return "", 204

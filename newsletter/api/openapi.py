@@ -1,0 +1,149 @@
+"""`GET /api/v1/openapi.json`: the hand-written OpenAPI 3.1 description of every /api/v1 endpoint."""
+from __future__ import annotations
+
+from flask import current_app, jsonify
+
+from ..config import LANGUAGES
+from . import api
+
+LANGUAGE = {"type": "string", "enum": list(LANGUAGES)}
+ERROR = {"$ref": "#/components/schemas/Error"}
+ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+
+
+def _json(schema: dict, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict:
+    texts = {400: "Malformed request", 401: "Missing, unknown or revoked editor token", 404: "Not found",
+             409: "Not allowed in the edition's current state", 413: "Request body too large",
+             422: "Invalid fields (per-field messages)", 502: "The mail server refused the message"}
+    return {str(code): _json(ERROR, texts[code]) for code in codes}
+
+
+def _op(summary: str, responses: dict, *, body: dict | None = None, params: list | None = None,
+        public: bool = False, tag: str = "editions") -> dict:
+    operation = {"summary": summary, "tags": [tag], "responses": responses}
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    if params:
+        operation["parameters"] = params
+    if public:
+        operation["security"] = []
+    return operation
+
+
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "properties": {
+        "code": {"type": "integer"}, "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}},
+    "ArticleInput": {"type": "object", "required": ["language", "section", "title", "summary", "url", "published_at"],
+                     "additionalProperties": False, "properties": {
+        "language": LANGUAGE, "section": {"type": "string", "maxLength": 200},
+        "title": {"type": "string", "maxLength": 500}, "summary": {"type": "string", "maxLength": 5000},
+        "url": {"type": "string", "format": "uri", "pattern": "^https?://"},
+        "published_at": {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone offset"},
+        "author": {"type": ["string", "null"], "maxLength": 200}}},
+    "Article": {"allOf": [{"$ref": "#/components/schemas/ArticleInput"},
+                          {"type": "object", "properties": {"id": {"type": "integer"}}}]},
+    "Counts": {"type": "object", "description": "Deliveries of the edition by state (test sends are not counted).",
+               "properties": {**{k: {"type": "integer"} for k in
+                                 ("queued", "sending", "sent", "failed", "suppressed", "cancelled")},
+                              "next_retry_at": {"type": ["string", "null"], "format": "date-time"}}},
+    "Edition": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "week_start": {"type": "string", "format": "date"}, "language": LANGUAGE,
+        "status": {"type": "string", "enum": ["draft", "scheduled", "sending", "paused", "sent", "cancelled"]},
+        "subject": {"type": "string"}, "article_count": {"type": "integer"},
+        **{k: {"type": ["string", "null"], "format": "date-time"} for k in
+           ("built_at", "scheduled_for", "send_started_at", "sent_at", "cancelled_at")},
+        "counts": {"$ref": "#/components/schemas/Counts"}}},
+    "Subscription": {"type": "object", "required": ["email", "languages"], "properties": {
+        "email": {"type": "string", "format": "email", "maxLength": 254},
+        "languages": {"type": "array", "items": LANGUAGE, "minItems": 1, "uniqueItems": True}}},
+    "Subscriber": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "email": {"type": "string"}, "status": {"type": "string"},
+        "languages": {"type": "array", "items": LANGUAGE}}},
+}
+
+
+def _paths() -> dict:
+    edition = {"$ref": "#/components/schemas/Edition"}
+    article = {"$ref": "#/components/schemas/Article"}
+    control = {"200": _json(edition), **_errors(401, 404, 409)}
+    return {
+        "/subscriptions": {"post": _op("Subscribe (double opt-in); the same 202 whatever the address's state", {
+            "202": _json({"type": "object"}, "Check your inbox"), **_errors(400, 413, 422)},
+            body={"$ref": "#/components/schemas/Subscription"}, public=True, tag="subscriptions")},
+        "/subscribers": {"get": _op("List subscribers", {"200": _json({"type": "object", "properties": {
+            "subscribers": {"type": "array", "items": {"$ref": "#/components/schemas/Subscriber"}}}}),
+            **_errors(401)}, tag="subscribers")},
+        "/subscribers/export": {"get": _op("Export subscribers as CSV", {"200": {
+            "description": "CSV: email,languages,confirmed_at", "content": {"text/csv": {"schema": {"type": "string"}}}},
+            **_errors(401)}, tag="subscribers")},
+        "/subscribers/{id}": {"delete": _op("Erase a subscriber and their personal data", {
+            "204": {"description": "Erased"}, **_errors(401, 404)}, params=ID, tag="subscribers")},
+        "/articles": {
+            "get": _op("List articles", {"200": _json({"type": "object", "properties": {
+                "articles": {"type": "array", "items": article}}}), **_errors(401, 422)}, params=[
+                {"name": "language", "in": "query", "schema": LANGUAGE},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 1000}},
+                {"name": "offset", "in": "query", "schema": {"type": "integer"}}], tag="articles"),
+            "post": _op("Add an article (identified by its URL)", {"201": _json(article), **_errors(400, 401, 422)},
+                        body={"$ref": "#/components/schemas/ArticleInput"}, tag="articles")},
+        "/articles/{id}": {
+            "get": _op("Show an article", {"200": _json(article), **_errors(401, 404)}, params=ID, tag="articles"),
+            "patch": _op("Change some fields of an article", {"200": _json(article), **_errors(400, 401, 404, 422)},
+                         body={"type": "object"}, params=ID, tag="articles"),
+            "delete": _op("Delete an article", {"204": {"description": "Deleted"}, **_errors(401, 404)},
+                          params=ID, tag="articles")},
+        "/editions": {
+            "get": _op("List editions with status and counts", {"200": _json({"type": "object", "properties": {
+                "editions": {"type": "array", "items": edition}}}), **_errors(401, 422)}, params=[
+                {"name": "language", "in": "query", "schema": LANGUAGE},
+                {"name": "status", "in": "query", "schema": {"type": "string"}}]),
+            "post": _op("Build a week's editions (idempotent; languages without articles get none)", {
+                "200": _json({"type": "object", "properties": {"week_start": {"type": "string", "format": "date"},
+                                                               "editions": {"type": "array", "items": edition}}}),
+                **_errors(400, 401, 422)}, body={"type": "object", "required": ["week"], "properties": {
+                    "week": {"type": "string", "format": "date"}, "languages": {"type": "array", "items": LANGUAGE}}})},
+        "/editions/{id}": {"get": _op("An edition with its delivery counts", {"200": _json(edition),
+                                                                             **_errors(401, 404)}, params=ID)},
+        "/editions/{id}/preview": {"get": _op("Preview the HTML (or ?format=text the text part), no personal links", {
+            "200": {"description": "The rendered edition", "content": {"text/html": {"schema": {"type": "string"}},
+                                                                        "text/plain": {"schema": {"type": "string"}}}},
+            **_errors(401, 404)}, params=ID + [{"name": "format", "in": "query",
+                                                "schema": {"type": "string", "enum": ["html", "text"]}}])},
+        "/editions/{id}/preview.txt": {"get": _op("Preview the text part", {"200": {
+            "description": "Text", "content": {"text/plain": {"schema": {"type": "string"}}}}, **_errors(401, 404)},
+            params=ID)},
+        "/editions/{id}/test": {"post": _op("Send a test copy (marked as a test, not counted)", {
+            "200": _json({"type": "object"}), **_errors(401, 404, 422, 502)}, params=ID, body={
+                "type": "object", "required": ["recipients"], "properties": {"recipients": {
+                    "type": "array", "items": {"type": "string", "format": "email"}, "minItems": 1, "maxItems": 10}}})},
+        "/editions/{id}/send": {"post": _op("Send now: enqueue one delivery per confirmed subscriber", {
+            "202": _json({"type": "object", "properties": {"queued": {"type": "integer"}}}, "Sending"),
+            **_errors(401, 404, 409)}, params=ID)},
+        "/editions/{id}/schedule": {"post": _op("Send automatically at a time (no offset: publication zone)",
+                                                {**control, **_errors(422)}, params=ID, body={
+                "type": "object", "required": ["at"], "properties": {"at": {"type": "string", "format": "date-time"}}})},
+        "/editions/{id}/pause": {"post": _op("Pause a send in progress", control, params=ID)},
+        "/editions/{id}/resume": {"post": _op("Resume a paused send where it stopped", control, params=ID)},
+        "/editions/{id}/cancel": {"post": _op("Cancel an edition before or during its send", control, params=ID)},
+        "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})}, public=True, tag="meta")},
+    }
+
+
+@api.get("/openapi.json")
+def openapi_document():
+    return jsonify({
+        "openapi": "3.1.0",
+        "info": {"title": f"{current_app.config['PUBLICATION_NAME']} newsletter API", "version": "1.0.0",
+                 "description": "Subscriptions (public) and the editor API (Bearer token from "
+                                "`newsletter editors create NAME`)."},
+        "servers": [{"url": f"{current_app.config['BASE_URL']}/api/v1"}],
+        "security": [{"editorToken": []}],
+        "components": {"securitySchemes": {"editorToken": {"type": "http", "scheme": "bearer"}},
+                       "schemas": SCHEMAS},
+        "paths": _paths(),
+    })

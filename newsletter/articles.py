@@ -1,0 +1,209 @@
+"""Articles: validation, and adding, updating, deleting and importing them (identified by URL).
+
+An import file is all or nothing: if any article is bad, nothing is stored and every problem is
+reported by the article's index. Feeds (newsletter.feeds) keep the good entries instead.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+
+from .config import LANGUAGES
+from .extensions import db
+from .models import Article
+
+PLACEHOLDERS = ("__UNSUBSCRIBE_URL__", "__PREFERENCES_URL__")
+LIMITS = {"section": 200, "title": 500, "summary": 5000, "author": 200, "url": 2000}
+FIELDS = ("language", "section", "title", "summary", "url", "published_at", "author")
+
+
+class ArticleInvalid(ValueError):
+    """One article's problems, field -> message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
+        self.errors = errors
+
+
+class ImportInvalid(ValueError):
+    """A whole import rejected: its problems by article index (or "file")."""
+
+    def __init__(self, problems: dict[str, dict[str, str]]):
+        lines = [f"article {where}: {name}: {message}" for where, errs in problems.items() for name, message in errs.items()]
+        super().__init__("\n".join(lines))
+        self.problems = problems
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _text(data: dict, name: str, errors: dict, required: bool = True) -> str | None:
+    value = data.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors[name] = "is required"
+        return None
+    if not isinstance(value, str):
+        errors[name] = "must be a string"
+        return None
+    value = value.strip()
+    if len(value) > LIMITS[name]:
+        errors[name] = f"is longer than {LIMITS[name]} characters"
+    elif "\x00" in value or any(marker in value for marker in PLACEHOLDERS):
+        errors[name] = "contains a forbidden character sequence"
+    return value
+
+
+def _url(data: dict, errors: dict) -> str | None:
+    value = _text(data, "url", errors)
+    if value is None or "url" in errors:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c in value for c in " \r\n\t<>\"'"):
+        errors["url"] = "must be an absolute http or https address"
+    return value
+
+
+def _published_at(data: dict, errors: dict) -> datetime | None:
+    value = data.get("published_at")
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value.strip():
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            errors["published_at"] = "must be an ISO 8601 date and time with a zone, e.g. 2022-01-14T10:00:00+03:00"
+            return None
+    else:
+        errors["published_at"] = "is required"
+        return None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        errors["published_at"] = "has no time zone (add an offset such as +03:00 or Z)"
+        return None
+    return moment.astimezone(timezone.utc)
+
+
+def validate_article(data: object) -> dict:
+    """Clean article fields from untrusted input, or raise ArticleInvalid."""
+    if not isinstance(data, dict):
+        raise ArticleInvalid({"article": "must be a JSON object"})
+    errors: dict[str, str] = {}
+    language = data.get("language")
+    if language not in LANGUAGES:
+        errors["language"] = f"must be one of {', '.join(LANGUAGES)}"
+    cleaned = {
+        "language": language,
+        "section": _text(data, "section", errors),
+        "title": _text(data, "title", errors),
+        "summary": _text(data, "summary", errors),
+        "url": _url(data, errors),
+        "published_at": _published_at(data, errors),
+        "author": _text(data, "author", errors, required=False),
+    }
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        errors["fields"] = f"unknown field(s): {', '.join(map(str, unknown))}"
+    if errors:
+        raise ArticleInvalid(errors)
+    return cleaned
+
+
+def _apply(article: Article, cleaned: dict) -> bool:
+    """Copy cleaned fields onto an article; True if anything changed."""
+    changed = False
+    for name, value in cleaned.items():
+        if getattr(article, name) != value:
+            setattr(article, name, value)
+            changed = True
+    return changed
+
+
+def create_article(data: object) -> Article:
+    cleaned = validate_article(data)
+    if db.session.scalar(select(Article.id).where(Article.url == cleaned["url"])):
+        raise ArticleInvalid({"url": "an article with this address already exists"})
+    article = Article(**cleaned)
+    db.session.add(article)
+    db.session.commit()
+    return article
+
+
+def update_article(article: Article, data: object) -> Article:
+    """Replace fields given in `data` (a partial update), validated as a whole article."""
+    if not isinstance(data, dict):
+        raise ArticleInvalid({"article": "must be a JSON object"})
+    current = {name: getattr(article, name) for name in FIELDS}
+    cleaned = validate_article({**current, **data})
+    clash = db.session.scalar(select(Article.id).where(Article.url == cleaned["url"], Article.id != article.id))
+    if clash:
+        raise ArticleInvalid({"url": "an article with this address already exists"})
+    _apply(article, cleaned)
+    db.session.commit()
+    return article
+
+
+def delete_article(article: Article) -> None:
+    db.session.delete(article)
+    db.session.commit()
+
+
+def list_articles(language: str | None = None, limit: int = 200, offset: int = 0) -> list[Article]:
+    query = select(Article).order_by(Article.published_at.desc(), Article.id.desc())
+    if language:
+        query = query.where(Article.language == language)
+    return list(db.session.scalars(query.limit(limit).offset(offset)))
+
+
+def store_articles(items: list, keep_good: bool = False) -> ImportResult:
+    """Validate every item, then upsert by URL in one transaction.
+
+    With keep_good=False any bad item rejects the lot (ImportInvalid); otherwise bad items are skipped
+    and reported in the result.
+    """
+    result, valid, problems, seen = ImportResult(), [], {}, set()
+    for index, item in enumerate(items):
+        try:
+            cleaned = validate_article(item)
+            if cleaned["url"] in seen:
+                raise ArticleInvalid({"url": "appears twice in this import"})
+        except ArticleInvalid as error:
+            problems[str(index)] = error.errors
+            continue
+        seen.add(cleaned["url"])
+        valid.append(cleaned)
+    if problems and not keep_good:
+        raise ImportInvalid(problems)
+    result.skipped = problems
+    existing = {a.url: a for a in db.session.scalars(select(Article).where(Article.url.in_(seen)))} if seen else {}
+    for cleaned in valid:
+        article = existing.get(cleaned["url"])
+        if article is None:
+            db.session.add(Article(**cleaned))
+            result.created += 1
+        elif _apply(article, cleaned):
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    db.session.commit()
+    return result
+
+
+def import_json(raw: bytes | str) -> ImportResult:
+    """Import the samples/articles.json format: {"articles": [...]} (a bare list is accepted too)."""
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ImportInvalid({"file": {"json": f"not valid JSON ({error})"}}) from error
+    items = document.get("articles") if isinstance(document, dict) else document
+    if not isinstance(items, list):
+        raise ImportInvalid({"file": {"articles": "expected a list of articles under \"articles\""}})
+    return store_articles(items)

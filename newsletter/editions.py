@@ -1,0 +1,177 @@
+"""Editions: building one per (week, language), scheduling, cancelling and sending them.
+
+The unique key (week_start, language) decides which build creates an edition: the insert lets the
+database drop a duplicate instead of asking first. A draft is re-rendered when its articles change;
+an edition that is sending, sent or cancelled is never rebuilt.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from .config import LANGUAGES
+from .digest_rendering import render_digest
+from .extensions import db
+from .models import Article, Edition, utcnow
+from .models import content as states
+from .weeks import publication_zone, week_bounds
+
+TEMPLATE_VERSION = "digest-1"
+REBUILDABLE = (states.DRAFT, states.SCHEDULED)
+
+
+class EditionConflict(Exception):
+    """The edition is in a state that does not allow this (HTTP 409)."""
+
+
+def week_articles(week_start: date, language: str) -> list[Article]:
+    start, end = week_bounds(week_start)
+    query = select(Article).where(
+        Article.language == language, Article.published_at >= start, Article.published_at < end
+    )
+    return list(db.session.scalars(query.order_by(Article.published_at, Article.id)))
+
+
+def source_hash(articles: list[Article]) -> str:
+    """A digest of everything the rendering depends on, so a change in articles shows as a new hash."""
+    config = current_app.config
+    material = [TEMPLATE_VERSION, config["PUBLICATION_NAME"], config["BASE_URL"]] + [
+        [a.id, a.section, a.title, a.summary, a.url, a.published_at.isoformat(), a.author] for a in articles
+    ]
+    return hashlib.sha256(json.dumps(material, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _insert_ignoring_duplicate(values: dict) -> None:
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Edition).values(**values).on_conflict_do_nothing(index_elements=["week_start", "language"])
+    db.session.execute(statement)
+    db.session.commit()
+
+
+def _by_key(week_start: date, language: str) -> Edition:
+    return db.session.scalars(
+        select(Edition).where(Edition.week_start == week_start, Edition.language == language)
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def build_edition(week_start: date, language: str) -> Edition | None:
+    """Build (or refresh the draft of) one language's edition; None if that week has no articles."""
+    articles = week_articles(week_start, language)
+    if not articles:
+        return None
+    digest_hash = source_hash(articles)
+    rendered = render_digest(language, week_start, articles)
+    content = {"subject": rendered.subject, "html": rendered.html, "text": rendered.text,
+               "source_hash": digest_hash, "article_count": len(articles), "built_at": utcnow()}
+    _insert_ignoring_duplicate({"week_start": week_start, "language": language, "status": states.DRAFT, **content})
+    edition = _by_key(week_start, language)
+    if edition.status in REBUILDABLE and edition.source_hash != digest_hash:
+        db.session.execute(
+            update(Edition)
+            .where(Edition.id == edition.id, Edition.status.in_(REBUILDABLE),
+                   Edition.source_hash == edition.source_hash)
+            .values(**content)
+        )
+        db.session.commit()
+        edition = _by_key(week_start, language)
+    return edition
+
+
+def build_week(week_start: date, languages: list[str] | tuple[str, ...] | None = None) -> list[Edition]:
+    """Build the week's editions; languages without articles that week get none."""
+    editions = []
+    for language in languages or LANGUAGES:
+        edition = build_edition(week_start, language)
+        if edition is not None:
+            editions.append(edition)
+    return editions
+
+
+def list_editions(language: str | None = None, status: str | None = None) -> list[Edition]:
+    query = select(Edition).order_by(Edition.week_start.desc(), Edition.language)
+    if language:
+        query = query.where(Edition.language == language)
+    if status:
+        query = query.where(Edition.status == status)
+    return list(db.session.scalars(query))
+
+
+def get_edition(edition_id: int) -> Edition | None:
+    return db.session.get(Edition, edition_id)
+
+
+def _move(edition: Edition, allowed: tuple[str, ...], what: str, **values) -> Edition:
+    """Change an edition's state only if it still is in an allowed one (a conditional UPDATE)."""
+    result = db.session.execute(
+        update(Edition).where(Edition.id == edition.id, Edition.status.in_(allowed)).values(**values)
+    )
+    db.session.commit()
+    db.session.refresh(edition)
+    if result.rowcount != 1:
+        raise EditionConflict(f"edition {edition.id} is {edition.status}; it cannot be {what}")
+    return edition
+
+
+def as_aware(moment: datetime) -> datetime:
+    """A naive time is read in the publication's time zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=publication_zone())
+
+
+def schedule_edition(edition: Edition, when: datetime) -> Edition:
+    return _move(edition, REBUILDABLE, "scheduled", status=states.SCHEDULED, scheduled_for=as_aware(when))
+
+
+def cancel_edition(edition: Edition) -> Edition:
+    """Cancel a draft or scheduled edition; one that is sending or paused goes to the delivery controls."""
+    if edition.status in (states.SENDING, states.PAUSED):
+        from .delivery import ledger
+
+        try:
+            ledger.cancel_edition(edition)
+        except ledger.SendConflict as error:
+            raise EditionConflict(str(error)) from error
+        db.session.refresh(edition)
+        return edition
+    return _move(edition, REBUILDABLE, "cancelled", status=states.CANCELLED, cancelled_at=utcnow(),
+                 scheduled_for=None)
+
+
+def send_edition(edition: Edition) -> int:
+    """Enqueue one delivery per confirmed subscriber of the edition's language (raises ledger.SendConflict)."""
+    from .delivery import ledger
+
+    return ledger.enqueue_edition(edition)
+
+
+def due_scheduled_editions(now: datetime | None = None) -> list[Edition]:
+    query = select(Edition).where(Edition.status == states.SCHEDULED, Edition.scheduled_for <= (now or utcnow()))
+    return list(db.session.scalars(query.order_by(Edition.scheduled_for, Edition.id)))
+
+
+def edition_counts(edition: Edition) -> dict:
+    """Delivery counts from the ledger (queued, sending, sent, failed, suppressed, cancelled, next_retry_at)."""
+    from .delivery import ledger
+
+    counts = getattr(ledger, "edition_counts", None)
+    return counts(edition.id) if counts else {}
+
+
+def send_test(edition: Edition, recipients: list[str]) -> None:
+    """Send a test copy straight through the transport: marked as a test, not in the ledger, not counted."""
+    from .delivery import digest
+    from .delivery.compose import sender_address
+    from .delivery.transport import open_transport
+
+    transport = open_transport(current_app.config)
+    try:
+        for recipient in recipients:
+            transport.send(sender_address(), recipient, digest.build_test_message(edition, recipient))
+    finally:
+        transport.close()

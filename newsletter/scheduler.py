@@ -1,0 +1,205 @@
+"""The weekly scheduler (APScheduler 3): build last week's editions and send them.
+
+Safe to run twice at once or to restart mid-run: the editions' and deliveries' unique keys decide
+what is created and sent. A `scheduler_runs` row per due time lets a restarted process notice a run
+it missed and do it once, if it is still within SCHEDULE_GRACE_SECONDS.
+"""
+from __future__ import annotations
+
+import atexit
+import logging
+import re
+import threading
+from datetime import datetime, timedelta, timezone
+
+import click
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from . import editions
+from .extensions import db
+from .models import utcnow
+from .models.content import SchedulerRun
+from .models import content as states
+from .weeks import previous_week, publication_zone
+
+log = logging.getLogger(__name__)
+FRIENDLY = re.compile(r"^(?:(?P<days>[a-z*][a-z0-9,*-]*)\s+)?(?P<hour>\d{1,2}):(?P<minute>\d{2})$")
+CHECK_SECONDS = 60
+
+_started: BackgroundScheduler | None = None
+_start_lock = threading.Lock()
+
+
+class ScheduleError(ValueError):
+    """NEWSLETTER_SCHEDULE is neither "DAYS HH:MM" nor a five-field crontab."""
+
+
+def parse_schedule(value: str, zone=None) -> CronTrigger:
+    """"mon 09:00", "mon,thu 07:30", "daily 06:00" or a crontab such as "0 9 * * mon"."""
+    zone = zone or publication_zone()
+    text = " ".join(str(value).strip().lower().split())
+    try:
+        if len(text.split()) == 5:
+            return CronTrigger.from_crontab(text, timezone=zone)
+        match = FRIENDLY.match(text)
+        if not match:
+            raise ScheduleError(f"cannot read the schedule {value!r}; use e.g. 'mon 09:00' or '0 9 * * mon'")
+        days = match["days"] or "*"
+        days = "*" if days in ("daily", "every") else days
+        return CronTrigger(day_of_week=days, hour=int(match["hour"]), minute=int(match["minute"]), timezone=zone)
+    except ValueError as error:
+        if isinstance(error, ScheduleError):
+            raise
+        raise ScheduleError(f"cannot read the schedule {value!r}: {error}") from error
+
+
+def grace() -> timedelta:
+    return timedelta(seconds=float(current_app.config["SCHEDULE_GRACE_SECONDS"]))
+
+
+def review_mode() -> bool:
+    return str(current_app.config.get("REVIEW", False)).strip().lower() in ("1", "true", "yes", "on")
+
+
+def latest_due_time(now: datetime, trigger: CronTrigger | None = None) -> datetime | None:
+    """The most recent scheduled time not after `now` and no older than the grace time."""
+    trigger = trigger or parse_schedule(current_app.config["SCHEDULE"])
+    earliest = now - grace()
+    candidate, latest = trigger.get_next_fire_time(None, earliest), None
+    for _ in range(10_000):
+        if candidate is None or candidate > now:
+            break
+        latest = candidate
+        candidate = trigger.get_next_fire_time(candidate, candidate + timedelta(seconds=1))
+    return latest
+
+
+def _record_start(due_at: datetime, week_start) -> bool:
+    """Note that a run is under way; False if that run already finished."""
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(SchedulerRun).values(due_at=due_at, week_start=week_start, started_at=utcnow(), outcome="")
+        .on_conflict_do_nothing(index_elements=["due_at"])
+    )
+    db.session.commit()
+    run = db.session.get(SchedulerRun, due_at, populate_existing=True)
+    return run.finished_at is None
+
+
+def weekly_run(due_at: datetime) -> list[str]:
+    """Build the week before `due_at` and, unless in review mode, send its draft editions."""
+    from .delivery import ledger
+
+    due_at = due_at.astimezone(timezone.utc)
+    week_start = previous_week(due_at)
+    if not _record_start(due_at, week_start):
+        return []
+    outcome = []
+    for edition in editions.build_week(week_start):
+        if edition.status == states.DRAFT and not review_mode():
+            try:
+                queued = editions.send_edition(edition)
+                outcome.append(f"{edition.language}: sending to {queued}")
+            except ledger.SendConflict:
+                outcome.append(f"{edition.language}: already {edition.status}")
+        else:
+            outcome.append(f"{edition.language}: {edition.status}")
+    db.session.execute(
+        update(SchedulerRun).where(SchedulerRun.due_at == due_at)
+        .values(finished_at=utcnow(), outcome="; ".join(outcome) or "no articles")
+    )
+    db.session.commit()
+    log.info("weekly run for %s (week of %s): %s", due_at.isoformat(), week_start, outcome or "no articles")
+    return outcome
+
+
+def run_if_due(now: datetime | None = None) -> list[str] | None:
+    """Do the latest scheduled run if it is within the grace time and not finished yet."""
+    due_at = latest_due_time(now or utcnow())
+    return weekly_run(due_at) if due_at else None
+
+
+def send_due_scheduled(now: datetime | None = None) -> int:
+    """Enqueue every scheduled edition whose time has come (the enqueue itself refuses a second send)."""
+    from .delivery import ledger
+
+    started = 0
+    for edition in editions.due_scheduled_editions(now):
+        try:
+            editions.send_edition(edition)
+            started += 1
+        except ledger.SendConflict:
+            db.session.rollback()
+    return started
+
+
+def _in_context(app: Flask, function):
+    def job():
+        with app.app_context():
+            try:
+                function()
+            except Exception:  # a failed run must not stop the scheduler; the next check retries
+                log.exception("scheduled job %s failed", function.__name__)
+            finally:
+                db.session.remove()
+
+    job.__name__ = function.__name__
+    return job
+
+
+def configure(scheduler, app: Flask):
+    """Add the weekly job, the scheduled-editions check and a catch-up run at start."""
+    with app.app_context():
+        zone = publication_zone()
+        trigger = parse_schedule(app.config["SCHEDULE"], zone)
+        grace_seconds = int(float(app.config["SCHEDULE_GRACE_SECONDS"]))
+    scheduler.add_job(_in_context(app, run_if_due), trigger, id="weekly", coalesce=True,
+                      misfire_grace_time=grace_seconds, max_instances=1, replace_existing=True)
+    scheduler.add_job(_in_context(app, send_due_scheduled), "interval", seconds=CHECK_SECONDS, id="due-editions",
+                      coalesce=True, max_instances=1, replace_existing=True)
+    scheduler.add_job(_in_context(app, run_if_due), "date", id="catch-up", replace_existing=True)
+    return scheduler
+
+
+def start_background_scheduler(app: Flask) -> BackgroundScheduler:
+    """Run the scheduler in this process's background; a second call returns the same one."""
+    global _started
+    with _start_lock:
+        if _started is None:
+            with app.app_context():
+                zone = publication_zone()
+            _started = configure(BackgroundScheduler(timezone=zone), app)
+            _started.start()
+            atexit.register(_started.shutdown, wait=False)
+            log.info("scheduler started in-process (%s)", app.config["SCHEDULE"])
+        return _started
+
+
+@click.command("scheduler")
+@click.option("--once", is_flag=True, help="Do a due or missed run and send due scheduled editions, then exit.")
+@with_appcontext
+def scheduler_command(once: bool) -> None:
+    """Run the weekly scheduler in the foreground (build last week's editions and send them)."""
+    app = current_app._get_current_object()
+    try:
+        parse_schedule(app.config["SCHEDULE"])
+    except ScheduleError as error:
+        raise click.ClickException(str(error)) from error
+    if once:
+        outcome = run_if_due()
+        started = send_due_scheduled()
+        click.echo(f"weekly run: {outcome if outcome is not None else 'none due'}; scheduled sends started: {started}")
+        return
+    scheduler = configure(BlockingScheduler(timezone=publication_zone()), app)
+    click.echo(f"Scheduler running ({app.config['SCHEDULE']}, {app.config['TIMEZONE']}); Ctrl+C stops it.")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        scheduler.shutdown(wait=False)
