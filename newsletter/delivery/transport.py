@@ -1,4 +1,4 @@
-"""Transports: `.eml` files in an outbox folder (the default) or an SMTP server."""
+"""Transports: `.eml` files in an outbox folder (the default) or one persistent SMTP connection."""
 from __future__ import annotations
 
 import os
@@ -10,11 +10,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+CONNECT = "CONNECT"
+MAIL = "MAIL"
+RCPT = "RCPT"
+DATA = "DATA"
+THROTTLE_CODES = (421, 454)
+
 
 @dataclass(frozen=True)
 class SmtpReply:
     code: int
     text: str
+    stage: str = DATA
 
     @property
     def enhanced(self) -> str | None:
@@ -25,6 +32,20 @@ class SmtpReply:
             return first
         return None
 
+    @property
+    def temporary(self) -> bool:
+        return not 500 <= self.code < 600
+
+    @property
+    def throttled(self) -> bool:
+        """The relay asks us to slow down (421, or 454 to a mail transaction)."""
+        return self.code == 421 or (self.code == 454 and self.stage in (MAIL, RCPT, DATA))
+
+    @property
+    def unknown_recipient(self) -> bool:
+        """A permanent 5.1.x answer to the recipient: the address does not exist."""
+        return self.code >= 500 and self.stage == RCPT and (self.enhanced or "").startswith("5.1.")
+
     def __str__(self) -> str:
         return f"{self.code} {self.text}".strip()
 
@@ -32,10 +53,10 @@ class SmtpReply:
 class DeliveryError(Exception):
     """A message was not accepted; `temporary` says whether trying again later may work."""
 
-    def __init__(self, reply: SmtpReply, temporary: bool):
+    def __init__(self, reply: SmtpReply, temporary: bool | None = None):
         super().__init__(str(reply))
         self.reply = reply
-        self.temporary = temporary
+        self.temporary = reply.temporary if temporary is None else temporary
 
 
 class FileTransport:
@@ -59,6 +80,10 @@ class FileTransport:
         pass
 
 
+def _flag(query: dict, name: str, default: str) -> bool:
+    return query.get(name, [default])[0].lower() in ("1", "true", "yes", "on")
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -69,9 +94,10 @@ class SmtpSettings:
     starttls: bool
     verify_tls: bool
     timeout: float
+    messages_per_connection: int = 1000
 
     @classmethod
-    def from_url(cls, url: str, *, verify_tls: bool = True, timeout: float = 30) -> SmtpSettings:
+    def from_url(cls, url: str, *, verify_tls: bool = True, timeout: float = 30, messages_per_connection: int = 1000):
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise ValueError(f"NEWSLETTER_SMTP_URL must look like smtp://user:pass@host:port, not {parts.scheme}://…")
@@ -83,18 +109,24 @@ class SmtpSettings:
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             implicit_tls=implicit_tls,
-            starttls=query.get("starttls", ["false"])[0].lower() in ("1", "true", "yes"),
-            verify_tls=verify_tls and query.get("verify", ["true"])[0].lower() not in ("0", "false", "no"),
+            starttls=_flag(query, "starttls", "false"),
+            verify_tls=verify_tls and _flag(query, "verify", "true"),
             timeout=timeout,
+            messages_per_connection=max(1, int(messages_per_connection)),
         )
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
 class SmtpTransport:
-    """One persistent SMTP connection, opened on first use and reopened after any error."""
+    """One persistent SMTP connection, opened on first use, reopened after errors or N messages."""
 
     def __init__(self, settings: SmtpSettings):
         self.settings = settings
         self._connection: smtplib.SMTP | None = None
+        self._sent_on_connection = 0
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
@@ -105,16 +137,30 @@ class SmtpTransport:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
-        if s.implicit_tls:
-            connection = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._tls_context())
-        else:
-            connection = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-        connection.ehlo()
-        if s.starttls:
-            connection.starttls(context=self._tls_context())
+        try:
+            if s.implicit_tls:
+                connection = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._tls_context())
+            else:
+                connection = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        except smtplib.SMTPConnectError as error:
+            raise DeliveryError(SmtpReply(error.smtp_code, _text(error.smtp_error), CONNECT)) from error
+        try:
             connection.ehlo()
-        if s.username:
-            connection.login(s.username, s.password or "")
+            if s.starttls:
+                connection.starttls(context=self._tls_context())
+                connection.ehlo()
+            if s.username:
+                connection.login(s.username, s.password or "")
+        except smtplib.SMTPNotSupportedError as error:
+            connection.close()
+            raise DeliveryError(SmtpReply(0, f"server refused TLS: {error}", CONNECT), temporary=True) from error
+        except smtplib.SMTPResponseException as error:
+            connection.close()
+            raise DeliveryError(SmtpReply(error.smtp_code, _text(error.smtp_error), CONNECT)) from error
+        except BaseException:
+            connection.close()
+            raise
+        self._sent_on_connection = 0
         return connection
 
     def send(self, envelope_from: str, recipient: str, message: bytes) -> SmtpReply:
@@ -122,32 +168,45 @@ class SmtpTransport:
             if self._connection is None:
                 self._connection = self._connect()
             self._connection.sendmail(envelope_from, [recipient], message)
-            return SmtpReply(250, "accepted")
         except smtplib.SMTPRecipientsRefused as error:
             code, text = next(iter(error.recipients.values()))
-            raise self._failure(code, text) from error
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
-            raise self._failure(error.smtp_code, error.smtp_error) from error
+            raise self._failure(code, text, RCPT) from error
+        except smtplib.SMTPSenderRefused as error:
+            raise self._failure(error.smtp_code, error.smtp_error, MAIL) from error
+        except smtplib.SMTPDataError as error:
+            raise self._failure(error.smtp_code, error.smtp_error, DATA) from error
         except smtplib.SMTPResponseException as error:
-            raise self._failure(error.smtp_code, error.smtp_error) from error
-        except (smtplib.SMTPException, OSError, socket.timeout) as error:
+            raise self._failure(error.smtp_code, error.smtp_error, DATA) from error
+        except DeliveryError:
             self.close()
-            raise DeliveryError(SmtpReply(0, f"connection problem: {error.__class__.__name__}: {error}"), True) from error
+            raise
+        except (smtplib.SMTPException, OSError, ssl.SSLError, socket.timeout) as error:
+            self.close()
+            detail = f"connection problem: {error.__class__.__name__}: {error}"
+            raise DeliveryError(SmtpReply(0, detail[:900], DATA), temporary=True) from error
+        self._sent_on_connection += 1
+        if self._sent_on_connection >= self.settings.messages_per_connection:
+            self.close()
+        return SmtpReply(250, "accepted")
 
-    def _failure(self, code: int, text: bytes | str) -> DeliveryError:
-        message = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-        if code in (421,) or code < 400:
+    def _failure(self, code: int, text: bytes | str, stage: str) -> DeliveryError:
+        if code == 421 or code < 400:
             self.close()
         else:
             self._reset()
-        return DeliveryError(SmtpReply(code, message), temporary=not 500 <= code < 600)
+        return DeliveryError(SmtpReply(code, _text(text), stage))
 
     def _reset(self) -> None:
         try:
             if self._connection is not None:
                 self._connection.rset()
         except (smtplib.SMTPException, OSError):
-            self.close()
+            self._drop()
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -159,11 +218,17 @@ class SmtpTransport:
             connection.close()
 
 
+def smtp_settings(config) -> SmtpSettings:
+    return SmtpSettings.from_url(
+        config["SMTP_URL"],
+        verify_tls=bool(config["SMTP_VERIFY_TLS"]),
+        timeout=float(config["SMTP_TIMEOUT"]),
+        messages_per_connection=int(config.get("SMTP_MESSAGES_PER_CONNECTION") or 1000),
+    )
+
+
 def open_transport(config) -> FileTransport | SmtpTransport:
     """The transport the configuration asks for: SMTP when NEWSLETTER_SMTP_URL is set, else files."""
     if config.get("SMTP_URL"):
-        settings = SmtpSettings.from_url(
-            config["SMTP_URL"], verify_tls=bool(config["SMTP_VERIFY_TLS"]), timeout=float(config["SMTP_TIMEOUT"])
-        )
-        return SmtpTransport(settings)
+        return SmtpTransport(smtp_settings(config))
     return FileTransport(config["OUTBOX_DIR"])

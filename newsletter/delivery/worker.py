@@ -1,86 +1,185 @@
-"""The worker: claims due deliveries from the ledger and hands them to the transport."""
+"""The worker: claims due deliveries in batches and feeds them to the SMTP pool until done or stopped."""
 from __future__ import annotations
 
+import fcntl
 import logging
-import random
+import os
+import socket
+import threading
 import time
-from datetime import timedelta
+import uuid
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import or_, select
 
 from ..extensions import db
-from ..models import Delivery, Subscriber, utcnow
-from ..models import delivery as states
-from .compose import sender_address
-from .transport import DeliveryError, open_transport
+from ..models import Edition
+from . import claims
+from .digest import DigestTemplate
+from .pool import SenderPool
+from .signing import signer_from_config
+from .throttle import Throttle
 
 log = logging.getLogger(__name__)
+MAINTENANCE_SECONDS = 0.25
 
 
-def _due_filter(now):
-    return or_(
-        (Delivery.status == states.QUEUED) & (Delivery.next_attempt_at <= now),
-        (Delivery.status == states.SENDING) & (Delivery.lease_expires_at < now),
-    )
+class WorkerAlreadyRunning(RuntimeError):
+    """SQLite allows one worker process at a time."""
 
 
-def claim_batch(limit: int = 100) -> list[Delivery]:
-    now = utcnow()
-    lease = now + timedelta(seconds=float(current_app.config["LEASE_SECONDS"]))
-    rows = db.session.scalars(
-        select(Delivery).where(_due_filter(now)).order_by(Delivery.priority, Delivery.id).limit(limit)
-    ).all()
-    for row in rows:
-        row.status, row.lease_expires_at = states.SENDING, lease
-    db.session.commit()
-    return list(rows)
+@dataclass
+class Progress:
+    sent: int
+    failed: int
+    retried: int
+    cancelled: int
+    remaining: int
+    started: float
+
+    @property
+    def done(self) -> int:
+        return self.sent + self.failed + self.cancelled
 
 
-def _retry_delay(attempts: int) -> float:
-    base = float(current_app.config["RETRY_BASE_SECONDS"])
-    return base * (2 ** max(attempts - 1, 0)) * random.uniform(0.8, 1.2)
-
-
-def deliver(delivery: Delivery, transport) -> None:
-    subscriber = db.session.get(Subscriber, delivery.subscriber_id) if delivery.subscriber_id else None
-    if subscriber is None or delivery.payload is None:
-        delivery.status, delivery.last_reply = states.CANCELLED, "recipient erased or nothing to send"
-        db.session.commit()
+@contextmanager
+def sqlite_worker_lock(app):
+    """An exclusive lock file in the instance folder while a worker runs on SQLite."""
+    if db.engine.dialect.name != "sqlite":
+        yield
         return
-    delivery.attempts += 1
+    path = Path(app.instance_path) / "worker.lock"
+    handle = open(path, "a+")
     try:
-        reply = transport.send(sender_address(), subscriber.email, delivery.payload)
-    except DeliveryError as error:
-        delivery.last_reply = str(error.reply)[:1000]
-        if error.temporary:
-            delivery.status = states.QUEUED
-            delivery.next_attempt_at = utcnow() + timedelta(seconds=_retry_delay(delivery.attempts))
-        else:
-            delivery.status = states.FAILED
-        log.warning("delivery %s not accepted (%s)", delivery.id, delivery.last_reply)
-    else:
-        delivery.status, delivery.sent_at, delivery.last_reply = states.SENT, utcnow(), str(reply)[:1000]
-    delivery.lease_expires_at = None
-    db.session.commit()
-
-
-def unsettled_count() -> int:
-    return db.session.query(Delivery).filter(Delivery.status.in_([states.QUEUED, states.SENDING])).count()
-
-
-def run(once: bool = False, poll_seconds: float = 1.0) -> None:
-    """Deliver until stopped; with `once`, until every delivery is sent or permanently failed."""
-    transport = open_transport(current_app.config)
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise WorkerAlreadyRunning(
+            f"another worker is already running on this SQLite database (lock held on {path}); "
+            "SQLite supports one worker process at a time: stop the other one, or use PostgreSQL to run several"
+        ) from None
     try:
-        while True:
-            batch = claim_batch()
-            for delivery in batch:
-                deliver(delivery, transport)
-            if batch:
-                continue
-            if once and unsettled_count() == 0:
-                return
-            time.sleep(poll_seconds)
+        handle.seek(0), handle.truncate(), handle.write(str(os.getpid())), handle.flush()
+        yield
     finally:
-        transport.close()
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def run(
+    once: bool = False,
+    *,
+    stop: threading.Event | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    poll_seconds: float = 1.0,
+) -> Progress:
+    """Deliver until stopped; with `once`, until every delivery (paused editions aside) is settled."""
+    app = current_app._get_current_object()
+    with sqlite_worker_lock(app):
+        return Worker(app, stop or threading.Event(), progress, poll_seconds).run(once)
+
+
+class Worker:
+    def __init__(self, app, stop: threading.Event, progress, poll_seconds: float):
+        config = app.config
+        self.app = app
+        self.stop = stop
+        self.report = progress
+        self.poll_seconds = poll_seconds
+        self.worker_id = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.batch = max(1, int(config["WORKER_BATCH_SIZE"]))
+        self.lease = float(config["LEASE_SECONDS"])
+        self.throttle = Throttle.from_config(app)
+        self.pool = _open_pool(app, self.throttle, stop)
+        self.started = time.monotonic()
+        self._last_maintenance = 0.0
+
+    def run(self, once: bool) -> Progress:
+        log.info("worker %s started (%d connections)", self.worker_id, len(self.pool._threads))
+        try:
+            while not self.stop.is_set():
+                self._maintain()
+                if self.pool.backlog() >= self.batch:
+                    self.pool.wait_for_room(self.batch, timeout=MAINTENANCE_SECONDS)
+                    continue
+                if self._claim_batch():
+                    continue
+                if self.pool.backlog():
+                    self.pool.wait_for_room(1, timeout=MAINTENANCE_SECONDS)
+                    continue
+                if self._idle(once):
+                    break
+        finally:
+            self.pool.close()
+            claims.release(self.worker_id)
+            claims.settle_editions()
+        result = self._progress()
+        log.info("worker %s stopped: %d sent, %d failed, %d deferred", self.worker_id, result.sent, result.failed, result.retried)
+        return result
+
+    def _claim_batch(self) -> bool:
+        ids = claims.claim(self.worker_id, self.batch, self.lease)
+        if not ids:
+            return False
+        jobs, refused = claims.load_jobs(ids)
+        claims.refuse(refused)
+        self.pool.count("cancelled", len(refused))
+        for edition_id in {job.edition_id for job in jobs if job.edition_id is not None}:
+            if edition_id not in self.pool.templates:
+                self.pool.templates[edition_id] = DigestTemplate(db.session.get(Edition, edition_id))
+        db.session.commit()
+        self.pool.submit(jobs)
+        return True
+
+    def _maintain(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_maintenance < MAINTENANCE_SECONDS:
+            return
+        self._last_maintenance = now
+        claims.requeue_expired()
+        claims.renew_leases(self.worker_id, self.lease)
+        self.pool.held = {edition_id: status for edition_id, status in _held_statuses()}
+        for edition_id in claims.settle_editions():
+            log.info("edition %s: every delivery settled, marked sent", edition_id)
+        if self.report:
+            self.report(self._progress())
+
+    def _idle(self, once: bool) -> bool:
+        """Nothing claimable now: in `once` mode stop if nothing is left, else wait for the next due row."""
+        remaining, next_due = claims.outstanding()
+        if once and remaining == 0:
+            self._maintain(force=True)
+            return True
+        wait = self.poll_seconds
+        if next_due is not None:
+            wait = min(wait, max(next_due.timestamp() - time.time(), 0.02))
+        if self.throttle.paused_until() > time.time():
+            wait = min(wait, max(self.throttle.paused_until() - time.time(), 0.02))
+        self.stop.wait(max(wait, 0.02))
+        return False
+
+    def _progress(self) -> Progress:
+        stats = self.pool.stats
+        remaining = claims.outstanding()[0] if self.report else 0
+        return Progress(stats["sent"], stats["failed"], stats["retried"], stats["cancelled"], remaining, self.started)
+
+
+def _held_statuses():
+    rows = db.session.execute(
+        db.select(Edition.id, Edition.status).where(Edition.status.in_(claims.HELD))
+    ).all()
+    db.session.commit()
+    return rows
+
+
+def _open_pool(app, throttle, stop) -> SenderPool:
+    return SenderPool(
+        app,
+        connections=int(app.config["SMTP_CONNECTIONS"]),
+        throttle=throttle,
+        stop=stop,
+        signer=signer_from_config(app.config),
+    )

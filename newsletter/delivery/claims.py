@@ -1,0 +1,219 @@
+"""The worker's side of the ledger: claiming due rows, leases, recording outcomes, settling editions."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, bindparam, exists, func, select, update
+from sqlalchemy.engine import Connection
+
+from ..extensions import db
+from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
+from ..models import content as editions
+from ..models import delivery as states
+from ..models.subscribers import CONFIRMED
+from .ledger import _insert, cancel_queued
+
+HELD = (editions.PAUSED, editions.CANCELLED)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One claimed delivery with what is needed to send it."""
+
+    delivery_id: int
+    kind: str
+    edition_id: int | None
+    subscriber_id: int | None
+    email: str | None
+    payload: bytes | None
+    attempts: int
+    created_at: datetime
+
+
+def _not_held():
+    return ~exists().where(Edition.id == Delivery.edition_id, Edition.status.in_(HELD))
+
+
+def claim(worker_id: str, limit: int, lease_seconds: float) -> list[int]:
+    """Move up to `limit` due deliveries to `sending` under this worker's lease (SKIP LOCKED on PostgreSQL)."""
+    now = utcnow()
+    due = (
+        select(Delivery.id)
+        .where(Delivery.status == states.QUEUED, Delivery.next_attempt_at <= now, _not_held())
+        .order_by(Delivery.priority, Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = db.session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()))
+        .values(status=states.SENDING, claimed_by=worker_id, lease_expires_at=now + timedelta(seconds=lease_seconds))
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    return list(ids)
+
+
+def load_jobs(ids: list[int]) -> tuple[list[Job], dict[int, str]]:
+    """The claimed rows that may be sent, and the others with the reason they must not be."""
+    if not ids:
+        return [], {}
+    language = and_(SubscriberLanguage.subscriber_id == Delivery.subscriber_id, SubscriberLanguage.language == Edition.language)
+    rows = db.session.execute(
+        select(
+            Delivery.id, Delivery.kind, Delivery.edition_id, Delivery.subscriber_id, Delivery.payload,
+            Delivery.attempts, Delivery.created_at, Subscriber.email, Subscriber.status,
+            SubscriberLanguage.confirmed_at, Suppression.email.label("suppressed"),
+        )
+        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .outerjoin(Edition, Edition.id == Delivery.edition_id)
+        .outerjoin(SubscriberLanguage, language)
+        .outerjoin(Suppression, Suppression.email == Subscriber.email)
+        .where(Delivery.id.in_(bindparam("ids", expanding=True)))
+        .order_by(Delivery.priority, Delivery.id),
+        {"ids": ids},
+    ).all()
+    db.session.commit()
+    jobs, refused = [], {}
+    for row in rows:
+        reason = _refusal(row)
+        if reason:
+            refused[row.id] = reason
+        else:
+            jobs.append(Job(row.id, row.kind, row.edition_id, row.subscriber_id, row.email, row.payload,
+                            row.attempts, row.created_at))
+    return jobs, refused
+
+
+def _refusal(row) -> str | None:
+    if row.email is None:
+        return "cancelled: the subscriber was erased"
+    if row.suppressed is not None:
+        return "suppressed: the address is on the suppression list"
+    if row.kind == states.DIGEST:
+        if row.status != CONFIRMED or row.confirmed_at is None:
+            return "cancelled: unsubscribed from this language"
+    elif row.payload is None:
+        return "cancelled: nothing to send"
+    return None
+
+
+def refuse(refused: dict[int, str]) -> None:
+    for delivery_id, reason in refused.items():
+        status = states.SUPPRESSED if reason.startswith("suppressed") else states.CANCELLED
+        db.session.execute(
+            update(Delivery).where(Delivery.id == delivery_id)
+            .values(status=status, last_reply=reason, lease_expires_at=None, claimed_by=None)
+        )
+    db.session.commit()
+
+
+def renew_leases(worker_id: str, lease_seconds: float) -> None:
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.status == states.SENDING, Delivery.claimed_by == worker_id)
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+    )
+    db.session.commit()
+
+
+def requeue_expired() -> int:
+    """Rows whose worker stopped renewing its lease go back to the queue."""
+    moved = db.session.execute(
+        update(Delivery)
+        .where(Delivery.status == states.SENDING, Delivery.lease_expires_at < utcnow())
+        .values(status=states.QUEUED, claimed_by=None, lease_expires_at=None)
+    ).rowcount
+    db.session.commit()
+    return moved
+
+
+def release(worker_id: str) -> None:
+    """Give back everything this worker claimed but did not send (on shutdown)."""
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.status == states.SENDING, Delivery.claimed_by == worker_id)
+        .values(status=states.QUEUED, claimed_by=None, lease_expires_at=None)
+    )
+    db.session.commit()
+
+
+def settle_editions() -> list[int]:
+    """Cancel leftovers of cancelled editions; mark sending editions with nothing left to do as sent."""
+    for edition_id in db.session.scalars(select(Edition.id).where(Edition.status == editions.CANCELLED)).all():
+        cancel_queued(edition_id, "edition cancelled")
+    unsettled = exists().where(
+        Delivery.edition_id == Edition.id, Delivery.status.in_([states.QUEUED, states.SENDING])
+    )
+    finished = db.session.scalars(
+        update(Edition)
+        .where(Edition.status == editions.SENDING, ~unsettled)
+        .values(status=editions.SENT, sent_at=utcnow())
+        .returning(Edition.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    return list(finished)
+
+
+def outstanding() -> tuple[int, datetime | None]:
+    """Deliveries still to settle (paused editions aside) and when the next one falls due."""
+    row = db.session.execute(
+        select(func.count(), func.min(Delivery.next_attempt_at)).where(
+            Delivery.status.in_([states.QUEUED, states.SENDING]), _not_held()
+        )
+    ).one()
+    db.session.commit()
+    return int(row[0]), row[1]
+
+
+def retry_delay(base: float, attempts: int) -> float:
+    """Exponential backoff with jitter."""
+    return base * (2 ** max(attempts - 1, 0)) * random.uniform(0.8, 1.2)
+
+
+class Recorder:
+    """Writes one delivery's outcome in its own short transaction, on a connection owned by one thread."""
+
+    def __init__(self, connection: Connection, *, retry_base: float, max_age: float):
+        self.connection = connection
+        self.retry_base = retry_base
+        self.max_age = max_age
+        table = Delivery.__table__
+        self._update = table.update().where(table.c.id == bindparam("delivery_id"))
+
+    def _write(self, delivery_id: int, **values) -> None:
+        self.connection.execute(self._update.values(lease_expires_at=None, claimed_by=None, **values),
+                                {"delivery_id": delivery_id})
+        self.connection.commit()
+
+    def sent(self, job: Job, reply: str) -> None:
+        self._write(job.delivery_id, status=states.SENT, sent_at=utcnow(), attempts=job.attempts + 1, last_reply=reply)
+
+    def failed(self, job: Job, reply: str, *, suppress: bool = False) -> None:
+        if suppress and job.email:
+            self.connection.execute(
+                _insert(Suppression.__table__).values(email=job.email, reason=reply[:500], created_at=utcnow())
+                .on_conflict_do_nothing()
+            )
+        self._write(job.delivery_id, status=states.FAILED, attempts=job.attempts + 1, last_reply=reply)
+
+    def retry(self, job: Job, reply: str, *, throttled_until: float | None = None) -> None:
+        """Back to the queue; a throttled relay delays it without counting the attempt."""
+        now = utcnow()
+        if (now - job.created_at).total_seconds() > self.max_age:
+            return self._write(job.delivery_id, status=states.FAILED, attempts=job.attempts + 1,
+                               last_reply=f"gave up retrying: {reply}"[:1000])
+        if throttled_until is not None:
+            due = datetime.fromtimestamp(throttled_until, now.tzinfo)
+            return self._write(job.delivery_id, status=states.QUEUED, next_attempt_at=max(due, now), last_reply=reply)
+        attempts = job.attempts + 1
+        due = now + timedelta(seconds=retry_delay(self.retry_base, attempts))
+        self._write(job.delivery_id, status=states.QUEUED, next_attempt_at=due, attempts=attempts, last_reply=reply)
+
+    def give_back(self, job: Job, reason: str, *, cancelled: bool) -> None:
+        status = states.CANCELLED if cancelled else states.QUEUED
+        self._write(job.delivery_id, status=status, last_reply=reason)

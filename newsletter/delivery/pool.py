@@ -1,0 +1,135 @@
+"""The SMTP pool: N threads, each with one persistent connection, sending claimed deliveries."""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import Counter
+
+from ..extensions import db
+from ..models import delivery as states
+from ..models.content import CANCELLED
+from .claims import Job, Recorder
+from .digest import DigestTemplate, build_digest_message
+from .transport import DeliveryError, open_transport
+from .verp import envelope_sender
+
+log = logging.getLogger(__name__)
+
+
+class SenderPool:
+    def __init__(self, app, *, connections: int, throttle, stop: threading.Event, signer=None):
+        self.app = app
+        self.throttle = throttle
+        self.stop = stop
+        self.signer = signer
+        self.templates: dict[int, DigestTemplate] = {}
+        self.held: dict[int, str] = {}
+        self.stats: Counter = Counter()
+        self._stats_lock = threading.Lock()
+        self._jobs: queue.Queue = queue.Queue()
+        self._busy = 0
+        self._idle = threading.Condition()
+        config = app.config
+        self._secret = str(config["SECRET_KEY"])
+        self._retry_base = float(config["RETRY_BASE_SECONDS"])
+        self._max_age = float(config["RETRY_MAX_AGE_SECONDS"])
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"smtp-{index}", daemon=True) for index in range(max(1, connections))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, jobs: list[Job]) -> None:
+        with self._idle:
+            self._busy += len(jobs)
+        for job in jobs:
+            self._jobs.put(job)
+
+    def backlog(self) -> int:
+        return self._busy
+
+    def wait_for_room(self, below: int, timeout: float) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy < below, timeout=timeout)
+
+    def close(self) -> None:
+        for _thread in self._threads:
+            self._jobs.put(None)
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    def count(self, outcome: str, number: int = 1) -> None:
+        with self._stats_lock:
+            self.stats[outcome] += number
+
+    def _serve(self) -> None:
+        with self.app.app_context():
+            transport = open_transport(self.app.config)
+            connection = db.engine.connect()
+            recorder = Recorder(connection, retry_base=self._retry_base, max_age=self._max_age)
+            try:
+                while True:
+                    job = self._jobs.get()
+                    if job is None:
+                        return
+                    try:
+                        self._deliver(job, transport, recorder)
+                    except Exception as error:
+                        log.exception("delivery %s: unexpected error; queued again", job.delivery_id)
+                        self._recover(job, recorder, error)
+                    finally:
+                        with self._idle:
+                            self._busy -= 1
+                            self._idle.notify_all()
+            finally:
+                transport.close()
+                connection.close()
+
+    def _recover(self, job: Job, recorder: Recorder, error: Exception) -> None:
+        try:
+            recorder.connection.rollback()
+            recorder.retry(job, f"worker error: {error.__class__.__name__}")
+        except Exception:
+            log.exception("delivery %s: could not record the error; its lease will expire", job.delivery_id)
+
+    def _message(self, job: Job) -> bytes:
+        if job.kind == states.DIGEST:
+            message = build_digest_message(self.templates[job.edition_id], job.subscriber_id, job.email)
+        else:
+            message = job.payload
+        return self.signer.sign(message) if self.signer else message
+
+    def _deliver(self, job: Job, transport, recorder: Recorder) -> None:
+        held = self.held.get(job.edition_id) if job.edition_id else None
+        if held or self.stop.is_set():
+            recorder.give_back(job, f"not sent: edition {held}" if held else "worker stopped", cancelled=held == CANCELLED)
+            return self.count("cancelled" if held == CANCELLED else "released")
+        message = self._message(job)
+        if not self.throttle.acquire(self.stop):
+            recorder.give_back(job, "worker stopped", cancelled=False)
+            return self.count("released")
+        sender = envelope_sender(job.delivery_id, secret=self._secret)
+        try:
+            reply = transport.send(sender, job.email, message)
+        except DeliveryError as error:
+            return self._refused(job, error, recorder)
+        recorder.sent(job, str(reply)[:1000])
+        self.throttle.succeeded()
+        self.count("sent")
+
+    def _refused(self, job: Job, error: DeliveryError, recorder: Recorder) -> None:
+        reply = error.reply
+        summary = f"{reply.code} {reply.enhanced or ''}".strip()
+        if not error.temporary:
+            recorder.failed(job, str(reply)[:1000], suppress=reply.unknown_recipient)
+            log.warning("delivery %s failed permanently (%s at %s)", job.delivery_id, summary, reply.stage)
+            return self.count("failed")
+        if reply.throttled:
+            delay = self.throttle.back_off()
+            recorder.retry(job, str(reply)[:1000], throttled_until=self.throttle.paused_until())
+            log.warning("delivery %s: relay throttling (%s); pausing %.1fs", job.delivery_id, summary, delay)
+        else:
+            recorder.retry(job, str(reply)[:1000])
+            log.info("delivery %s deferred (%s at %s)", job.delivery_id, summary, reply.stage)
+        self.count("retried")

@@ -1,0 +1,57 @@
+"""The worker drains the ledger through the SMTP pool: one accepted message per subscriber, editions settled."""
+from __future__ import annotations
+
+from newsletter.delivery import ledger, worker
+from newsletter.delivery.compose import build_message
+from newsletter.extensions import db
+from newsletter.models import Delivery, Edition, Subscriber
+
+from fixtures.delivery import add_edition, add_subscribers, recipients, statuses
+
+
+def test_worker_sends_each_subscriber_one_message_and_settles_the_edition(fast_smtp_config, app, smtp_server):
+    add_subscribers(30, "en")
+    edition = add_edition("en")
+    assert ledger.enqueue_edition(edition) == 30
+
+    result = worker.run(once=True, poll_seconds=0.05)
+
+    assert result.sent == 30
+    assert set(recipients(smtp_server.messages).values()) == {1}
+    assert len(recipients(smtp_server.messages)) == 30
+    assert statuses(edition.id) == {"sent": 30}
+    edition = db.session.get(Edition, edition.id)
+    assert edition.status == "sent" and edition.sent_at is not None
+    row = db.session.scalars(db.select(Delivery)).first()
+    assert row.attempts == 1 and row.sent_at is not None and row.last_reply.startswith("250")
+
+
+def test_transactional_mail_goes_before_digests(fast_smtp_config, app, smtp_server):
+    app.config["SMTP_CONNECTIONS"] = 1
+    add_subscribers(5, "en")
+    ledger.enqueue_edition(add_edition("en"))
+    pending = Subscriber(email="newcomer@example.net", status="pending")
+    db.session.add(pending)
+    db.session.flush()
+    message = build_message(to=pending.email, subject="Confirm", text="Click", html="<p>Click</p>")
+    ledger.enqueue_transactional(pending.id, message)
+    db.session.commit()
+
+    worker.run(once=True, poll_seconds=0.05)
+
+    assert smtp_server.messages[0].recipients == ["newcomer@example.net"]
+    assert len(smtp_server.messages) == 6
+
+
+def test_envelope_sender_names_the_delivery(fast_smtp_config, app, smtp_server):
+    from newsletter.delivery.verp import delivery_id_from_bounce
+
+    add_subscribers(1, "en")
+    ledger.enqueue_edition(add_edition("en"))
+    worker.run(once=True, poll_seconds=0.05)
+
+    sender = smtp_server.messages[0].mail_from
+    assert sender.startswith("bounces+") and sender.endswith("@newsletter.test")
+    delivery = db.session.scalars(db.select(Delivery)).one()
+    assert delivery_id_from_bounce(sender) == delivery.id
+    assert delivery_id_from_bounce(sender.replace("bounces+", "bounces+9")) is None
