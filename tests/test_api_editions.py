@@ -1,0 +1,125 @@
+"""Editor API for editions: build, list with counts, preview, test send, send, schedule, cancel."""
+from __future__ import annotations
+
+import email
+from email.policy import default
+
+from sqlalchemy import func, select
+
+from newsletter.extensions import db
+from newsletter.models import Delivery
+
+
+def build(client, headers, **body):
+    return client.post("/api/v1/editions", json={"week": "2022-01-10", **body}, headers=headers)
+
+
+def test_build_then_list_and_show_with_counts(client, editor_headers, imported_samples):
+    response = build(client, editor_headers)
+    assert response.status_code == 200
+    built = response.get_json()["editions"]
+    assert sorted((e["language"], e["article_count"]) for e in built) == [("be", 3), ("en", 4), ("ru", 4)]
+    again = build(client, editor_headers).get_json()["editions"]
+    assert sorted(e["id"] for e in again) == sorted(e["id"] for e in built)
+    listed = client.get("/api/v1/editions", headers=editor_headers).get_json()["editions"]
+    assert len(listed) == 3 and all(e["status"] == "draft" for e in listed)
+    shown = client.get(f"/api/v1/editions/{built[0]['id']}", headers=editor_headers).get_json()
+    assert shown["counts"]["queued"] == 0 and shown["counts"]["sent"] == 0
+
+
+def test_build_with_bad_input(client, editor_headers):
+    assert build(client, editor_headers, week="soon").status_code == 422
+    assert build(client, editor_headers, languages=["de"]).get_json()["error"]["fields"]["languages"]
+    assert client.post("/api/v1/editions", data="nope", headers=editor_headers).status_code == 400
+
+
+def test_preview_html_and_text_without_personal_links(client, editor_headers, built_week):
+    edition_id = built_week["en"].id
+    html = client.get(f"/api/v1/editions/{edition_id}/preview", headers=editor_headers)
+    assert html.status_code == 200 and html.mimetype == "text/html"
+    assert b"January 10" in html.data and b"__UNSUBSCRIBE_URL__" not in html.data
+    text = client.get(f"/api/v1/editions/{edition_id}/preview?format=text", headers=editor_headers)
+    assert text.mimetype == "text/plain" and "Read more: https://example.org/en/2022/01/potash-route" in text.text
+    assert client.get(f"/api/v1/editions/{edition_id}/preview.txt", headers=editor_headers).text == text.text
+
+
+def test_missing_edition_is_404_everywhere(client, editor_headers):
+    for method, path in (("get", ""), ("get", "/preview"), ("post", "/send"), ("post", "/test"),
+                         ("post", "/schedule"), ("post", "/cancel")):
+        response = getattr(client, method)(f"/api/v1/editions/4242{path}", json={}, headers=editor_headers)
+        assert response.status_code == 404, path
+        assert response.get_json()["error"]["code"] == 404
+
+
+def test_calls_without_a_token_are_401_and_change_nothing(client, built_week):
+    edition_id = built_week["en"].id
+    assert client.post(f"/api/v1/editions/{edition_id}/send").status_code == 401
+    assert client.get(f"/api/v1/editions/{edition_id}/preview").status_code == 401
+    assert built_week["en"].status == "draft"
+
+
+def test_send_is_202_then_409_and_nothing_is_enqueued_twice(client, editor_headers, built_week, make_subscriber):
+    make_subscriber("one@example.org", ["ru"])
+    make_subscriber("two@example.org", ["ru", "en"])
+    edition_id = built_week["ru"].id
+    first = client.post(f"/api/v1/editions/{edition_id}/send", headers=editor_headers)
+    assert first.status_code == 202 and first.get_json()["queued"] == 2
+    second = client.post(f"/api/v1/editions/{edition_id}/send", headers=editor_headers)
+    assert second.status_code == 409
+    assert db.session.scalar(select(func.count()).select_from(Delivery)) == 2
+    shown = client.get(f"/api/v1/editions/{edition_id}", headers=editor_headers).get_json()
+    assert shown["status"] == "sending" and shown["counts"]["queued"] == 2
+
+
+def test_schedule_then_cancel_before_sending(client, editor_headers, built_week):
+    edition_id = built_week["be"].id
+    bad = client.post(f"/api/v1/editions/{edition_id}/schedule", json={"at": "tomorrow"}, headers=editor_headers)
+    assert bad.status_code == 422
+    scheduled = client.post(f"/api/v1/editions/{edition_id}/schedule", json={"at": "2030-01-07T09:00:00+03:00"},
+                            headers=editor_headers)
+    assert scheduled.status_code == 200
+    assert scheduled.get_json()["status"] == "scheduled"
+    assert scheduled.get_json()["scheduled_for"] == "2030-01-07T06:00:00+00:00"
+    cancelled = client.post(f"/api/v1/editions/{edition_id}/cancel", headers=editor_headers)
+    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
+    assert client.post(f"/api/v1/editions/{edition_id}/send", headers=editor_headers).status_code == 409
+    assert client.post(f"/api/v1/editions/{edition_id}/schedule", json={"at": "2030-01-07T09:00:00"},
+                       headers=editor_headers).status_code == 409
+
+
+def test_test_send_reaches_the_addresses_marked_as_test_and_is_not_counted(
+    smtp_app_config, client, editor_headers, built_week, smtp_server
+):
+    edition_id = built_week["ru"].id
+    response = client.post(f"/api/v1/editions/{edition_id}/test", json={"recipients": ["editor@example.org"]},
+                           headers=editor_headers)
+    assert response.status_code == 200, response.get_json()
+    assert [m.recipients for m in smtp_server.messages] == [["editor@example.org"]]
+    message = email.message_from_bytes(smtp_server.messages[0].data, policy=default)
+    assert "[" in str(message["Subject"]) and "10—16 января 2022" in str(message["Subject"])
+    assert message.get_content_type() == "multipart/alternative"
+    assert db.session.scalar(select(func.count()).select_from(Delivery)) == 0
+    shown = client.get(f"/api/v1/editions/{edition_id}", headers=editor_headers).get_json()
+    assert shown["status"] == "draft" and shown["counts"].get("sent", 0) == 0
+
+
+def test_test_send_with_bad_recipients_is_422(client, editor_headers, built_week):
+    edition_id = built_week["ru"].id
+    for body in ({}, {"recipients": []}, {"recipients": ["not an address"]}, {"recipients": ["a@b.org"] * 11}):
+        assert client.post(f"/api/v1/editions/{edition_id}/test", json=body,
+                           headers=editor_headers).status_code == 422
+
+
+def test_openapi_document_covers_every_api_route(client, app):
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert document["openapi"].startswith("3.1")
+    documented = {path for path in document["paths"]}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/"):
+            path = rule.rule.removeprefix("/api/v1").replace("<int:", "{").replace("<", "{").replace(">", "}")
+            path = path.replace("{edition_id}", "{id}").replace("{article_id}", "{id}")
+            path = path.replace("{subscriber_id}", "{id}")
+            assert path in documented, rule.rule
+    for needed in ("/subscriptions", "/subscribers", "/editions/{id}/pause", "/editions/{id}/resume",
+                   "/editions/{id}/cancel", "/editions/{id}/send"):
+        assert needed in documented
