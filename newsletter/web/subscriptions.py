@@ -90,7 +90,7 @@ def _link_error(error: tokens.TokenInvalid):
 def confirm_link(token: str):
     """GET only shows a page that confirms by POST, so link scanners change nothing."""
     try:
-        if request.method == "GET":
+        if request.method != "POST":
             consent = subscriptions.consent_for_token(token)
             if consent.confirmed_at is not None:
                 raise subscriptions.LinkUsed("already confirmed")
