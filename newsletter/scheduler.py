@@ -177,9 +177,18 @@ def start_background_scheduler(app: Flask) -> BackgroundScheduler:
                 zone = publication_zone()
             _started = configure(BackgroundScheduler(timezone=zone), app)
             _started.start()
-            atexit.register(_started.shutdown, wait=False)
+            atexit.register(stop_background_scheduler)
             log.info("scheduler started in-process (%s)", app.config["SCHEDULE"])
         return _started
+
+
+def stop_background_scheduler() -> None:
+    """Stop the in-process scheduler, if it runs (at exit, or in tests)."""
+    global _started
+    with _start_lock:
+        if _started is not None and _started.running:
+            _started.shutdown(wait=False)
+        _started = None
 
 
 @click.command("scheduler")
