@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import email
 import json
+import os
 import re
 from datetime import date
 from email.policy import default
+
+import pytest
 
 from newsletter.articles import import_json
 from newsletter.editions import build_week
@@ -96,3 +99,32 @@ def test_email_is_multipart_alternative_with_subject_period_and_links(app, built
         assert f"https://example.org/ru/2022/01/{slug}" in html and f"https://example.org/ru/2022/01/{slug}" in text
     assert "__UNSUBSCRIBE_URL__" not in html + text and "__PREFERENCES_URL__" not in html + text
     assert "http://newsletter.test/unsubscribe/" in html and "http://newsletter.test/preferences/" in text
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="headless Chromium (/usr/bin/chromium) is not installed")
+def test_layout_fits_narrow_and_wide_screens_in_light_and_dark(built_week, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    html = built_week["ru"].html
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            for width, scheme in ((375, "light"), (1000, "light"), (375, "dark")):
+                page = browser.new_page(viewport={"width": width, "height": 800}, color_scheme=scheme)
+                page.route("**/*", lambda route: route.abort())  # nothing remote may load
+                page.set_content(html)
+                assert page.evaluate("document.documentElement.scrollWidth") <= width
+                title_box = page.get_by_text("Донор безопасности в другом регионе").bounding_box()
+                assert title_box["x"] >= 0 and title_box["x"] + title_box["width"] <= width
+                background = page.evaluate(
+                    "getComputedStyle(document.querySelector('.card td') || document.body).backgroundColor")
+                assert (background == "rgb(23, 23, 26)") == (scheme == "dark")
+                page.screenshot(path=str(tmp_path / f"digest-{width}-{scheme}.png"), full_page=True)
+                page.close()
+        finally:
+            browser.close()
