@@ -133,7 +133,7 @@ def live_server(app):
     thread.join(timeout=5)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"headless Chromium is not installed at {CHROMIUM}")
