@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TextIO
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from .addresses import InvalidAddress, normalise_address
 from .config import LANGUAGES
 from .consent import IMPORT, RequestOrigin, record_confirmation, record_request
 from .extensions import db
-from .models import Subscriber, SubscriberLanguage, utcnow
+from .models import Delivery, Subscriber, SubscriberLanguage, utcnow
 from .models.subscribers import CONFIRMED, UNSUBSCRIBED
 
 IMPORT_TEXT_VERSION = "import"
@@ -160,3 +160,21 @@ def write_csv(stream: TextIO, include_all: bool = False) -> int:
     for count, row in enumerate(export_rows(include_all)):
         writer.writerow(row)
     return count
+
+
+def erase_subscriber(subscriber: Subscriber) -> None:
+    """Erasure on request: the subscriber, languages and consents go; deliveries keep no address."""
+    db.session.execute(
+        update(Delivery).where(Delivery.subscriber_id == subscriber.id).values(payload=None, last_reply=None)
+    )
+    db.session.delete(subscriber)
+    db.session.commit()
+
+
+def find_subscriber(raw_address: object) -> Subscriber | None:
+    """The subscriber with this address (normalised first); None for unknown or invalid addresses."""
+    try:
+        address = normalise_address(raw_address)
+    except InvalidAddress:
+        return None
+    return db.session.scalar(select(Subscriber).where(Subscriber.email == address))

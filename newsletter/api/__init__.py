@@ -10,7 +10,7 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 def init_app(app: Flask) -> None:
     from . import articles, editions, openapi  # noqa: F401  (register the editor API routes)
-    from . import subscriptions  # noqa: F401  (public subscriptions endpoint)
+    from . import subscribers, subscriptions  # noqa: F401  (public subscriptions, editor subscribers API)
 
     csrf.exempt(api)
     app.register_blueprint(api)

@@ -1,0 +1,114 @@
+"""Editor API for subscribers: a paged list, a CSV export, and erasure on request."""
+from __future__ import annotations
+
+import io
+
+from flask import Response, jsonify, request
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from .. import subscriber_io
+from ..config import LANGUAGES
+from ..extensions import db
+from ..models import Subscriber, SubscriberLanguage
+from ..models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
+from . import api
+from .auth import require_editor
+
+MAX_PER_PAGE = 500
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _subscriber_json(subscriber: Subscriber) -> dict:
+    return {
+        "id": subscriber.id,
+        "email": subscriber.email,
+        "status": subscriber.status,
+        "languages": subscriber.confirmed_languages,
+        "pending_languages": subscriber.pending_languages,
+        "locale": subscriber.locale,
+        "created_at": _iso(subscriber.created_at),
+        "confirmed_at": _iso(subscriber.confirmed_at),
+        "unsubscribed_at": _iso(subscriber.unsubscribed_at),
+    }
+
+
+def _bad_query(field: str, message: str):
+    return jsonify({"errors": {field: message}}), 422
+
+
+def _positive_int(name: str, default: int) -> int | None:
+    raw = request.args.get(name, str(default))
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+@api.get("/subscribers")
+@require_editor
+def list_subscribers():
+    """`?page=1&per_page=100&status=confirmed&language=ru`, newest first."""
+    page, per_page = _positive_int("page", 1), _positive_int("per_page", 100)
+    if page is None:
+        return _bad_query("page", "page must be a positive whole number")
+    if per_page is None or per_page > MAX_PER_PAGE:
+        return _bad_query("per_page", f"per_page must be between 1 and {MAX_PER_PAGE}")
+    query = select(Subscriber)
+    status, language = request.args.get("status"), request.args.get("language")
+    if status is not None:
+        if status not in (PENDING, CONFIRMED, UNSUBSCRIBED):
+            return _bad_query("status", "status must be pending, confirmed or unsubscribed")
+        query = query.where(Subscriber.status == status)
+    if language is not None:
+        if language not in LANGUAGES:
+            return _bad_query("language", "language must be be, ru or en")
+        query = query.where(Subscriber.languages.any(SubscriberLanguage.language == language))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.options(selectinload(Subscriber.languages))
+        .order_by(Subscriber.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return jsonify(
+        {"subscribers": [_subscriber_json(row) for row in rows], "page": page, "per_page": per_page, "total": total}
+    )
+
+
+@api.get("/subscribers/export")
+@require_editor
+def export_subscribers():
+    """The CSV of `newsletter subscribers export` (`?all=1` adds pending and unsubscribed, with status)."""
+    include_all = request.args.get("all", "") in ("1", "true", "yes")
+    buffer = io.StringIO()
+    subscriber_io.write_csv(buffer, include_all)
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="subscribers.csv"', "Cache-Control": "no-store"},
+    )
+
+
+@api.delete("/subscribers/<int:subscriber_id>")
+@require_editor
+def erase_subscriber(subscriber_id: int):
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        return jsonify({"error": {"code": 404, "message": "no such subscriber"}}), 404
+    subscriber_io.erase_subscriber(subscriber)
+    return "", 204
+
+
+@api.post("/subscribers/erase")
+@require_editor
+def erase_subscriber_by_email():
+    """Erasure by address, sent in a JSON body `{"email": …}` so it never appears in a URL or access log."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("email"), str):
+        return _bad_query("email", "send a JSON object with the subscriber's email")
+    subscriber = subscriber_io.find_subscriber(body["email"])
+    if subscriber is None:
+        return jsonify({"error": {"code": 404, "message": "no subscriber with this address"}}), 404
+    subscriber_io.erase_subscriber(subscriber)
+    return "", 204
