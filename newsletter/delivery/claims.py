@@ -176,14 +176,24 @@ def retry_delay(base: float, attempts: int) -> float:
 
 
 class Recorder:
-    """Writes one delivery's outcome in its own short transaction, on a connection owned by one thread."""
+    """Writes one delivery's outcome in its own short transaction, on an autocommit connection owned by one thread."""
 
-    def __init__(self, connection: Connection, *, retry_base: float, max_age: float):
+    def __init__(self, connection: Connection, *, retry_base: float, max_age: float, durable: bool = True):
         self.connection = connection
         self.retry_base = retry_base
         self.max_age = max_age
         table = Delivery.__table__
         self._update = table.update().where(table.c.id == bindparam("delivery_id"))
+        self._postgres = connection.dialect.name == "postgresql"
+        if self._postgres and not durable:
+            connection.exec_driver_sql("SET synchronous_commit TO off")
+            connection.commit()
+        mark = "%({})s" if self._postgres else ":{}"
+        self._sent_sql = (
+            f"UPDATE deliveries SET status = '{states.SENT}', sent_at = {mark.format('now')}, "
+            f"attempts = {mark.format('attempts')}, last_reply = {mark.format('reply')}, "
+            f"lease_expires_at = NULL, claimed_by = NULL WHERE id = {mark.format('id')}"
+        )
 
     def _write(self, delivery_id: int, **values) -> None:
         self.connection.execute(self._update.values(lease_expires_at=None, claimed_by=None, **values),
@@ -191,7 +201,14 @@ class Recorder:
         self.connection.commit()
 
     def sent(self, job: Job, reply: str) -> None:
-        self._write(job.delivery_id, status=states.SENT, sent_at=utcnow(), attempts=job.attempts + 1, last_reply=reply)
+        """The hot path: one prepared UPDATE, committed on its own (the connection is in autocommit mode)."""
+        now = utcnow()
+        stamp = now if self._postgres else now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        cursor = self.connection.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(self._sent_sql, {"now": stamp, "attempts": job.attempts + 1, "reply": reply, "id": job.delivery_id})
+        finally:
+            cursor.close()
 
     def failed(self, job: Job, reply: str, *, suppress: bool = False) -> None:
         if suppress and job.email:

@@ -10,9 +10,9 @@ from ..extensions import db
 from ..models import delivery as states
 from ..models.content import CANCELLED
 from .claims import Job, Recorder
-from .digest import DigestTemplate, build_digest_message
+from .digest import DigestTemplate, LinkSigner, build_digest_message
 from .transport import DeliveryError, open_transport
-from .verp import envelope_sender
+from .verp import bounce_domain, envelope_sender
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,10 @@ class SenderPool:
         self._secret = str(config["SECRET_KEY"])
         self._retry_base = float(config["RETRY_BASE_SECONDS"])
         self._max_age = float(config["RETRY_MAX_AGE_SECONDS"])
+        self._durable = bool(config.get("DELIVERY_DURABLE_COMMIT"))
+        with app.app_context():
+            self._links = LinkSigner()
+            self._bounce_domain = bounce_domain()
         self._threads = [
             threading.Thread(target=self._serve, name=f"smtp-{index}", daemon=True) for index in range(max(1, connections))
         ]
@@ -66,8 +70,8 @@ class SenderPool:
     def _serve(self) -> None:
         with self.app.app_context():
             transport = open_transport(self.app.config)
-            connection = db.engine.connect()
-            recorder = Recorder(connection, retry_base=self._retry_base, max_age=self._max_age)
+            connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            recorder = Recorder(connection, retry_base=self._retry_base, max_age=self._max_age, durable=self._durable)
             try:
                 while True:
                     job = self._jobs.get()
@@ -95,7 +99,7 @@ class SenderPool:
 
     def _message(self, job: Job) -> bytes:
         if job.kind == states.DIGEST:
-            message = build_digest_message(self.templates[job.edition_id], job.subscriber_id, job.email)
+            message = build_digest_message(self.templates[job.edition_id], job.subscriber_id, job.email, self._links)
         else:
             message = job.payload
         return self.signer.sign(message) if self.signer else message
@@ -109,7 +113,7 @@ class SenderPool:
         if not self.throttle.acquire(self.stop):
             recorder.give_back(job, "worker stopped", cancelled=False)
             return self.count("released")
-        sender = envelope_sender(job.delivery_id, secret=self._secret)
+        sender = envelope_sender(job.delivery_id, secret=self._secret, domain=self._bounce_domain)
         try:
             reply = transport.send(sender, job.email, message)
         except DeliveryError as error:

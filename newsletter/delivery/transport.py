@@ -167,7 +167,10 @@ class SmtpTransport:
         try:
             if self._connection is None:
                 self._connection = self._connect()
-            self._connection.sendmail(envelope_from, [recipient], message)
+            if self._connection.has_extn("pipelining") and (envelope_from + recipient).isascii():
+                _pipelined_send(self._connection, envelope_from, recipient, message)
+            else:
+                self._connection.sendmail(envelope_from, [recipient], message)
         except smtplib.SMTPRecipientsRefused as error:
             code, text = next(iter(error.recipients.values()))
             raise self._failure(code, text, RCPT) from error
@@ -216,6 +219,37 @@ class SmtpTransport:
             connection.quit()
         except (smtplib.SMTPException, OSError):
             connection.close()
+
+
+def _data_bytes(message: bytes) -> bytes:
+    """CRLF line ends, dot-stuffed, terminated: what goes after DATA."""
+    if message.count(b"\n") != message.count(b"\r\n"):
+        message = smtplib._fix_eols(message)
+    if message.startswith(b"."):
+        message = b"." + message
+    message = message.replace(b"\r\n.", b"\r\n..")
+    if not message.endswith(b"\r\n"):
+        message += b"\r\n"
+    return message + b".\r\n"
+
+
+def _pipelined_send(connection: smtplib.SMTP, envelope_from: str, recipient: str, message: bytes) -> None:
+    """RFC 2920: MAIL, RCPT and DATA in one write, then the content: two round trips instead of four."""
+    connection.send(f"MAIL FROM:<{envelope_from}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii"))
+    mail, rcpt, data = connection.getreply(), connection.getreply(), connection.getreply()
+    if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
+        connection.send(b".\r\n")
+        connection.getreply()
+    if mail[0] != 250:
+        raise smtplib.SMTPSenderRefused(mail[0], mail[1], envelope_from)
+    if rcpt[0] not in (250, 251):
+        raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
+    if data[0] != 354:
+        raise smtplib.SMTPDataError(data[0], data[1])
+    connection.send(_data_bytes(message))
+    code, text = connection.getreply()
+    if code != 250:
+        raise smtplib.SMTPDataError(code, text)
 
 
 def smtp_settings(config) -> SmtpSettings:

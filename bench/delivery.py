@@ -1,0 +1,258 @@
+"""Delivery benchmark: the real worker against Postfix's smtp-sink, next to a minimal smtplib floor.
+
+Usage: python bench/delivery.py [--db sqlite|postgresql] [--subscribers 20000] [--connections 4] [--scale 10]
+Needs /usr/sbin/smtp-sink (Debian package `postfix`); if it is missing the benchmark installs the package
+with apt-get, debconf answer "No configuration", and never starts the Postfix daemon.
+On PostgreSQL it uses BENCH_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/bench) and
+drops and recreates that database's public schema.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
+
+SINK = "/usr/sbin/smtp-sink"
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
+
+
+def ensure_smtp_sink() -> None:
+    if Path(SINK).exists():
+        return
+    print("smtp-sink missing: installing Debian's postfix package (no configuration, daemon not started)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    answer = "postfix postfix/main_mailer_type select No configuration\n"
+    subprocess.run(["debconf-set-selections"], input=answer.encode(), check=True)
+    subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "postfix"], env=env, check=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_sink(port: int) -> subprocess.Popen:
+    sink = subprocess.Popen([SINK, "-u", "nobody", f"127.0.0.1:{port}", "1000"])
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return sink
+        except OSError:
+            time.sleep(0.05)
+    sink.kill()
+    raise SystemExit("smtp-sink did not start")
+
+
+def digest_html(articles: int = 20) -> tuple[str, str]:
+    """A rendered digest of realistic size (~33 KB as a message): table layout, inline styles, no images."""
+    row = (
+        '<tr><td style="padding:12px 24px;font-family:Helvetica,Arial,sans-serif;color:#1f2933;'
+        'background-color:#ffffff"><h3 style="margin:0 0 6px;font-size:18px;line-height:24px;color:#102a43">'
+        "{title}</h3><p style=\"margin:0 0 8px;font-size:15px;line-height:22px;color:#334e68\">{summary}</p>"
+        '<a href="https://belarus.example.org/analytics/{n}-weekly-commentary" style="color:#0b69a3;'
+        'text-decoration:underline;font-size:15px">Read more</a></td></tr>\n'
+    )
+    summary = (
+        "The government announced a new programme of import substitution while negotiations with Moscow on "
+        "the integration roadmaps continued; analysts see limited room for manoeuvre before the referendum. "
+        "Минск и Москва обсуждают новые дорожные карты интеграции. "
+    )
+    body = "".join(row.format(title=f"Commentary {n}: Belarus-Russia relations", summary=summary, n=n) for n in range(articles))
+    html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
+        'content="width=device-width,initial-scale=1"><meta name="color-scheme" content="light dark">'
+        "<title>Belarus Weekly</title><style>@media (prefers-color-scheme: dark){body{background:#111!important}}"
+        "@media only screen and (max-width:480px){table.body{width:100%!important}}</style></head>"
+        '<body style="margin:0;padding:0;background-color:#f0f4f8"><table class="body" role="presentation" '
+        'width="600" align="center" cellpadding="0" cellspacing="0">' + body +
+        '<tr><td style="padding:24px;font-size:12px;color:#627d98">You receive this because you subscribed. '
+        '<a href="__PREFERENCES_URL__">Preferences</a> · <a href="__UNSUBSCRIBE_URL__">Unsubscribe</a></td></tr>'
+        "</table></body></html>"
+    )
+    text_body = "".join(f"Commentary {n}\n{summary}\nhttps://belarus.example.org/analytics/{n}\n\n" for n in range(articles))
+    text_part = "Belarus Weekly\n\n" + text_body + "Preferences: __PREFERENCES_URL__\nUnsubscribe: __UNSUBSCRIBE_URL__\n"
+    return html, text_part
+
+
+def make_app(database_url: str, smtp_port: int, connections: int, instance: Path):
+    from newsletter import create_app
+
+    return create_app({
+        "DATABASE_URL": database_url, "INSTANCE_PATH": str(instance), "SECRET_KEY": "bench-secret",
+        "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "SMTP_CONNECTIONS": connections,
+        "MAIL_FROM": "Belarus Weekly <newsletter@belarus.example.org>", "BASE_URL": "https://belarus.example.org",
+    })
+
+
+def reset_schema(app, database_url: str) -> None:
+    from newsletter.extensions import db
+
+    with app.app_context():
+        if database_url.startswith("postgresql"):
+            with db.engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+        db.create_all()
+
+
+def seed(app, count: int) -> None:
+    """N confirmed subscribers of en, inserted set-based."""
+    from newsletter.extensions import db
+
+    with app.app_context():
+        now = "2026-01-01 00:00:00"
+        if db.engine.dialect.name == "postgresql":
+            series = f"SELECT g AS n FROM generate_series(1, {count}) AS g"
+        else:
+            series = f"WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {count}) SELECT n FROM s"
+        db.session.execute(text(
+            "INSERT INTO subscribers (email, status, locale, created_at, confirmed_at) "
+            f"SELECT 'reader' || n || '@example.net', 'confirmed', 'en', '{now}', '{now}' FROM ({series}) AS numbers"
+        ))
+        db.session.execute(text(
+            "INSERT INTO subscriber_languages (subscriber_id, language, requested_at, confirmed_at) "
+            f"SELECT id, 'en', '{now}', '{now}' FROM subscribers"
+        ))
+        db.session.commit()
+
+
+def enqueue(app) -> tuple[int, float, int]:
+    """Create the edition and time enqueue_edition; returns (edition id, seconds, rows)."""
+    from newsletter.delivery.ledger import enqueue_edition
+    from newsletter.extensions import db
+    from newsletter.models import Edition
+
+    html, text_part = digest_html()
+    with app.app_context():
+        edition = Edition(week_start=date(2022, 1, 10), language="en", subject="Belarus Weekly: 10–16 January 2022",
+                          html=html, text=text_part, status="draft")
+        db.session.add(edition)
+        db.session.commit()
+        started = time.perf_counter()
+        rows = enqueue_edition(edition)
+        return edition.id, time.perf_counter() - started, rows
+
+
+def drain(database_url: str, port: int, connections: int, instance: Path) -> tuple[float, int]:
+    """Run `newsletter worker --once` as its own process; returns (wall seconds, peak RSS in KiB)."""
+    env = dict(os.environ, NEWSLETTER_DATABASE_URL=database_url, NEWSLETTER_SMTP_URL=f"smtp://127.0.0.1:{port}",
+               NEWSLETTER_SMTP_CONNECTIONS=str(connections), NEWSLETTER_SECRET_KEY="bench-secret",
+               NEWSLETTER_MAIL_FROM="Belarus Weekly <newsletter@belarus.example.org>",
+               NEWSLETTER_BASE_URL="https://belarus.example.org", NEWSLETTER_INSTANCE_PATH=str(instance))
+    command = [str(Path(sys.executable).parent / "newsletter"), "worker", "--once"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=instance)
+    elapsed = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return elapsed, max(peak, before)
+
+
+def pipeline_rate(app, edition_id: int) -> tuple[float, int]:
+    """Messages per second between the first and the last accepted message, from the ledger itself."""
+    from newsletter.extensions import db
+    from newsletter.models import Delivery
+
+    with app.app_context():
+        first, last, sent = db.session.execute(
+            select(func.min(Delivery.sent_at), func.max(Delivery.sent_at), func.count())
+            .where(Delivery.edition_id == edition_id, Delivery.status == "sent")
+        ).one()
+        return sent / max((last - first).total_seconds(), 1e-6), sent
+
+
+def sample_messages(app, edition_id: int, count: int = 64) -> list[bytes]:
+    from newsletter.delivery.digest import DigestTemplate, build_digest_message
+    from newsletter.extensions import db
+    from newsletter.models import Edition
+
+    with app.app_context():
+        template = DigestTemplate(db.session.get(Edition, edition_id))
+        return [build_digest_message(template, n, f"reader{n}@example.net") for n in range(1, count + 1)]
+
+
+def floor(port: int, connections: int, total: int, messages: list[bytes]) -> float:
+    """The same number of pre-built messages over the same connections with a bare smtplib loop."""
+    share = [total // connections + (1 if index < total % connections else 0) for index in range(connections)]
+
+    def blast(count: int) -> None:
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            for index in range(count):
+                smtp.sendmail("bounces@belarus.example.org", [f"reader{index}@example.net"], messages[index % len(messages)])
+
+    threads = [threading.Thread(target=blast, args=(count,)) for count in share]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return total / (time.perf_counter() - started)
+
+
+def run_once(args, subscribers: int, port: int, measure_floor: bool) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
+    database_url = args.pg_url if args.db == "postgresql" else f"sqlite:///{workdir / 'bench.db'}"
+    app = make_app(database_url, port, args.connections, workdir)
+    reset_schema(app, database_url)
+    seed(app, subscribers)
+    edition_id, enqueue_seconds, rows = enqueue(app)
+    wall, peak_kib = drain(database_url, port, args.connections, workdir)
+    rate, sent = pipeline_rate(app, edition_id)
+    result = {"subscribers": subscribers, "enqueue_s": enqueue_seconds, "rows": rows, "sent": sent,
+              "pipeline_rate": rate, "drain_wall_s": wall, "worker_peak_mib": peak_kib / 1024}
+    if measure_floor:
+        messages = sample_messages(app, edition_id)
+        result["message_kib"] = sum(map(len, messages)) / len(messages) / 1024
+        result["floor_rate"] = floor(port, args.connections, subscribers, messages)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="postgresql")
+    parser.add_argument("--subscribers", type=int, default=20_000)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--scale", type=int, default=10, help="also measure enqueue and memory at N × scale (0: skip)")
+    parser.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
+    args = parser.parse_args()
+    ensure_smtp_sink()
+    port = free_port()
+    sink = start_sink(port)
+    try:
+        base = run_once(args, args.subscribers, port, measure_floor=True)
+        print(f"\n== delivery benchmark on {args.db}, {args.connections} connections ==")
+        print(f"message size             {base['message_kib']:.1f} KiB")
+        print(f"enqueue {base['rows']:>8,} rows      {base['enqueue_s']:.2f} s")
+        print(f"pipeline (real worker)   {base['pipeline_rate']:,.0f} msg/s  ({base['sent']:,} sent, "
+              f"{base['drain_wall_s']:.1f} s wall incl. start-up)")
+        print(f"floor (bare smtplib)     {base['floor_rate']:,.0f} msg/s")
+        print(f"ratio pipeline/floor     {base['pipeline_rate'] / base['floor_rate']:.2f}")
+        print(f"worker peak memory       {base['worker_peak_mib']:.0f} MiB")
+        if args.scale > 1:
+            big = run_once(args, args.subscribers * args.scale, port, measure_floor=False)
+            print(f"at {args.scale}× N: enqueue {big['rows']:,} rows in {big['enqueue_s']:.2f} s; "
+                  f"pipeline {big['pipeline_rate']:,.0f} msg/s; worker peak memory {big['worker_peak_mib']:.0f} MiB")
+    finally:
+        sink.terminate()
+        sink.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
