@@ -22,6 +22,11 @@ def _errors(*codes: int) -> dict:
     return {str(code): _json(ERROR, texts[code]) for code in codes}
 
 
+def _field_errors(*codes: int) -> dict:
+    texts = {400: "Malformed JSON", 415: "Not JSON", 422: "Invalid fields (per-field messages)"}
+    return {str(code): _json({"$ref": "#/components/schemas/FieldErrors"}, texts[code]) for code in codes}
+
+
 def _op(summary: str, responses: dict, *, body: dict | None = None, params: list | None = None,
         public: bool = False, tag: str = "editions") -> dict:
     operation = {"summary": summary, "tags": [tag], "responses": responses}
@@ -38,6 +43,8 @@ SCHEMAS = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "properties": {
         "code": {"type": "integer"}, "message": {"type": "string"},
         "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}},
+    "FieldErrors": {"type": "object", "required": ["errors"], "properties": {
+        "errors": {"type": "object", "additionalProperties": {"type": "string"}}}},
     "ArticleInput": {"type": "object", "required": ["language", "section", "title", "summary", "url", "published_at"],
                      "additionalProperties": False, "properties": {
         "language": LANGUAGE, "section": {"type": "string", "maxLength": 200},
@@ -62,8 +69,12 @@ SCHEMAS = {
         "email": {"type": "string", "format": "email", "maxLength": 254},
         "languages": {"type": "array", "items": LANGUAGE, "minItems": 1, "uniqueItems": True}}},
     "Subscriber": {"type": "object", "properties": {
-        "id": {"type": "integer"}, "email": {"type": "string"}, "status": {"type": "string"},
-        "languages": {"type": "array", "items": LANGUAGE}}},
+        "id": {"type": "integer"}, "email": {"type": "string"},
+        "status": {"type": "string", "enum": ["pending", "confirmed", "unsubscribed"]},
+        "languages": {"type": "array", "items": LANGUAGE}, "pending_languages": {"type": "array", "items": LANGUAGE},
+        "locale": {"type": "string"},
+        **{k: {"type": ["string", "null"], "format": "date-time"} for k in
+           ("created_at", "confirmed_at", "unsubscribed_at")}}},
 }
 
 
@@ -73,16 +84,30 @@ def _paths() -> dict:
     control = {"200": _json(edition), **_errors(401, 404, 409)}
     return {
         "/subscriptions": {"post": _op("Subscribe (double opt-in); the same 202 whatever the address's state", {
-            "202": _json({"type": "object"}, "Check your inbox"), **_errors(400, 413, 422)},
+            "202": _json({"type": "object", "properties": {"status": {"const": "accepted"},
+                                                           "message": {"type": "string"}}}, "Check your inbox"),
+            **_field_errors(400, 415, 422), **_errors(413)},
             body={"$ref": "#/components/schemas/Subscription"}, public=True, tag="subscriptions")},
-        "/subscribers": {"get": _op("List subscribers", {"200": _json({"type": "object", "properties": {
-            "subscribers": {"type": "array", "items": {"$ref": "#/components/schemas/Subscriber"}}}}),
-            **_errors(401)}, tag="subscribers")},
+        "/subscribers": {"get": _op("List subscribers, newest first", {"200": _json({"type": "object", "properties": {
+            "subscribers": {"type": "array", "items": {"$ref": "#/components/schemas/Subscriber"}},
+            "page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}}}),
+            **_errors(401), **_field_errors(422)}, params=[
+                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                {"name": "status", "in": "query", "schema": {"type": "string",
+                                                             "enum": ["pending", "confirmed", "unsubscribed"]}},
+                {"name": "language", "in": "query", "schema": LANGUAGE}], tag="subscribers")},
         "/subscribers/export": {"get": _op("Export subscribers as CSV", {"200": {
-            "description": "CSV: email,languages,confirmed_at", "content": {"text/csv": {"schema": {"type": "string"}}}},
-            **_errors(401)}, tag="subscribers")},
+            "description": "CSV: email,languages,confirmed_at (with ?all=1 also pending and unsubscribed)",
+            "content": {"text/csv": {"schema": {"type": "string"}}}}, **_errors(401)},
+            params=[{"name": "all", "in": "query", "schema": {"type": "string", "enum": ["1", "true", "yes"]}}],
+            tag="subscribers")},
         "/subscribers/{id}": {"delete": _op("Erase a subscriber and their personal data", {
             "204": {"description": "Erased"}, **_errors(401, 404)}, params=ID, tag="subscribers")},
+        "/subscribers/erase": {"post": _op("Erase by address (in the body, never in a URL)", {
+            "204": {"description": "Erased"}, **_errors(401, 404), **_field_errors(422)}, body={
+                "type": "object", "required": ["email"], "properties": {"email": {"type": "string"}}},
+            tag="subscribers")},
         "/articles": {
             "get": _op("List articles", {"200": _json({"type": "object", "properties": {
                 "articles": {"type": "array", "items": article}}}), **_errors(401, 422)}, params=[
