@@ -183,3 +183,32 @@ def test_two_concurrent_builds_create_one_edition_per_language(app, imported_sam
     assert errors == []
     assert len(results) == 4 and all(result == results[0] for result in results)
     assert edition_count() == 3
+
+
+def test_end_to_end_each_reader_receives_exactly_their_languages(
+    smtp_app_config, app, built_week, make_subscriber, smtp_server
+):
+    """Build, send through the real worker to a loopback SMTP server, and count what each address got."""
+    import email
+    from email.policy import default
+
+    from newsletter.delivery import worker
+    from newsletter.editions import send_edition
+
+    make_subscriber("both@example.org", ["ru", "en"])
+    make_subscriber("be@example.org", ["be"])
+    make_subscriber("pending@example.org", ["ru", "en", "be"], status="pending", confirmed=False)
+    make_subscriber("gone@example.org", ["ru", "en", "be"], status="unsubscribed")
+    for edition in built_week.values():
+        send_edition(edition)
+    worker.run(once=True, poll_seconds=0.05)
+    parsed_by_recipient = [
+        (message.recipients[0], email.message_from_bytes(message.data, policy=default))
+        for message in smtp_server.messages
+    ]
+    received = sorted((to, str(parsed["List-Id"]).split("(")[1][:2]) for to, parsed in parsed_by_recipient)
+    assert received == [("be@example.org", "be"), ("both@example.org", "en"), ("both@example.org", "ru")]
+    parsed = next(p for to, p in parsed_by_recipient if "(ru)" in str(p["List-Id"]))
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert str(parsed["Subject"]) == built_week["ru"].subject
+    assert "https://example.org/ru/2022/01/joint-exercises" in parsed.get_body(("plain",)).get_content()
