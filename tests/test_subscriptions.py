@@ -274,3 +274,30 @@ def test_purge_pending_removes_only_stale_requests(app, client, subscribe_via_ap
     orphaned = db.session.scalars(select(Delivery).where(Delivery.subscriber_id.is_(None))).all()
     assert len(orphaned) == 1
     assert db.session.scalar(select(Consent).where(Consent.subscriber_id.is_(None))) is None
+
+
+@pytest.mark.postgres_only
+def test_simultaneous_requests_for_a_new_address_make_one_subscriber_and_one_email(app):
+    import threading
+
+    origin = subscriptions.RequestOrigin("api")
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def request_once():
+        with app.test_request_context():
+            try:
+                barrier.wait(timeout=10)
+                subscriptions.subscribe(subscriptions.build_request(ADDRESS, ["en"], "en", origin))
+            except BaseException as error:  # reported below
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=request_once) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert errors == []
+    assert len(snapshot()["subscribers"]) == 1 and len(queued_messages()) == 1
