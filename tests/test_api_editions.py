@@ -125,3 +125,17 @@ def test_openapi_document_covers_every_api_route_and_method(client, app):
     for needed in ("/subscriptions", "/subscribers", "/editions/{id}/pause", "/editions/{id}/resume",
                    "/editions/{id}/cancel", "/editions/{id}/send"):
         assert needed in document["paths"]
+
+
+def test_cancel_cli_and_api_also_stop_a_send_in_progress(client, runner, editor_headers, built_week, make_subscriber):
+    make_subscriber("reader@example.org", ["ru", "en"])
+    for code in ("ru", "en"):
+        client.post(f"/api/v1/editions/{built_week[code].id}/send", headers=editor_headers)
+    response = client.post(f"/api/v1/editions/{built_week['ru'].id}/cancel", headers=editor_headers)
+    assert response.status_code == 200 and response.get_json()["status"] == "cancelled"
+    assert response.get_json()["counts"]["cancelled"] == 1
+    result = runner.invoke(args=["editions", "cancel", str(built_week["en"].id)])
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(args=["editions", "schedule", str(built_week["en"].id), "--at", "2030-01-01T09:00"])
+    assert again.exit_code == 1 and "cancelled" in again.output
+    assert runner.invoke(args=["editions", "schedule", str(built_week["be"].id), "--at", "soon"]).exit_code == 2

@@ -133,3 +133,31 @@ def test_background_scheduler_fires_at_the_scheduled_time_and_starts_once(app, i
     run = db.session.scalar(select(SchedulerRun))
     assert run is not None and run.due_at == MONDAY_0900.astimezone(timezone.utc)
     assert statuses() == {"be": "sending", "ru": "sending", "en": "sending"}
+
+
+@pytest.mark.postgres_only
+def test_three_schedulers_at_once_build_and_send_each_edition_once(app, imported_samples, readers):
+    import threading
+
+    due = MONDAY_0900.astimezone(timezone.utc)
+    barrier, errors = threading.Barrier(3), []
+
+    def run():
+        with app.app_context():
+            try:
+                barrier.wait(timeout=10)
+                scheduler.weekly_run(due)
+            except Exception as error:  # reported below
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert db.session.scalar(select(func.count()).select_from(Edition)) == 3
+    assert delivery_count() == 3
+    assert statuses() == {"be": "sending", "ru": "sending", "en": "sending"}
