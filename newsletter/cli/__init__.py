@@ -22,6 +22,10 @@ def init_app(app: Flask) -> None:
     from . import delivery
 
     app.cli.add_command(delivery.worker_command)
+    from . import sending, serve
+
+    app.cli.add_command(sending.sending_group)
+    app.cli.add_command(serve.serve_command)
     from . import subscribers
 
     app.cli.add_command(subscribers.subscribers_group)

@@ -1,10 +1,79 @@
-"""`newsletter worker`: deliver queued mail."""
+"""`newsletter worker`: deliver queued mail, with a progress bar on a terminal and log lines otherwise."""
 from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from datetime import timedelta
 
 import click
 from flask.cli import with_appcontext
 
 from ..delivery import worker
+
+log = logging.getLogger("newsletter.worker")
+LOG_EVERY_SECONDS = 5.0
+BAR_WIDTH = 28
+
+
+def _rate(progress: worker.Progress) -> float:
+    return progress.done / max(time.monotonic() - progress.started, 1e-6)
+
+
+class TerminalProgress:
+    """One self-rewriting line: bar, counts, messages per second and the time left."""
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+
+    def __call__(self, progress: worker.Progress) -> None:
+        total = progress.done + progress.remaining
+        share = progress.done / total if total else 1.0
+        filled = int(share * BAR_WIDTH)
+        rate = _rate(progress)
+        eta = timedelta(seconds=int(progress.remaining / rate)) if rate > 0 and progress.remaining else "--:--"
+        line = (
+            f"\r[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {progress.done:,}/{total:,} "
+            f"sent {progress.sent:,} failed {progress.failed:,} deferred {progress.retried:,}  "
+            f"{rate:,.0f} msg/s  ETA {eta}   "
+        )
+        self.stream.write(line)
+        self.stream.flush()
+
+    def finish(self, progress: worker.Progress) -> None:
+        self(progress)
+        self.stream.write("\n")
+
+
+class LogProgress:
+    """A plain log line every few seconds (for files, pipes and service managers)."""
+
+    def __init__(self):
+        self._last = 0.0
+
+    def __call__(self, progress: worker.Progress) -> None:
+        now = time.monotonic()
+        if now - self._last >= LOG_EVERY_SECONDS:
+            self._last = now
+            self._line(progress)
+
+    def _line(self, progress: worker.Progress) -> None:
+        log.info("delivered %d (sent %d, failed %d, cancelled %d), deferred %d, remaining %d, %.0f msg/s",
+                 progress.done, progress.sent, progress.failed, progress.cancelled, progress.retried,
+                 progress.remaining, _rate(progress))
+
+    def finish(self, progress: worker.Progress) -> None:
+        self._line(progress)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(_signum, _frame):
+        stop.set()
+
+    for name in ("SIGTERM", "SIGINT"):
+        signal.signal(getattr(signal, name), handler)
 
 
 @click.command("worker")
@@ -12,4 +81,11 @@ from ..delivery import worker
 @with_appcontext
 def worker_command(once: bool) -> None:
     """Deliver queued mail (confirmations first, then digests)."""
-    worker.run(once=once)
+    reporter = TerminalProgress() if sys.stderr.isatty() else LogProgress()
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    try:
+        result = worker.run(once=once, stop=stop, progress=reporter)
+    except worker.WorkerAlreadyRunning as error:
+        raise click.ClickException(str(error)) from None
+    reporter.finish(result)

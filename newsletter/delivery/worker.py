@@ -25,6 +25,7 @@ from .throttle import Throttle
 
 log = logging.getLogger(__name__)
 MAINTENANCE_SECONDS = 0.25
+REPORT_SECONDS = 1.0
 
 
 class WorkerAlreadyRunning(RuntimeError):
@@ -96,6 +97,7 @@ class Worker:
         self.pool = _open_pool(app, self.throttle, stop)
         self.started = time.monotonic()
         self._last_maintenance = 0.0
+        self._last_report = 0.0
 
     def run(self, once: bool) -> Progress:
         log.info("worker %s started (%d connections)", self.worker_id, len(self.pool._threads))
@@ -144,7 +146,8 @@ class Worker:
         self.pool.held = {edition_id: status for edition_id, status in _held_statuses()}
         for edition_id in claims.settle_editions():
             log.info("edition %s: every delivery settled, marked sent", edition_id)
-        if self.report:
+        if self.report and (force or now - self._last_report >= REPORT_SECONDS):
+            self._last_report = now
             self.report(self._progress())
 
     def _idle(self, once: bool) -> bool:

@@ -1,0 +1,70 @@
+"""`newsletter sending pause|resume|cancel|status ID`: the editor's controls over an edition's send."""
+from __future__ import annotations
+
+import json
+
+import click
+from flask.cli import with_appcontext
+
+from ..delivery import ledger
+from ..extensions import db
+from ..models import Edition
+
+
+def _apply(edition_id: int, action) -> None:
+    if db.session.get(Edition, edition_id) is None:
+        raise click.ClickException(f"No edition {edition_id}.")
+    try:
+        status = action(edition_id)
+    except ledger.SendConflict as error:
+        raise click.ClickException(str(error)) from None
+    counts = ledger.edition_counts(edition_id)
+    click.echo(f"Edition {edition_id}: {status}; {counts['sent']} sent, {counts['queued']} queued, "
+               f"{counts['failed']} failed, {counts['cancelled']} cancelled.")
+
+
+@click.group("sending")
+def sending_group() -> None:
+    """Pause, resume or cancel an edition's send, and watch its progress."""
+
+
+@sending_group.command("pause")
+@click.argument("edition_id", type=int)
+@with_appcontext
+def pause_command(edition_id: int) -> None:
+    """Stop sending an edition (messages in flight finish); resume continues where it stopped."""
+    _apply(edition_id, ledger.pause_edition)
+
+
+@sending_group.command("resume")
+@click.argument("edition_id", type=int)
+@with_appcontext
+def resume_command(edition_id: int) -> None:
+    """Continue a paused send."""
+    _apply(edition_id, ledger.resume_edition)
+
+
+@sending_group.command("cancel")
+@click.argument("edition_id", type=int)
+@with_appcontext
+def cancel_command(edition_id: int) -> None:
+    """Cancel an edition's send: nothing more goes out; what was sent stays sent."""
+    _apply(edition_id, ledger.cancel_edition)
+
+
+@sending_group.command("status")
+@click.argument("edition_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@with_appcontext
+def status_command(edition_id: int, as_json: bool) -> None:
+    """Delivery counts of an edition (queued, sending, sent, failed, suppressed, cancelled, next retry)."""
+    edition = db.session.get(Edition, edition_id)
+    if edition is None:
+        raise click.ClickException(f"No edition {edition_id}.")
+    counts = ledger.edition_counts(edition_id)
+    if as_json:
+        click.echo(json.dumps({"id": edition_id, "status": edition.status, "counts": counts}))
+        return
+    click.echo(f"Edition {edition_id} ({edition.language}, week of {edition.week_start}): {edition.status}")
+    for name, value in counts.items():
+        click.echo(f"  {name:14} {value if value is not None else '-'}")

@@ -1,0 +1,79 @@
+"""`newsletter serve`: web, worker and scheduler in one process, for a single machine."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from werkzeug.serving import make_server
+
+from ..delivery import worker
+
+log = logging.getLogger("newsletter.serve")
+RESTART_SECONDS = 5.0
+
+
+def _deliver_forever(app, stop: threading.Event) -> None:
+    """The in-process worker; it restarts after an unexpected error instead of dying silently."""
+    with app.app_context():
+        while not stop.is_set():
+            try:
+                worker.run(once=False, stop=stop)
+            except worker.WorkerAlreadyRunning as error:
+                log.error("in-process worker not started: %s", error)
+                return
+            except Exception:
+                log.exception("in-process worker stopped by an error; restarting in %.0fs", RESTART_SECONDS)
+                stop.wait(RESTART_SECONDS)
+
+
+def _start_scheduler(app) -> None:
+    try:
+        from ..scheduler import start_background_scheduler
+    except ImportError:
+        log.warning("no scheduler available; weekly editions will not be built automatically")
+        return
+    start_background_scheduler(app)
+
+
+def _stop_scheduler() -> None:
+    try:
+        from ..scheduler import stop_background_scheduler
+    except ImportError:
+        return
+    stop_background_scheduler()
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@with_appcontext
+def serve_command(host: str, port: int) -> None:
+    """Serve the site and API (threaded WSGI server), deliver mail and run the scheduler, all in one process."""
+    app = current_app._get_current_object()
+    server = make_server(host, port, app, threaded=True)
+    stop = threading.Event()
+
+    def shut_down(_signum, _frame):
+        stop.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shut_down)
+    signal.signal(signal.SIGINT, shut_down)
+    delivery = threading.Thread(target=_deliver_forever, args=(app, stop), name="worker", daemon=True)
+    delivery.start()
+    _start_scheduler(app)
+    url = f"http://{host}:{server.server_port}"
+    log.info("newsletter serving on %s (worker and scheduler in this process)", url)
+    click.echo(f"Newsletter running on {url}/ — subscribe form at {url}/subscribe (Ctrl-C to stop)", err=True)
+    try:
+        server.serve_forever()
+    finally:
+        stop.set()
+        server.server_close()
+        _stop_scheduler()
+        delivery.join(timeout=30)
+        log.info("newsletter stopped")
