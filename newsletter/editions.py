@@ -16,6 +16,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .config import LANGUAGES
+from .delivery import digest, ledger
+from .delivery.compose import sender_address
+from .delivery.transport import open_transport
 from .digest_rendering import render_digest
 from .extensions import db
 from .models import Article, Edition, utcnow
@@ -131,8 +134,6 @@ def schedule_edition(edition: Edition, when: datetime) -> Edition:
 def cancel_edition(edition: Edition) -> Edition:
     """Cancel a draft or scheduled edition; one that is sending or paused goes to the delivery controls."""
     if edition.status in (states.SENDING, states.PAUSED):
-        from .delivery import ledger
-
         try:
             ledger.cancel_edition(edition)
         except ledger.SendConflict as error:
@@ -145,8 +146,6 @@ def cancel_edition(edition: Edition) -> Edition:
 
 def send_edition(edition: Edition) -> int:
     """Enqueue one delivery per confirmed subscriber of the edition's language (raises ledger.SendConflict)."""
-    from .delivery import ledger
-
     return ledger.enqueue_edition(edition)
 
 
@@ -157,18 +156,11 @@ def due_scheduled_editions(now: datetime | None = None) -> list[Edition]:
 
 def edition_counts(edition: Edition) -> dict:
     """Delivery counts from the ledger (queued, sending, sent, failed, suppressed, cancelled, next_retry_at)."""
-    from .delivery import ledger
-
-    counts = getattr(ledger, "edition_counts", None)
-    return counts(edition.id) if counts else {}
+    return ledger.edition_counts(edition.id)
 
 
 def send_test(edition: Edition, recipients: list[str]) -> None:
     """Send a test copy straight through the transport: marked as a test, not in the ledger, not counted."""
-    from .delivery import digest
-    from .delivery.compose import sender_address
-    from .delivery.transport import open_transport
-
     transport = open_transport(current_app.config)
     try:
         for recipient in recipients:

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from . import editions
+from .delivery import ledger
 from .extensions import db
 from .models import utcnow
 from .models.content import SchedulerRun
@@ -95,8 +96,6 @@ def _record_start(due_at: datetime, week_start) -> bool:
 
 def weekly_run(due_at: datetime) -> list[str]:
     """Build the week before `due_at` and, unless in review mode, send its draft editions."""
-    from .delivery import ledger
-
     due_at = due_at.astimezone(timezone.utc)
     week_start = previous_week(due_at)
     if not _record_start(due_at, week_start):
@@ -128,8 +127,6 @@ def run_if_due(now: datetime | None = None) -> list[str] | None:
 
 def send_due_scheduled(now: datetime | None = None) -> int:
     """Enqueue every scheduled edition whose time has come (the enqueue itself refuses a second send)."""
-    from .delivery import ledger
-
     started = 0
     for edition in editions.due_scheduled_editions(now):
         try:

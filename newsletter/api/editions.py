@@ -8,6 +8,8 @@ from flask import Response, jsonify, request
 
 from .. import archive, editions as service
 from ..config import LANGUAGES
+from ..delivery import ledger
+from ..delivery.transport import DeliveryError
 from ..models import Edition
 from ..weeks import BadWeek, parse_week
 from . import api
@@ -122,8 +124,6 @@ def test_send(edition_id: int):
     recipients, problem = _test_recipients(json_body())
     if problem:
         return error_response(422, "The request is not valid.", {"recipients": problem})
-    from ..delivery.transport import DeliveryError
-
     try:
         service.send_test(edition, recipients)
     except DeliveryError as error:
@@ -134,8 +134,6 @@ def test_send(edition_id: int):
 @api.post("/editions/<int:edition_id>/send")
 @require_editor
 def send_edition(edition_id: int):
-    from ..delivery import ledger
-
     edition, missing = _edition_or_404(edition_id)
     if missing:
         return missing

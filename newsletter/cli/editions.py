@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from .. import archive
 from .. import editions as service
 from ..config import LANGUAGES
+from ..delivery import ledger
 from ..weeks import BadWeek, parse_week
 
 editions_group = AppGroup("editions", help="The weekly per-language editions.")
@@ -82,8 +83,6 @@ def preview_command(edition_id: int, as_html: bool) -> None:
 @click.argument("edition_id", type=int)
 def send_command(edition_id: int) -> None:
     """Enqueue an edition for every confirmed subscriber of its language."""
-    from ..delivery import ledger
-
     edition = _edition(edition_id)
     try:
         queued = service.send_edition(edition)
