@@ -62,7 +62,8 @@ def parse_schedule(value: str, zone=None) -> CronTrigger:
 
 
 def grace() -> timedelta:
-    return timedelta(seconds=float(current_app.config["SCHEDULE_GRACE_SECONDS"]))
+    """How late a run may still happen (at least a minute, so a job that starts a little late finds its time)."""
+    return max(timedelta(seconds=float(current_app.config["SCHEDULE_GRACE_SECONDS"])), timedelta(minutes=1))
 
 
 def review_mode() -> bool:
