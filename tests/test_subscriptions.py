@@ -1,12 +1,14 @@
 """Subscribing through the JSON API and the form: double opt-in, the same answer whatever the state, bad input."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import time_machine
 from datetime import timedelta
 from sqlalchemy import select
 
-from fixtures.subscribers import confirm_path_in, parse_message, queued_messages, snapshot, text_part
+from fixtures.subscribers import CSRF_FIELD, confirm_path_in, parse_message, queued_messages, snapshot, text_part
 from newsletter import subscriptions
 from newsletter.extensions import db
 from newsletter.models import Consent, Delivery, Subscriber, utcnow
@@ -213,6 +215,14 @@ def test_form_submission_confirms_in_the_page_language(client, form_token):
     assert row.consents[0].source == "form" and row.consents[0].source_page.endswith("/subscribe?lang=be")
     [message] = queued_messages()
     assert parse_message(message)["Subject"] == "Пацвердзіце падпіску на Belarus Weekly"
+
+
+def test_form_records_the_page_it_was_shown_on(client):
+    page = client.get("/subscribe?lang=ru").get_data(as_text=True)
+    token = CSRF_FIELD.search(page).group(1)
+    shown_on = re.search(r'name="page" value="([^"]+)"', page).group(1)
+    client.post("/subscribe?lang=ru", data={"csrf_token": token, "page": shown_on, "email": ADDRESS, "languages": "ru"})
+    assert subscriber().consents[0].source_page == "http://localhost/subscribe?lang=ru"
 
 
 def test_form_answers_alike_for_known_and_unknown_addresses(client, form_token, add_subscriber):

@@ -49,7 +49,8 @@ def subscribe_submit():
         return render_template("pages/subscribe_sent.html")
     email = request.form.get("email", "")
     chosen = request.form.getlist("languages")
-    origin = RequestOrigin(FORM, request.referrer or request.base_url, request.remote_addr, request.user_agent.string)
+    page = request.form.get("page") or request.referrer or request.url
+    origin = RequestOrigin(FORM, page, request.remote_addr, request.user_agent.string)
     try:
         subscription = subscriptions.build_request(email, chosen, current_language(), origin)
     except subscriptions.InvalidSubscription as error:
