@@ -16,6 +16,8 @@ from pathlib import Path
 
 import feedparser
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from . import articles
 from .config import LANGUAGES
@@ -90,6 +92,12 @@ def _published(entry) -> str | None:
     return datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc).isoformat()
 
 
+def _default_section(language: str) -> str:
+    """The heading for entries whose feed gives no category, in the feed's language."""
+    with force_locale(language):
+        return _("News")
+
+
 def entry_article(entry, language: str) -> dict:
     """One feed entry as article fields (validated later like any other article)."""
     tags = entry.get("tags") or []
@@ -97,7 +105,7 @@ def entry_article(entry, language: str) -> dict:
     summary = plain_text(entry.get("summary", "")) or None
     return {
         "language": language,
-        "section": section or current_app.config.get("FEED_DEFAULT_SECTION", "News"),
+        "section": section or _default_section(language),
         "title": plain_text(entry.get("title", "")) or None,
         "summary": summary,
         "url": entry.get("link"),

@@ -18,6 +18,8 @@ RSS = """<?xml version="1.0" encoding="utf-8"?>
 <category>Беларусско-российские отношения</category>
 <description>&lt;p&gt;События в &lt;b&gt;Казахстане&lt;/b&gt;.&lt;/p&gt;</description>
 <pubDate>Fri, 14 Jan 2022 10:00:00 +0300</pubDate></item>
+<item><title>No category</title><link>https://example.org/ru/2022/01/plain</link><description>d</description>
+<pubDate>Sat, 15 Jan 2022 10:00:00 +0300</pubDate></item>
 <item><title>Unsafe</title><link>javascript:alert(1)</link><description>x</description>
 <pubDate>Fri, 14 Jan 2022 10:00:00 +0300</pubDate></item>
 </channel></rss>"""
@@ -43,14 +45,15 @@ def feed_file(tmp_path):
 
 def test_rss_entries_become_articles_and_bad_entries_are_reported(app, feed_file):
     report = fetch_feed("ru", feed_file("ru.xml", RSS))
-    assert report.error is None and report.result.created == 1
-    assert "url" in report.result.skipped["1"]
-    article = db.session.scalar(select(Article))
+    assert report.error is None and report.result.created == 2
+    assert "url" in report.result.skipped["2"]
+    article, uncategorised = db.session.scalars(select(Article).order_by(Article.published_at)).all()
+    assert uncategorised.section == "Новости"
     assert (article.language, article.section) == ("ru", "Беларусско-российские отношения")
     assert article.summary == "События в Казахстане."
     assert article.published_at.isoformat() == "2022-01-14T07:00:00+00:00"
     again = fetch_feed("ru", feed_file("ru.xml", RSS))
-    assert (again.result.created, again.result.unchanged) == (0, 1)
+    assert (again.result.created, again.result.unchanged) == (0, 2)
 
 
 def test_atom_entries_from_a_loopback_server(app):
@@ -110,7 +113,7 @@ def test_cli_fetch_reports_each_feed(runner, app, feed_file):
     app.config["FEED_RU"] = feed_file("ru.xml", RSS)
     app.config["FEED_EN"] = feed_file("en.xml", "garbage")
     result = runner.invoke(args=["articles", "fetch"])
-    assert "ru: 1 created" in result.output and "entry 1" in result.output
+    assert "ru: 2 created" in result.output and "entry 2" in result.output
     assert "en:" in result.output and result.exit_code == 1
 
 
