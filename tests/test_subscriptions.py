@@ -167,6 +167,7 @@ def test_too_long_address_is_explained(client):
         pytest.param(b"\xff\xfe{}", "application/json", 400, id="not-utf8"),
         pytest.param(b"", "application/json", 400, id="empty-body"),
         pytest.param(b'["reader@example.org"]', "application/json", 422, id="not-an-object"),
+        pytest.param(b"[" * 30000 + b"]" * 30000, "application/json", 400, id="deeply-nested"),
         pytest.param(b"email=reader@example.org&languages=en", "application/x-www-form-urlencoded", 415, id="form-encoded"),
         pytest.param(b'{"email": "reader@example.org", "languages": ["en"]}', "text/plain", 415, id="text-plain"),
     ],

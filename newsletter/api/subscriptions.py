@@ -21,7 +21,7 @@ def _read_json_object():
         return None, _errors(415, {"body": _("Send the request as JSON (Content-Type: application/json).")})
     try:
         body = json.loads(request.get_data(cache=False) or b"")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         return None, _errors(400, {"body": _("The request body is not valid JSON.")})
     if not isinstance(body, dict):
         return None, _errors(422, {"body": _("The request body must be a JSON object.")})
