@@ -1,0 +1,146 @@
+"""The ledger: one set-based enqueue per edition, the unique key deciding, counts and editor controls."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from newsletter.delivery import ledger, worker
+from newsletter.delivery.compose import build_message
+from newsletter.extensions import db
+from newsletter.models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
+
+from fixtures.delivery import add_edition, add_subscribers, statuses
+
+
+def test_enqueue_takes_confirmed_subscribers_of_the_language_only(app):
+    wanted = add_subscribers(3, "ru", prefix="ru")
+    add_subscribers(2, "en", prefix="en")
+    add_subscribers(2, "ru", prefix="pending", status="pending")
+    left = Subscriber(email="left@example.net", status="unsubscribed")
+    left.languages.append(SubscriberLanguage(language="ru", confirmed_at=utcnow()))
+    asked = Subscriber(email="asked@example.net", status="confirmed", confirmed_at=utcnow())
+    asked.languages.append(SubscriberLanguage(language="ru"))
+    db.session.add_all([left, asked])
+    db.session.commit()
+    edition = add_edition("ru")
+
+    assert ledger.enqueue_edition(edition) == 3
+
+    rows = db.session.scalars(db.select(Delivery)).all()
+    assert sorted(row.subscriber_id for row in rows) == sorted(wanted)
+    assert {row.status for row in rows} == {"queued"}
+    edition = db.session.get(Edition, edition.id)
+    assert edition.status == "sending" and edition.send_started_at is not None
+
+
+def test_suppressed_addresses_are_recorded_but_not_queued(app):
+    add_subscribers(3, "en")
+    db.session.add(Suppression(email="reader1@example.net", reason="550 5.1.1"))
+    db.session.commit()
+    edition = add_edition("en")
+
+    assert ledger.enqueue_edition(edition) == 2
+    assert ledger.edition_counts(edition.id)["suppressed"] == 1
+
+
+@pytest.mark.parametrize("status", ["sending", "paused", "sent", "cancelled"])
+def test_an_edition_is_never_enqueued_twice(app, status):
+    add_subscribers(2, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    edition.status = status
+    db.session.commit()
+
+    with pytest.raises(ledger.SendConflict):
+        ledger.enqueue_edition(edition)
+    assert statuses(edition.id).total() == 2
+
+
+def test_the_unique_key_refuses_a_second_row_for_the_same_subscriber(app):
+    [subscriber_id] = add_subscribers(1, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    db.session.add(Delivery(edition_id=edition.id, subscriber_id=subscriber_id))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_counts_report_every_state_and_the_next_retry(app):
+    add_subscribers(4, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    first, second, *_ = db.session.scalars(db.select(Delivery).order_by(Delivery.id)).all()
+    first.status, first.sent_at = "sent", utcnow()
+    second.attempts, second.last_reply = 1, "451 4.3.0 later"
+    db.session.commit()
+
+    counts = ledger.edition_counts(edition.id)
+
+    assert {key: counts[key] for key in ("queued", "sending", "sent", "failed", "suppressed", "cancelled")} == {
+        "queued": 3, "sending": 0, "sent": 1, "failed": 0, "suppressed": 0, "cancelled": 0,
+    }
+    assert counts["total"] == 4
+    assert counts["next_retry_at"] == second.next_attempt_at.isoformat()
+
+
+def test_pause_resume_and_cancel_move_only_from_allowed_states(app):
+    add_subscribers(3, "en")
+    edition = add_edition("en")
+    with pytest.raises(ledger.SendConflict):
+        ledger.pause_edition(edition)
+    with pytest.raises(ledger.SendConflict):
+        ledger.resume_edition(edition)
+    ledger.enqueue_edition(edition)
+
+    assert ledger.resume_edition(edition) == "sending"
+    assert ledger.pause_edition(edition) == "paused"
+    assert ledger.pause_edition(edition) == "paused"
+    assert ledger.resume_edition(edition.id) == "sending"
+    assert ledger.cancel_edition(edition) == "cancelled"
+    assert ledger.cancel_edition(edition) == "cancelled"
+    assert statuses(edition.id) == {"cancelled": 3}
+    with pytest.raises(ledger.SendConflict):
+        ledger.resume_edition(edition)
+
+
+def test_a_sent_edition_cannot_be_cancelled(app):
+    edition = add_edition("en")
+    edition.status = "sent"
+    db.session.commit()
+    with pytest.raises(ledger.SendConflict) as raised:
+        ledger.cancel_edition(edition)
+    assert raised.value.status == "sent"
+
+
+def test_transactional_mail_is_committed_with_the_callers_transaction(app):
+    person = Subscriber(email="new@example.net")
+    db.session.add(person)
+    db.session.flush()
+    ledger.enqueue_transactional(person.id, build_message(to=person.email, subject="s", text="t", html="<p>h</p>"))
+    db.session.rollback()
+    assert statuses() == {}
+
+
+def test_recipients_who_left_since_the_enqueue_are_cancelled_not_sent(app, outbox):
+    ids = add_subscribers(4, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    unsubscribed, lost_language, erased = (db.session.get(Subscriber, ids[index]) for index in range(3))
+    unsubscribed.status = "unsubscribed"
+    db.session.delete(lost_language.languages[0])
+    db.session.delete(erased)
+    db.session.commit()
+
+    worker.run(once=True, poll_seconds=0.05)
+
+    assert statuses(edition.id) == {"sent": 1, "cancelled": 3}
+    assert len(list(outbox.glob("*.eml"))) == 1
+    assert db.session.get(Edition, edition.id).status == "sent"
+
+
+def test_an_edition_with_no_audience_settles_as_sent(app):
+    edition = add_edition("be")
+    assert ledger.enqueue_edition(edition) == 0
+    worker.run(once=True, poll_seconds=0.05)
+    assert db.session.get(Edition, edition.id).status == "sent"

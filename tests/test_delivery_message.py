@@ -1,0 +1,175 @@
+"""Sent digests parse back with the standard library: parts, encodings, headers, personal links, DKIM."""
+from __future__ import annotations
+
+import base64
+import subprocess
+import time
+from urllib.parse import urlsplit
+
+import dkim
+import pytest
+
+from newsletter.delivery import digest, ledger, worker
+from newsletter.extensions import db
+from newsletter.models import Subscriber
+from newsletter.tokens import PREFERENCES, UNSUBSCRIBE, address_fingerprint, read_token
+
+from fixtures.delivery import DIGEST_HTML, DIGEST_TEXT, add_edition, add_subscribers, parse
+
+RU_SUBJECT = "Беларусь за неделю: 10–16 января 2022 г."
+
+
+def _expected(body: str, links) -> str:
+    return body.replace(digest.UNSUBSCRIBE, links.unsubscribe).replace(digest.PREFERENCES, links.preferences)
+
+
+def _send_ru(smtp_server, count: int = 2):
+    add_subscribers(count, "ru")
+    edition = add_edition("ru", subject=RU_SUBJECT)
+    ledger.enqueue_edition(edition)
+    worker.run(once=True, poll_seconds=0.05)
+    return edition, sorted(smtp_server.messages, key=lambda message: message.recipients[0])
+
+
+def test_sent_digest_is_valid_multipart_alternative_with_every_header(fast_smtp_config, app, smtp_server):
+    edition, messages = _send_ru(smtp_server)
+    message = messages[0].parsed()
+    subscriber = db.session.scalars(db.select(Subscriber).where(Subscriber.email == messages[0].recipients[0])).one()
+
+    assert message.get_content_type() == "multipart/alternative"
+    text_part, html_part = message.iter_parts()
+    assert text_part.get_content_type() == "text/plain" and html_part.get_content_type() == "text/html"
+    assert text_part["Content-Transfer-Encoding"] == "quoted-printable"
+    assert text_part.get_content_charset() == "utf-8"
+    assert message["Subject"] == RU_SUBJECT
+    assert b"=?utf-8?" in messages[0].data.split(b"\r\n\r\n", 1)[0]
+    assert message["To"] == subscriber.email
+    assert message["From"] == "Belarus Weekly <newsletter@newsletter.test>"
+    assert message["Date"] is not None
+    assert message["Precedence"] == "bulk"
+    assert message["List-Id"] == "Belarus Weekly (ru) <ru.newsletter.test>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    https, mailto = (part.strip().strip("<>") for part in message["List-Unsubscribe"].split(","))
+    assert https.startswith("http://newsletter.test/unsubscribe/") and mailto.startswith("mailto:unsubscribe@")
+    assert message["Message-ID"] == f"<edition.{edition.id}.{subscriber.id}." + message["Message-ID"].split(".", 3)[3]
+    assert message["Message-ID"].endswith("@newsletter.test>")
+    content = text_part.get_content().replace("\r\n", "\n")
+    preferences = content.split("Preferences: ")[1].split("\n")[0]
+    assert preferences.startswith("http://newsletter.test/preferences/")
+    assert content == DIGEST_TEXT.replace(digest.UNSUBSCRIBE, https).replace(digest.PREFERENCES, preferences)
+    assert all(len(line) <= 998 for line in messages[0].data.split(b"\r\n"))
+
+
+def test_personal_links_are_genuine_tokens_for_that_subscriber(fast_smtp_config, app, smtp_server):
+    _edition, messages = _send_ru(smtp_server, count=2)
+    for received in messages:
+        message = received.parsed()
+        subscriber = db.session.scalars(db.select(Subscriber).where(Subscriber.email == received.recipients[0])).one()
+        html = message.get_body(("html",)).get_content()
+        unsubscribe = html.split('href="http://newsletter.test/unsubscribe/')[1].split('"')[0]
+        preferences = html.split('href="http://newsletter.test/preferences/')[1].split('"')[0]
+        expected = [subscriber.id, address_fingerprint(subscriber.email)]
+        assert read_token(UNSUBSCRIBE, unsubscribe) == expected
+        assert read_token(PREFERENCES, preferences) == expected
+        assert DIGEST_HTML.split("<h1>")[0] in html and "&amp;y=2" in html
+
+
+def test_one_click_unsubscribe_from_the_header_works(fast_smtp_config, app, smtp_server, client):
+    _edition, messages = _send_ru(smtp_server, count=1)
+    https = messages[0].parsed()["List-Unsubscribe"].split(",")[0].strip().strip("<>")
+
+    response = client.post(urlsplit(https).path, data="List-Unsubscribe=One-Click",
+                           content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 200
+    assert db.session.scalars(db.select(Subscriber)).one().status == "unsubscribed"
+
+
+def test_the_same_subscriber_always_gets_the_same_message_id(app):
+    edition = add_edition("en")
+    template = digest.DigestTemplate(edition)
+    assert template.message_id(7) == digest.DigestTemplate(edition).message_id(7) != template.message_id(8)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "__UNSUBSCRIBE_URL__ at the very start",
+        "ends with a link: __PREFERENCES_URL__",
+        "twice __UNSUBSCRIBE_URL____UNSUBSCRIBE_URL__ back to back and __PREFERENCES_URL__ = end ",
+        ("Доўгі радок па-беларуску без пераносаў " * 6) + "__UNSUBSCRIBE_URL__" + (" хвост " * 20),
+        "trailing spaces before a link   __PREFERENCES_URL__\n. a line starting with a dot\n",
+        "x" * 75 + "__UNSUBSCRIBE_URL__" + "y" * 150,
+    ],
+)
+def test_spliced_quoted_printable_decodes_to_exactly_the_text(app, body):
+    edition = add_edition("be", text=body, html=f"<p>{body}</p>")
+    template = digest.DigestTemplate(edition)
+    links = digest.PersonalLinks("https://n.test/unsubscribe/abc=def", "https://n.test/preferences/" + "p" * 120,
+                                 "mailto:unsubscribe@n.test?subject=x")
+
+    raw = template.render("someone@example.net", links, "<id@n.test>")
+
+    text_part, html_part = parse(raw).iter_parts()
+    assert text_part.get_content().replace("\r\n", "\n") == _expected(body, links) + "\n" or \
+        text_part.get_content().replace("\r\n", "\n") == _expected(body, links)
+    assert html_part.get_content().replace("\r\n", "\n").rstrip("\n") == f"<p>{_expected(body, links)}</p>".rstrip("\n")
+    body_lines = raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")
+    assert max(len(line) for line in body_lines) <= 76
+
+
+def test_splicing_costs_a_fraction_of_building_a_message(app):
+    edition = add_edition("ru", text=DIGEST_TEXT * 40, html=DIGEST_HTML * 40)
+    template = digest.DigestTemplate(edition)
+    signer = digest.LinkSigner()
+    started = time.perf_counter()
+    for subscriber_id in range(500):
+        digest.build_digest_message(template, subscriber_id, f"reader{subscriber_id}@example.net", signer)
+    assert (time.perf_counter() - started) / 500 < 0.002
+
+
+def test_fast_link_signer_matches_the_tokens_module(app):
+    fast = digest.LinkSigner().links(42, "reader@example.net")
+    reference = digest.personal_links(42, "reader@example.net")
+    assert fast.unsubscribe.rsplit("/", 1)[0] == reference.unsubscribe.rsplit("/", 1)[0]
+    assert fast.preferences.rsplit("/", 1)[0] == reference.preferences.rsplit("/", 1)[0]
+    assert fast.unsubscribe_mailto.split("%20")[0] == reference.unsubscribe_mailto.split("%20")[0]
+    payload = [42, address_fingerprint("reader@example.net")]
+    assert read_token(UNSUBSCRIBE, fast.unsubscribe.rsplit("/", 1)[1]) == payload
+
+
+def test_test_send_is_marked_and_carries_no_personal_links(app):
+    edition = add_edition("ru", subject=RU_SUBJECT)
+    message = parse(digest.build_test_message(edition, "editor@example.net"))
+    assert message["Subject"] == f"[ТЕСТ] {RU_SUBJECT}"
+    assert "/unsubscribe/" not in message.get_body(("html",)).get_content()
+    assert "/unsubscribe/" not in message["List-Unsubscribe"]
+
+
+@pytest.fixture
+def dkim_key(tmp_path):
+    key = tmp_path / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True, timeout=60)
+    public = subprocess.run(["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+                            check=True, capture_output=True, timeout=60).stdout
+    return key, base64.b64encode(public)
+
+
+def test_dkim_signature_verifies_and_covers_the_list_headers(fast_smtp_config, dkim_key, app, smtp_server):
+    key, public = dkim_key
+    app.config.update(DKIM_SELECTOR="mail", DKIM_DOMAIN="newsletter.test", DKIM_PRIVATE_KEY_PATH=str(key))
+    _edition, messages = _send_ru(smtp_server, count=1)
+    raw = messages[0].data
+
+    def dns(name, timeout=5):
+        assert name == b"mail._domainkey.newsletter.test."
+        return b"v=DKIM1; k=rsa; p=" + public
+
+    assert dkim.verify(raw, dnsfunc=dns)
+    signed = parse(raw)["DKIM-Signature"].replace(" ", "").replace("\r\n", "").replace("\n", "")
+    headers = signed.split("h=")[1].split(";")[0].lower().split(":")
+    for name in ("from", "subject", "date", "message-id", "list-unsubscribe", "list-unsubscribe-post"):
+        assert name in headers
+    tampered = raw.replace(b"Precedence: bulk", b"Precedence: bulk").replace(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+                                                                            b"List-Unsubscribe-Post: nothing")
+    assert not dkim.verify(tampered, dnsfunc=dns)
