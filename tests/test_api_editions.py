@@ -139,3 +139,32 @@ def test_cancel_cli_and_api_also_stop_a_send_in_progress(client, runner, editor_
     again = runner.invoke(args=["editions", "schedule", str(built_week["en"].id), "--at", "2030-01-01T09:00"])
     assert again.exit_code == 1 and "cancelled" in again.output
     assert runner.invoke(args=["editions", "schedule", str(built_week["be"].id), "--at", "soon"]).exit_code == 2
+
+
+def test_odd_json_never_causes_a_server_error(client, editor_headers, built_week):
+    edition_id = built_week["en"].id
+    article_id = client.post("/api/v1/articles", headers=editor_headers, json={
+        "language": "en", "section": "S", "title": "T", "summary": "S.", "url": "https://example.org/odd",
+        "published_at": "2022-01-12T12:00:00Z"}).get_json()["id"]
+    calls = [
+        ("post", "/api/v1/editions", {"week": 123, "languages": "ru"}),
+        ("post", "/api/v1/editions", ["2022-01-10"]),
+        ("post", "/api/v1/editions", {"week": None}),
+        ("post", f"/api/v1/editions/{edition_id}/schedule", {"at": 5}),
+        ("post", f"/api/v1/editions/{edition_id}/schedule", ["x"]),
+        ("post", f"/api/v1/editions/{edition_id}/test", {"recipients": "a@example.org"}),
+        ("post", f"/api/v1/editions/{edition_id}/test", {"recipients": [None, {}]}),
+        ("post", "/api/v1/articles", [1, 2]),
+        ("post", "/api/v1/articles", {"language": ["en"], "title": {"x": 1}, "published_at": 17}),
+        ("patch", f"/api/v1/articles/{article_id}", ["x"]),
+        ("patch", f"/api/v1/articles/{article_id}", {"url": None}),
+        ("get", "/api/v1/articles?limit=abc&offset=-5", None),
+        ("get", "/api/v1/editions?language=xx", None),
+    ]
+    for method, path, body in calls:
+        response = getattr(client, method)(path, json=body, headers=editor_headers)
+        assert 200 <= response.status_code < 500, (path, body, response.status_code)
+        assert response.is_json or response.status_code == 200
+    oversize = client.post("/api/v1/articles", data="x" * (70 * 1024), content_type="application/json",
+                           headers=editor_headers)
+    assert oversize.status_code == 413

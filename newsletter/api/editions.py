@@ -151,9 +151,10 @@ def schedule_edition(edition_id: int):
     if missing:
         return missing
     data = json_body()
+    at = data.get("at") if isinstance(data, dict) else None
     try:
-        when = datetime.fromisoformat(str((data or {}).get("at", "")).replace("Z", "+00:00"))
-    except ValueError:
+        when = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
         return error_response(422, "The request is not valid.", {"at": "must be an ISO 8601 date and time"})
     try:
         service.schedule_edition(edition, when)
