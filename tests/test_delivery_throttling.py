@@ -1,0 +1,83 @@
+"""Throttling: a send rate shared by every worker, a sliding-window quota, and backing off when the relay asks."""
+from __future__ import annotations
+
+import threading
+import time
+
+from newsletter.delivery import ledger, worker
+from newsletter.delivery.throttle import Throttle
+from newsletter.extensions import db
+from newsletter.models import Delivery
+
+from fixtures.delivery import add_edition, add_subscribers, assert_each_once, emails_of, statuses
+
+
+def test_send_rate_spaces_messages_out(fast_smtp_config, app, smtp_server):
+    app.config["SEND_RATE"] = 20
+    emails = emails_of(add_subscribers(10, "en"))
+    ledger.enqueue_edition(add_edition("en"))
+
+    started = time.monotonic()
+    worker.run(once=True, poll_seconds=0.05)
+
+    assert time.monotonic() - started >= 0.4
+    assert_each_once(smtp_server, emails)
+
+
+def test_the_rate_is_shared_between_workers(app):
+    """Two throttles (as in two worker processes) draw from one clock in the database."""
+    first, second = (Throttle(app, rate=20, window_limit=0, window_seconds=60, backoff_seconds=1) for _ in range(2))
+    stamps: list[float] = []
+
+    def take(throttle):
+        for _ in range(10):
+            throttle.acquire()
+            stamps.append(time.time())
+
+    threads = [threading.Thread(target=take, args=(throttle,)) for throttle in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert len(stamps) == 20
+    assert max(stamps) - min(stamps) >= 0.85
+
+
+def test_the_window_quota_holds_the_rest_until_the_window_moves(fast_smtp_config, app, smtp_server):
+    app.config.update(SEND_WINDOW_LIMIT=5, SEND_WINDOW_SECONDS=3600)
+    add_subscribers(8, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    stop = threading.Event()
+
+    def drain():
+        with app.app_context():
+            worker.run(stop=stop, poll_seconds=0.05)
+
+    thread = threading.Thread(target=drain)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while len(smtp_server.messages) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    stop.set()
+    thread.join(timeout=30)
+
+    assert len(smtp_server.messages) == 5
+    assert statuses(edition.id) == {"sent": 5, "queued": 3}
+
+
+def test_a_throttling_relay_slows_the_pool_without_burning_attempts(fast_smtp_config, app, smtp_server):
+    app.config.update(THROTTLE_BACKOFF_SECONDS=0.5, SMTP_CONNECTIONS=1)
+    emails = emails_of(add_subscribers(4, "en"))
+    ledger.enqueue_edition(add_edition("en"))
+    smtp_server.reply_next("MAIL", "454 4.7.0 too many messages, slow down")
+
+    started = time.monotonic()
+    worker.run(once=True, poll_seconds=0.05)
+
+    assert time.monotonic() - started >= 0.5
+    assert_each_once(smtp_server, emails)
+    rows = db.session.scalars(db.select(Delivery)).all()
+    assert {row.attempts for row in rows} == {1}
