@@ -72,7 +72,9 @@ def import_csv(stream: TextIO, source_name: str) -> ImportReport:
     except csv.Error as error:
         raise ImportFormatError(f"line 1: {error}") from error
     if "email" not in columns or "languages" not in columns:
-        raise ImportFormatError("line 1: the header must name the columns email and languages (and optionally confirmed_at)")
+        raise ImportFormatError(
+            "line 1: the header must name the columns email and languages (and optionally confirmed_at)"
+        )
     reader.fieldnames = columns
     report = ImportReport()
     try:
@@ -156,10 +158,13 @@ def export_rows(include_all: bool = False) -> Iterator[list[str]]:
 def write_csv(stream: TextIO, include_all: bool = False) -> int:
     """Write the export to `stream`; returns the number of subscribers written."""
     writer = csv.writer(stream, lineterminator="\n")
-    count = -1
-    for count, row in enumerate(export_rows(include_all)):
+    rows = export_rows(include_all)
+    writer.writerow(next(rows))
+    written = 0
+    for row in rows:
         writer.writerow(row)
-    return count
+        written += 1
+    return written
 
 
 def erase_subscriber(subscriber: Subscriber) -> None:

@@ -54,7 +54,8 @@ def clean_languages(raw: object) -> list[str]:
     if not isinstance(raw, (list, tuple)) or not raw:
         raise InvalidSubscription({"languages": _l("Choose at least one language.")})
     if not all(isinstance(code, str) and code in LANGUAGES for code in raw):
-        raise InvalidSubscription({"languages": _l("Choose languages from Belarusian (be), Russian (ru) and English (en).")})
+        message = _l("Choose languages from Belarusian (be), Russian (ru) and English (en).")
+        raise InvalidSubscription({"languages": message})
     return [code for code in LANGUAGES if code in raw]
 
 
@@ -144,7 +145,8 @@ def confirm(token: str, ip: str | None, user_agent: str | None) -> Subscriber:
     for code in consent_languages(consent):
         row = present.get(code)
         if row is None:
-            subscriber.languages.append(SubscriberLanguage(language=code, requested_at=consent.requested_at, confirmed_at=now))
+            row = SubscriberLanguage(language=code, requested_at=consent.requested_at, confirmed_at=now)
+            subscriber.languages.append(row)
         elif row.confirmed_at is None:
             row.confirmed_at = now
     if subscriber.status != CONFIRMED:
@@ -162,7 +164,8 @@ def consent_for_token(token: str) -> Consent:
     if consent is None or tokens.address_fingerprint(consent.subscriber.email) != fingerprint:
         raise LinkGone("no such request")
     subscriber = consent.subscriber
-    if consent.confirmed_at is None and subscriber.unsubscribed_at and consent.requested_at < subscriber.unsubscribed_at:
+    left_since = subscriber.unsubscribed_at
+    if consent.confirmed_at is None and left_since and consent.requested_at < left_since:
         raise LinkGone("request made before unsubscribing")
     return consent
 

@@ -5,10 +5,10 @@ import os
 import threading
 
 import pytest
+from fixtures.subscribers import confirm_path_in, queued_messages, snapshot
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from fixtures.subscribers import confirm_path_in, queued_messages, snapshot
 from newsletter import tokens
 from newsletter.extensions import db
 from newsletter.models import Subscriber

@@ -6,10 +6,10 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import select
-
 from fixtures.smtp import SmtpTestServer
 from fixtures.subscribers import confirm_path_in, parse_message
+from sqlalchemy import select
+
 from newsletter import tokens
 from newsletter.delivery import worker
 from newsletter.extensions import db

@@ -5,9 +5,9 @@ import csv
 import io
 
 import pytest
+from fixtures.subscribers import queued_messages
 from sqlalchemy import select
 
-from fixtures.subscribers import queued_messages
 from newsletter.extensions import db
 from newsletter.models import Consent, Delivery, Subscriber, SubscriberLanguage
 from newsletter.models.subscribers import PENDING, UNSUBSCRIBED

@@ -6,9 +6,9 @@ import io
 from datetime import datetime, timedelta, timezone
 
 import time_machine
+from fixtures.subscribers import snapshot
 from sqlalchemy import select
 
-from fixtures.subscribers import snapshot
 from newsletter.extensions import db
 from newsletter.models import Consent, Subscriber, utcnow
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 import time_machine
-from datetime import timedelta
+from fixtures.subscribers import CSRF_FIELD, confirm_path_in, parse_message, queued_messages, snapshot, text_part
 from sqlalchemy import select
 
-from fixtures.subscribers import CSRF_FIELD, confirm_path_in, parse_message, queued_messages, snapshot, text_part
 from newsletter import subscriptions
 from newsletter.extensions import db
 from newsletter.models import Consent, Delivery, Subscriber, utcnow

@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from fixtures.subscribers import confirm_path_in, queued_messages, snapshot
 from sqlalchemy import select
 
-from fixtures.subscribers import confirm_path_in, queued_messages, snapshot
 from newsletter import tokens
 from newsletter.extensions import db
 from newsletter.models import Subscriber, utcnow

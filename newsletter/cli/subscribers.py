@@ -42,8 +42,10 @@ def import_command(csv_file: Path, strict: bool) -> None:
 
 
 @subscribers_group.command("export")
-@click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True), default="-", help="File (default: stdout).")
-@click.option("--all", "include_all", is_flag=True, help="Also pending and unsubscribed addresses, with a status column.")
+@click.option(
+    "--output", "-o", type=click.File("w", encoding="utf-8", lazy=True), default="-", help="File (default: stdout)."
+)
+@click.option("--all", "include_all", is_flag=True, help="Also pending and unsubscribed ones, with a status column.")
 @with_appcontext
 def export_command(output, include_all: bool) -> None:
     """Write the subscribers as CSV in the import format (confirmed ones unless --all)."""

@@ -102,7 +102,8 @@ def confirm_link(token: str):
     except tokens.TokenInvalid as error:
         return _link_error(error)
     _speak(subscriber.locale)
-    return render_template("pages/confirmed.html", languages=[LANGUAGE_NAMES[c] for c in subscriber.confirmed_languages])
+    names = [LANGUAGE_NAMES[code] for code in subscriber.confirmed_languages]
+    return render_template("pages/confirmed.html", languages=names)
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
