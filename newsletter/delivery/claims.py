@@ -192,7 +192,7 @@ class Recorder:
         self._sent_sql = (
             f"UPDATE deliveries SET status = '{states.SENT}', sent_at = {mark.format('now')}, "
             f"attempts = {mark.format('attempts')}, last_reply = {mark.format('reply')}, "
-            f"lease_expires_at = NULL, claimed_by = NULL WHERE id = {mark.format('id')}"
+            f"lease_expires_at = NULL WHERE id = {mark.format('id')}"
         )
 
     def _write(self, delivery_id: int, **values) -> None:

@@ -48,11 +48,12 @@ class Progress:
 
 @contextmanager
 def sqlite_worker_lock(app):
-    """An exclusive lock file in the instance folder while a worker runs on SQLite."""
+    """An exclusive lock file next to the SQLite database (in the instance folder by default) while a worker runs."""
     if db.engine.dialect.name != "sqlite":
         yield
         return
-    path = Path(app.instance_path) / "worker.lock"
+    database = db.engine.url.database
+    path = Path(f"{database}.worker.lock") if database and database != ":memory:" else Path(app.instance_path) / "worker.lock"
     handle = open(path, "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
