@@ -108,7 +108,7 @@ def weekly_run(due_at: datetime) -> list[str]:
                 queued = editions.send_edition(edition)
                 outcome.append(f"{edition.language}: sending to {queued}")
             except ledger.SendConflict:
-                outcome.append(f"{edition.language}: already {edition.status}")
+                outcome.append(f"{edition.language}: already sent by another run")
         else:
             outcome.append(f"{edition.language}: {edition.status}")
     db.session.execute(
@@ -138,6 +138,12 @@ def send_due_scheduled(now: datetime | None = None) -> int:
     return started
 
 
+def periodic_check() -> None:
+    """Every minute: finish a weekly run that failed or was missed, and start due scheduled sends."""
+    run_if_due()
+    send_due_scheduled()
+
+
 def _in_context(app: Flask, function):
     def job():
         with app.app_context():
@@ -160,7 +166,7 @@ def configure(scheduler, app: Flask):
         grace_seconds = int(float(app.config["SCHEDULE_GRACE_SECONDS"]))
     scheduler.add_job(_in_context(app, run_if_due), trigger, id="weekly", coalesce=True,
                       misfire_grace_time=grace_seconds, max_instances=1, replace_existing=True)
-    scheduler.add_job(_in_context(app, send_due_scheduled), "interval", seconds=CHECK_SECONDS, id="due-editions",
+    scheduler.add_job(_in_context(app, periodic_check), "interval", seconds=CHECK_SECONDS, id="periodic-check",
                       coalesce=True, max_instances=1, replace_existing=True)
     scheduler.add_job(_in_context(app, run_if_due), "date", id="catch-up", replace_existing=True)
     return scheduler

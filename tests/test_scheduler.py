@@ -161,3 +161,13 @@ def test_three_schedulers_at_once_build_and_send_each_edition_once(app, imported
     assert db.session.scalar(select(func.count()).select_from(Edition)) == 3
     assert delivery_count() == 3
     assert statuses() == {"be": "sending", "ru": "sending", "en": "sending"}
+
+
+def test_a_weekly_run_that_failed_midway_is_finished_by_the_periodic_check(app, imported_samples, readers):
+    due = MONDAY_0900.astimezone(timezone.utc)
+    db.session.add(SchedulerRun(due_at=due, week_start=MONDAY_0900.date().replace(day=10)))  # started, never finished
+    db.session.commit()
+    with time_machine.travel(datetime(2022, 1, 17, 9, 5, tzinfo=MINSK), tick=False):
+        scheduler.periodic_check()
+    assert statuses() == {"be": "sending", "ru": "sending", "en": "sending"}
+    assert db.session.scalar(select(SchedulerRun.finished_at)) is not None
