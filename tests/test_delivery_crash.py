@@ -4,42 +4,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
 from newsletter.delivery import ledger
 
-from fixtures.delivery import add_edition, add_subscribers, assert_each_once, emails_of, recipients, statuses
+from fixtures.delivery import (
+    NEWSLETTER, add_edition, add_subscribers, assert_each_once, emails_of, recipients, statuses, wait_for, worker_env,
+)
 
-NEWSLETTER = str(Path(sys.executable).parent / "newsletter")
 CONNECTIONS = 2
-
-
-def worker_env(app, smtp_server, **extra) -> dict:
-    env = dict(os.environ)
-    env.update({
-        "NEWSLETTER_DATABASE_URL": app.config["DATABASE_URL"],
-        "NEWSLETTER_SMTP_URL": smtp_server.url,
-        "NEWSLETTER_SECRET_KEY": app.config["SECRET_KEY"],
-        "NEWSLETTER_MAIL_FROM": app.config["MAIL_FROM"],
-        "NEWSLETTER_BASE_URL": app.config["BASE_URL"],
-        "NEWSLETTER_LEASE_SECONDS": "1",
-        "NEWSLETTER_SMTP_CONNECTIONS": str(CONNECTIONS),
-        "NEWSLETTER_SMTP_TIMEOUT": "5",
-        "NEWSLETTER_RETRY_BASE_SECONDS": "0.05",
-        "NEWSLETTER_WORKER_BATCH_SIZE": "20",
-    })
-    env.update({f"NEWSLETTER_{key}": str(value) for key, value in extra.items()})
-    return env
-
-
-def wait_for(condition, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def test_sigkilled_worker_is_replaced_and_only_in_flight_messages_repeat(app, smtp_server, tmp_path):
