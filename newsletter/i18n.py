@@ -5,8 +5,8 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, g, request
-from flask_babel import get_locale
+from flask import Flask, g, has_request_context, request
+from flask_babel import get_locale, refresh
 
 from .config import LANGUAGES
 from .extensions import babel
@@ -17,6 +17,8 @@ DEFAULT_LANGUAGE = "en"
 
 def select_locale() -> str:
     """?lang= first, then a language forced for this request, then Accept-Language, then en."""
+    if not has_request_context():
+        return DEFAULT_LANGUAGE
     asked = request.args.get("lang", "")
     if asked in LANGUAGES:
         return asked
@@ -24,6 +26,12 @@ def select_locale() -> str:
     if forced in LANGUAGES:
         return forced
     return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+
+
+def choose_language_afresh() -> None:
+    """Forget a locale chosen earlier in a shared app context (tests, requests made from the CLI)."""
+    g.pop("forced_language", None)
+    refresh()
 
 
 def current_language() -> str:
@@ -50,6 +58,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
     babel.init_app(app, locale_selector=select_locale)
+    app.before_request(choose_language_afresh)
 
     @app.context_processor
     def language_context() -> dict:

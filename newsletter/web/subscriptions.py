@@ -21,13 +21,6 @@ bp = Blueprint("subscriptions", __name__)
 HONEYPOT_FIELD = "website"
 
 
-@bp.before_app_request
-def _choose_language_afresh() -> None:
-    """Forget a locale chosen earlier in a shared app context (tests, CLI-made requests)."""
-    g.pop("forced_language", None)
-    refresh()
-
-
 def _form_page(errors: dict | None = None, email: str = "", chosen: list[str] | None = None, status: int = 200):
     chosen = chosen if chosen is not None else [current_language()]
     page = render_template(
