@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,8 +28,13 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
 
 
 def address_fingerprint(email: str) -> str:
-    """A short digest tying a token to one address, so a reused row id never matches someone else."""
-    return hashlib.sha256(email.encode("utf-8")).hexdigest()[:12]
+    """A short keyed digest tying a token to one address, so a reused row id never matches someone else.
+
+    Keyed with SECRET_KEY: token payloads are only signed, not encrypted, so a plain hash of the
+    address could be checked against a guessed address by anyone holding a link.
+    """
+    key = str(current_app.config["SECRET_KEY"]).encode("utf-8")
+    return hmac.new(key, email.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
 def make_token(purpose: str, payload: list | dict) -> str:

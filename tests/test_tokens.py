@@ -1,6 +1,7 @@
 """Signed links: one purpose each, confirm links once and for a limited time, never acting on someone else."""
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 import pytest
@@ -124,3 +125,17 @@ def test_old_confirm_link_does_not_resubscribe_after_unsubscribing(app, client, 
         client.post(links.unsubscribe.replace("http://newsletter.test", ""))
     assert client.post(confirm_path).status_code == 410
     assert status_of("reader@example.org") == UNSUBSCRIBED
+
+
+def test_address_fingerprint_is_keyed_with_the_secret_key(app):
+    address = "reader@example.org"
+    with app.app_context():
+        fingerprint = tokens.address_fingerprint(address)
+        assert len(fingerprint) == 16
+        assert fingerprint != hashlib.sha256(address.encode()).hexdigest()[: len(fingerprint)]
+        app.config["SECRET_KEY"], original = "another secret", app.config["SECRET_KEY"]
+        try:
+            assert tokens.address_fingerprint(address) != fingerprint
+        finally:
+            app.config["SECRET_KEY"] = original
+        assert tokens.address_fingerprint(address) == fingerprint
