@@ -42,6 +42,7 @@ DEFAULTS: dict[str, object] = {
     "SCHEDULE_GRACE_SECONDS": 6 * 3600,
     "REVIEW": False,
     "MAX_REQUEST_BYTES": 64 * 1024,
+    "PROXY_HOPS": 0,
     "FEED_BE": None,
     "FEED_RU": None,
     "FEED_EN": None,

@@ -1,6 +1,7 @@
 """Consent records: evidence of each opt-in, from the request to the confirming click."""
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from flask import current_app
@@ -11,6 +12,7 @@ from .models import Consent, Subscriber, utcnow
 FORM = "form"
 API = "api"
 IMPORT = "import"
+MAX_IP_LENGTH = 45
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,15 @@ class RequestOrigin:
     user_agent: str | None = None
 
 
+def stored_ip(raw: str | None) -> str | None:
+    """The client address in its normal form, or None when it is not an IP address that fits the column."""
+    try:
+        address = str(ipaddress.ip_address((raw or "").strip()))
+    except ValueError:
+        return None
+    return address if len(address) <= MAX_IP_LENGTH else None
+
+
 def record_request(subscriber: Subscriber, languages: list[str], origin: RequestOrigin) -> Consent:
     """A new, unconfirmed consent record for these languages."""
     consent = Consent(
@@ -32,7 +43,7 @@ def record_request(subscriber: Subscriber, languages: list[str], origin: Request
         source_page=(origin.page or None) and origin.page[:500],
         consent_text_version=str(current_app.config["CONSENT_TEXT_VERSION"]),
         requested_at=utcnow(),
-        request_ip=origin.ip,
+        request_ip=stored_ip(origin.ip),
         user_agent=origin.user_agent,
     )
     db.session.add(consent)
@@ -41,7 +52,7 @@ def record_request(subscriber: Subscriber, languages: list[str], origin: Request
 
 def record_confirmation(consent: Consent, ip: str | None, user_agent: str | None) -> None:
     consent.confirmed_at = utcnow()
-    consent.confirm_ip = ip
+    consent.confirm_ip = stored_ip(ip)
     consent.confirm_user_agent = user_agent
 
 

@@ -1,4 +1,11 @@
 """The app factory, configuration and health check."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from newsletter.extensions import db
+from newsletter.models import Subscriber
 
 
 def test_healthz_answers_when_database_is_up(client):
@@ -21,3 +28,36 @@ def test_unknown_page_is_a_friendly_404_in_the_visitors_language(client):
     response = client.get("/no-such-page", headers={"Accept-Language": "ru"})
     assert response.status_code == 404
     assert b'lang="ru"' in response.data
+
+
+@pytest.fixture
+def proxied_app_config(app_config):
+    app_config["PROXY_HOPS"] = 1
+    return app_config
+
+
+def _request_ip_of(address: str) -> str | None:
+    db.session.expire_all()
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
+    return subscriber.consents[0].request_ip
+
+
+def test_behind_a_proxy_the_forwarded_client_address_is_recorded(proxied_app_config, client):
+    body = {"email": "reader@example.org", "languages": ["en"]}
+    headers = {"X-Forwarded-For": "192.0.2.1, 203.0.113.7"}
+    assert client.post("/api/v1/subscriptions", json=body, headers=headers).status_code == 202
+    assert _request_ip_of("reader@example.org") == "203.0.113.7"
+
+
+def test_without_proxy_hops_forwarded_headers_are_ignored(client):
+    body = {"email": "reader@example.org", "languages": ["en"]}
+    headers = {"X-Forwarded-For": "203.0.113.7"}
+    assert client.post("/api/v1/subscriptions", json=body, headers=headers).status_code == 202
+    assert _request_ip_of("reader@example.org") == "127.0.0.1"
+
+
+def test_a_forged_forwarded_address_is_not_stored(proxied_app_config, client):
+    body = {"email": "reader@example.org", "languages": ["en"]}
+    headers = {"X-Forwarded-For": "x" * 100}
+    assert client.post("/api/v1/subscriptions", json=body, headers=headers).status_code == 202
+    assert _request_ip_of("reader@example.org") is None

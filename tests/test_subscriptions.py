@@ -155,6 +155,15 @@ def test_both_bad_fields_are_reported_at_once_in_the_request_language(client):
     assert response.get_json()["errors"] == {"email": "Это поле обязательно."}
 
 
+def test_a_client_address_that_would_not_fit_its_column_is_not_stored(client):
+    body = {"email": ADDRESS, "languages": ["en"]}
+    odd_remote = {"REMOTE_ADDR": "2001:db8::1%" + "x" * 60}
+    response = client.post("/api/v1/subscriptions", json=body, environ_base=odd_remote)
+    assert response.status_code == 202
+    consent = subscriber().consents[0]
+    assert consent.request_ip is None
+
+
 def test_too_long_address_is_explained(client):
     response = client.post("/api/v1/subscriptions", json={"email": "a" * 250 + "@example.org", "languages": ["en"]})
     assert "254" in response.get_json()["errors"]["email"]
