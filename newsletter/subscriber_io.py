@@ -56,12 +56,13 @@ def parse_confirmed_at(raw: str | None) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(raw.strip())
-    except ValueError as error:
-        raise RowError(f"confirmed_at {raw.strip()!r} is not an ISO 8601 date or time") from error
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        moment = moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError) as error:
+        raise RowError(f"confirmed_at {raw.strip()!r} is not an ISO 8601 date or time in range") from error
     if moment > utcnow():
         raise RowError("confirmed_at is in the future")
-    return moment.astimezone(timezone.utc)
+    return moment
 
 
 def import_csv(stream: TextIO, source_name: str) -> ImportReport:

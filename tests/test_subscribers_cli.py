@@ -53,6 +53,21 @@ def test_import_keeps_good_rows_and_reports_bad_ones_by_line(runner, tmp_path):
     assert consent.source == "import" and consent.source_page == "list.csv" and consent.confirmed_at == one.confirmed_at
 
 
+def test_import_reports_out_of_range_dates_by_line_and_keeps_good_rows(runner, tmp_path):
+    text = (
+        "email,languages,confirmed_at\n"
+        "early@example.org,en,0001-01-01T00:00:00+05:00\n"
+        "good@example.org,en,2024-01-01\n"
+        "late@example.org,en,9999-12-31T23:00:00-05:00\n"
+    )
+    result = runner.invoke(args=["subscribers", "import", write(tmp_path, text)])
+    assert result.exit_code == 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "1 added, 0 updated, 0 unchanged, 0 skipped, 2 rejected" in result.stdout
+    assert "line 2: rejected: confirmed_at" in result.stderr and "line 4: rejected: confirmed_at" in result.stderr
+    assert sorted(subscribers()) == ["good@example.org"]
+
+
 def test_import_is_idempotent(runner, tmp_path):
     path = write(tmp_path, GOOD_AND_BAD)
     runner.invoke(args=["subscribers", "import", path])
