@@ -15,6 +15,7 @@ from sqlalchemy import select
 from .config import LANGUAGES
 from .extensions import db
 from .models import Article
+from .weeks import YEARS
 
 PLACEHOLDERS = ("__UNSUBSCRIBE_URL__", "__PREFERENCES_URL__")
 LIMITS = {"section": 200, "title": 500, "summary": 5000, "author": 200, "url": 2000}
@@ -89,7 +90,14 @@ def _published_at(data: dict, errors: dict) -> datetime | None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         errors["published_at"] = "has no time zone (add an offset such as +03:00 or Z)"
         return None
-    return moment.astimezone(timezone.utc)
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:
+        moment = None
+    if moment is None or moment.year not in YEARS:
+        errors["published_at"] = f"must be in the years {YEARS.start} to {YEARS.stop - 1}"
+        return None
+    return moment
 
 
 def validate_article(data: object) -> dict:

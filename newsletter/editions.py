@@ -23,7 +23,7 @@ from .digest_rendering import render_digest
 from .extensions import db
 from .models import Article, Edition, utcnow
 from .models import content as states
-from .weeks import publication_zone, week_bounds
+from .weeks import YEARS, publication_zone, week_bounds
 
 TEMPLATE_VERSION = "digest-1"
 REBUILDABLE = (states.DRAFT, states.SCHEDULED)
@@ -125,6 +125,21 @@ def _move(edition: Edition, allowed: tuple[str, ...], what: str, **values) -> Ed
 def as_aware(moment: datetime) -> datetime:
     """A naive time is read in the publication's time zone."""
     return moment if moment.tzinfo else moment.replace(tzinfo=publication_zone())
+
+
+class BadSendTime(ValueError):
+    """A send time that is not an ISO 8601 date and time in the years 1900–2999."""
+
+
+def parse_send_time(value: object) -> datetime:
+    """An ISO 8601 date and time ("Z" allowed; no offset means the publication zone), or BadSendTime."""
+    try:
+        moment = as_aware(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+    except (AttributeError, TypeError, ValueError) as error:
+        raise BadSendTime(f"not an ISO 8601 date and time: {value!r}") from error
+    if moment.year not in YEARS:
+        raise BadSendTime(f"not in the years {YEARS.start} to {YEARS.stop - 1}: {value!r}")
+    return moment
 
 
 def schedule_edition(edition: Edition, when: datetime) -> Edition:

@@ -10,8 +10,11 @@ from babel.dates import format_date
 from flask import current_app
 
 
+YEARS = range(1900, 3000)
+
+
 class BadWeek(ValueError):
-    """A week argument that is not a calendar date."""
+    """A week argument that is not a calendar date in the years 1900–2999."""
 
 
 def publication_zone() -> ZoneInfo:
@@ -28,6 +31,8 @@ def parse_week(value: str) -> date:
         day = date.fromisoformat(str(value).strip())
     except ValueError as error:
         raise BadWeek(f"not a date (YYYY-MM-DD): {value!r}") from error
+    if day.year not in YEARS:
+        raise BadWeek(f"not a year from {YEARS.start} to {YEARS.stop - 1}: {value!r}")
     return monday_of(day)
 
 

@@ -139,6 +139,8 @@ def test_cancel_cli_and_api_also_stop_a_send_in_progress(client, runner, editor_
     again = runner.invoke(args=["editions", "schedule", str(built_week["en"].id), "--at", "2030-01-01T09:00"])
     assert again.exit_code == 1 and "cancelled" in again.output
     assert runner.invoke(args=["editions", "schedule", str(built_week["be"].id), "--at", "soon"]).exit_code == 2
+    far = runner.invoke(args=["editions", "schedule", str(built_week["be"].id), "--at", "9999-12-31T23:59:59-05:00"])
+    assert far.exit_code == 2 and "--at" in far.output
 
 
 def test_odd_json_never_causes_a_server_error(client, editor_headers, built_week):
@@ -160,6 +162,16 @@ def test_odd_json_never_causes_a_server_error(client, editor_headers, built_week
         ("patch", f"/api/v1/articles/{article_id}", {"url": None}),
         ("get", "/api/v1/articles?limit=abc&offset=-5", None),
         ("get", "/api/v1/editions?language=xx", None),
+        ("post", "/api/v1/editions", {"week": "9999-12-31"}),
+        ("post", "/api/v1/editions", {"week": "0001-01-02"}),
+        ("post", f"/api/v1/editions/{edition_id}/schedule", {"at": "9999-12-31T23:59:59-05:00"}),
+        ("post", f"/api/v1/editions/{edition_id}/schedule", {"at": "0001-01-01T00:00:00"}),
+        ("post", f"/api/v1/editions/{edition_id}/test", {"recipients": ["a@example.org\r\nBcc: b@example.org"]}),
+        ("post", "/api/v1/articles", {"language": "en", "section": "S", "title": "T", "summary": "S.",
+                                      "url": "https://example.org/year-one", "published_at": "0001-01-01T00:00:00+05:00"}),
+        ("patch", f"/api/v1/articles/{article_id}", {"published_at": "9999-12-31T23:59:59-05:00"}),
+        ("get", "/api/v1/subscribers?page=99999999999999999999", None),
+        ("get", "/api/v1/subscribers?page=1&per_page=99999999999999999999", None),
     ]
     for method, path, body in calls:
         response = getattr(client, method)(path, json=body, headers=editor_headers)
@@ -168,3 +180,34 @@ def test_odd_json_never_causes_a_server_error(client, editor_headers, built_week
     oversize = client.post("/api/v1/articles", data="x" * (70 * 1024), content_type="application/json",
                            headers=editor_headers)
     assert oversize.status_code == 413
+
+
+def _api_calls_with_a_body(app, ids: dict[str, int]) -> list[tuple[str, str]]:
+    """Every /api/v1 route that takes a method with a body, ids filled in; deletions last."""
+    calls = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        path = rule.rule
+        for name in rule.arguments:
+            owner = "articles" if "/articles/" in path else "subscribers" if "/subscribers/" in path else "editions"
+            path = path.replace(f"<int:{name}>", str(ids[owner]))
+        calls += [(method, path) for method in sorted(rule.methods & {"POST", "PUT", "PATCH", "DELETE"})]
+    return sorted(calls, key=lambda call: call[0] == "DELETE")
+
+
+def test_deeply_nested_json_is_never_a_server_error_on_any_endpoint(app, client, editor_headers, built_week,
+                                                                   make_subscriber):
+    article = client.post("/api/v1/articles", headers=editor_headers, json={
+        "language": "en", "section": "S", "title": "T", "summary": "S.", "url": "https://example.org/deep",
+        "published_at": "2022-01-12T12:00:00Z"}).get_json()
+    ids = {"editions": built_week["en"].id, "articles": article["id"],
+           "subscribers": make_subscriber("reader@example.org", ["en"]).id}
+    nested = b"[" * 30000 + b"]" * 30000
+    calls = _api_calls_with_a_body(app, ids)
+    assert ("POST", "/api/v1/subscriptions") in calls and ("POST", "/api/v1/subscribers/erase") in calls
+    for method, path in calls:
+        response = client.open(path, method=method, data=nested, content_type="application/json",
+                               headers=editor_headers)
+        assert response.status_code < 500, (method, path, response.status_code)
+        assert response.status_code in (200, 202, 204) or response.is_json, (method, path)

@@ -57,7 +57,7 @@ def test_another_time_zone_moves_the_boundaries(utc_app_config, app, samples_pat
 
 def test_a_week_argument_is_any_date_of_that_week():
     assert parse_week("2022-01-13") == WEEK
-    for bad in ("last week", "2022-13-01", "", "2022-01-10T00:00"):
+    for bad in ("last week", "2022-13-01", "", "2022-01-10T00:00", "9999-12-31", "0001-01-02", "1899-12-31", "3000-01-06"):
         with pytest.raises(BadWeek):
             parse_week(bad)
 

@@ -38,7 +38,8 @@ def test_list_is_paged_and_filtered(client, editor_headers, add_subscriber):
     assert pending[0]["pending_languages"] == ["be"] and pending[0]["languages"] == []
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=x", "per_page=100000", "status=gone", "language=de"])
+@pytest.mark.parametrize("query", ["page=0", "page=x", "per_page=100000", "status=gone", "language=de",
+                                   "page=99999999999999999999", "page=%C2%B2", "per_page=99999999999999999999"])
 def test_list_rejects_bad_parameters(client, editor_headers, query):
     response = client.get(f"/api/v1/subscribers?{query}", headers=editor_headers)
     assert response.status_code == 422 and response.get_json()["errors"]

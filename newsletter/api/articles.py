@@ -9,6 +9,7 @@ from ..extensions import db
 from ..models import Article
 from . import api
 from .auth import require_editor
+from .requests import json_body
 
 
 def error_response(code: int, message: str, fields: dict | None = None):
@@ -16,13 +17,6 @@ def error_response(code: int, message: str, fields: dict | None = None):
     if fields:
         body["error"]["fields"] = fields
     return jsonify(body), code
-
-
-def json_body():
-    """The request's JSON object, or None when it is missing or malformed."""
-    if not request.is_json:
-        return None
-    return request.get_json(silent=True)
 
 
 def article_json(article: Article) -> dict:

@@ -13,8 +13,9 @@ from ..delivery.transport import DeliveryError
 from ..models import Edition
 from ..weeks import BadWeek, parse_week
 from . import api
-from .articles import error_response, json_body
+from .articles import error_response
 from .auth import require_editor
+from .requests import json_body
 
 MAX_TEST_RECIPIENTS = 10
 
@@ -151,11 +152,11 @@ def schedule_edition(edition_id: int):
     if missing:
         return missing
     data = json_body()
-    at = data.get("at") if isinstance(data, dict) else None
     try:
-        when = datetime.fromisoformat(at.replace("Z", "+00:00"))
-    except (AttributeError, ValueError):
-        return error_response(422, "The request is not valid.", {"at": "must be an ISO 8601 date and time"})
+        when = service.parse_send_time(data.get("at") if isinstance(data, dict) else None)
+    except service.BadSendTime:
+        return error_response(422, "The request is not valid.",
+                              {"at": "must be an ISO 8601 date and time in the years 1900 to 2999"})
     try:
         service.schedule_edition(edition, when)
     except service.EditionConflict as error:

@@ -14,8 +14,10 @@ from ..models import Subscriber, SubscriberLanguage
 from ..models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 from . import api
 from .auth import require_editor
+from .requests import json_body
 
 MAX_PER_PAGE = 500
+MAX_PAGE = 1_000_000
 
 
 def _iso(moment) -> str | None:
@@ -40,19 +42,22 @@ def _bad_query(field: str, message: str):
     return jsonify({"errors": {field: message}}), 422
 
 
-def _positive_int(name: str, default: int) -> int | None:
+def _positive_int(name: str, default: int, maximum: int) -> int | None:
+    """A whole number from 1 to `maximum` (ASCII digits only), else None."""
     raw = request.args.get(name, str(default))
-    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(maximum)):
+        return None
+    return int(raw) if 0 < int(raw) <= maximum else None
 
 
 @api.get("/subscribers")
 @require_editor
 def list_subscribers():
     """`?page=1&per_page=100&status=confirmed&language=ru`, newest first."""
-    page, per_page = _positive_int("page", 1), _positive_int("per_page", 100)
+    page, per_page = _positive_int("page", 1, MAX_PAGE), _positive_int("per_page", 100, MAX_PER_PAGE)
     if page is None:
-        return _bad_query("page", "page must be a positive whole number")
-    if per_page is None or per_page > MAX_PER_PAGE:
+        return _bad_query("page", f"page must be a whole number from 1 to {MAX_PAGE}")
+    if per_page is None:
         return _bad_query("per_page", f"per_page must be between 1 and {MAX_PER_PAGE}")
     query = select(Subscriber)
     status, language = request.args.get("status"), request.args.get("language")
@@ -104,7 +109,7 @@ def erase_subscriber(subscriber_id: int):
 @require_editor
 def erase_subscriber_by_email():
     """Erasure by address, sent in a JSON body `{"email": …}` so it never appears in a URL or access log."""
-    body = request.get_json(silent=True)
+    body = json_body()
     if not isinstance(body, dict) or not isinstance(body.get("email"), str):
         return _bad_query("email", "send a JSON object with the subscriber's email")
     subscriber = subscriber_io.find_subscriber(body["email"])

@@ -1,14 +1,13 @@
 """`POST /api/v1/subscriptions`: the JSON face of the double opt-in."""
 from __future__ import annotations
 
-import json
-
 from flask import jsonify, request
 from flask_babel import gettext as _
 
 from .. import subscriptions
 from ..consent import API, RequestOrigin
 from . import api
+from .requests import NOT_JSON, UnreadableBody, read_json
 
 
 def _errors(status: int, errors: dict):
@@ -17,11 +16,11 @@ def _errors(status: int, errors: dict):
 
 def _read_json_object():
     """The request body as a JSON object, or an error response."""
-    if request.mimetype != "application/json":
-        return None, _errors(415, {"body": _("Send the request as JSON (Content-Type: application/json).")})
     try:
-        body = json.loads(request.get_data(cache=False) or b"")
-    except (ValueError, RecursionError):
+        body = read_json()
+    except UnreadableBody as error:
+        if error.reason == NOT_JSON:
+            return None, _errors(415, {"body": _("Send the request as JSON (Content-Type: application/json).")})
         return None, _errors(400, {"body": _("The request body is not valid JSON.")})
     if not isinstance(body, dict):
         return None, _errors(422, {"body": _("The request body must be a JSON object.")})

@@ -98,8 +98,8 @@ def send_command(edition_id: int) -> None:
 def schedule_command(edition_id: int, when: str) -> None:
     """Send an edition automatically at a given time."""
     try:
-        moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
-    except ValueError as error:
+        moment = service.parse_send_time(when)
+    except service.BadSendTime as error:
         raise click.BadParameter("must be an ISO date and time, e.g. 2026-12-07T09:00", param_hint="--at") from error
     try:
         edition = service.schedule_edition(_edition(edition_id), moment)

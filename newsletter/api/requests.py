@@ -1,0 +1,35 @@
+"""Reading request bodies for every /api/v1 endpoint: one JSON reader, safe against any input."""
+from __future__ import annotations
+
+import json
+
+from flask import request
+
+NOT_JSON = "not-json"
+MALFORMED = "malformed"
+
+
+class UnreadableBody(ValueError):
+    """The body is not JSON (`reason` NOT_JSON) or cannot be parsed (MALFORMED: bad syntax, encoding, nesting)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def read_json() -> object:
+    """The parsed JSON body, or UnreadableBody; too deep nesting is malformed, not a server error."""
+    if not request.is_json:
+        raise UnreadableBody(NOT_JSON)
+    try:
+        return json.loads(request.get_data(cache=True) or b"")
+    except (ValueError, RecursionError) as error:
+        raise UnreadableBody(MALFORMED) from error
+
+
+def json_body() -> object | None:
+    """The parsed JSON body, or None when it is missing, not JSON or malformed."""
+    try:
+        return read_json()
+    except UnreadableBody:
+        return None
