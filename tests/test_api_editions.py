@@ -110,6 +110,16 @@ def test_test_send_with_bad_recipients_is_422(client, editor_headers, built_week
                            headers=editor_headers).status_code == 422
 
 
+def test_test_send_validates_addresses_like_subscriptions(client, editor_headers, built_week):
+    edition_id = built_week["ru"].id
+    headers = {**editor_headers, "Accept-Language": "en"}
+    for address, explanation in (("тест@example.org", "non-Latin letters"),
+                                 ("editor@example.org\r\nBcc: x@example.org", "line breaks")):
+        response = client.post(f"/api/v1/editions/{edition_id}/test", json={"recipients": [address]}, headers=headers)
+        assert response.status_code == 422
+        assert explanation in response.get_json()["error"]["fields"]["recipients"]
+
+
 def test_openapi_document_covers_every_api_route_and_method(client, app):
     document = client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"].startswith("3.1")

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from email_validator import EmailNotValidError, validate_email
 from flask import Response, jsonify, request
 
 from .. import archive, editions as service
+from ..addresses import InvalidAddress, normalise_address
 from ..config import LANGUAGES
 from ..delivery import ledger
 from ..delivery.transport import DeliveryError
@@ -110,9 +110,9 @@ def _test_recipients(data) -> tuple[list[str], str | None]:
     cleaned = []
     for address in recipients:
         try:
-            cleaned.append(validate_email(str(address), check_deliverability=False).normalized)
-        except EmailNotValidError:
-            return [], f"not a valid address: {str(address)[:100]}"
+            cleaned.append(normalise_address(address))
+        except InvalidAddress as error:
+            return [], f"{error.message} ({str(address)[:100]!r})"
     return cleaned, None
 
 
