@@ -18,6 +18,17 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _hide_server_detail(context) -> None:
+    """PostgreSQL repeats the offending values (addresses) in an error's DETAIL; keep only its primary message."""
+    error, wrapped = context.original_exception, context.sqlalchemy_exception
+    detail = getattr(getattr(error, "diag", None), "message_detail", None)
+    if not detail:
+        return
+    error.args = tuple(str(arg).replace(detail, "(detail hidden)") for arg in error.args)
+    if wrapped is not None and wrapped.args:
+        wrapped.args = (str(wrapped.args[0]).replace(detail, "(detail hidden)"), *wrapped.args[1:])
+
+
 def init_app(app: Flask) -> None:
     from . import models  # noqa: F401  (register the tables)
 
@@ -26,11 +37,14 @@ def init_app(app: Flask) -> None:
     if is_sqlite:
         options["connect_args"] = {"timeout": 30}
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("hide_parameters", True)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
-    if is_sqlite:
-        with app.app_context():
+    with app.app_context():
+        if is_sqlite:
             event.listen(db.engine, "connect", _tune_sqlite)
+        else:
+            event.listen(db.engine, "handle_error", _hide_server_detail)
 
 
 def is_postgres() -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from newsletter.extensions import db
 from newsletter.models import Subscriber
@@ -61,3 +62,15 @@ def test_a_forged_forwarded_address_is_not_stored(proxied_app_config, client):
     headers = {"X-Forwarded-For": "x" * 100}
     assert client.post("/api/v1/subscriptions", json=body, headers=headers).status_code == 202
     assert _request_ip_of("reader@example.org") is None
+
+
+def test_database_errors_never_show_bound_parameters(app):
+    address = "private.reader@example.org"
+    db.session.add(Subscriber(email=address, status="pending", locale="en"))
+    db.session.commit()
+    db.session.add(Subscriber(email=address, status="pending", locale="en"))
+    with pytest.raises(IntegrityError) as raised:
+        db.session.commit()
+    db.session.rollback()
+    assert "private.reader" not in str(raised.value) and "private.reader" not in str(raised.value.orig)
+    assert "hidden due to hide_parameters" in str(raised.value)
