@@ -5,7 +5,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, exists, func, select, update
+from sqlalchemy import and_, bindparam, case, exists, func, select, update
 from sqlalchemy.engine import Connection
 
 from ..extensions import db
@@ -16,6 +16,7 @@ from ..models.subscribers import CONFIRMED
 from .ledger import _insert, cancel_queued
 
 HELD = (editions.PAUSED, editions.CANCELLED)
+RECENT_CANCEL_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -120,12 +121,18 @@ def renew_leases(worker_id: str, lease_seconds: float) -> None:
     db.session.commit()
 
 
+def _back_to_queue():
+    """Queued again, or cancelled if the edition was cancelled meanwhile."""
+    cancelled = exists().where(Edition.id == Delivery.edition_id, Edition.status == editions.CANCELLED)
+    return case((cancelled, states.CANCELLED), else_=states.QUEUED)
+
+
 def requeue_expired() -> int:
     """Rows whose worker stopped renewing its lease go back to the queue."""
     moved = db.session.execute(
         update(Delivery)
         .where(Delivery.status == states.SENDING, Delivery.lease_expires_at < utcnow())
-        .values(status=states.QUEUED, claimed_by=None, lease_expires_at=None)
+        .values(status=_back_to_queue(), claimed_by=None, lease_expires_at=None)
     ).rowcount
     db.session.commit()
     return moved
@@ -136,14 +143,16 @@ def release(worker_id: str) -> None:
     db.session.execute(
         update(Delivery)
         .where(Delivery.status == states.SENDING, Delivery.claimed_by == worker_id)
-        .values(status=states.QUEUED, claimed_by=None, lease_expires_at=None)
+        .values(status=_back_to_queue(), claimed_by=None, lease_expires_at=None)
     )
     db.session.commit()
 
 
 def settle_editions() -> list[int]:
-    """Cancel leftovers of cancelled editions; mark sending editions with nothing left to do as sent."""
-    for edition_id in db.session.scalars(select(Edition.id).where(Edition.status == editions.CANCELLED)).all():
+    """Cancel leftovers of recently cancelled editions; mark sending editions with nothing left as sent."""
+    recent = utcnow() - timedelta(seconds=RECENT_CANCEL_SECONDS)
+    cancelled = select(Edition.id).where(Edition.status == editions.CANCELLED, Edition.cancelled_at >= recent)
+    for edition_id in db.session.scalars(cancelled).all():
         cancel_queued(edition_id, "edition cancelled")
     unsettled = exists().where(
         Delivery.edition_id == Edition.id, Delivery.status.in_([states.QUEUED, states.SENDING])

@@ -125,6 +125,9 @@ class SenderPool:
     def _refused(self, job: Job, error: DeliveryError, recorder: Recorder) -> None:
         reply = error.reply
         summary = f"{reply.code} {reply.enhanced or ''}".strip()
+        if error.temporary and self.held.get(job.edition_id) == CANCELLED:
+            recorder.give_back(job, f"not sent: edition cancelled ({reply})"[:1000], cancelled=True)
+            return self.count("cancelled")
         if not error.temporary:
             recorder.failed(job, str(reply)[:1000], suppress=reply.unknown_recipient)
             log.warning("delivery %s failed permanently (%s at %s)", job.delivery_id, summary, reply.stage)
