@@ -12,6 +12,7 @@ from .models import Consent, Subscriber, utcnow
 FORM = "form"
 API = "api"
 IMPORT = "import"
+PREFERENCES = "preferences"
 MAX_IP_LENGTH = 45
 
 

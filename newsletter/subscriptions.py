@@ -200,21 +200,29 @@ def unsubscribe(subscriber: Subscriber) -> None:
     log.info("subscriber %s unsubscribed", subscriber.id)
 
 
-def change_languages(subscriber: Subscriber, languages: object) -> None:
-    """Set the languages from the signed preferences page (the link itself proves the mailbox)."""
+def change_languages(subscriber: Subscriber, languages: object, origin: RequestOrigin) -> None:
+    """Set the languages from the signed preferences page (the link itself proves the mailbox).
+
+    Languages a confirmed subscriber adds there are confirmed at once, with a consent record
+    (source "preferences") confirmed in the same request.
+    """
     chosen = clean_languages(languages)
     now = utcnow()
     for row in list(subscriber.languages):
         if row.language not in chosen:
             subscriber.languages.remove(row)
     present = {row.language: row for row in subscriber.languages}
+    confirmed_at = now if subscriber.status == CONFIRMED else None
+    added = [code for code in chosen if present.get(code) is None or present[code].confirmed_at is None]
     for code in chosen:
         row = present.get(code)
-        confirmed_at = now if subscriber.status == CONFIRMED else None
         if row is None:
             subscriber.languages.append(SubscriberLanguage(language=code, requested_at=now, confirmed_at=confirmed_at))
         elif row.confirmed_at is None:
             row.confirmed_at = confirmed_at
+    if added and confirmed_at is not None:
+        consent = record_request(subscriber, added, origin)
+        record_confirmation(consent, origin.ip, origin.user_agent)
     db.session.commit()
     log.info("subscriber %s changed languages", subscriber.id)
 

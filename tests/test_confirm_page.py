@@ -101,6 +101,20 @@ def test_preferences_change_languages(app, client, add_subscriber):
     assert the_subscriber().confirmed_languages == ["be", "ru"]
 
 
+def test_languages_added_on_the_preferences_page_get_a_confirmed_consent_record(app, client, add_subscriber):
+    add_subscriber("reader@example.org", ["en"], locale="en")
+    path = personal_path(app, "preferences")
+    client.post(path, data={"action": "save", "languages": ["en", "ru"]}, headers={"User-Agent": "pref-agent"})
+    [consent] = the_subscriber().consents
+    assert consent.source == "preferences" and consent.languages == "ru"
+    assert consent.confirmed_at is not None and consent.requested_at is not None
+    assert consent.request_ip == "127.0.0.1" and consent.confirm_ip == "127.0.0.1"
+    assert consent.user_agent == "pref-agent" and consent.consent_text_version == app.config["CONSENT_TEXT_VERSION"]
+    assert consent.source_page.endswith("/preferences")
+    client.post(path, data={"action": "save", "languages": ["ru"]})
+    assert len(the_subscriber().consents) == 1
+
+
 @pytest.mark.parametrize("languages", [[], ["de"]])
 def test_preferences_refuse_bad_language_choices_inline(app, client, add_subscriber, languages):
     add_subscriber("reader@example.org", ["en"], locale="ru")

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from .. import subscriptions, tokens
 from ..config import LANGUAGES
 from ..confirmation_mail import LANGUAGE_NAMES
-from ..consent import FORM, RequestOrigin
+from ..consent import FORM, PREFERENCES, RequestOrigin
 from ..extensions import csrf, db
 from ..i18n import current_language
 from ..models.subscribers import UNSUBSCRIBED
@@ -131,7 +131,9 @@ def preferences_link(token: str):
     if request.method == "POST" and subscriber.status != UNSUBSCRIBED:
         chosen = request.form.getlist("languages")
         try:
-            subscriptions.change_languages(subscriber, chosen)
+            page = f"{request.url_root}preferences"
+            origin = RequestOrigin(PREFERENCES, page, request.remote_addr, request.user_agent.string)
+            subscriptions.change_languages(subscriber, chosen, origin)
             saved = True
         except subscriptions.InvalidSubscription as error:
             errors, status = error.errors, 422
