@@ -21,6 +21,8 @@ from .models.subscribers import CONFIRMED, UNSUBSCRIBED
 IMPORT_TEXT_VERSION = "import"
 EXPORT_COLUMNS = ["email", "languages", "confirmed_at"]
 COMMIT_EVERY = 500
+FORMULA_STARTS = ("=", "+", "-", "@")
+ESCAPE = "'"
 
 
 class ImportFormatError(ValueError):
@@ -38,6 +40,18 @@ class ImportReport:
     unchanged: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def neutralise_formula(cell: str) -> str:
+    """Prefix a cell a spreadsheet would run as a formula (or one that starts with the prefix) with `'`."""
+    return ESCAPE + cell if cell.startswith(FORMULA_STARTS + (ESCAPE,)) else cell
+
+
+def restore_formula(cell: str) -> str:
+    """Undo neutralise_formula, so an export imports back unchanged."""
+    if cell.startswith(ESCAPE) and cell[1:].startswith(FORMULA_STARTS + (ESCAPE,)):
+        return cell[1:]
+    return cell
 
 
 def parse_languages(raw: str | None) -> list[str]:
@@ -93,6 +107,7 @@ def _import_row(row: dict, line: int, source_name: str, report: ImportReport) ->
     if None in row or any(value is None for value in row.values()):
         report.errors.append((line, "wrong number of columns"))
         return
+    row = {name: restore_formula(value) for name, value in row.items()}
     status = (row.get("status") or "").strip().lower()
     if status and status != CONFIRMED:
         report.skipped.append((line, f"status is {status}"))
@@ -163,7 +178,7 @@ def write_csv(stream: TextIO, include_all: bool = False) -> int:
     writer.writerow(next(rows))
     written = 0
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([neutralise_formula(cell) for cell in row])
         written += 1
     return written
 

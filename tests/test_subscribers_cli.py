@@ -129,6 +129,28 @@ def test_export_round_trips_through_import(runner, tmp_path, add_subscriber):
     assert snapshot() == before
 
 
+def test_export_neutralises_spreadsheet_formulas_and_import_restores_them(runner, tmp_path, add_subscriber):
+    risky = ["=cmd@example.org", "+sum@example.org", "-x@example.org", "'quote@example.org"]
+    for address in risky:
+        add_subscriber(address, ["en"], confirmed_at=datetime(2024, 5, 1, tzinfo=timezone.utc))
+    add_subscriber("plain@example.org", ["en"], confirmed_at=datetime(2024, 5, 1, tzinfo=timezone.utc))
+    exported = runner.invoke(args=["subscribers", "export"]).stdout
+    cells = [row[0] for row in csv.reader(io.StringIO(exported))][1:]
+    assert sorted(cells) == sorted(["'=cmd@example.org", "'+sum@example.org", "'-x@example.org",
+                                    "''quote@example.org", "plain@example.org"])
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+    path = write(tmp_path, exported, "export.csv")
+    before = snapshot()
+    result = runner.invoke(args=["subscribers", "import", path])
+    assert "0 added, 0 updated, 5 unchanged, 0 skipped, 0 rejected" in result.stdout, result.output
+    assert snapshot() == before
+    for row in db.session.scalars(select(Subscriber)):
+        db.session.delete(row)
+    db.session.commit()
+    assert "5 added" in runner.invoke(args=["subscribers", "import", path]).stdout
+    assert sorted(subscribers()) == sorted(risky + ["plain@example.org"])
+
+
 def test_purge_pending_command(runner, client):
     client.post("/api/v1/subscriptions", json={"email": "stale@example.org", "languages": ["en"]})
     with time_machine.travel(utcnow() + timedelta(days=8)):
