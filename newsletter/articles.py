@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from .config import LANGUAGES
 from .extensions import db
@@ -135,13 +136,25 @@ def _apply(article: Article, cleaned: dict) -> bool:
     return changed
 
 
+URL_TAKEN = "an article with this address already exists"
+
+
+def _commit_unless_url_taken() -> None:
+    """Commit; a concurrent insert of the same URL rolls back and is the same "already exists" error."""
+    try:
+        db.session.commit()
+    except IntegrityError as error:
+        db.session.rollback()
+        raise ArticleInvalid({"url": URL_TAKEN}) from error
+
+
 def create_article(data: object) -> Article:
     cleaned = validate_article(data)
     if db.session.scalar(select(Article.id).where(Article.url == cleaned["url"])):
-        raise ArticleInvalid({"url": "an article with this address already exists"})
+        raise ArticleInvalid({"url": URL_TAKEN})
     article = Article(**cleaned)
     db.session.add(article)
-    db.session.commit()
+    _commit_unless_url_taken()
     return article
 
 
@@ -153,9 +166,9 @@ def update_article(article: Article, data: object) -> Article:
     cleaned = validate_article({**current, **data})
     clash = db.session.scalar(select(Article.id).where(Article.url == cleaned["url"], Article.id != article.id))
     if clash:
-        raise ArticleInvalid({"url": "an article with this address already exists"})
+        raise ArticleInvalid({"url": URL_TAKEN})
     _apply(article, cleaned)
-    db.session.commit()
+    _commit_unless_url_taken()
     return article
 
 

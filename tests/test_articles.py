@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import json
 
+from datetime import datetime, timezone
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, insert, select
+from sqlalchemy.orm import Session
 
 from newsletter.articles import ImportInvalid, import_json
 from newsletter.extensions import db
@@ -146,3 +149,27 @@ def test_articles_api_needs_a_token(client):
     assert client.get("/api/v1/articles").status_code == 401
     assert client.post("/api/v1/articles", json=GOOD).status_code == 401
     assert article_count() == 0
+
+
+def test_a_concurrent_insert_of_the_same_url_is_the_same_already_exists_error(client, editor_headers):
+    inserted = []
+
+    def insert_the_same_url_elsewhere(session, *_args):
+        if inserted or not any(isinstance(row, Article) for row in session.new):
+            return
+        inserted.append(True)
+        with db.engine.begin() as other:
+            other.execute(insert(Article).values(
+                language="en", section="S", title="Elsewhere", summary="S.", url=GOOD["url"],
+                published_at=datetime(2022, 1, 12, tzinfo=timezone.utc)))
+
+    event.listen(Session, "before_flush", insert_the_same_url_elsewhere)
+    try:
+        response = client.post("/api/v1/articles", json=GOOD, headers=editor_headers)
+    finally:
+        event.remove(Session, "before_flush", insert_the_same_url_elsewhere)
+    assert response.status_code == 422
+    assert "already exists" in response.get_json()["error"]["fields"]["url"]
+    assert db.session.scalars(select(Article.title)).all() == ["Elsewhere"]
+    other = client.post("/api/v1/articles", json={**GOOD, "url": "https://example.org/en/b"}, headers=editor_headers)
+    assert other.status_code == 201
