@@ -238,19 +238,18 @@ def purge_pending(now: datetime | None = None) -> PurgeResult:
     """Delete requests never confirmed within the confirmation window."""
     cutoff = (now or utcnow()) - tokens.confirm_max_age()
     last_request = func.coalesce(Subscriber.confirmation_sent_at, Subscriber.created_at)
-    stale_subscribers = select(Subscriber.id).where(Subscriber.status == PENDING, last_request < cutoff)
-    stale_ids = list(db.session.scalars(stale_subscribers))
+    stale = select(Subscriber.id).where(Subscriber.status == PENDING, last_request < cutoff)
     removed_languages = db.session.execute(
         delete(SubscriberLanguage).where(
-            SubscriberLanguage.subscriber_id.in_(stale_ids)
+            SubscriberLanguage.subscriber_id.in_(stale)
             | ((SubscriberLanguage.confirmed_at.is_(None)) & (SubscriberLanguage.requested_at < cutoff))
         )
     ).rowcount
     removed_consents = db.session.execute(
         delete(Consent).where(
-            Consent.subscriber_id.in_(stale_ids) | (Consent.confirmed_at.is_(None) & (Consent.requested_at < cutoff))
+            Consent.subscriber_id.in_(stale) | (Consent.confirmed_at.is_(None) & (Consent.requested_at < cutoff))
         )
     ).rowcount
-    removed = db.session.execute(delete(Subscriber).where(Subscriber.id.in_(stale_ids))).rowcount
+    removed = db.session.execute(delete(Subscriber).where(Subscriber.id.in_(stale))).rowcount
     db.session.commit()
     return PurgeResult(removed, removed_languages, removed_consents)

@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from datetime import timedelta
 
 import pytest
 import time_machine
 from fixtures.subscribers import CSRF_FIELD, confirm_path_in, parse_message, queued_messages, snapshot, text_part
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 
 from newsletter import subscriptions
 from newsletter.extensions import db
 from newsletter.models import Consent, Delivery, Subscriber, utcnow
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
+from newsletter.models.types import UTCDateTime
 
 ADDRESS = "reader@example.org"
 
@@ -294,6 +296,44 @@ def test_purge_pending_removes_only_stale_requests(app, client, subscribe_via_ap
     orphaned = db.session.scalars(select(Delivery).where(Delivery.subscriber_id.is_(None))).all()
     assert len(orphaned) == 1
     assert db.session.scalar(select(Consent).where(Consent.subscriber_id.is_(None))) is None
+
+
+def _add_stale_pending(count: int, when) -> None:
+    """Insert `count` pending subscribers at once (one INSERT … SELECT over a generated series)."""
+    if db.engine.dialect.name == "postgresql":
+        numbers = "SELECT n FROM generate_series(1, :count) AS n"
+    else:
+        numbers = "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < :count) SELECT n FROM s"
+    statement = text(
+        "INSERT INTO subscribers (email, status, locale, created_at) "
+        f"SELECT 'stale' || n || '@example.org', 'pending', 'en', :when FROM ({numbers}) AS numbers"
+    ).bindparams(bindparam("when", type_=UTCDateTime))
+    db.session.execute(statement, {"count": count, "when": when})
+    db.session.commit()
+
+
+@pytest.fixture
+def few_query_parameters(app):
+    """SQLite allows 250000 parameters per statement by default; lower it so a long IN list would fail."""
+    if db.engine.dialect.name != "sqlite":
+        yield 65_535
+        return
+    sqlite = db.session.connection().connection.driver_connection
+    original = sqlite.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 999)
+    try:
+        yield 999
+    finally:
+        db.session.rollback()
+        sqlite.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, original)
+
+
+def test_purge_pending_handles_more_stale_requests_than_a_query_can_list(app, add_subscriber, few_query_parameters):
+    stale_count = few_query_parameters + 1000
+    _add_stale_pending(stale_count, utcnow() - timedelta(days=30))
+    add_subscriber("kept@example.org", ["en"])
+    result = subscriptions.purge_pending()
+    assert result.subscribers == stale_count
+    assert db.session.scalars(select(Subscriber.email)).all() == ["kept@example.org"]
 
 
 @pytest.mark.postgres_only
