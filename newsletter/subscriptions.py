@@ -104,6 +104,7 @@ def _subscribe_once(request: SubscriptionRequest) -> int | None:
     elif subscriber.status == CONFIRMED:
         if set(request.languages) <= set(subscriber.confirmed_languages):
             return None
+        subscriber.locale = request.locale
     else:
         subscriber.status = PENDING
         subscriber.locale = request.locale

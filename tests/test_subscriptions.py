@@ -74,6 +74,21 @@ def test_confirmed_subscriber_new_languages_wait_for_a_click(app, client, subscr
     assert subscriber().confirmed_languages == ["be", "en"]
 
 
+def test_confirmed_subscriber_gets_the_new_confirmation_in_the_language_they_used(client, add_subscriber):
+    add_subscriber(ADDRESS, ["en"], locale="en")
+    client.post("/api/v1/subscriptions", json={"email": ADDRESS, "languages": ["en", "ru"], "locale": "be"})
+    [message] = queued_messages()
+    assert parse_message(message)["Subject"] == "Пацвердзіце падпіску на Belarus Weekly"
+    assert subscriber().locale == "be"
+
+
+def test_confirmed_subscriber_without_a_page_locale_gets_the_first_chosen_language(client, add_subscriber):
+    add_subscriber(ADDRESS, ["en"], locale="en")
+    client.post("/api/v1/subscriptions", json={"email": ADDRESS, "languages": ["ru", "en"]})
+    [message] = queued_messages()
+    assert parse_message(message)["Subject"] == "Подтвердите подписку на Belarus Weekly"
+
+
 def test_confirmed_subscriber_asking_again_for_the_same_languages_changes_nothing(client, subscribe_via_api, add_subscriber):
     add_subscriber(ADDRESS, ["en", "ru"])
     before = snapshot()
