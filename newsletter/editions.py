@@ -11,7 +11,7 @@ import json
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -31,6 +31,14 @@ REBUILDABLE = (states.DRAFT, states.SCHEDULED)
 
 class EditionConflict(Exception):
     """The edition is in a state that does not allow this (HTTP 409)."""
+
+
+class NothingToSend(ledger.SendConflict):
+    """The edition's week has no articles (any more), so it is not sent (HTTP 409, a clear CLI error)."""
+
+    def __init__(self, edition: Edition):
+        super().__init__(edition.id, edition.status, "send")
+        self.args = (f"edition {edition.id} has no articles (they were deleted); it cannot be sent",)
 
 
 def week_articles(week_start: date, language: str) -> list[Article]:
@@ -65,9 +73,13 @@ def _by_key(week_start: date, language: str) -> Edition:
 
 
 def build_edition(week_start: date, language: str) -> Edition | None:
-    """Build (or refresh the draft of) one language's edition; None if that week has no articles."""
+    """Build (or refresh the draft of) one language's edition; None if that week has no articles.
+
+    A draft or scheduled edition whose articles were all deleted since is deleted too.
+    """
     articles = week_articles(week_start, language)
     if not articles:
+        _delete_unsent(week_start, language)
         return None
     digest_hash = source_hash(articles)
     rendered = render_digest(language, week_start, articles)
@@ -85,6 +97,14 @@ def build_edition(week_start: date, language: str) -> Edition | None:
         db.session.commit()
         edition = _by_key(week_start, language)
     return edition
+
+
+def _delete_unsent(week_start: date, language: str) -> None:
+    db.session.execute(
+        delete(Edition).where(Edition.week_start == week_start, Edition.language == language,
+                              Edition.status.in_(REBUILDABLE))
+    )
+    db.session.commit()
 
 
 def build_week(week_start: date, languages: list[str] | tuple[str, ...] | None = None) -> list[Edition]:
@@ -160,7 +180,13 @@ def cancel_edition(edition: Edition) -> Edition:
 
 
 def send_edition(edition: Edition) -> int:
-    """Enqueue one delivery per confirmed subscriber of the edition's language (raises ledger.SendConflict)."""
+    """Enqueue one delivery per confirmed subscriber of the edition's language (raises ledger.SendConflict).
+
+    An edition whose week has no articles any more is refused (NothingToSend, a SendConflict).
+    """
+    if not week_articles(edition.week_start, edition.language):
+        db.session.rollback()
+        raise NothingToSend(edition)
     return ledger.enqueue_edition(edition)
 
 

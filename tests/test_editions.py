@@ -96,6 +96,24 @@ def test_a_draft_is_rebuilt_when_its_articles_change(client, built_week, editor_
     assert "A corrected headline" in rebuilt.html and rebuilt.status == "draft"
 
 
+def test_an_edition_whose_articles_were_all_deleted_is_not_sent_and_goes_on_the_next_build(
+    client, runner, built_week, editor_headers, make_subscriber
+):
+    make_subscriber("reader@example.org", ["be"])
+    stale = built_week["be"]
+    for article in client.get("/api/v1/articles?language=be", headers=editor_headers).get_json()["articles"]:
+        client.delete(f"/api/v1/articles/{article['id']}", headers=editor_headers)
+    refused = client.post(f"/api/v1/editions/{stale.id}/send", headers=editor_headers)
+    assert refused.status_code == 409 and "no articles" in refused.get_json()["error"]["message"]
+    result = runner.invoke(args=["editions", "send", str(stale.id)])
+    assert result.exit_code == 1 and "no articles" in result.output
+    assert db.session.scalar(select(func.count()).select_from(Delivery)) == 0
+    assert sorted(e.language for e in build_week(WEEK)) == ["en", "ru"]
+    db.session.expire_all()
+    assert db.session.get(Edition, stale.id) is None
+    assert client.get(f"/api/v1/editions/{stale.id}", headers=editor_headers).status_code == 404
+
+
 def test_an_edition_that_is_sending_or_sent_is_never_rebuilt(app, built_week):
     edition = built_week["en"]
     for status in ("sending", "sent", "cancelled"):
