@@ -1,4 +1,4 @@
-"""`newsletter subscribers import | export | purge-pending`."""
+"""`newsletter subscribers import | export | purge-pending | unsubscribe-mail`."""
 from __future__ import annotations
 
 import sys
@@ -8,7 +8,7 @@ import click
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 
-from .. import subscriber_io, subscriptions
+from .. import subscriber_io, subscriptions, unsubscribe_mail
 
 
 @click.group("subscribers")
@@ -61,4 +61,26 @@ def purge_pending_command() -> None:
     click.echo(
         f"{result.subscribers} unconfirmed subscribers, {result.languages} unconfirmed languages "
         f"and {result.consents} unconfirmed consent records deleted"
+    )
+
+
+@subscribers_group.command("unsubscribe-mail")
+@click.option("--maildir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A maildir: messages in new/ are handled, then moved to cur/.")
+@click.option("--mbox", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="An mbox file: messages are handled, then removed from it.")
+@with_appcontext
+def unsubscribe_mail_command(maildir: Path | None, mbox: Path | None) -> None:
+    """Unsubscribe by the mailto: List-Unsubscribe requests (a token in the Subject or body)."""
+    if (maildir is None) == (mbox is None):
+        raise click.UsageError("give exactly one of --maildir or --mbox")
+    try:
+        report = unsubscribe_mail.process_maildir(maildir) if maildir else unsubscribe_mail.process_mbox(mbox)
+    except unsubscribe_mail.NotAMailbox as error:
+        raise click.ClickException(str(error)) from error
+    for name in report.without_token:
+        click.echo(f"message {name}: no valid unsubscribe token; ignored", err=True)
+    click.echo(
+        f"{report.unsubscribed} unsubscribed, {report.already_unsubscribed} already unsubscribed, "
+        f"{len(report.without_token)} without a valid token"
     )
