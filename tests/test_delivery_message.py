@@ -85,6 +85,13 @@ def test_one_click_unsubscribe_from_the_header_works(fast_smtp_config, app, smtp
     assert db.session.scalars(db.select(Subscriber)).one().status == "unsubscribed"
 
 
+def test_feedback_id_is_added_when_configured(app):
+    app.config["FEEDBACK_ID"] = "belarus-weekly"
+    edition = add_edition("en")
+    message = parse(digest.build_digest_message(digest.DigestTemplate(edition), 5, "reader@example.net"))
+    assert message["Feedback-ID"] == f"{edition.id}:en:digest:belarus-weekly"
+
+
 def test_the_same_subscriber_always_gets_the_same_message_id(app):
     edition = add_edition("en")
     template = digest.DigestTemplate(edition)
