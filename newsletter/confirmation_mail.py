@@ -8,10 +8,9 @@ from flask_babel import gettext as _
 from . import tokens
 from .delivery.compose import build_message
 from .delivery.ledger import enqueue_transactional
+from .i18n import LANGUAGE_NAMES
 from .models import Consent, Subscriber, utcnow
 from .rendering import render_email
-
-LANGUAGE_NAMES = {"be": "Беларуская", "ru": "Русский", "en": "English"}
 
 
 def confirm_url(consent: Consent, subscriber: Subscriber) -> str:

@@ -13,6 +13,7 @@ from .extensions import babel
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DEFAULT_LANGUAGE = "en"
+LANGUAGE_NAMES = {"be": "Беларуская", "ru": "Русский", "en": "English"}
 
 
 def select_locale() -> str:
@@ -62,4 +63,4 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def language_context() -> dict:
-        return {"languages": LANGUAGES, "current_language": current_language()}
+        return {"languages": LANGUAGES, "language_names": LANGUAGE_NAMES, "current_language": current_language()}

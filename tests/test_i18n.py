@@ -7,6 +7,8 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from newsletter import i18n
+
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = [
     ("newsletter/**.py", "python"),
@@ -48,3 +50,10 @@ def test_catalogue_has_no_stale_entries(language):
     catalogue = _catalogue(language)
     stale = sorted(message.id if isinstance(message.id, str) else message.id[0] for message in catalogue if message.id)
     assert [message for message in stale if message not in source] == []
+
+
+@pytest.mark.parametrize("path", ["/subscribe", "/archive"])
+def test_language_names_come_from_one_place(client, monkeypatch, path):
+    monkeypatch.setitem(i18n.LANGUAGE_NAMES, "be", "Belarusian-from-i18n")
+    page = client.get(path).get_data(as_text=True)
+    assert page.count("Belarusian-from-i18n") >= 2 and "Беларуская" not in page

@@ -1,12 +1,15 @@
 """Public web pages: blueprints, error pages, health check."""
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import text
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..extensions import csrf, db
+from . import pages
 
 
 def _wants_json() -> bool:
@@ -33,10 +36,6 @@ def handle_http_error(error: HTTPException):
 
 
 def handle_unexpected_error(error: Exception):
-    from werkzeug.exceptions import InternalServerError
-
-    import logging
-
     logging.getLogger(__name__).exception("unhandled error on %s", request.path)
     return handle_http_error(InternalServerError())
 
@@ -53,7 +52,5 @@ def init_app(app: Flask) -> None:
         except Exception:  # any database failure means unhealthy
             return jsonify({"status": "unavailable"}), 503
         return jsonify({"status": "ok"})
-
-    from . import pages
 
     pages.init_app(app)

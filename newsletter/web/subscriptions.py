@@ -10,10 +10,9 @@ from flask_wtf.csrf import CSRFError
 
 from .. import subscriptions, tokens
 from ..config import LANGUAGES
-from ..confirmation_mail import LANGUAGE_NAMES
 from ..consent import FORM, PREFERENCES, RequestOrigin
 from ..extensions import csrf, db
-from ..i18n import current_language
+from ..i18n import LANGUAGE_NAMES, current_language
 from ..models.subscribers import UNSUBSCRIBED
 
 log = logging.getLogger(__name__)
@@ -24,8 +23,7 @@ HONEYPOT_FIELD = "website"
 def _form_page(errors: dict | None = None, email: str = "", chosen: list[str] | None = None, status: int = 200):
     chosen = chosen if chosen is not None else [current_language()]
     page = render_template(
-        "pages/subscribe.html", errors=errors or {}, email=email, chosen=chosen, language_names=LANGUAGE_NAMES,
-        honeypot_field=HONEYPOT_FIELD,
+        "pages/subscribe.html", errors=errors or {}, email=email, chosen=chosen, honeypot_field=HONEYPOT_FIELD,
     )
     return page, status
 
@@ -139,6 +137,6 @@ def preferences_link(token: str):
             errors, status = error.errors, 422
     page = render_template(
         "pages/preferences.html", token=token, subscriber=subscriber, chosen=chosen, errors=errors, saved=saved,
-        language_names=LANGUAGE_NAMES, all_languages=LANGUAGES, unsubscribed=subscriber.status == UNSUBSCRIBED,
+        all_languages=LANGUAGES, unsubscribed=subscriber.status == UNSUBSCRIBED,
     )
     return page, status
