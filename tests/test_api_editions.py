@@ -29,6 +29,8 @@ def test_build_then_list_and_show_with_counts(client, editor_headers, imported_s
 
 def test_build_with_bad_input(client, editor_headers):
     assert build(client, editor_headers, week="soon").status_code == 422
+    far = build(client, editor_headers, week="9999-12-31")
+    assert far.status_code == 422 and "1900 to 2999" in far.get_json()["error"]["fields"]["week"]
     assert build(client, editor_headers, languages=["de"]).get_json()["error"]["fields"]["languages"]
     assert client.post("/api/v1/editions", data="nope", headers=editor_headers).status_code == 400
 

@@ -65,7 +65,7 @@ def build_editions():
     try:
         week_start = parse_week(data.get("week", ""))
     except BadWeek:
-        errors["week"] = "must be a date, YYYY-MM-DD"
+        errors["week"] = "must be a date, YYYY-MM-DD, in the years 1900 to 2999"
     languages = data.get("languages") or list(LANGUAGES)
     if not isinstance(languages, list) or any(code not in LANGUAGES for code in languages):
         errors["languages"] = f"must be a list of {', '.join(LANGUAGES)}"

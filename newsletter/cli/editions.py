@@ -27,7 +27,7 @@ def _week(_ctx, _param, value: str):
     try:
         return parse_week(value)
     except BadWeek as error:
-        raise click.BadParameter("must be a date, YYYY-MM-DD") from error
+        raise click.BadParameter("must be a date, YYYY-MM-DD, in the years 1900 to 2999") from error
 
 
 @editions_group.command("build")
