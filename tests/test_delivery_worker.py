@@ -55,3 +55,18 @@ def test_envelope_sender_names_the_delivery(fast_smtp_config, app, smtp_server):
     delivery = db.session.scalars(db.select(Delivery)).one()
     assert delivery_id_from_bounce(sender) == delivery.id
     assert delivery_id_from_bounce(sender.replace("bounces+", "bounces+9")) is None
+
+
+def test_a_non_ascii_local_part_travels_with_smtputf8(fast_smtp_config, app, smtp_server):
+    person = Subscriber(email="читатель@example.org", status="pending")
+    db.session.add(person)
+    db.session.flush()
+    message = build_message(to=person.email, subject="Подтвердите", text="Да", html="<p>Да</p>")
+    ledger.enqueue_transactional(person.id, message)
+    db.session.commit()
+
+    worker.run(once=True, poll_seconds=0.05)
+
+    [received] = smtp_server.messages
+    assert received.recipients == ["читатель@example.org"]
+    assert received.parsed()["To"] == "читатель@example.org"

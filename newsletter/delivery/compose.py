@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid, parseaddr
 
 from flask import current_app
@@ -21,10 +21,13 @@ def sender_domain() -> str:
 
 
 def build_message(*, to: str, subject: str, text: str, html: str, headers: dict[str, str] | None = None) -> bytes:
-    """A multipart/alternative message (text, then HTML) serialised with CRLF line endings."""
-    message = EmailMessage(policy=SMTP)
+    """A multipart/alternative message (text, then HTML) serialised with CRLF line endings.
+
+    A non-ASCII local part is written as UTF-8 (RFC 6531); the transport then asks the server for SMTPUTF8.
+    """
+    message = EmailMessage(policy=SMTP if to.isascii() else SMTPUTF8)
     message["From"] = current_app.config["MAIL_FROM"]
-    message["To"] = Address(addr_spec=to)
+    message["To"] = Address(addr_spec=to) if to.isascii() else to
     message["Subject"] = subject
     message["Date"] = format_datetime(utcnow())
     message["Message-ID"] = make_msgid(domain=sender_domain())

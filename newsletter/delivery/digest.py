@@ -10,7 +10,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from email.utils import formatdate, make_msgid
 
 from flask import current_app
@@ -162,7 +162,8 @@ def _date_header() -> bytes:
 def _address(email: str) -> bytes:
     if email.isascii() and not any(char in email for char in "\r\n<>\",;"):
         return email.encode("ascii")
-    return _header("To", email).split(b":", 1)[1].strip()
+    folded = SMTPUTF8.header_factory("To", email).fold(policy=SMTPUTF8)
+    return folded.split(":", 1)[1].strip().encode("utf-8")
 
 
 class LinkSigner:

@@ -167,10 +167,14 @@ class SmtpTransport:
         try:
             if self._connection is None:
                 self._connection = self._connect()
-            if self._connection.has_extn("pipelining") and (envelope_from + recipient).isascii():
+            if not (envelope_from + recipient).isascii():
+                self._connection.sendmail(envelope_from, [recipient], message, mail_options=["SMTPUTF8"])
+            elif self._connection.has_extn("pipelining"):
                 _pipelined_send(self._connection, envelope_from, recipient, message)
             else:
                 self._connection.sendmail(envelope_from, [recipient], message)
+        except smtplib.SMTPNotSupportedError as error:
+            raise DeliveryError(SmtpReply(553, f"5.6.7 {error}", RCPT)) from error
         except smtplib.SMTPRecipientsRefused as error:
             code, text = next(iter(error.recipients.values()))
             raise self._failure(code, text, RCPT) from error
