@@ -18,21 +18,15 @@ def main() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Attach each domain's command group to the app's CLI."""
-    from . import delivery
-
-    app.cli.add_command(delivery.worker_command)
-    from . import sending, serve
-
-    app.cli.add_command(sending.sending_group)
-    app.cli.add_command(serve.serve_command)
-    from . import subscribers
+    """Attach each domain's command group to the app's CLI, in the order of the flow."""
+    from .. import scheduler
+    from . import articles, delivery, editions, editors, sending, serve, subscribers
 
     app.cli.add_command(subscribers.subscribers_group)
-    from . import articles, editions, editors
-    from .. import scheduler
-
-    app.cli.add_command(articles.articles_group)
     app.cli.add_command(editors.editors_group)
+    app.cli.add_command(articles.articles_group)
     app.cli.add_command(editions.editions_group)
+    app.cli.add_command(sending.sending_group)
+    app.cli.add_command(delivery.worker_command)
     app.cli.add_command(scheduler.scheduler_command)
+    app.cli.add_command(serve.serve_command)

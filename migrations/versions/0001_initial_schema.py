@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 8ed9252b4cf0
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 12:50:30.060274
+Create Date: 2026-11-29 13:45:43.679885
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import newsletter.models.types
 
 
 # revision identifiers, used by Alembic.
-revision = '8ed9252b4cf0'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -64,6 +64,24 @@ def upgrade():
     sa.Column('revoked_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_editors')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_editors_token_hash'))
+    )
+    op.create_table('scheduler_runs',
+    sa.Column('due_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('week_start', sa.Date(), nullable=False),
+    sa.Column('started_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('due_at', name=op.f('pk_scheduler_runs'))
+    )
+    op.create_table('send_throttle',
+    sa.Column('name', sa.String(length=32), nullable=False),
+    sa.Column('next_slot', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_send_throttle'))
+    )
+    op.create_table('send_window_counts',
+    sa.Column('bucket', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('sent', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('bucket', name=op.f('pk_send_window_counts'))
     )
     op.create_table('subscribers',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -123,7 +141,7 @@ def upgrade():
     sa.UniqueConstraint('edition_id', 'subscriber_id', name=op.f('uq_deliveries_edition_id_subscriber_id'))
     )
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.create_index('ix_deliveries_claim', ['status', 'priority', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_deliveries_claim', ['status', 'priority', 'id'], unique=False)
         batch_op.create_index('ix_deliveries_edition_status', ['edition_id', 'status'], unique=False)
 
     op.create_table('subscriber_languages',
@@ -157,6 +175,9 @@ def downgrade():
     op.drop_table('consents')
     op.drop_table('suppressions')
     op.drop_table('subscribers')
+    op.drop_table('send_window_counts')
+    op.drop_table('send_throttle')
+    op.drop_table('scheduler_runs')
     op.drop_table('editors')
     op.drop_table('editions')
     with op.batch_alter_table('articles', schema=None) as batch_op:
