@@ -1,16 +1,40 @@
-"""The confirmation email: rendered in the visitor's language and queued in the caller's transaction."""
+"""The emails that answer a subscription request: queued by the request, rendered by the worker when it sends.
+
+The request only adds a delivery row referencing the subscriber (and, for a confirmation, the consent);
+nothing is rendered or built there, so the request costs the same whatever the address's state.
+"""
 from __future__ import annotations
 
-from flask import current_app
+from flask import Flask, current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from . import tokens
-from .delivery.compose import build_message
-from .delivery.ledger import enqueue_transactional
+from . import rendering, tokens
+from .delivery.compose import build_message, transactional_message_id
+from .delivery.ledger import NothingToRender, enqueue_transactional, register_transactional_renderer
+from .extensions import db
 from .i18n import LANGUAGE_NAMES
 from .models import Consent, Subscriber, utcnow
-from .rendering import render_email
+from .models.delivery import ALREADY_SUBSCRIBED, CONFIRMATION
+from .models.subscribers import CONFIRMED
+
+
+def init_app(app: Flask) -> None:
+    """Let the worker render this module's kinds of transactional mail."""
+    register_transactional_renderer(CONFIRMATION, render_confirmation)
+    register_transactional_renderer(ALREADY_SUBSCRIBED, render_already_subscribed)
+
+
+def queue_confirmation(subscriber: Subscriber, consent: Consent) -> None:
+    """Queue the confirmation of this consent (committed by the caller)."""
+    enqueue_transactional(subscriber.id, kind=CONFIRMATION, consent_id=consent.id)
+    subscriber.request_mail_queued_at = utcnow()
+
+
+def queue_already_subscribed(subscriber: Subscriber) -> None:
+    """Queue the notice for a confirmed subscriber who asked again for languages they have (committed by the caller)."""
+    enqueue_transactional(subscriber.id, kind=ALREADY_SUBSCRIBED)
+    subscriber.request_mail_queued_at = utcnow()
 
 
 def confirm_url(consent: Consent, subscriber: Subscriber) -> str:
@@ -18,19 +42,55 @@ def confirm_url(consent: Consent, subscriber: Subscriber) -> str:
     return f"{current_app.config['BASE_URL']}/confirm/{token}?lang={subscriber.locale}"
 
 
-def queue_confirmation(subscriber: Subscriber, consent: Consent) -> None:
-    """Build the message for this consent and add it to the ledger (committed by the caller)."""
-    languages = consent.languages.split()
+def render_confirmation(delivery) -> bytes:
+    """The confirmation email of the delivery's consent, in the subscriber's locale."""
+    subscriber = _subscriber_of(delivery)
+    consent = db.session.get(Consent, delivery.consent_id) if delivery.consent_id is not None else None
+    if consent is None or consent.subscriber_id != subscriber.id:
+        raise NothingToRender("its consent record no longer exists (purged or erased)")
+    if subscriber.unsubscribed_at is not None and consent.requested_at < subscriber.unsubscribed_at:
+        raise NothingToRender("the subscriber unsubscribed after this request")
     with force_locale(subscriber.locale):
         context = {
-            "publication": current_app.config["PUBLICATION_NAME"],
             "confirm_url": confirm_url(consent, subscriber),
-            "language_names": [LANGUAGE_NAMES[code] for code in languages],
+            "language_names": [LANGUAGE_NAMES[code] for code in consent.languages.split()],
             "max_age_days": int(float(current_app.config["CONFIRM_MAX_AGE_DAYS"])),
-            "locale": subscriber.locale,
         }
-        subject = _("Please confirm your subscription to %(publication)s", publication=context["publication"])
-        html, text = render_email("confirmation", subject=subject, **context)
-        message = build_message(to=subscriber.email, subject=subject, text=text, html=html)
-    enqueue_transactional(subscriber.id, message)
-    subscriber.confirmation_sent_at = utcnow()
+        subject = _("Please confirm your subscription to %(publication)s", publication=_publication())
+        return _build(delivery, subscriber, "confirmation", subject, context)
+
+
+def render_already_subscribed(delivery) -> bytes:
+    """A short "you are already subscribed" notice with the subscriber's preferences link, in their locale."""
+    subscriber = _subscriber_of(delivery)
+    if subscriber.status != CONFIRMED:
+        raise NothingToRender("the subscriber is no longer subscribed")
+    links = tokens.subscriber_links(subscriber.id, subscriber.email)
+    with force_locale(subscriber.locale):
+        context = {
+            "preferences_url": links.preferences,
+            "language_names": [LANGUAGE_NAMES[code] for code in subscriber.confirmed_languages],
+        }
+        subject = _("You are already subscribed to %(publication)s", publication=_publication())
+        return _build(delivery, subscriber, "already_subscribed", subject, context)
+
+
+def _subscriber_of(delivery) -> Subscriber:
+    subscriber = db.session.get(Subscriber, delivery.subscriber_id) if delivery.subscriber_id is not None else None
+    if subscriber is None:
+        raise NothingToRender("its subscriber no longer exists (erased or purged)")
+    return subscriber
+
+
+def _publication() -> str:
+    return current_app.config["PUBLICATION_NAME"]
+
+
+def _build(delivery, subscriber: Subscriber, template: str, subject: str, context: dict) -> bytes:
+    html, text = rendering.render_email(
+        template, subject=subject, publication=_publication(), locale=subscriber.locale, **context
+    )
+    return build_message(
+        to=subscriber.email, subject=subject, text=text, html=html,
+        message_id=transactional_message_id(delivery.delivery_id),
+    )

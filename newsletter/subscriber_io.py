@@ -184,9 +184,14 @@ def write_csv(stream: TextIO, include_all: bool = False) -> int:
 
 
 def erase_subscriber(subscriber: Subscriber) -> None:
-    """Erasure on request: the subscriber, languages and consents go; deliveries keep no address."""
+    """Erasure on request: the subscriber, languages and consents go; deliveries keep no address or reference.
+
+    A queued transactional row left behind is cancelled by the worker (its subscriber is gone).
+    """
     db.session.execute(
-        update(Delivery).where(Delivery.subscriber_id == subscriber.id).values(payload=None, last_reply=None)
+        update(Delivery)
+        .where(Delivery.subscriber_id == subscriber.id)
+        .values(payload=None, last_reply=None, consent_id=None)
     )
     db.session.delete(subscriber)
     db.session.commit()

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from . import tokens
 from .addresses import InvalidAddress, normalise_address
 from .config import LANGUAGES
-from .confirmation_mail import queue_confirmation
+from .confirmation_mail import queue_already_subscribed, queue_confirmation
 from .consent import RequestOrigin, consent_languages, record_confirmation, record_request
 from .extensions import db
 from .models import Consent, Subscriber, SubscriberLanguage, utcnow
@@ -92,6 +92,11 @@ def subscribe(request: SubscriptionRequest) -> None:
 
 
 def _subscribe_once(request: SubscriptionRequest) -> int | None:
+    """Queue one email per request and resend window, whatever the state; render nothing here.
+
+    Every state does the same kind of work (a lookup, a few inserts, one delivery row, a commit),
+    so the response time does not tell whether the address is subscribed.
+    """
     subscriber = db.session.scalar(
         select(Subscriber).where(Subscriber.email == request.email).with_for_update()
     )
@@ -99,11 +104,12 @@ def _subscribe_once(request: SubscriptionRequest) -> int | None:
         subscriber = Subscriber(email=request.email, status=PENDING, locale=request.locale, created_at=utcnow())
         db.session.add(subscriber)
         db.session.flush()
-    elif _recently_sent(subscriber):
+    elif _recently_answered(subscriber):
         return None
     elif subscriber.status == CONFIRMED:
         if set(request.languages) <= set(subscriber.confirmed_languages):
-            return None
+            queue_already_subscribed(subscriber)
+            return subscriber.id
         subscriber.locale = request.locale
     else:
         subscriber.status = PENDING
@@ -115,11 +121,12 @@ def _subscribe_once(request: SubscriptionRequest) -> int | None:
     return subscriber.id
 
 
-def _recently_sent(subscriber: Subscriber) -> bool:
-    if subscriber.confirmation_sent_at is None:
+def _recently_answered(subscriber: Subscriber) -> bool:
+    """An email answering a request (confirmation or already-subscribed notice) was queued within the window."""
+    if subscriber.request_mail_queued_at is None:
         return False
     window = timedelta(seconds=float(current_app.config["CONFIRM_RESEND_SECONDS"]))
-    return utcnow() - subscriber.confirmation_sent_at < window
+    return utcnow() - subscriber.request_mail_queued_at < window
 
 
 def _replace_pending_languages(subscriber: Subscriber, languages: list[str]) -> None:
@@ -238,7 +245,7 @@ class PurgeResult:
 def purge_pending(now: datetime | None = None) -> PurgeResult:
     """Delete requests never confirmed within the confirmation window."""
     cutoff = (now or utcnow()) - tokens.confirm_max_age()
-    last_request = func.coalesce(Subscriber.confirmation_sent_at, Subscriber.created_at)
+    last_request = func.coalesce(Subscriber.request_mail_queued_at, Subscriber.created_at)
     stale = select(Subscriber.id).where(Subscriber.status == PENDING, last_request < cutoff)
     removed_languages = db.session.execute(
         delete(SubscriberLanguage).where(

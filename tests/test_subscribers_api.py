@@ -66,7 +66,7 @@ def test_erase_by_id_removes_personal_data_and_keeps_deliveries_anonymous(client
     assert db.session.scalar(select(Subscriber)) is None
     assert db.session.scalar(select(SubscriberLanguage)) is None and db.session.scalar(select(Consent)) is None
     delivery = db.session.scalar(select(Delivery))
-    assert delivery.subscriber_id is None and delivery.payload is None
+    assert delivery.subscriber_id is None and delivery.consent_id is None and delivery.payload is None
     assert client.delete(f"/api/v1/subscribers/{subscriber_id}", headers=editor_headers).status_code == 404
 
 

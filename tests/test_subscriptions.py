@@ -89,11 +89,16 @@ def test_confirmed_subscriber_without_a_page_locale_gets_the_first_chosen_langua
     assert parse_message(message)["Subject"] == "Подтвердите подписку на Belarus Weekly"
 
 
-def test_confirmed_subscriber_asking_again_for_the_same_languages_changes_nothing(client, subscribe_via_api, add_subscriber):
+def test_confirmed_subscriber_asking_again_for_the_same_languages_only_gets_a_notice(client, subscribe_via_api, add_subscriber):
     add_subscriber(ADDRESS, ["en", "ru"])
     before = snapshot()
     assert subscribe_via_api(ADDRESS, ["ru"]).status_code == 202
-    assert snapshot() == before
+    after = snapshot()
+    assert after["languages"] == before["languages"] and after["consents"] == before["consents"] == []
+    assert [row["kind"] for row in after["deliveries"]] == ["already_subscribed"]
+    [message] = queued_messages()
+    assert parse_message(message)["Subject"] == "You are already subscribed to Belarus Weekly"
+    assert subscriber().status == CONFIRMED and subscriber().confirmed_languages == ["en", "ru"]
 
 
 def test_unsubscribed_address_goes_through_double_opt_in_again(client, subscribe_via_api, add_subscriber):

@@ -13,7 +13,7 @@ from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppress
 from ..models import content as editions
 from ..models import delivery as states
 from ..models.subscribers import CONFIRMED
-from .ledger import _insert, cancel_queued
+from .ledger import _insert, cancel_queued, has_renderer
 
 HELD = (editions.PAUSED, editions.CANCELLED)
 RECENT_CANCEL_SECONDS = 600
@@ -31,6 +31,7 @@ class Job:
     payload: bytes | None
     attempts: int
     created_at: datetime
+    consent_id: int | None = None
 
 
 def _not_held():
@@ -66,7 +67,7 @@ def load_jobs(ids: list[int]) -> tuple[list[Job], dict[int, str]]:
     rows = db.session.execute(
         select(
             Delivery.id, Delivery.kind, Delivery.edition_id, Delivery.subscriber_id, Delivery.payload,
-            Delivery.attempts, Delivery.created_at, Subscriber.email, Subscriber.status,
+            Delivery.attempts, Delivery.created_at, Delivery.consent_id, Subscriber.email, Subscriber.status,
             SubscriberLanguage.confirmed_at, Suppression.email.label("suppressed"),
         )
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
@@ -85,7 +86,7 @@ def load_jobs(ids: list[int]) -> tuple[list[Job], dict[int, str]]:
             refused[row.id] = reason
         else:
             jobs.append(Job(row.id, row.kind, row.edition_id, row.subscriber_id, row.email, row.payload,
-                            row.attempts, row.created_at))
+                            row.attempts, row.created_at, row.consent_id))
     return jobs, refused
 
 
@@ -97,8 +98,8 @@ def _refusal(row) -> str | None:
     if row.kind == states.DIGEST:
         if row.status != CONFIRMED or row.confirmed_at is None:
             return "cancelled: unsubscribed from this language"
-    elif row.payload is None:
-        return "cancelled: nothing to send"
+    elif row.payload is None and not has_renderer(row.kind):
+        return f"cancelled: nothing to send (no renderer for {row.kind} messages)"
     return None
 
 

@@ -1,6 +1,8 @@
 """Building MIME messages for transactional mail (confirmation and the like)."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
@@ -20,7 +22,16 @@ def sender_domain() -> str:
     return sender_address().rsplit("@", 1)[-1]
 
 
-def build_message(*, to: str, subject: str, text: str, html: str, headers: dict[str, str] | None = None) -> bytes:
+def transactional_message_id(delivery_id: int) -> str:
+    """Deterministic per delivery row: every attempt to send it carries the same Message-ID."""
+    secret = str(current_app.config["SECRET_KEY"]).encode("utf-8")
+    tag = hmac.new(secret, f"delivery:{delivery_id}".encode(), hashlib.sha256).hexdigest()[:16]
+    return f"<delivery.{delivery_id}.{tag}@{sender_domain()}>"
+
+
+def build_message(
+    *, to: str, subject: str, text: str, html: str, headers: dict[str, str] | None = None, message_id: str | None = None
+) -> bytes:
     """A multipart/alternative message (text, then HTML) serialised with CRLF line endings.
 
     A non-ASCII local part is written as UTF-8 (RFC 6531); the transport then asks the server for SMTPUTF8.
@@ -30,7 +41,7 @@ def build_message(*, to: str, subject: str, text: str, html: str, headers: dict[
     message["To"] = Address(addr_spec=to) if to.isascii() else to
     message["Subject"] = subject
     message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = make_msgid(domain=sender_domain())
+    message["Message-ID"] = message_id or make_msgid(domain=sender_domain())
     message["Auto-Submitted"] = "auto-generated"
     for name, value in (headers or {}).items():
         message[name] = value

@@ -1,6 +1,9 @@
 """The delivery ledger: enqueueing an edition or a transactional message, editor controls, counts."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy import and_, case, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -25,9 +28,48 @@ class SendConflict(Exception):
         self.action = action
 
 
-def enqueue_transactional(subscriber_id: int, message: bytes, kind: str = CONFIRMATION) -> Delivery:
-    """Queue a pre-built message; it is committed with the caller's transaction, so it is never lost."""
-    delivery = Delivery(kind=kind, priority=PRIORITY_TRANSACTIONAL, subscriber_id=subscriber_id, payload=message)
+class NothingToRender(LookupError):
+    """What a transactional delivery references (its subscriber or consent) is gone; the row is cancelled."""
+
+
+TransactionalRenderer = Callable[[Any], bytes]
+_renderers: dict[str, TransactionalRenderer] = {}
+
+
+def register_transactional_renderer(kind: str, renderer: TransactionalRenderer) -> None:
+    """Let the worker build messages of `kind`: `renderer(delivery) -> bytes`, called in an app context.
+
+    `delivery` is the claimed row (`claims.Job`: delivery_id, kind, subscriber_id, consent_id, email).
+    The renderer raises NothingToRender when what the row references no longer exists.
+    """
+    _renderers[kind] = renderer
+
+
+def has_renderer(kind: str) -> bool:
+    return kind in _renderers
+
+
+def render_transactional(delivery) -> bytes:
+    """The message of a transactional delivery: its pre-built payload, else rendered now by its kind's renderer."""
+    if delivery.payload is not None:
+        return delivery.payload
+    renderer = _renderers.get(delivery.kind)
+    if renderer is None:
+        raise NothingToRender(f"no renderer for {delivery.kind} messages")
+    return renderer(delivery)
+
+
+def enqueue_transactional(
+    subscriber_id: int, message: bytes | None = None, kind: str = CONFIRMATION, *, consent_id: int | None = None
+) -> Delivery:
+    """Queue a transactional message in the caller's transaction, so it is never lost.
+
+    Without `message`, nothing is built now: the worker renders it when it sends, by `kind`,
+    from the subscriber and consent the row references.
+    """
+    delivery = Delivery(
+        kind=kind, priority=PRIORITY_TRANSACTIONAL, subscriber_id=subscriber_id, consent_id=consent_id, payload=message
+    )
     db.session.add(delivery)
     return delivery
 

@@ -6,11 +6,14 @@ import queue
 import threading
 from collections import Counter
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ..extensions import db
 from ..models import delivery as states
 from ..models.content import CANCELLED
 from .claims import Job, Recorder
 from .digest import DigestTemplate, LinkSigner, build_digest_message
+from .ledger import NothingToRender, render_transactional
 from .transport import DeliveryError, open_transport
 from .verp import bounce_domain, envelope_sender
 
@@ -101,15 +104,35 @@ class SenderPool:
         if job.kind == states.DIGEST:
             message = build_digest_message(self.templates[job.edition_id], job.subscriber_id, job.email, self._links)
         else:
-            message = job.payload
+            message = self._render_transactional(job)
         return self.signer.sign(message) if self.signer else message
+
+    def _render_transactional(self, job: Job) -> bytes:
+        """Render in this thread's own session, closed at once so no transaction stays open."""
+        try:
+            return render_transactional(job)
+        except (NothingToRender, SQLAlchemyError):
+            raise
+        except Exception as error:
+            log.exception("delivery %s: the %s message could not be rendered", job.delivery_id, job.kind)
+            raise NothingToRender(f"the {job.kind} message could not be rendered ({error.__class__.__name__})") from error
+        finally:
+            db.session.remove()
+
+    def _cancel_unrenderable(self, job: Job, error: NothingToRender, recorder: Recorder) -> None:
+        recorder.give_back(job, f"cancelled: {error}"[:1000], cancelled=True)
+        log.warning("delivery %s cancelled: %s", job.delivery_id, error)
+        self.count("cancelled")
 
     def _deliver(self, job: Job, transport, recorder: Recorder) -> None:
         held = self.held.get(job.edition_id) if job.edition_id else None
         if held or self.stop.is_set():
             recorder.give_back(job, f"not sent: edition {held}" if held else "worker stopped", cancelled=held == CANCELLED)
             return self.count("cancelled" if held == CANCELLED else "released")
-        message = self._message(job)
+        try:
+            message = self._message(job)
+        except NothingToRender as error:
+            return self._cancel_unrenderable(job, error, recorder)
         if not self.throttle.acquire(self.stop):
             recorder.give_back(job, "worker stopped", cancelled=False)
             return self.count("released")

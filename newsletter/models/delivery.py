@@ -19,6 +19,7 @@ STATES = (QUEUED, SENDING, SENT, FAILED, SUPPRESSED, CANCELLED)
 
 DIGEST = "digest"
 CONFIRMATION = "confirmation"
+ALREADY_SUBSCRIBED = "already_subscribed"
 
 PRIORITY_TRANSACTIONAL = 0
 PRIORITY_DIGEST = 10
@@ -28,10 +29,11 @@ class Delivery(db.Model):
     __tablename__ = "deliveries"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), default=DIGEST)
+    kind: Mapped[str] = mapped_column(String(32), default=DIGEST)
     priority: Mapped[int] = mapped_column(default=PRIORITY_DIGEST)
     edition_id: Mapped[int | None] = mapped_column(ForeignKey("editions.id"))
     subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id", ondelete="SET NULL"))
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), default=QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)

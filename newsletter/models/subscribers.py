@@ -24,7 +24,8 @@ class Subscriber(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    request_mail_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When the last answer to a subscription request (confirmation or already-subscribed notice) was queued."""
 
     languages: Mapped[list[SubscriberLanguage]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", order_by="SubscriberLanguage.language"
