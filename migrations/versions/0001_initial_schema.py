@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 13:45:43.679885
+Create Date: 2026-11-29 13:54:31.663368
 
 """
 from alembic import op
@@ -91,7 +91,7 @@ def upgrade():
     sa.Column('created_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('confirmed_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('unsubscribed_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('confirmation_sent_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('request_mail_queued_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscribers')),
     sa.UniqueConstraint('email', name=op.f('uq_subscribers_email'))
     )
@@ -120,30 +120,6 @@ def upgrade():
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_consents_subscriber_id'), ['subscriber_id'], unique=False)
 
-    op.create_table('deliveries',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('priority', sa.Integer(), nullable=False),
-    sa.Column('edition_id', sa.Integer(), nullable=True),
-    sa.Column('subscriber_id', sa.Integer(), nullable=True),
-    sa.Column('payload', sa.LargeBinary(), nullable=True),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('lease_expires_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('claimed_by', sa.String(length=100), nullable=True),
-    sa.Column('last_reply', sa.String(length=1000), nullable=True),
-    sa.Column('sent_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['edition_id'], ['editions.id'], name=op.f('fk_deliveries_edition_id_editions')),
-    sa.ForeignKeyConstraint(['subscriber_id'], ['subscribers.id'], name=op.f('fk_deliveries_subscriber_id_subscribers'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_deliveries')),
-    sa.UniqueConstraint('edition_id', 'subscriber_id', name=op.f('uq_deliveries_edition_id_subscriber_id'))
-    )
-    with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.create_index('ix_deliveries_claim', ['status', 'priority', 'id'], unique=False)
-        batch_op.create_index('ix_deliveries_edition_status', ['edition_id', 'status'], unique=False)
-
     op.create_table('subscriber_languages',
     sa.Column('subscriber_id', sa.Integer(), nullable=False),
     sa.Column('language', sa.String(length=2), nullable=False),
@@ -155,20 +131,46 @@ def upgrade():
     with op.batch_alter_table('subscriber_languages', schema=None) as batch_op:
         batch_op.create_index('ix_subscriber_languages_language_confirmed', ['language', 'confirmed_at'], unique=False)
 
+    op.create_table('deliveries',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('priority', sa.Integer(), nullable=False),
+    sa.Column('edition_id', sa.Integer(), nullable=True),
+    sa.Column('subscriber_id', sa.Integer(), nullable=True),
+    sa.Column('consent_id', sa.Integer(), nullable=True),
+    sa.Column('payload', sa.LargeBinary(), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('lease_expires_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_by', sa.String(length=100), nullable=True),
+    sa.Column('last_reply', sa.String(length=1000), nullable=True),
+    sa.Column('sent_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', newsletter.models.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['consent_id'], ['consents.id'], name=op.f('fk_deliveries_consent_id_consents'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['edition_id'], ['editions.id'], name=op.f('fk_deliveries_edition_id_editions')),
+    sa.ForeignKeyConstraint(['subscriber_id'], ['subscribers.id'], name=op.f('fk_deliveries_subscriber_id_subscribers'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deliveries')),
+    sa.UniqueConstraint('edition_id', 'subscriber_id', name=op.f('uq_deliveries_edition_id_subscriber_id'))
+    )
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_deliveries_claim', ['status', 'priority', 'id'], unique=False)
+        batch_op.create_index('ix_deliveries_edition_status', ['edition_id', 'status'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table('subscriber_languages', schema=None) as batch_op:
-        batch_op.drop_index('ix_subscriber_languages_language_confirmed')
-
-    op.drop_table('subscriber_languages')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_deliveries_edition_status')
         batch_op.drop_index('ix_deliveries_claim')
 
     op.drop_table('deliveries')
+    with op.batch_alter_table('subscriber_languages', schema=None) as batch_op:
+        batch_op.drop_index('ix_subscriber_languages_language_confirmed')
+
+    op.drop_table('subscriber_languages')
     with op.batch_alter_table('consents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_consents_subscriber_id'))
 
