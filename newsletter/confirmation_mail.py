@@ -27,13 +27,13 @@ def init_app(app: Flask) -> None:
 
 def queue_confirmation(subscriber: Subscriber, consent: Consent) -> None:
     """Queue the confirmation of this consent (committed by the caller)."""
-    enqueue_transactional(subscriber.id, kind=CONFIRMATION, consent_id=consent.id)
+    enqueue_transactional(subscriber, kind=CONFIRMATION, consent=consent)
     subscriber.request_mail_queued_at = utcnow()
 
 
 def queue_already_subscribed(subscriber: Subscriber) -> None:
     """Queue the notice for a confirmed subscriber who asked again for languages they have (committed by the caller)."""
-    enqueue_transactional(subscriber.id, kind=ALREADY_SUBSCRIBED)
+    enqueue_transactional(subscriber, kind=ALREADY_SUBSCRIBED)
     subscriber.request_mail_queued_at = utcnow()
 
 

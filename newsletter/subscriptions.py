@@ -103,21 +103,17 @@ def _subscribe_once(request: SubscriptionRequest) -> int | None:
     if subscriber is None:
         subscriber = Subscriber(email=request.email, status=PENDING, locale=request.locale, created_at=utcnow())
         db.session.add(subscriber)
-        db.session.flush()
     elif _recently_answered(subscriber):
         return None
-    elif subscriber.status == CONFIRMED:
-        if set(request.languages) <= set(subscriber.confirmed_languages):
-            queue_already_subscribed(subscriber)
-            return subscriber.id
-        subscriber.locale = request.locale
+    if subscriber.status == CONFIRMED and set(request.languages) <= set(subscriber.confirmed_languages):
+        queue_already_subscribed(subscriber)
     else:
-        subscriber.status = PENDING
+        _replace_pending_languages(subscriber, request.languages)
+        if subscriber.status != CONFIRMED:
+            subscriber.status = PENDING
         subscriber.locale = request.locale
-    _replace_pending_languages(subscriber, request.languages)
-    consent = record_request(subscriber, request.languages, request.origin)
+        queue_confirmation(subscriber, record_request(subscriber, request.languages, request.origin))
     db.session.flush()
-    queue_confirmation(subscriber, consent)
     return subscriber.id
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import and_, case, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
-from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
+from ..models import Consent, Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
 from ..models import content as editions
 from ..models import delivery as states
 from ..models.delivery import CONFIRMATION, PRIORITY_TRANSACTIONAL
@@ -60,16 +60,18 @@ def render_transactional(delivery) -> bytes:
 
 
 def enqueue_transactional(
-    subscriber_id: int, message: bytes | None = None, kind: str = CONFIRMATION, *, consent_id: int | None = None
+    subscriber: Subscriber | int, message: bytes | None = None, kind: str = CONFIRMATION, *, consent: Consent | None = None
 ) -> Delivery:
     """Queue a transactional message in the caller's transaction, so it is never lost.
 
     Without `message`, nothing is built now: the worker renders it when it sends, by `kind`,
-    from the subscriber and consent the row references.
+    from the subscriber and consent the row references. Objects not yet flushed are fine.
     """
-    delivery = Delivery(
-        kind=kind, priority=PRIORITY_TRANSACTIONAL, subscriber_id=subscriber_id, consent_id=consent_id, payload=message
-    )
+    delivery = Delivery(kind=kind, priority=PRIORITY_TRANSACTIONAL, consent=consent, payload=message)
+    if isinstance(subscriber, Subscriber):
+        delivery.subscriber = subscriber
+    else:
+        delivery.subscriber_id = subscriber
     db.session.add(delivery)
     return delivery
 

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from .subscribers import Consent, Subscriber
 
 QUEUED = "queued"
 SENDING = "sending"
@@ -43,6 +47,9 @@ class Delivery(db.Model):
     last_reply: Mapped[str | None] = mapped_column(String(1000))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    subscriber: Mapped[Subscriber | None] = relationship()
+    consent: Mapped[Consent | None] = relationship()
 
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id"),
