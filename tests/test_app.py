@@ -74,3 +74,17 @@ def test_database_errors_never_show_bound_parameters(app):
     db.session.rollback()
     assert "private.reader" not in str(raised.value) and "private.reader" not in str(raised.value.orig)
     assert "hidden due to hide_parameters" in str(raised.value)
+
+
+def test_access_log_never_shows_a_personal_link_token(caplog):
+    import logging
+
+    from newsletter.web.access_log import redact_tokens_in_access_log
+
+    redact_tokens_in_access_log("test.access")
+    with caplog.at_level(logging.INFO, logger="test.access"):
+        logging.getLogger("test.access").info(
+            '%s - - "%s" %s', "127.0.0.1", "POST /unsubscribe/WzEsImFiYyJd.abc.def?lang=ru HTTP/1.1", "200"
+        )
+    assert "WzEsImFiYyJd" not in caplog.text
+    assert "/unsubscribe/[token]?lang=ru" in caplog.text

@@ -11,6 +11,8 @@ from flask.cli import with_appcontext
 from werkzeug.serving import make_server
 
 from ..delivery import worker
+from ..scheduler import start_background_scheduler, stop_background_scheduler
+from ..web.access_log import redact_tokens_in_access_log
 
 log = logging.getLogger("newsletter.serve")
 RESTART_SECONDS = 5.0
@@ -30,23 +32,6 @@ def _deliver_forever(app, stop: threading.Event) -> None:
                 stop.wait(RESTART_SECONDS)
 
 
-def _start_scheduler(app) -> None:
-    try:
-        from ..scheduler import start_background_scheduler
-    except ImportError:
-        log.warning("no scheduler available; weekly editions will not be built automatically")
-        return
-    start_background_scheduler(app)
-
-
-def _stop_scheduler() -> None:
-    try:
-        from ..scheduler import stop_background_scheduler
-    except ImportError:
-        return
-    stop_background_scheduler()
-
-
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
@@ -54,6 +39,7 @@ def _stop_scheduler() -> None:
 def serve_command(host: str, port: int) -> None:
     """Serve the site and API (threaded WSGI server), deliver mail and run the scheduler, all in one process."""
     app = current_app._get_current_object()
+    redact_tokens_in_access_log()
     server = make_server(host, port, app, threaded=True)
     stop = threading.Event()
 
@@ -65,7 +51,7 @@ def serve_command(host: str, port: int) -> None:
     signal.signal(signal.SIGINT, shut_down)
     delivery = threading.Thread(target=_deliver_forever, args=(app, stop), name="worker", daemon=True)
     delivery.start()
-    _start_scheduler(app)
+    start_background_scheduler(app)
     url = f"http://{host}:{server.server_port}"
     log.info("newsletter serving on %s (worker and scheduler in this process)", url)
     click.echo(f"Newsletter running on {url}/ — subscribe form at {url}/subscribe (Ctrl-C to stop)", err=True)
@@ -74,6 +60,6 @@ def serve_command(host: str, port: int) -> None:
     finally:
         stop.set()
         server.server_close()
-        _stop_scheduler()
+        stop_background_scheduler()
         delivery.join(timeout=30)
         log.info("newsletter stopped")
