@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import func, select, text  # noqa: E402
 
 SINK = "/usr/sbin/smtp-sink"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"

@@ -10,13 +10,7 @@ from ..models import Article
 from . import api
 from .auth import require_editor
 from .requests import json_body
-
-
-def error_response(code: int, message: str, fields: dict | None = None):
-    body = {"error": {"code": code, "message": message}}
-    if fields:
-        body["error"]["fields"] = fields
-    return jsonify(body), code
+from .responses import error_response, or_404
 
 
 def article_json(article: Article) -> dict:
@@ -62,24 +56,21 @@ def create_article():
     return jsonify(article_json(article)), 201
 
 
-def _article_or_404(article_id: int):
-    article = db.session.get(Article, article_id)
-    return article, (None if article else error_response(404, "No such article."))
+def _article_or_404(article_id: int) -> Article:
+    return or_404(db.session.get(Article, article_id), "No such article.")
 
 
 @api.get("/articles/<int:article_id>")
 @require_editor
 def show_article(article_id: int):
-    article, missing = _article_or_404(article_id)
-    return missing or jsonify(article_json(article))
+    article = _article_or_404(article_id)
+    return jsonify(article_json(article))
 
 
 @api.route("/articles/<int:article_id>", methods=["PATCH", "PUT"])
 @require_editor
 def update_article(article_id: int):
-    article, missing = _article_or_404(article_id)
-    if missing:
-        return missing
+    article = _article_or_404(article_id)
     data = json_body()
     if data is None:
         return error_response(400, "Send a JSON object with Content-Type: application/json.")
@@ -94,8 +85,6 @@ def update_article(article_id: int):
 @api.delete("/articles/<int:article_id>")
 @require_editor
 def delete_article(article_id: int):
-    article, missing = _article_or_404(article_id)
-    if missing:
-        return missing
+    article = _article_or_404(article_id)
     service.delete_article(article)
     return "", 204

@@ -13,9 +13,9 @@ from ..delivery.transport import DeliveryError
 from ..models import Edition
 from ..weeks import BadWeek, parse_week
 from . import api
-from .articles import error_response
 from .auth import require_editor
 from .requests import json_body
+from .responses import error_response, or_404
 
 MAX_TEST_RECIPIENTS = 10
 
@@ -40,9 +40,8 @@ def edition_json(edition: Edition, with_counts: bool = True) -> dict:
     return body
 
 
-def _edition_or_404(edition_id: int):
-    edition = service.get_edition(edition_id)
-    return edition, (None if edition else error_response(404, "No such edition."))
+def _edition_or_404(edition_id: int) -> Edition:
+    return or_404(service.get_edition(edition_id), "No such edition.")
 
 
 @api.get("/editions")
@@ -78,17 +77,15 @@ def build_editions():
 @api.get("/editions/<int:edition_id>")
 @require_editor
 def show_edition(edition_id: int):
-    edition, missing = _edition_or_404(edition_id)
-    return missing or jsonify(edition_json(edition))
+    edition = _edition_or_404(edition_id)
+    return jsonify(edition_json(edition))
 
 
 @api.get("/editions/<int:edition_id>/preview")
 @require_editor
 def preview_edition(edition_id: int):
     """The rendered HTML (or ?format=text, the text part) without personal links."""
-    edition, missing = _edition_or_404(edition_id)
-    if missing:
-        return missing
+    edition = _edition_or_404(edition_id)
     if request.args.get("format") == "text":
         return Response(archive.public_text(edition), mimetype="text/plain")
     response = Response(archive.public_html(edition), mimetype="text/html")
@@ -99,8 +96,8 @@ def preview_edition(edition_id: int):
 @api.get("/editions/<int:edition_id>/preview.txt")
 @require_editor
 def preview_edition_text(edition_id: int):
-    edition, missing = _edition_or_404(edition_id)
-    return missing or Response(archive.public_text(edition), mimetype="text/plain")
+    edition = _edition_or_404(edition_id)
+    return Response(archive.public_text(edition), mimetype="text/plain")
 
 
 def _test_recipients(data) -> tuple[list[str], str | None]:
@@ -119,9 +116,7 @@ def _test_recipients(data) -> tuple[list[str], str | None]:
 @api.post("/editions/<int:edition_id>/test")
 @require_editor
 def test_send(edition_id: int):
-    edition, missing = _edition_or_404(edition_id)
-    if missing:
-        return missing
+    edition = _edition_or_404(edition_id)
     recipients, problem = _test_recipients(json_body())
     if problem:
         return error_response(422, "The request is not valid.", {"recipients": problem})
@@ -135,9 +130,7 @@ def test_send(edition_id: int):
 @api.post("/editions/<int:edition_id>/send")
 @require_editor
 def send_edition(edition_id: int):
-    edition, missing = _edition_or_404(edition_id)
-    if missing:
-        return missing
+    edition = _edition_or_404(edition_id)
     try:
         queued = service.send_edition(edition)
     except ledger.SendConflict as error:
@@ -148,9 +141,7 @@ def send_edition(edition_id: int):
 @api.post("/editions/<int:edition_id>/schedule")
 @require_editor
 def schedule_edition(edition_id: int):
-    edition, missing = _edition_or_404(edition_id)
-    if missing:
-        return missing
+    edition = _edition_or_404(edition_id)
     data = json_body()
     try:
         when = service.parse_send_time(data.get("at") if isinstance(data, dict) else None)
@@ -167,9 +158,7 @@ def schedule_edition(edition_id: int):
 @api.post("/editions/<int:edition_id>/cancel")
 @require_editor
 def cancel_edition(edition_id: int):
-    edition, missing = _edition_or_404(edition_id)
-    if missing:
-        return missing
+    edition = _edition_or_404(edition_id)
     try:
         service.cancel_edition(edition)
     except service.EditionConflict as error:

@@ -7,13 +7,12 @@ from ..delivery import ledger
 from ..extensions import db
 from ..models import Edition
 from . import api
-from .articles import error_response
 from .auth import require_editor
+from .responses import error_response, or_404
 
 
 def _control(edition_id: int, action):
-    if db.session.get(Edition, edition_id) is None:
-        return error_response(404, "No such edition.")
+    or_404(db.session.get(Edition, edition_id), "No such edition.")
     try:
         status = action(edition_id)
     except ledger.SendConflict as error:

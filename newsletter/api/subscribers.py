@@ -15,6 +15,7 @@ from ..models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 from . import api
 from .auth import require_editor
 from .requests import json_body
+from .responses import or_404
 
 MAX_PER_PAGE = 500
 MAX_PAGE = 1_000_000
@@ -98,9 +99,7 @@ def export_subscribers():
 @api.delete("/subscribers/<int:subscriber_id>")
 @require_editor
 def erase_subscriber(subscriber_id: int):
-    subscriber = db.session.get(Subscriber, subscriber_id)
-    if subscriber is None:
-        return jsonify({"error": {"code": 404, "message": "no such subscriber"}}), 404
+    subscriber = or_404(db.session.get(Subscriber, subscriber_id), "No such subscriber.")
     subscriber_io.erase_subscriber(subscriber)
     return "", 204
 
@@ -112,8 +111,6 @@ def erase_subscriber_by_email():
     body = json_body()
     if not isinstance(body, dict) or not isinstance(body.get("email"), str):
         return _bad_query("email", "send a JSON object with the subscriber's email")
-    subscriber = subscriber_io.find_subscriber(body["email"])
-    if subscriber is None:
-        return jsonify({"error": {"code": 404, "message": "no subscriber with this address"}}), 404
+    subscriber = or_404(subscriber_io.find_subscriber(body["email"]), "No subscriber with this address.")
     subscriber_io.erase_subscriber(subscriber)
     return "", 204
