@@ -32,7 +32,7 @@ def queue_confirmation(subscriber: Subscriber, consent: Consent) -> None:
 
 
 def queue_already_subscribed(subscriber: Subscriber) -> None:
-    """Queue the notice for a confirmed subscriber who asked again for languages they have (committed by the caller)."""
+    """Queue the notice for a confirmed subscriber asking again for languages they have (committed by the caller)."""
     enqueue_transactional(subscriber, kind=ALREADY_SUBSCRIBED)
     subscriber.request_mail_queued_at = utcnow()
 

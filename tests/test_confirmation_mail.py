@@ -118,7 +118,9 @@ def _refuse_to_render(*_args, **_kwargs):
 
 
 @pytest.mark.parametrize("state", STATES)
-def test_the_request_renders_nothing_in_any_state(app, client, outbox, monkeypatch, address_in_state, form_token, state):
+def test_the_request_renders_nothing_in_any_state(
+    app, client, outbox, monkeypatch, address_in_state, form_token, state
+):
     address = address_in_state(state)
     second = address_in_state(state, "second@example.org")
     token = form_token()
@@ -166,7 +168,9 @@ def test_every_state_queues_one_row_of_the_same_shape_and_nothing_within_the_win
 # --- rows whose references are gone ------------------------------------------------------------------
 
 
-def test_a_confirmation_whose_consent_was_purged_is_cancelled_not_sent(app, client, outbox, subscribe_via_api, add_subscriber):
+def test_a_confirmation_whose_consent_was_purged_is_cancelled_not_sent(
+    app, client, outbox, subscribe_via_api, add_subscriber
+):
     add_subscriber(ADDRESS, ["en"])
     subscribe_via_api(ADDRESS, ["en", "be"])
     subscribe_via_api("stale@example.org", ["en"])
@@ -204,7 +208,9 @@ def test_mail_queued_for_an_erased_subscriber_is_cancelled_and_keeps_no_address(
         assert "@" not in (row.last_reply or "")
 
 
-def test_a_notice_for_someone_who_left_before_it_went_out_is_cancelled(app, client, outbox, subscribe_via_api, add_subscriber):
+def test_a_notice_for_someone_who_left_before_it_went_out_is_cancelled(
+    app, client, outbox, subscribe_via_api, add_subscriber
+):
     person = add_subscriber(ADDRESS, ["en"])
     subscribe_via_api(ADDRESS, ["en"])
     subscriptions.unsubscribe(db.session.get(Subscriber, person.id))
@@ -214,7 +220,9 @@ def test_a_notice_for_someone_who_left_before_it_went_out_is_cancelled(app, clie
     assert row.status == delivery_states.CANCELLED and "no longer subscribed" in row.last_reply
 
 
-def test_a_rendering_error_cancels_the_row_and_the_worker_carries_on(app, client, outbox, monkeypatch, subscribe_via_api):
+def test_a_rendering_error_cancels_the_row_and_the_worker_carries_on(
+    app, client, outbox, monkeypatch, subscribe_via_api
+):
     subscribe_via_api(ADDRESS, ["en"])
 
     def broken(*_args, **_kwargs):

@@ -30,7 +30,13 @@ def transactional_message_id(delivery_id: int) -> str:
 
 
 def build_message(
-    *, to: str, subject: str, text: str, html: str, headers: dict[str, str] | None = None, message_id: str | None = None
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    html: str,
+    headers: dict[str, str] | None = None,
+    message_id: str | None = None,
 ) -> bytes:
     """A multipart/alternative message (text, then HTML) serialised with CRLF line endings.
 

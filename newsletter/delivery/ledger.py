@@ -1,4 +1,4 @@
-"""The delivery ledger: enqueueing an edition or a transactional message, editor controls, counts."""
+"""The delivery ledger: enqueueing editions and transactional messages (with their renderers), controls, counts."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -60,7 +60,11 @@ def render_transactional(delivery) -> bytes:
 
 
 def enqueue_transactional(
-    subscriber: Subscriber | int, message: bytes | None = None, kind: str = CONFIRMATION, *, consent: Consent | None = None
+    subscriber: Subscriber | int,
+    message: bytes | None = None,
+    kind: str = CONFIRMATION,
+    *,
+    consent: Consent | None = None,
 ) -> Delivery:
     """Queue a transactional message in the caller's transaction, so it is never lost.
 

@@ -115,7 +115,8 @@ class SenderPool:
             raise
         except Exception as error:
             log.exception("delivery %s: the %s message could not be rendered", job.delivery_id, job.kind)
-            raise NothingToRender(f"the {job.kind} message could not be rendered ({error.__class__.__name__})") from error
+            reason = f"the {job.kind} message could not be rendered ({error.__class__.__name__})"
+            raise NothingToRender(reason) from error
         finally:
             db.session.remove()
 
