@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 import time_machine
 from fixtures.subscribers import html_part, parse_message, queued_messages, snapshot, text_part
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from newsletter import confirmation_mail, rendering, subscriber_io, subscriptions
 from newsletter.delivery import worker
@@ -163,6 +163,39 @@ def test_every_state_queues_one_row_of_the_same_shape_and_nothing_within_the_win
     for address in addresses.values():
         assert subscribe_via_api(address, ["en"]).status_code == 202
     assert snapshot() == before
+
+
+@pytest.fixture
+def sql_log(app):
+    """The SQL statements the app runs, as a list the test may clear."""
+    statements: list[str] = []
+
+    def record(_connection, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split()[:3]).upper())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    yield statements
+    event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_every_state_runs_about_the_same_statements(app, client, subscribe_via_api, address_in_state, sql_log):
+    """A first request: one lookup, a few writes and one delivery row in every state; later ones only look up."""
+    addresses = {state: address_in_state(state, f"{state}@example.org") for state in STATES}
+    first, again = {}, {}
+    for state, address in addresses.items():
+        sql_log.clear()
+        subscribe_via_api(address, ["en"])
+        first[state] = list(sql_log)
+    for state, address in addresses.items():
+        sql_log.clear()
+        subscribe_via_api(address, ["en"])
+        again[state] = list(sql_log)
+    for state, statements in first.items():
+        assert 4 <= len(statements) <= 6, (state, statements)
+        assert statements.count("INSERT INTO DELIVERIES") == 1, (state, statements)
+    assert max(map(len, first.values())) - min(map(len, first.values())) <= 2, first
+    assert len({tuple(statements) for statements in again.values()}) == 1, again
+    assert all(statement.startswith("SELECT") for statement in again["confirmed"])
 
 
 # --- rows whose references are gone ------------------------------------------------------------------
