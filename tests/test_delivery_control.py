@@ -1,39 +1,15 @@
 """Editor controls mid-send: pause and resume continue exactly where they stopped; cancel stops the rest."""
 from __future__ import annotations
 
-import threading
 import time
-from contextlib import contextmanager
 
 from newsletter.delivery import ledger, worker
 from newsletter.extensions import db
 from newsletter.models import Edition
 
-from fixtures.delivery import add_edition, add_subscribers, assert_each_once, emails_of, recipients, statuses
-
-
-@contextmanager
-def running_worker(app):
-    stop = threading.Event()
-
-    def drain():
-        with app.app_context():
-            worker.run(stop=stop, poll_seconds=0.05)
-
-    thread = threading.Thread(target=drain)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-
-
-def wait_for(condition, seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+from fixtures.delivery import (
+    add_edition, add_subscribers, assert_each_once, emails_of, recipients, running_worker, statuses, wait_for,
+)
 
 
 def _sending_edition(count: int):

@@ -86,6 +86,6 @@ def worker_command(once: bool) -> None:
     _stop_on_signals(stop)
     try:
         result = worker.run(once=once, stop=stop, progress=reporter)
-    except worker.WorkerAlreadyRunning as error:
+    except (worker.WorkerAlreadyRunning, worker.WorkerSetupError) as error:
         raise click.ClickException(str(error)) from None
     reporter.finish(result)

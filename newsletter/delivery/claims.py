@@ -13,7 +13,7 @@ from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppress
 from ..models import content as editions
 from ..models import delivery as states
 from ..models.subscribers import CONFIRMED
-from .ledger import _insert, cancel_queued, has_renderer
+from .ledger import cancel_queued, has_renderer, dialect_insert
 
 HELD = (editions.PAUSED, editions.CANCELLED)
 RECENT_CANCEL_SECONDS = 600
@@ -113,10 +113,13 @@ def refuse(refused: dict[int, str]) -> None:
     db.session.commit()
 
 
-def renew_leases(worker_id: str, lease_seconds: float) -> None:
+def renew_leases(worker_id: str, lease_seconds: float, *, except_ids: frozenset[int] = frozenset()) -> None:
+    """Extend this worker's leases, bar rows sent but not recorded (left to expire so they are retried)."""
+    statement = update(Delivery).where(Delivery.status == states.SENDING, Delivery.claimed_by == worker_id)
+    if except_ids:
+        statement = statement.where(Delivery.id.notin_(except_ids))
     db.session.execute(
-        update(Delivery)
-        .where(Delivery.status == states.SENDING, Delivery.claimed_by == worker_id)
+        statement
         .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
     )
     db.session.commit()
@@ -188,12 +191,17 @@ def retry_delay(base: float, attempts: int) -> float:
 class Recorder:
     """Writes one delivery's outcome in its own short transaction, on an autocommit connection owned by one thread."""
 
-    def __init__(self, connection: Connection, *, retry_base: float, max_age: float, durable: bool = True):
+    def __init__(self, connection: Connection, *, worker_id: str, retry_base: float, max_age: float,
+                 durable: bool = True):
         self.connection = connection
+        self.worker_id = worker_id
         self.retry_base = retry_base
         self.max_age = max_age
         table = Delivery.__table__
-        self._update = table.update().where(table.c.id == bindparam("delivery_id"))
+        self._update = table.update().where(
+            table.c.id == bindparam("delivery_id"), table.c.status == states.SENDING,
+            table.c.claimed_by == bindparam("worker_id"),
+        )
         self._postgres = connection.dialect.name == "postgresql"
         if self._postgres and not durable:
             connection.exec_driver_sql("SET synchronous_commit TO off")
@@ -202,31 +210,38 @@ class Recorder:
         self._sent_sql = (
             f"UPDATE deliveries SET status = '{states.SENT}', sent_at = {mark.format('now')}, "
             f"attempts = {mark.format('attempts')}, last_reply = {mark.format('reply')}, "
-            f"lease_expires_at = NULL WHERE id = {mark.format('id')}"
+            f"lease_expires_at = NULL WHERE id = {mark.format('id')} AND status = '{states.SENDING}' "
+            f"AND claimed_by = {mark.format('worker')}"
         )
 
-    def _write(self, delivery_id: int, **values) -> None:
-        self.connection.execute(self._update.values(lease_expires_at=None, claimed_by=None, **values),
-                                {"delivery_id": delivery_id})
+    def _write(self, delivery_id: int, **values) -> bool:
+        """Only while this worker still holds the lease: a late write never overwrites another outcome."""
+        result = self.connection.execute(self._update.values(lease_expires_at=None, claimed_by=None, **values),
+                                         {"delivery_id": delivery_id, "worker_id": self.worker_id})
         self.connection.commit()
+        return result.rowcount == 1
 
-    def sent(self, job: Job, reply: str) -> None:
+    def sent(self, job: Job, reply: str) -> bool:
         """The hot path: one prepared UPDATE, committed on its own (the connection is in autocommit mode)."""
         now = utcnow()
         stamp = now if self._postgres else now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
         cursor = self.connection.connection.dbapi_connection.cursor()
         try:
-            cursor.execute(self._sent_sql, {"now": stamp, "attempts": job.attempts + 1, "reply": reply, "id": job.delivery_id})
+            values = {"now": stamp, "attempts": job.attempts + 1, "reply": reply, "id": job.delivery_id,
+                      "worker": self.worker_id}
+            cursor.execute(self._sent_sql, values)
+            return cursor.rowcount == 1
         finally:
             cursor.close()
 
     def failed(self, job: Job, reply: str, *, suppress: bool = False) -> None:
-        if suppress and job.email:
+        recorded = self._write(job.delivery_id, status=states.FAILED, attempts=job.attempts + 1, last_reply=reply)
+        if recorded and suppress and job.email:
             self.connection.execute(
-                _insert(Suppression.__table__).values(email=job.email, reason=reply[:500], created_at=utcnow())
+                dialect_insert(Suppression.__table__).values(email=job.email, reason=reply[:500], created_at=utcnow())
                 .on_conflict_do_nothing()
             )
-        self._write(job.delivery_id, status=states.FAILED, attempts=job.attempts + 1, last_reply=reply)
+            self.connection.commit()
 
     def retry(self, job: Job, reply: str, *, throttled_until: float | None = None) -> None:
         """Back to the queue; a throttled relay delays it without counting the attempt."""

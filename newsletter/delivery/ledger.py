@@ -84,7 +84,8 @@ def _edition_id(edition: Edition | int) -> int:
     return edition if isinstance(edition, int) else edition.id
 
 
-def _insert(table):
+def dialect_insert(table):
+    """An INSERT of the database's dialect, so it offers `on_conflict_do_nothing/update`."""
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
 
@@ -132,7 +133,7 @@ def enqueue_edition(edition: Edition | int) -> int:
         db.session.rollback()
         raise SendConflict(edition_id, _status_of(edition_id), "send")
     columns = ["kind", "priority", "edition_id", "subscriber_id", "status", "attempts", "next_attempt_at", "created_at"]
-    statement = _insert(Delivery.__table__).from_select(columns, _audience(edition_id, moved.language, now))
+    statement = dialect_insert(Delivery.__table__).from_select(columns, _audience(edition_id, moved.language, now))
     db.session.execute(statement.on_conflict_do_nothing())
     queued = db.session.scalar(
         select(func.count()).where(Delivery.edition_id == edition_id, Delivery.status == states.QUEUED)

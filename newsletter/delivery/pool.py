@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import Counter
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -14,21 +15,25 @@ from ..models.content import CANCELLED
 from .claims import Job, Recorder
 from .digest import DigestTemplate, LinkSigner, build_digest_message
 from .ledger import NothingToRender, render_transactional
-from .transport import DeliveryError, open_transport
+from .transport import CONNECT, DeliveryError, open_transport
 from .verp import bounce_domain, envelope_sender
 
 log = logging.getLogger(__name__)
+RECORD_RETRY_SECONDS = (0.1, 0.5, 2.0)
+SETUP_RETRY_SECONDS = (0.5, 1.0, 2.0, 4.0)
 
 
 class SenderPool:
-    def __init__(self, app, *, connections: int, throttle, stop: threading.Event, signer=None):
+    def __init__(self, app, *, worker_id: str, connections: int, throttle, stop: threading.Event, signer=None):
         self.app = app
+        self.worker_id = worker_id
         self.throttle = throttle
         self.stop = stop
         self.signer = signer
         self.templates: dict[int, DigestTemplate] = {}
         self.held: dict[int, str] = {}
         self.stats: Counter = Counter()
+        self.unrecorded: set[int] = set()
         self._stats_lock = threading.Lock()
         self._jobs: queue.Queue = queue.Queue()
         self._busy = 0
@@ -60,21 +65,58 @@ class SenderPool:
         with self._idle:
             self._idle.wait_for(lambda: self._busy < below, timeout=timeout)
 
+    @property
+    def connections(self) -> int:
+        return len(self._threads)
+
+    def alive(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
+
     def close(self) -> None:
+        """Stop the threads; jobs still queued are dropped here and released by the worker (their rows are `sending`)."""
+        self._drop_queued()
         for _thread in self._threads:
             self._jobs.put(None)
         for thread in self._threads:
             thread.join(timeout=60)
 
+    def _drop_queued(self) -> None:
+        dropped = 0
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            dropped += job is not None
+        with self._idle:
+            self._busy -= dropped
+            self._idle.notify_all()
+
     def count(self, outcome: str, number: int = 1) -> None:
         with self._stats_lock:
             self.stats[outcome] += number
 
+    def _setup(self) -> Recorder | None:
+        """This thread's database connection, retried a few times; None if the database stays unreachable."""
+        for delay in (*SETUP_RETRY_SECONDS, None):
+            try:
+                connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                return Recorder(connection, worker_id=self.worker_id, retry_base=self._retry_base,
+                                max_age=self._max_age, durable=self._durable)
+            except SQLAlchemyError as error:
+                if delay is None or self.stop.wait(delay):
+                    log.error("sender thread could not connect to the database (%s); it stops",
+                              error.__class__.__name__)
+                    return None
+        return None
+
     def _serve(self) -> None:
         with self.app.app_context():
+            recorder = self._setup()
+            if recorder is None:
+                return
+            connection = recorder.connection
             transport = open_transport(self.app.config)
-            connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            recorder = Recorder(connection, retry_base=self._retry_base, max_age=self._max_age, durable=self._durable)
             try:
                 while True:
                     job = self._jobs.get()
@@ -95,7 +137,7 @@ class SenderPool:
 
     def _recover(self, job: Job, recorder: Recorder, error: Exception) -> None:
         try:
-            recorder.connection.rollback()
+            _rollback(recorder)
             recorder.retry(job, f"worker error: {error.__class__.__name__}")
         except Exception:
             log.exception("delivery %s: could not record the error; its lease will expire", job.delivery_id)
@@ -125,11 +167,18 @@ class SenderPool:
         log.warning("delivery %s cancelled: %s", job.delivery_id, error)
         self.count("cancelled")
 
-    def _deliver(self, job: Job, transport, recorder: Recorder) -> None:
+    def _held_back(self, job: Job, recorder: Recorder) -> bool:
+        """Give the job back if its edition is paused or cancelled, or the worker is stopping."""
         held = self.held.get(job.edition_id) if job.edition_id else None
-        if held or self.stop.is_set():
-            recorder.give_back(job, f"not sent: edition {held}" if held else "worker stopped", cancelled=held == CANCELLED)
-            return self.count("cancelled" if held == CANCELLED else "released")
+        if not held and not self.stop.is_set():
+            return False
+        recorder.give_back(job, f"not sent: edition {held}" if held else "worker stopped", cancelled=held == CANCELLED)
+        self.count("cancelled" if held == CANCELLED else "released")
+        return True
+
+    def _deliver(self, job: Job, transport, recorder: Recorder) -> None:
+        if self._held_back(job, recorder):
+            return
         try:
             message = self._message(job)
         except NothingToRender as error:
@@ -137,14 +186,34 @@ class SenderPool:
         if not self.throttle.acquire(self.stop):
             recorder.give_back(job, "worker stopped", cancelled=False)
             return self.count("released")
+        if self._held_back(job, recorder):
+            return
         sender = envelope_sender(job.delivery_id, secret=self._secret, domain=self._bounce_domain)
         try:
             reply = transport.send(sender, job.email, message)
         except DeliveryError as error:
             return self._refused(job, error, recorder)
-        recorder.sent(job, str(reply)[:1000])
+        self._record_sent(job, str(reply)[:1000], recorder)
         self.throttle.succeeded()
         self.count("sent")
+
+    def _record_sent(self, job: Job, reply: str, recorder: Recorder) -> None:
+        """The relay accepted it: never queue it again; if the write keeps failing, let its lease expire."""
+        for delay in (*RECORD_RETRY_SECONDS, None):
+            try:
+                if not recorder.sent(job, reply):
+                    log.warning("delivery %s: sent after this worker's lease was lost; outcome not recorded",
+                                job.delivery_id)
+                return
+            except Exception as error:
+                failure = error.__class__.__name__
+                _rollback(recorder)
+            if delay is not None:
+                time.sleep(delay)
+        self.unrecorded.add(job.delivery_id)
+        log.error("delivery %s was accepted by the relay but could not be recorded as sent (%s); "
+                  "it stays in sending and is sent again (same Message-ID) only when its lease expires",
+                  job.delivery_id, failure)
 
     def _refused(self, job: Job, error: DeliveryError, recorder: Recorder) -> None:
         reply = error.reply
@@ -156,11 +225,24 @@ class SenderPool:
             recorder.failed(job, str(reply)[:1000], suppress=reply.unknown_recipient)
             log.warning("delivery %s failed permanently (%s at %s)", job.delivery_id, summary, reply.stage)
             return self.count("failed")
-        if reply.throttled:
+        if reply.stage == CONNECT:
             delay = self.throttle.back_off()
             recorder.retry(job, str(reply)[:1000], throttled_until=self.throttle.paused_until())
-            log.warning("delivery %s: relay throttling (%s); pausing %.1fs", job.delivery_id, summary, delay)
+            if delay:
+                log.error("cannot open an SMTP session (%s); pausing %.1fs before trying again", reply, delay)
+        elif reply.throttled:
+            delay = self.throttle.back_off()
+            recorder.retry(job, str(reply)[:1000], throttled_until=self.throttle.paused_until())
+            if delay:
+                log.warning("delivery %s: relay throttling (%s); pausing %.1fs", job.delivery_id, summary, delay)
         else:
             recorder.retry(job, str(reply)[:1000])
             log.info("delivery %s deferred (%s at %s)", job.delivery_id, summary, reply.stage)
         self.count("retried")
+
+
+def _rollback(recorder: Recorder) -> None:
+    try:
+        recorder.connection.rollback()
+    except Exception:
+        log.debug("rollback failed", exc_info=True)

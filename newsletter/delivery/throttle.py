@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models.delivery import SendThrottle, SendWindowCount
-from .ledger import _insert
+from .ledger import dialect_insert
 
 CLOCK = "global"
 WINDOW_BUCKETS = 60
@@ -62,12 +62,13 @@ class Throttle:
                 time.sleep(min(wait, 1.0))
 
     def back_off(self) -> float:
-        """The relay said it is overloaded: pause every connection of this worker, longer each time."""
+        """Pause every connection of this worker, longer each time; 0 if a pause is already running."""
         with self._lock:
+            if self._pause_until > time.time():
+                return 0.0
             delay = self._backoff
             self._pause_until = max(self._pause_until, time.time() + delay)
             self._backoff = min(self._backoff * 2, 300.0)
-            self._slots.clear()
             return delay
 
     def succeeded(self) -> None:
@@ -115,7 +116,7 @@ class Throttle:
         allowed = min(wanted, self.window_limit - int(used))
         if allowed <= 0:
             return 0
-        statement = _insert(SendWindowCount.__table__).values(bucket=current, sent=allowed)
+        statement = dialect_insert(SendWindowCount.__table__).values(bucket=current, sent=allowed)
         session.execute(
             statement.on_conflict_do_update(
                 index_elements=["bucket"], set_={"sent": SendWindowCount.__table__.c.sent + allowed}
@@ -126,4 +127,4 @@ class Throttle:
 
 
 def _ensure_clock(session) -> None:
-    session.execute(_insert(SendThrottle.__table__).values(name=CLOCK, next_slot=0.0).on_conflict_do_nothing())
+    session.execute(dialect_insert(SendThrottle.__table__).values(name=CLOCK, next_slot=0.0).on_conflict_do_nothing())

@@ -136,14 +136,23 @@ class SmtpTransport:
         return context
 
     def _connect(self) -> smtplib.SMTP:
-        s = self.settings
+        """A ready session; any failure here is the relay's or the settings', never the message's: temporary."""
         try:
-            if s.implicit_tls:
-                connection = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._tls_context())
-            else:
-                connection = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
-        except smtplib.SMTPConnectError as error:
-            raise DeliveryError(SmtpReply(error.smtp_code, _text(error.smtp_error), CONNECT)) from error
+            return self._open_session()
+        except smtplib.SMTPResponseException as error:
+            reply = SmtpReply(error.smtp_code, _text(error.smtp_error), CONNECT)
+        except smtplib.SMTPNotSupportedError as error:
+            reply = SmtpReply(0, f"server refused TLS: {error}", CONNECT)
+        except (smtplib.SMTPException, OSError, ValueError) as error:
+            reply = SmtpReply(0, f"cannot connect: {error.__class__.__name__}: {error}"[:900], CONNECT)
+        raise DeliveryError(reply, temporary=True)
+
+    def _open_session(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.implicit_tls:
+            connection = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._tls_context())
+        else:
+            connection = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
         try:
             connection.ehlo()
             if s.starttls:
@@ -151,12 +160,6 @@ class SmtpTransport:
                 connection.ehlo()
             if s.username:
                 connection.login(s.username, s.password or "")
-        except smtplib.SMTPNotSupportedError as error:
-            connection.close()
-            raise DeliveryError(SmtpReply(0, f"server refused TLS: {error}", CONNECT), temporary=True) from error
-        except smtplib.SMTPResponseException as error:
-            connection.close()
-            raise DeliveryError(SmtpReply(error.smtp_code, _text(error.smtp_error), CONNECT)) from error
         except BaseException:
             connection.close()
             raise
@@ -240,7 +243,7 @@ def _data_bytes(message: bytes) -> bytes:
 def _pipelined_send(connection: smtplib.SMTP, envelope_from: str, recipient: str, message: bytes) -> None:
     """RFC 2920: MAIL, RCPT and DATA in one write, then the content: two round trips instead of four."""
     connection.send(f"MAIL FROM:<{envelope_from}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii"))
-    mail, rcpt, data = connection.getreply(), connection.getreply(), connection.getreply()
+    mail, rcpt, data = _pipelined_replies(connection)
     if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
         connection.send(b".\r\n")
         connection.getreply()
@@ -254,6 +257,16 @@ def _pipelined_send(connection: smtplib.SMTP, envelope_from: str, recipient: str
     code, text = connection.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, text)
+
+
+def _pipelined_replies(connection: smtplib.SMTP) -> list[tuple[int, bytes]]:
+    """The replies to MAIL, RCPT and DATA; after a 421 the server closes, so that 421 stands for the rest."""
+    replies: list[tuple[int, bytes]] = []
+    while len(replies) < 3:
+        replies.append(connection.getreply())
+        if replies[-1][0] == 421:
+            replies.extend([replies[-1]] * (3 - len(replies)))
+    return replies
 
 
 def smtp_settings(config) -> SmtpSettings:

@@ -22,6 +22,7 @@ from .digest import DigestTemplate
 from .pool import SenderPool
 from .signing import signer_from_config
 from .throttle import Throttle
+from .transport import smtp_settings
 
 log = logging.getLogger(__name__)
 MAINTENANCE_SECONDS = 0.25
@@ -30,6 +31,10 @@ REPORT_SECONDS = 1.0
 
 class WorkerAlreadyRunning(RuntimeError):
     """SQLite allows one worker process at a time."""
+
+
+class WorkerSetupError(RuntimeError):
+    """The worker cannot start or keep running (bad SMTP settings, no sender thread alive)."""
 
 
 @dataclass
@@ -94,16 +99,23 @@ class Worker:
         self.worker_id = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.batch = max(1, int(config["WORKER_BATCH_SIZE"]))
         self.lease = float(config["LEASE_SECONDS"])
+        if config.get("SMTP_URL"):
+            try:
+                smtp_settings(config)
+            except ValueError as error:
+                raise WorkerSetupError(f"invalid SMTP settings: {error}") from None
         self.throttle = Throttle.from_config(app)
-        self.pool = _open_pool(app, self.throttle, stop)
+        self.pool = _open_pool(app, self.worker_id, self.throttle, stop)
         self.started = time.monotonic()
         self._last_maintenance = 0.0
         self._last_report = 0.0
 
     def run(self, once: bool) -> Progress:
-        log.info("worker %s started (%d connections)", self.worker_id, len(self.pool._threads))
+        log.info("worker %s started (%d connections)", self.worker_id, self.pool.connections)
         try:
             while not self.stop.is_set():
+                if not self.pool.alive():
+                    raise WorkerSetupError("no sender thread is running (see the errors above); claimed rows released")
                 self._maintain()
                 if self.pool.backlog() >= self.batch:
                     self.pool.wait_for_room(self.batch, timeout=MAINTENANCE_SECONDS)
@@ -142,10 +154,11 @@ class Worker:
         if not force and now - self._last_maintenance < MAINTENANCE_SECONDS:
             return
         self._last_maintenance = now
+        claims.renew_leases(self.worker_id, self.lease, except_ids=frozenset(self.pool.unrecorded))
         claims.requeue_expired()
-        claims.renew_leases(self.worker_id, self.lease)
         self.pool.held = {edition_id: status for edition_id, status in _held_statuses()}
         for edition_id in claims.settle_editions():
+            self.pool.templates.pop(edition_id, None)
             log.info("edition %s: every delivery settled, marked sent", edition_id)
         if self.report and (force or now - self._last_report >= REPORT_SECONDS):
             self._last_report = now
@@ -179,9 +192,10 @@ def _held_statuses():
     return rows
 
 
-def _open_pool(app, throttle, stop) -> SenderPool:
+def _open_pool(app, worker_id: str, throttle, stop) -> SenderPool:
     return SenderPool(
         app,
+        worker_id=worker_id,
         connections=int(app.config["SMTP_CONNECTIONS"]),
         throttle=throttle,
         stop=stop,

@@ -1,0 +1,128 @@
+"""Outcomes are recorded exactly once: accepted mail is never queued again, leases guard every write."""
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
+
+from newsletter.delivery import claims, ledger, worker
+from newsletter.extensions import db
+from newsletter.models import Delivery
+
+from fixtures.delivery import (
+    add_edition, add_subscribers, assert_each_once, emails_of, running_worker, statuses, wait_for,
+)
+from fixtures.smtp import closing
+
+
+def _send(count: int):
+    emails = emails_of(add_subscribers(count, "en"))
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    return edition, emails
+
+
+def _attempts() -> list[int]:
+    rows = db.session.scalars(db.select(Delivery.attempts)).all()
+    db.session.commit()
+    return sorted(rows)
+
+
+def test_an_accepted_message_is_not_sent_again_when_recording_it_fails_once(
+    fast_smtp_config, app, smtp_server, monkeypatch
+):
+    edition, emails = _send(5)
+    real_sent, failures = claims.Recorder.sent, []
+
+    def flaky_sent(recorder, job, reply):
+        if not failures:
+            failures.append(job.delivery_id)
+            raise OperationalError("UPDATE deliveries", {}, Exception("database is locked"))
+        return real_sent(recorder, job, reply)
+
+    monkeypatch.setattr(claims.Recorder, "sent", flaky_sent)
+
+    worker.run(once=True, poll_seconds=0.05)
+
+    assert failures
+    assert len(smtp_server.messages) == 5
+    assert_each_once(smtp_server, emails)
+    assert statuses(edition.id) == {"sent": 5}
+
+
+def test_a_wrong_password_defers_everything_until_it_is_fixed(app_config, smtp_auth_server, app):
+    port = smtp_auth_server.port
+    app.config.update(
+        SMTP_URL=f"smtp://mailer:wrong@127.0.0.1:{port}", SMTP_TIMEOUT=2, RETRY_BASE_SECONDS=0.05,
+        THROTTLE_BACKOFF_SECONDS=0.1, SMTP_CONNECTIONS=2, LEASE_SECONDS=5,
+    )
+    edition, emails = _send(6)
+
+    with running_worker(app, once=True) as outcome:
+        wait_for(lambda: smtp_auth_server.auth_attempts >= 6, seconds=15)
+        assert statuses(edition.id).get("failed", 0) == 0
+        attempts_while_refused = smtp_auth_server.auth_attempts
+        smtp_auth_server.password = "wrong"
+        wait_for(lambda: "progress" in outcome or "error" in outcome, seconds=20)
+
+    assert "error" not in outcome
+    assert attempts_while_refused < 40, "a refused login must pause the pool, not spin"
+    assert_each_once(smtp_auth_server, emails)
+    assert statuses(edition.id) == {"sent": 6}
+    assert _attempts() == [1] * 6
+
+
+def test_a_421_to_mail_that_closes_the_connection_slows_down_and_loses_nothing(fast_smtp_config, app, smtp_server):
+    app.config.update(SMTP_CONNECTIONS=1, THROTTLE_BACKOFF_SECONDS=0.3)
+    edition, emails = _send(10)
+    smtp_server.reply_next("MAIL", None, None, closing("421 4.7.0 too many messages, closing"))
+
+    started = time.monotonic()
+    progress = worker.run(once=True, poll_seconds=0.05)
+
+    assert time.monotonic() - started >= 0.3
+    assert progress.retried == 1
+    assert_each_once(smtp_server, emails)
+    assert statuses(edition.id) == {"sent": 10}
+    assert _attempts() == [1] * 10, "a throttling 421 does not count as an attempt"
+
+
+def test_a_bad_smtp_url_stops_the_worker_with_a_clear_message(app_config, app):
+    app.config.update(SMTP_URL="smtp://127.0.0.1:notaport")
+    _send(3)
+
+    result = app.test_cli_runner().invoke(args=["worker", "--once"])
+
+    assert result.exit_code != 0
+    assert "invalid SMTP settings" in result.output and "Traceback" not in result.output
+    assert statuses() == {"queued": 3}
+
+
+def test_a_long_batch_keeps_its_leases_and_sends_each_message_once(fast_smtp_config, app, smtp_server):
+    app.config.update(LEASE_SECONDS=1, SEND_RATE=5, SMTP_CONNECTIONS=2)
+    edition, emails = _send(20)
+
+    worker.run(once=True, poll_seconds=0.05)
+
+    assert_each_once(smtp_server, emails)
+    assert statuses(edition.id) == {"sent": 20}
+
+
+def test_a_late_outcome_from_a_worker_that_lost_its_lease_changes_nothing(app):
+    edition, _emails = _send(1)
+    ids = claims.claim("old-worker", 10, lease_seconds=60)
+    jobs, _refused = claims.load_jobs(ids)
+    db.session.execute(update(Delivery).values(claimed_by="new-worker", last_reply="in flight elsewhere"))
+    db.session.commit()
+
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        late = claims.Recorder(connection, worker_id="old-worker", retry_base=1, max_age=3600)
+        assert late.sent(jobs[0], "250 late") is False
+        late.failed(jobs[0], "550 5.1.1 late", suppress=True)
+        late.retry(jobs[0], "451 late")
+        late.give_back(jobs[0], "late", cancelled=True)
+
+    row = db.session.scalars(db.select(Delivery)).one()
+    assert (row.status, row.claimed_by, row.last_reply, row.attempts) == ("sending", "new-worker", "in flight elsewhere", 0)
+    assert db.session.scalar(db.select(db.func.count()).select_from(ledger.Suppression)) == 0
