@@ -10,6 +10,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from email import quoprimime
 from email.policy import SMTP, SMTPUTF8
 from email.utils import formatdate, make_msgid
 
@@ -30,10 +31,15 @@ MAX_QP_LINE = 76
 
 
 def qp_encode(text: str) -> bytes:
-    """Quoted-printable with CRLF line ends (input line ends normalised first)."""
+    """Quoted-printable with CRLF line ends and lines of at most 76 (trailing whitespace encoded)."""
     normalised = text.replace("\r\n", "\n").replace("\r", "\n")
-    encoded = binascii.b2a_qp(normalised.encode("utf-8"), quotetabs=False, istext=True, header=False)
-    return encoded.replace(b"\n", b"\r\n")
+    latin = normalised.encode("utf-8").decode("latin-1")
+    return quoprimime.body_encode(latin, MAX_QP_LINE, "\r\n").encode("ascii")
+
+
+def _qp_url(url: str) -> bytes:
+    """The per-recipient fast path: a URL has no whitespace, so binascii's encoder stays within 76."""
+    return binascii.b2a_qp(url.encode("utf-8"), quotetabs=True, istext=True, header=False).replace(b"\n", b"\r\n")
 
 
 def _end_with_line_break(encoded: bytes) -> bytes:
@@ -143,7 +149,7 @@ def _fill(segments: list[bytes | str], values: dict[str, str], *, escape: bool) 
             filled.append(segment)
         else:
             url = html.escape(values[segment], quote=True) if escape else values[segment]
-            filled.append(_end_with_line_break(qp_encode(url)))
+            filled.append(_end_with_line_break(_qp_url(url)))
     return filled
 
 
