@@ -17,6 +17,7 @@ from .ledger import cancel_queued, has_renderer, dialect_insert
 
 HELD = (editions.PAUSED, editions.CANCELLED)
 RECENT_CANCEL_SECONDS = 600
+PAUSED_REASON = "not sent: edition paused"
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def load_jobs(ids: list[int]) -> tuple[list[Job], dict[int, str]]:
         select(
             Delivery.id, Delivery.kind, Delivery.edition_id, Delivery.subscriber_id, Delivery.payload,
             Delivery.attempts, Delivery.created_at, Delivery.consent_id, Subscriber.email, Subscriber.status,
-            SubscriberLanguage.confirmed_at, Suppression.email.label("suppressed"),
+            SubscriberLanguage.confirmed_at, Suppression.email.label("suppressed"), Edition.status.label("edition_status"),
         )
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .outerjoin(Edition, Edition.id == Delivery.edition_id)
@@ -91,6 +92,10 @@ def load_jobs(ids: list[int]) -> tuple[list[Job], dict[int, str]]:
 
 
 def _refusal(row) -> str | None:
+    if row.edition_status == editions.PAUSED:
+        return PAUSED_REASON
+    if row.edition_status == editions.CANCELLED:
+        return "cancelled: edition cancelled"
     if row.email is None:
         return "cancelled: the subscriber was erased"
     if row.suppressed is not None:
@@ -103,14 +108,18 @@ def _refusal(row) -> str | None:
     return None
 
 
-def refuse(refused: dict[int, str]) -> None:
+def refuse(refused: dict[int, str]) -> int:
+    """Settle the refused rows (paused ones go back to the queue); returns how many were cancelled or suppressed."""
     for delivery_id, reason in refused.items():
         status = states.SUPPRESSED if reason.startswith("suppressed") else states.CANCELLED
+        if reason == PAUSED_REASON:
+            status = states.QUEUED
         db.session.execute(
             update(Delivery).where(Delivery.id == delivery_id)
             .values(status=status, last_reply=reason, lease_expires_at=None, claimed_by=None)
         )
     db.session.commit()
+    return sum(reason != PAUSED_REASON for reason in refused.values())
 
 
 def renew_leases(worker_id: str, lease_seconds: float, *, except_ids: frozenset[int] = frozenset()) -> None:

@@ -140,8 +140,7 @@ class Worker:
         if not ids:
             return False
         jobs, refused = claims.load_jobs(ids)
-        claims.refuse(refused)
-        self.pool.count("cancelled", len(refused))
+        self.pool.count("cancelled", claims.refuse(refused))
         for edition_id in {job.edition_id for job in jobs if job.edition_id is not None}:
             if edition_id not in self.pool.templates:
                 self.pool.templates[edition_id] = DigestTemplate(db.session.get(Edition, edition_id))
