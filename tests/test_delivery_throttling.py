@@ -81,3 +81,27 @@ def test_a_throttling_relay_slows_the_pool_without_burning_attempts(fast_smtp_co
     assert_each_once(smtp_server, emails)
     rows = db.session.scalars(db.select(Delivery)).all()
     assert {row.attempts for row in rows} == {1}
+
+
+def test_backing_off_keeps_the_slots_already_counted_in_the_window(app):
+    throttle = Throttle(app, rate=0, window_limit=3, window_seconds=3600, backoff_seconds=0.05)
+    stop = threading.Event()
+    timer = threading.Timer(3, stop.set)
+    timer.start()
+    try:
+        assert throttle.acquire(stop)
+        throttle.back_off()
+        assert throttle.acquire(stop) and throttle.acquire(stop), "the two reserved slots were lost"
+    finally:
+        timer.cancel()
+
+
+def test_a_throttled_retry_shows_as_the_next_retry(app):
+    add_subscribers(1, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    row = db.session.scalars(db.select(Delivery)).one()
+    row.last_reply = "421 4.7.0 slow down"
+    db.session.commit()
+
+    assert ledger.edition_counts(edition.id)["next_retry_at"] == row.next_attempt_at.isoformat()

@@ -70,3 +70,27 @@ def test_a_non_ascii_local_part_travels_with_smtputf8(fast_smtp_config, app, smt
     [received] = smtp_server.messages
     assert received.recipients == ["читатель@example.org"]
     assert received.parsed()["To"] == "читатель@example.org"
+
+
+def test_a_forged_bounce_address_with_a_huge_id_is_not_ours(app):
+    from newsletter.delivery.verp import delivery_id_from_bounce
+
+    assert delivery_id_from_bounce("bounces+" + "9" * 5000 + "-0123456789@newsletter.test") is None
+
+
+def test_once_waits_for_another_workers_lease_without_busy_polling(fast_smtp_config, app, smtp_server, monkeypatch):
+    from newsletter.delivery import claims
+
+    add_subscribers(2, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    claims.claim("another-worker", 10, lease_seconds=1.5)
+    looks = []
+    real_outstanding = claims.outstanding
+    monkeypatch.setattr(claims, "outstanding", lambda: looks.append(1) or real_outstanding())
+
+    worker.run(once=True)
+
+    assert statuses(edition.id) == {"sent": 2}
+    assert len(recipients(smtp_server.messages)) == 2
+    assert len(looks) < 15, f"{len(looks)} polls while waiting 1.5 s"

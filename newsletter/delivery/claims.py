@@ -182,14 +182,18 @@ def settle_editions() -> list[int]:
 
 
 def outstanding() -> tuple[int, datetime | None]:
-    """Deliveries still to settle (paused editions aside) and when the next one falls due."""
+    """Deliveries still to settle (paused editions aside) and when one may next be claimable: a queued row's
+    next attempt or a sending row's lease expiry, whichever is earlier."""
     row = db.session.execute(
-        select(func.count(), func.min(Delivery.next_attempt_at)).where(
-            Delivery.status.in_([states.QUEUED, states.SENDING]), _not_held()
-        )
+        select(
+            func.count(),
+            func.min(Delivery.next_attempt_at).filter(Delivery.status == states.QUEUED),
+            func.min(Delivery.lease_expires_at).filter(Delivery.status == states.SENDING),
+        ).where(Delivery.status.in_([states.QUEUED, states.SENDING]), _not_held())
     ).one()
     db.session.commit()
-    return int(row[0]), row[1]
+    moments = [moment for moment in row[1:] if moment is not None]
+    return int(row[0]), min(moments) if moments else None
 
 
 def retry_delay(base: float, attempts: int) -> float:

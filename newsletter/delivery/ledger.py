@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, select, update
+from sqlalchemy import and_, case, exists, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -206,7 +206,8 @@ def edition_counts(edition_id: int) -> dict:
     counts["total"] = sum(counts[state] for state in states.STATES)
     next_retry = db.session.scalar(
         select(func.min(Delivery.next_attempt_at)).where(
-            and_(Delivery.edition_id == edition_id, Delivery.status == states.QUEUED, Delivery.attempts > 0)
+            Delivery.edition_id == edition_id, Delivery.status == states.QUEUED,
+            or_(Delivery.attempts > 0, Delivery.last_reply.is_not(None)),
         )
     )
     counts["next_retry_at"] = next_retry.isoformat() if next_retry else None

@@ -9,7 +9,7 @@ from flask import current_app
 
 from .compose import sender_domain
 
-BOUNCE_PATTERN = re.compile(r"^bounces\+(\d+)-([0-9a-f]{10})@", re.IGNORECASE)
+BOUNCE_PATTERN = re.compile(r"^bounces\+([0-9]{1,19})-([0-9a-f]{10})@", re.IGNORECASE)
 
 
 def _tag(secret: str, delivery_id: int) -> str:

@@ -27,6 +27,7 @@ from .transport import smtp_settings
 log = logging.getLogger(__name__)
 MAINTENANCE_SECONDS = 0.25
 REPORT_SECONDS = 1.0
+IDLE_POLL_SECONDS = 0.5
 
 
 class WorkerAlreadyRunning(RuntimeError):
@@ -171,7 +172,8 @@ class Worker:
             return True
         wait = self.poll_seconds
         if next_due is not None:
-            wait = min(wait, max(next_due.timestamp() - time.time(), 0.02))
+            until = next_due.timestamp() - time.time()
+            wait = min(wait, until if until > 0 else IDLE_POLL_SECONDS)
         if self.throttle.paused_until() > time.time():
             wait = min(wait, max(self.throttle.paused_until() - time.time(), 0.02))
         self.stop.wait(max(wait, 0.02))
