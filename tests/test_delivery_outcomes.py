@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
@@ -126,3 +127,15 @@ def test_a_late_outcome_from_a_worker_that_lost_its_lease_changes_nothing(app):
     row = db.session.scalars(db.select(Delivery)).one()
     assert (row.status, row.claimed_by, row.last_reply, row.attempts) == ("sending", "new-worker", "in flight elsewhere", 0)
     assert db.session.scalar(db.select(db.func.count()).select_from(ledger.Suppression)) == 0
+
+
+def test_leases_use_the_database_clock_so_a_skewed_worker_requeues_nothing(app, monkeypatch):
+    _send(2)
+    claims.claim("worker-a", 10, lease_seconds=60)
+    monkeypatch.setattr(claims, "utcnow", lambda: ledger.utcnow() + timedelta(hours=1))
+
+    assert claims.requeue_expired() == 0
+    assert statuses() == {"sending": 2}
+    claims.renew_leases("worker-a", lease_seconds=0.01)
+    time.sleep(0.05)
+    assert claims.requeue_expired() == 2

@@ -35,6 +35,17 @@ class Job:
     consent_id: int | None = None
 
 
+def database_clock(offset_seconds: float = 0.0):
+    """The database server's time plus an offset, as SQL: leases compare on one clock, whatever the workers' clocks.
+
+    SQLite stores these columns as 'YYYY-MM-DD HH:MM:SS.ffffff' text in UTC; its strftime writes the same layout
+    with milliseconds, so stored values and this expression order correctly as text.
+    """
+    if db.engine.dialect.name == "sqlite":
+        return func.strftime("%Y-%m-%d %H:%M:%f", "now", f"{offset_seconds:+.3f} seconds")
+    return func.now() + timedelta(seconds=offset_seconds)
+
+
 def _not_held():
     return ~exists().where(Edition.id == Delivery.edition_id, Edition.status.in_(HELD))
 
@@ -52,7 +63,7 @@ def claim(worker_id: str, limit: int, lease_seconds: float) -> list[int]:
     ids = db.session.scalars(
         update(Delivery)
         .where(Delivery.id.in_(due.scalar_subquery()))
-        .values(status=states.SENDING, claimed_by=worker_id, lease_expires_at=now + timedelta(seconds=lease_seconds))
+        .values(status=states.SENDING, claimed_by=worker_id, lease_expires_at=database_clock(lease_seconds))
         .returning(Delivery.id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -129,7 +140,7 @@ def renew_leases(worker_id: str, lease_seconds: float, *, except_ids: frozenset[
         statement = statement.where(Delivery.id.notin_(except_ids))
     db.session.execute(
         statement
-        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+        .values(lease_expires_at=database_clock(lease_seconds))
     )
     db.session.commit()
 
@@ -144,7 +155,7 @@ def requeue_expired() -> int:
     """Rows whose worker stopped renewing its lease go back to the queue."""
     moved = db.session.execute(
         update(Delivery)
-        .where(Delivery.status == states.SENDING, Delivery.lease_expires_at < utcnow())
+        .where(Delivery.status == states.SENDING, Delivery.lease_expires_at < database_clock())
         .values(status=_back_to_queue(), claimed_by=None, lease_expires_at=None)
     ).rowcount
     db.session.commit()
