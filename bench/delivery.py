@@ -72,7 +72,9 @@ def digest_html(articles: int = 20) -> tuple[str, str]:
         "the integration roadmaps continued; analysts see limited room for manoeuvre before the referendum. "
         "Минск и Москва обсуждают новые дорожные карты интеграции. "
     )
-    body = "".join(row.format(title=f"Commentary {n}: Belarus-Russia relations", summary=summary, n=n) for n in range(articles))
+    body = "".join(
+        row.format(title=f"Commentary {n}: Belarus-Russia relations", summary=summary, n=n) for n in range(articles)
+    )
     html = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
         'content="width=device-width,initial-scale=1"><meta name="color-scheme" content="light dark">'
@@ -84,8 +86,11 @@ def digest_html(articles: int = 20) -> tuple[str, str]:
         '<a href="__PREFERENCES_URL__">Preferences</a> · <a href="__UNSUBSCRIBE_URL__">Unsubscribe</a></td></tr>'
         "</table></body></html>"
     )
-    text_body = "".join(f"Commentary {n}\n{summary}\nhttps://belarus.example.org/analytics/{n}\n\n" for n in range(articles))
-    text_part = "Belarus Weekly\n\n" + text_body + "Preferences: __PREFERENCES_URL__\nUnsubscribe: __UNSUBSCRIBE_URL__\n"
+    text_body = "".join(
+        f"Commentary {n}\n{summary}\nhttps://belarus.example.org/analytics/{n}\n\n" for n in range(articles)
+    )
+    footer = "Preferences: __PREFERENCES_URL__\nUnsubscribe: __UNSUBSCRIBE_URL__\n"
+    text_part = "Belarus Weekly\n\n" + text_body + footer
     return html, text_part
 
 
@@ -119,7 +124,8 @@ def seed(app, count: int) -> None:
         if db.engine.dialect.name == "postgresql":
             series = f"SELECT g AS n FROM generate_series(1, {count}) AS g"
         else:
-            series = f"WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {count}) SELECT n FROM s"
+            series = (f"WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {count}) "
+                      "SELECT n FROM s")
         db.session.execute(text(
             "INSERT INTO subscribers (email, status, locale, created_at, confirmed_at) "
             f"SELECT 'reader' || n || '@example.net', 'confirmed', 'en', '{now}', '{now}' FROM ({series}) AS numbers"

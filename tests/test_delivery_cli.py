@@ -1,4 +1,4 @@
-"""`newsletter worker` and `newsletter serve`: progress where a person watches, log lines elsewhere, one process for all."""
+"""`newsletter worker` and `newsletter serve`: progress where a person watches, log lines elsewhere, one process."""
 from __future__ import annotations
 
 import io

@@ -148,7 +148,8 @@ def test_quoted_printable_lines_stay_within_76_and_decode_exactly(app):
     template_links = digest.PersonalLinks("https://n.test/u/abc=def", "https://n.test/p/" + "p" * 90, "mailto:u@n.test")
     for _round in range(60):
         pieces = ["".join(chance.choice(alphabet) for _ in range(chance.randint(0, 160))) for _ in range(3)]
-        body = pieces[0] + " \t__UNSUBSCRIBE_URL__" + pieces[1] + "\t __PREFERENCES_URL__ " + pieces[2] + chance.choice(["", " ", "\t"])
+        ending = chance.choice(["", " ", "\t"])
+        body = pieces[0] + " \t__UNSUBSCRIBE_URL__" + pieces[1] + "\t __PREFERENCES_URL__ " + pieces[2] + ending
         encoded = b"".join(digest._fill(digest._segments(body), {
             digest.UNSUBSCRIBE: template_links.unsubscribe, digest.PREFERENCES: template_links.preferences,
         }, escape=False))

@@ -125,7 +125,8 @@ def test_a_late_outcome_from_a_worker_that_lost_its_lease_changes_nothing(app):
         late.give_back(jobs[0], "late", cancelled=True)
 
     row = db.session.scalars(db.select(Delivery)).one()
-    assert (row.status, row.claimed_by, row.last_reply, row.attempts) == ("sending", "new-worker", "in flight elsewhere", 0)
+    assert (row.status, row.claimed_by, row.attempts) == ("sending", "new-worker", 0)
+    assert row.last_reply == "in flight elsewhere"
     assert db.session.scalar(db.select(db.func.count()).select_from(ledger.Suppression)) == 0
 
 

@@ -1,4 +1,4 @@
-"""PostgreSQL scale-out: workers in separate processes share one queue (SKIP LOCKED); enqueue races are decided by keys."""
+"""PostgreSQL scale-out: workers in separate processes share one queue (SKIP LOCKED); keys decide enqueue races."""
 from __future__ import annotations
 
 import subprocess
@@ -10,7 +10,9 @@ from newsletter.delivery import ledger
 from newsletter.extensions import db
 from newsletter.models import Delivery
 
-from fixtures.delivery import NEWSLETTER, add_edition, add_subscribers, assert_each_once, emails_of, statuses, worker_env
+from fixtures.delivery import (
+    NEWSLETTER, add_edition, add_subscribers, assert_each_once, emails_of, statuses, worker_env,
+)
 
 pytestmark = pytest.mark.postgres_only
 
@@ -19,7 +21,7 @@ def test_two_workers_drain_one_edition_without_sending_anything_twice(app, smtp_
     emails = emails_of(add_subscribers(300, "en"))
     edition = add_edition("en")
     ledger.enqueue_edition(edition)
-    env = worker_env(app, smtp_server, WORKER_BATCH_SIZE=10)
+    env = worker_env(app, smtp_server, WORKER_BATCH_SIZE=10, SEND_RATE=100)
 
     workers = [
         subprocess.Popen([NEWSLETTER, "worker", "--once"], env=env, cwd=tmp_path,

@@ -75,12 +75,14 @@ def load_jobs(ids: list[int]) -> tuple[list[Job], dict[int, str]]:
     """The claimed rows that may be sent, and the others with the reason they must not be."""
     if not ids:
         return [], {}
-    language = and_(SubscriberLanguage.subscriber_id == Delivery.subscriber_id, SubscriberLanguage.language == Edition.language)
+    language = and_(SubscriberLanguage.subscriber_id == Delivery.subscriber_id,
+                    SubscriberLanguage.language == Edition.language)
     rows = db.session.execute(
         select(
             Delivery.id, Delivery.kind, Delivery.edition_id, Delivery.subscriber_id, Delivery.payload,
             Delivery.attempts, Delivery.created_at, Delivery.consent_id, Subscriber.email, Subscriber.status,
-            SubscriberLanguage.confirmed_at, Suppression.email.label("suppressed"), Edition.status.label("edition_status"),
+            SubscriberLanguage.confirmed_at, Suppression.email.label("suppressed"),
+            Edition.status.label("edition_status"),
         )
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .outerjoin(Edition, Edition.id == Delivery.edition_id)

@@ -22,10 +22,15 @@ def sender_domain() -> str:
     return sender_address().rsplit("@", 1)[-1]
 
 
+def keyed_tag(secret: str | bytes, text: str, length: int = 16) -> str:
+    """A short HMAC-SHA256 hex tag of `text`: what makes Message-IDs and bounce addresses unforgeable."""
+    key = secret.encode("utf-8") if isinstance(secret, str) else secret
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:length]
+
+
 def transactional_message_id(delivery_id: int) -> str:
     """Deterministic per delivery row: every attempt to send it carries the same Message-ID."""
-    secret = str(current_app.config["SECRET_KEY"]).encode("utf-8")
-    tag = hmac.new(secret, f"delivery:{delivery_id}".encode(), hashlib.sha256).hexdigest()[:16]
+    tag = keyed_tag(str(current_app.config["SECRET_KEY"]), f"delivery:{delivery_id}")
     return f"<delivery.{delivery_id}.{tag}@{sender_domain()}>"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import html
 import json
 import re
@@ -22,7 +21,7 @@ from itsdangerous import URLSafeTimedSerializer
 from .. import tokens
 from ..models import Edition
 from ..tokens import SALTS, address_fingerprint, subscriber_links
-from .compose import sender_domain
+from .compose import keyed_tag, sender_domain
 
 UNSUBSCRIBE = "__UNSUBSCRIBE_URL__"
 PREFERENCES = "__PREFERENCES_URL__"
@@ -118,7 +117,7 @@ class DigestTemplate:
 
     def message_id(self, subscriber_id: int) -> str:
         """Deterministic per (edition, subscriber): a copy re-sent after a crash can be dropped by the receiver."""
-        tag = hmac.new(self._secret, f"{self.edition_id}:{subscriber_id}".encode(), hashlib.sha256).hexdigest()[:16]
+        tag = keyed_tag(self._secret, f"{self.edition_id}:{subscriber_id}")
         return f"<edition.{self.edition_id}.{subscriber_id}.{tag}@{self.domain}>"
 
     def render(self, recipient: str, links: PersonalLinks, message_id: str) -> bytes:
@@ -203,7 +202,9 @@ def personal_links(subscriber_id: int, email: str) -> PersonalLinks:
     return PersonalLinks(links.unsubscribe, links.preferences, links.unsubscribe_mailto)
 
 
-def build_digest_message(template: DigestTemplate, subscriber_id: int, email: str, signer: LinkSigner | None = None) -> bytes:
+def build_digest_message(
+    template: DigestTemplate, subscriber_id: int, email: str, signer: LinkSigner | None = None
+) -> bytes:
     """One subscriber's digest (needs an app context for the signed links unless a signer is given)."""
     links = signer.links(subscriber_id, email) if signer else personal_links(subscriber_id, email)
     return template.render(email, links, template.message_id(subscriber_id))

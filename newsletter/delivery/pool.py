@@ -47,7 +47,8 @@ class SenderPool:
             self._links = LinkSigner()
             self._bounce_domain = bounce_domain()
         self._threads = [
-            threading.Thread(target=self._serve, name=f"smtp-{index}", daemon=True) for index in range(max(1, connections))
+            threading.Thread(target=self._serve, name=f"smtp-{index}", daemon=True)
+            for index in range(max(1, connections))
         ]
         for thread in self._threads:
             thread.start()
@@ -73,7 +74,7 @@ class SenderPool:
         return any(thread.is_alive() for thread in self._threads)
 
     def close(self) -> None:
-        """Stop the threads; jobs still queued are dropped here and released by the worker (their rows are `sending`)."""
+        """Stop the threads; jobs still queued are dropped, their rows (still `sending`) released by the worker."""
         self._drop_queued()
         for _thread in self._threads:
             self._jobs.put(None)

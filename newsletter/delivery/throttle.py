@@ -112,7 +112,9 @@ class Throttle:
         bucket_width = self.window_seconds / WINDOW_BUCKETS
         current = int(now // bucket_width)
         oldest = current - WINDOW_BUCKETS + 1
-        used = session.scalar(select(func.coalesce(func.sum(SendWindowCount.sent), 0)).where(SendWindowCount.bucket >= oldest))
+        used = session.scalar(
+            select(func.coalesce(func.sum(SendWindowCount.sent), 0)).where(SendWindowCount.bucket >= oldest)
+        )
         allowed = min(wanted, self.window_limit - int(used))
         if allowed <= 0:
             return 0

@@ -1,19 +1,18 @@
 """VERP-style envelope senders: a bounce to `bounces+<delivery id>-<tag>@domain` names its delivery."""
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 
 from flask import current_app
 
-from .compose import sender_domain
+from .compose import keyed_tag, sender_domain
 
 BOUNCE_PATTERN = re.compile(r"^bounces\+([0-9]{1,19})-([0-9a-f]{10})@", re.IGNORECASE)
 
 
 def _tag(secret: str, delivery_id: int) -> str:
-    return hmac.new(secret.encode("utf-8"), f"bounce:{delivery_id}".encode(), hashlib.sha256).hexdigest()[:10]
+    return keyed_tag(secret, f"bounce:{delivery_id}", 10)
 
 
 def bounce_domain() -> str:

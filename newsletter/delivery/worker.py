@@ -17,6 +17,7 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import Edition
+from ..models.content import CANCELLED
 from . import claims
 from .digest import DigestTemplate
 from .pool import SenderPool
@@ -59,7 +60,8 @@ def sqlite_worker_lock(app):
         yield
         return
     database = db.engine.url.database
-    path = Path(f"{database}.worker.lock") if database and database != ":memory:" else Path(app.instance_path) / "worker.lock"
+    in_memory = not database or database == ":memory:"
+    path = Path(app.instance_path) / "worker.lock" if in_memory else Path(f"{database}.worker.lock")
     handle = open(path, "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -133,7 +135,8 @@ class Worker:
             claims.release(self.worker_id)
             claims.settle_editions()
         result = self._progress()
-        log.info("worker %s stopped: %d sent, %d failed, %d deferred", self.worker_id, result.sent, result.failed, result.retried)
+        log.info("worker %s stopped: %d sent, %d failed, %d deferred",
+                 self.worker_id, result.sent, result.failed, result.retried)
         return result
 
     def _claim_batch(self) -> bool:
@@ -157,6 +160,10 @@ class Worker:
         claims.renew_leases(self.worker_id, self.lease, except_ids=frozenset(self.pool.unrecorded))
         claims.requeue_expired()
         self.pool.held = {edition_id: status for edition_id, status in _held_statuses()}
+        if not self.pool.backlog():
+            for edition_id, status in self.pool.held.items():
+                if status == CANCELLED:
+                    self.pool.templates.pop(edition_id, None)
         for edition_id in claims.settle_editions():
             self.pool.templates.pop(edition_id, None)
             log.info("edition %s: every delivery settled, marked sent", edition_id)
