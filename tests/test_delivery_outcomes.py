@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
-from newsletter.delivery import claims, ledger, worker
+from newsletter.delivery import claims, ledger, pool, worker
 from newsletter.extensions import db
 from newsletter.models import Delivery
 
@@ -50,6 +50,31 @@ def test_an_accepted_message_is_not_sent_again_when_recording_it_fails_once(
     assert len(smtp_server.messages) == 5
     assert_each_once(smtp_server, emails)
     assert statuses(edition.id) == {"sent": 5}
+
+
+def test_an_accepted_message_that_cannot_be_recorded_waits_for_its_lease_and_keeps_its_message_id(
+    fast_smtp_config, app, smtp_server, monkeypatch
+):
+    app.config.update(LEASE_SECONDS=1, SMTP_CONNECTIONS=1)
+    edition, emails = _send(3)
+    real_sent, failures = claims.Recorder.sent, []
+
+    def broken_for_the_first(recorder, job, reply):
+        if job.delivery_id == 1 and len(failures) < len(pool.RECORD_RETRY_SECONDS) + 1:
+            failures.append(job.delivery_id)
+            raise OperationalError("UPDATE deliveries", {}, Exception("server closed the connection"))
+        return real_sent(recorder, job, reply)
+
+    monkeypatch.setattr(claims.Recorder, "sent", broken_for_the_first)
+    monkeypatch.setattr(pool, "RECORD_RETRY_SECONDS", (0.05, 0.05))
+
+    worker.run(once=True, poll_seconds=0.05)
+
+    first = db.session.get(Delivery, 1)
+    first_email = db.session.get(ledger.Subscriber, first.subscriber_id).email
+    assert_each_once(smtp_server, emails, except_duplicates_of={first_email})
+    assert len(smtp_server.messages) == 4
+    assert statuses(edition.id) == {"sent": 3}
 
 
 def test_a_wrong_password_defers_everything_until_it_is_fixed(app_config, smtp_auth_server, app):

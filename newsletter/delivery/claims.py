@@ -164,11 +164,14 @@ def requeue_expired() -> int:
     return moved
 
 
-def release(worker_id: str) -> None:
-    """Give back everything this worker claimed but did not send (on shutdown)."""
+def release(worker_id: str, *, except_ids: frozenset[int] = frozenset()) -> None:
+    """Give back everything this worker claimed but did not send (on shutdown); rows accepted by the relay but
+    not recorded as sent are left to their lease."""
+    statement = update(Delivery).where(Delivery.status == states.SENDING, Delivery.claimed_by == worker_id)
+    if except_ids:
+        statement = statement.where(Delivery.id.notin_(except_ids))
     db.session.execute(
-        update(Delivery)
-        .where(Delivery.status == states.SENDING, Delivery.claimed_by == worker_id)
+        statement
         .values(status=_back_to_queue(), claimed_by=None, lease_expires_at=None)
     )
     db.session.commit()

@@ -132,7 +132,7 @@ class Worker:
                     break
         finally:
             self.pool.close()
-            claims.release(self.worker_id)
+            claims.release(self.worker_id, except_ids=frozenset(self.pool.unrecorded))
             claims.settle_editions()
         result = self._progress()
         log.info("worker %s stopped: %d sent, %d failed, %d deferred",
