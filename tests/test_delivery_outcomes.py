@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
@@ -165,3 +166,16 @@ def test_leases_use_the_database_clock_so_a_skewed_worker_requeues_nothing(app, 
     claims.renew_leases("worker-a", lease_seconds=0.01)
     time.sleep(0.05)
     assert claims.requeue_expired() == 2
+
+
+def test_a_pool_whose_threads_all_failed_to_start_stops_the_worker_and_releases_its_rows(
+    fast_smtp_config, app, smtp_server, monkeypatch
+):
+    edition, _emails = _send(5)
+    monkeypatch.setattr(pool.SenderPool, "_setup", lambda self: None)
+
+    with pytest.raises(worker.WorkerSetupError, match="no sender thread"):
+        worker.run(once=True, poll_seconds=0.05)
+
+    assert smtp_server.messages == []
+    assert statuses(edition.id) == {"queued": 5}
