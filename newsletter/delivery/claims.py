@@ -272,15 +272,17 @@ class Recorder:
             )
             self.connection.commit()
 
-    def retry(self, job: Job, reply: str, *, throttled_until: float | None = None) -> None:
-        """Back to the queue; a throttled relay delays it without counting the attempt."""
+    def retry(self, job: Job, reply: str, *, throttled_until: float | None = None, count: bool = False) -> None:
+        """Back to the queue; a throttled relay delays it without counting the attempt unless `count` is set."""
         now = utcnow()
         if (now - job.created_at).total_seconds() > self.max_age:
             return self._write(job.delivery_id, status=states.FAILED, attempts=job.attempts + 1,
                                last_reply=f"gave up retrying: {reply}"[:1000])
         if throttled_until is not None:
             due = datetime.fromtimestamp(throttled_until, now.tzinfo)
-            return self._write(job.delivery_id, status=states.QUEUED, next_attempt_at=max(due, now), last_reply=reply)
+            attempts = job.attempts + 1 if count else job.attempts
+            return self._write(job.delivery_id, status=states.QUEUED, next_attempt_at=max(due, now),
+                               attempts=attempts, last_reply=reply)
         attempts = job.attempts + 1
         due = now + timedelta(seconds=retry_delay(self.retry_base, attempts))
         self._write(job.delivery_id, status=states.QUEUED, next_attempt_at=due, attempts=attempts, last_reply=reply)

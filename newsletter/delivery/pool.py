@@ -228,7 +228,7 @@ class SenderPool:
             return self.count("failed")
         if reply.stage == CONNECT:
             delay = self.throttle.back_off()
-            recorder.retry(job, str(reply)[:1000], throttled_until=self.throttle.paused_until())
+            recorder.retry(job, str(reply)[:1000], throttled_until=self.throttle.paused_until(), count=bool(delay))
             if delay:
                 log.error("cannot open an SMTP session (%s); pausing %.1fs before trying again", reply, delay)
         elif reply.throttled:
