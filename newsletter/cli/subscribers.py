@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
-from flask_babel import force_locale
 
 from .. import subscriber_io, subscriptions, unsubscribe_mail
 
@@ -23,7 +22,7 @@ def subscribers_group() -> None:
 def import_command(csv_file: Path, strict: bool) -> None:
     """Import FILE.csv (email,languages[,confirmed_at]) as confirmed subscribers; safe to run twice."""
     try:
-        with force_locale("en"), csv_file.open(newline="", encoding="utf-8-sig") as stream:
+        with csv_file.open(newline="", encoding="utf-8-sig") as stream:
             report = subscriber_io.import_csv(stream, csv_file.name)
     except subscriber_io.ImportFormatError as error:
         raise click.ClickException(str(error)) from error

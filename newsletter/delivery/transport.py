@@ -14,7 +14,6 @@ CONNECT = "CONNECT"
 MAIL = "MAIL"
 RCPT = "RCPT"
 DATA = "DATA"
-THROTTLE_CODES = (421, 454)
 
 
 @dataclass(frozen=True)
