@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import g, jsonify, request
+from flask import g, request
 
 from ..editors import editor_for_token
+from .responses import error_response
 
 
 def _unauthorized():
-    response = jsonify({"error": {"code": 401, "message": "A valid editor token is required."}})
-    response.status_code = 401
+    response = error_response(401, "A valid editor token is required.")
     response.headers["WWW-Authenticate"] = 'Bearer realm="newsletter"'
     return response
 

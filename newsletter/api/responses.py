@@ -1,24 +1,24 @@
-"""JSON error responses shared by every API module."""
+"""JSON error responses shared by every API module and the app's error handler."""
 from __future__ import annotations
 
 from typing import TypeVar
 
-from flask import abort, jsonify
+from flask import Response, abort, jsonify
 
 Found = TypeVar("Found")
 
 
-def error_response(code: int, message: str, fields: dict | None = None):
+def error_response(code: int, message: str, fields: dict | None = None) -> Response:
     body = {"error": {"code": code, "message": message}}
     if fields:
         body["error"]["fields"] = fields
-    return jsonify(body), code
+    response = jsonify(body)
+    response.status_code = code
+    return response
 
 
 def or_404(found: Found | None, message: str) -> Found:
     """The looked-up object, or stop the request with a JSON 404 naming what is missing."""
     if found is None:
-        body, code = error_response(404, message)
-        body.status_code = code
-        abort(body)
+        abort(error_response(404, message))
     return found

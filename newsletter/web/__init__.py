@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from ..api.responses import error_response
 from ..extensions import csrf, db
 from . import pages
 
@@ -31,7 +32,7 @@ def handle_http_error(error: HTTPException):
     code = error.code or 500
     message = _error_titles().get(code, error.description or "")
     if _wants_json():
-        return jsonify({"error": {"code": code, "message": message}}), code
+        return error_response(code, message)
     return render_template("pages/error.html", code=code, message=message), code
 
 
