@@ -5,11 +5,10 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.delivery import ledger, worker
-from newsletter.delivery.compose import build_message
 from newsletter.extensions import db
 from newsletter.models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
 
-from fixtures.delivery import add_edition, add_subscribers, statuses
+from fixtures.delivery import add_edition, add_subscribers, queue_prebuilt_mail, statuses
 
 
 def test_enqueue_takes_confirmed_subscribers_of_the_language_only(app):
@@ -114,10 +113,7 @@ def test_a_sent_edition_cannot_be_cancelled(app):
 
 
 def test_transactional_mail_is_committed_with_the_callers_transaction(app):
-    person = Subscriber(email="new@example.net")
-    db.session.add(person)
-    db.session.flush()
-    ledger.enqueue_transactional(person.id, build_message(to=person.email, subject="s", text="t", html="<p>h</p>"))
+    queue_prebuilt_mail("new@example.net")
     db.session.rollback()
     assert statuses() == {}
 

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from newsletter.delivery import ledger, worker
-from newsletter.delivery.compose import build_message
 from newsletter.extensions import db
-from newsletter.models import Delivery, Edition, Subscriber
+from newsletter.models import Delivery, Edition
 
-from fixtures.delivery import add_edition, add_subscribers, recipients, statuses
+from fixtures.delivery import add_edition, add_subscribers, queue_prebuilt_mail, recipients, statuses
 
 
 def test_worker_sends_each_subscriber_one_message_and_settles_the_edition(fast_smtp_config, app, smtp_server):
@@ -30,11 +29,7 @@ def test_transactional_mail_goes_before_digests(fast_smtp_config, app, smtp_serv
     app.config["SMTP_CONNECTIONS"] = 1
     add_subscribers(5, "en")
     ledger.enqueue_edition(add_edition("en"))
-    pending = Subscriber(email="newcomer@example.net", status="pending")
-    db.session.add(pending)
-    db.session.flush()
-    message = build_message(to=pending.email, subject="Confirm", text="Click", html="<p>Click</p>")
-    ledger.enqueue_transactional(pending.id, message)
+    queue_prebuilt_mail("newcomer@example.net")
     db.session.commit()
 
     worker.run(once=True, poll_seconds=0.05)
@@ -58,11 +53,7 @@ def test_envelope_sender_names_the_delivery(fast_smtp_config, app, smtp_server):
 
 
 def test_a_non_ascii_local_part_travels_with_smtputf8(fast_smtp_config, app, smtp_server):
-    person = Subscriber(email="читатель@example.org", status="pending")
-    db.session.add(person)
-    db.session.flush()
-    message = build_message(to=person.email, subject="Подтвердите", text="Да", html="<p>Да</p>")
-    ledger.enqueue_transactional(person.id, message)
+    queue_prebuilt_mail("читатель@example.org", subject="Подтвердите", text="Да")
     db.session.commit()
 
     worker.run(once=True, poll_seconds=0.05)
