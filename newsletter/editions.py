@@ -167,16 +167,13 @@ def schedule_edition(edition: Edition, when: datetime) -> Edition:
 
 
 def cancel_edition(edition: Edition) -> Edition:
-    """Cancel a draft or scheduled edition; one that is sending or paused goes to the delivery controls."""
-    if edition.status in (states.SENDING, states.PAUSED):
-        try:
-            ledger.cancel_edition(edition)
-        except ledger.SendConflict as error:
-            raise EditionConflict(str(error)) from error
-        db.session.refresh(edition)
-        return edition
-    return _move(edition, REBUILDABLE, "cancelled", status=states.CANCELLED, cancelled_at=utcnow(),
-                 scheduled_for=None)
+    """Cancel an edition before or during its send (the ledger's one transition; sent ones cannot be)."""
+    try:
+        ledger.cancel_edition(edition)
+    except ledger.SendConflict as error:
+        raise EditionConflict(str(error)) from error
+    db.session.refresh(edition)
+    return edition
 
 
 def send_edition(edition: Edition) -> int:
@@ -193,11 +190,6 @@ def send_edition(edition: Edition) -> int:
 def due_scheduled_editions(now: datetime | None = None) -> list[Edition]:
     query = select(Edition).where(Edition.status == states.SCHEDULED, Edition.scheduled_for <= (now or utcnow()))
     return list(db.session.scalars(query.order_by(Edition.scheduled_for, Edition.id)))
-
-
-def edition_counts(edition: Edition) -> dict:
-    """Delivery counts from the ledger (queued, sending, sent, failed, suppressed, cancelled, next_retry_at)."""
-    return ledger.edition_counts(edition.id)
 
 
 def send_test(edition: Edition, recipients: list[str]) -> None:

@@ -35,7 +35,7 @@ def edition_json(edition: Edition, with_counts: bool = True) -> dict:
         "cancelled_at": edition.cancelled_at.isoformat() if edition.cancelled_at else None,
     }
     if with_counts:
-        counts = service.edition_counts(edition)
+        counts = ledger.edition_counts(edition.id)
         body["counts"] = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in counts.items()}
     return body
 

@@ -44,7 +44,7 @@ def build_command(week, language: tuple[str, ...]) -> None:
 
 
 def _row(edition) -> dict:
-    counts = service.edition_counts(edition)
+    counts = ledger.edition_counts(edition.id)
     return {
         "id": edition.id, "week_start": edition.week_start.isoformat(), "language": edition.language,
         "status": edition.status, "articles": edition.article_count,

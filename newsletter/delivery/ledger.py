@@ -184,7 +184,7 @@ def resume_edition(edition: Edition | int) -> str:
 def cancel_edition(edition: Edition | int) -> str:
     """Cancel an edition before or during its send: queued deliveries are cancelled, sent ones stay sent."""
     allowed = (editions.DRAFT, editions.SCHEDULED, editions.SENDING, editions.PAUSED)
-    return _transition(edition, "cancel", allowed, editions.CANCELLED, cancelled_at=utcnow())
+    return _transition(edition, "cancel", allowed, editions.CANCELLED, cancelled_at=utcnow(), scheduled_for=None)
 
 
 def cancel_queued(edition_id: int, reason: str) -> int:
