@@ -1,8 +1,10 @@
 """Signed tokens, one salt per purpose, and the subscriber links built from them."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -63,14 +65,33 @@ class SubscriberLinks:
     unsubscribe_mailto: str
 
 
+class LinkSigner:
+    """Signs subscribers' personal links (paths served by the subscriptions blueprint).
+
+    Build it once and reuse it: the delivery worker signs a pair of links for every message, and the
+    signers, key derivation included, are made here only once. The tokens are exactly `make_token`'s.
+    """
+
+    def __init__(self):
+        config = current_app.config
+        self.base = config["BASE_URL"]
+        self.mail_domain = config["MAIL_FROM"].rsplit("@", 1)[-1].strip("> ")
+        self._signers = {purpose: _serializer(purpose).make_signer() for purpose in (UNSUBSCRIBE, PREFERENCES)}
+
+    def _token(self, purpose: str, payload: bytes) -> str:
+        return self._signers[purpose].sign(payload).decode("ascii")
+
+    def links(self, subscriber_id: int, email: str) -> SubscriberLinks:
+        compact = json.dumps([subscriber_id, address_fingerprint(email)], separators=(",", ":")).encode("utf-8")
+        payload = base64.urlsafe_b64encode(compact).rstrip(b"=")
+        unsubscribe = self._token(UNSUBSCRIBE, payload)
+        return SubscriberLinks(
+            unsubscribe=f"{self.base}/unsubscribe/{unsubscribe}",
+            preferences=f"{self.base}/preferences/{self._token(PREFERENCES, payload)}",
+            unsubscribe_mailto=f"mailto:unsubscribe@{self.mail_domain}?subject=unsubscribe%20{unsubscribe}",
+        )
+
+
 def subscriber_links(subscriber_id: int, email: str) -> SubscriberLinks:
-    """The personal links every digest carries (paths served by the subscriptions blueprint)."""
-    base = current_app.config["BASE_URL"]
-    payload = [subscriber_id, address_fingerprint(email)]
-    unsubscribe_token = make_token(UNSUBSCRIBE, payload)
-    mail_domain = current_app.config["MAIL_FROM"].rsplit("@", 1)[-1].strip("> ")
-    return SubscriberLinks(
-        unsubscribe=f"{base}/unsubscribe/{unsubscribe_token}",
-        preferences=f"{base}/preferences/{make_token(PREFERENCES, payload)}",
-        unsubscribe_mailto=f"mailto:unsubscribe@{mail_domain}?subject=unsubscribe%20{unsubscribe_token}",
-    )
+    """The personal links every digest carries, for one subscriber."""
+    return LinkSigner().links(subscriber_id, email)

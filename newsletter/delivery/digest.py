@@ -1,14 +1,11 @@
 """The per-edition message template: MIME built once, per recipient only links spliced in and headers prepended."""
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import html
-import json
 import re
 import time
-from dataclasses import dataclass
 from email import quoprimime
 from email.policy import SMTP, SMTPUTF8
 from email.utils import formatdate, make_msgid
@@ -16,11 +13,9 @@ from email.utils import formatdate, make_msgid
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from itsdangerous import URLSafeTimedSerializer
 
-from .. import tokens
 from ..models import Edition
-from ..tokens import SALTS, address_fingerprint, subscriber_links
+from ..tokens import LinkSigner, SubscriberLinks
 from .compose import keyed_tag, sender_domain
 
 UNSUBSCRIBE = "__UNSUBSCRIBE_URL__"
@@ -81,13 +76,6 @@ def _part_head(boundary: str, subtype: str) -> bytes:
     ).encode("ascii")
 
 
-@dataclass(frozen=True)
-class PersonalLinks:
-    unsubscribe: str
-    preferences: str
-    unsubscribe_mailto: str
-
-
 class DigestTemplate:
     """One edition's message, pre-encoded; `render` makes one recipient's bytes."""
 
@@ -120,7 +108,7 @@ class DigestTemplate:
         tag = keyed_tag(self._secret, f"{self.edition_id}:{subscriber_id}")
         return f"<edition.{self.edition_id}.{subscriber_id}.{tag}@{self.domain}>"
 
-    def render(self, recipient: str, links: PersonalLinks, message_id: str) -> bytes:
+    def render(self, recipient: str, links: SubscriberLinks, message_id: str) -> bytes:
         """The recipient's message bytes: personal headers, then the shared parts with their links."""
         values = {UNSUBSCRIBE: links.unsubscribe, PREFERENCES: links.preferences}
         personal = [
@@ -171,42 +159,11 @@ def _address(email: str) -> bytes:
     return folded.split(":", 1)[1].strip().encode("utf-8")
 
 
-class LinkSigner:
-    """`tokens.subscriber_links` with its signers built once: the same tokens, a fraction of the cost."""
-
-    def __init__(self):
-        config = current_app.config
-        self.base = config["BASE_URL"]
-        self.mail_domain = config["MAIL_FROM"].rsplit("@", 1)[-1].strip("> ")
-        self._signers = {
-            purpose: URLSafeTimedSerializer(config["SECRET_KEY"], salt=SALTS[purpose]).make_signer()
-            for purpose in (tokens.UNSUBSCRIBE, tokens.PREFERENCES)
-        }
-
-    def _token(self, purpose: str, payload: bytes) -> str:
-        return self._signers[purpose].sign(payload).decode("ascii")
-
-    def links(self, subscriber_id: int, email: str) -> PersonalLinks:
-        compact = json.dumps([subscriber_id, address_fingerprint(email)], separators=(",", ":")).encode("utf-8")
-        payload = base64.urlsafe_b64encode(compact).rstrip(b"=")
-        unsubscribe = self._token(tokens.UNSUBSCRIBE, payload)
-        return PersonalLinks(
-            unsubscribe=f"{self.base}/unsubscribe/{unsubscribe}",
-            preferences=f"{self.base}/preferences/{self._token(tokens.PREFERENCES, payload)}",
-            unsubscribe_mailto=f"mailto:unsubscribe@{self.mail_domain}?subject=unsubscribe%20{unsubscribe}",
-        )
-
-
-def personal_links(subscriber_id: int, email: str) -> PersonalLinks:
-    links = subscriber_links(subscriber_id, email)
-    return PersonalLinks(links.unsubscribe, links.preferences, links.unsubscribe_mailto)
-
-
 def build_digest_message(
     template: DigestTemplate, subscriber_id: int, email: str, signer: LinkSigner | None = None
 ) -> bytes:
     """One subscriber's digest (needs an app context for the signed links unless a signer is given)."""
-    links = signer.links(subscriber_id, email) if signer else personal_links(subscriber_id, email)
+    links = (signer or LinkSigner()).links(subscriber_id, email)
     return template.render(email, links, template.message_id(subscriber_id))
 
 
@@ -216,5 +173,5 @@ def build_test_message(edition: Edition, recipient_email: str) -> bytes:
         subject = _("[TEST] %(subject)s", subject=edition.subject)
     template = DigestTemplate(edition, subject=subject)
     base = current_app.config["BASE_URL"]
-    inert = PersonalLinks(f"{base}/subscribe", f"{base}/subscribe", f"mailto:unsubscribe@{template.domain}")
+    inert = SubscriberLinks(f"{base}/subscribe", f"{base}/subscribe", f"mailto:unsubscribe@{template.domain}")
     return template.render(recipient_email, inert, make_msgid(domain=template.domain))

@@ -13,7 +13,8 @@ from ..extensions import db
 from ..models import delivery as states
 from ..models.content import CANCELLED
 from .claims import Job, Recorder
-from .digest import DigestTemplate, LinkSigner, build_digest_message
+from ..tokens import LinkSigner
+from .digest import DigestTemplate, build_digest_message
 from .ledger import NothingToRender, render_transactional
 from .transport import CONNECT, DeliveryError, open_transport
 from .verp import bounce_domain, envelope_sender
