@@ -25,9 +25,15 @@ def test_send_rate_spaces_messages_out(fast_smtp_config, app, smtp_server):
 
 
 def test_the_rate_is_shared_between_workers(app):
-    """Two throttles (as in two worker processes) draw from one clock in the database."""
+    """Two throttles (as in two worker processes) draw from one clock in the database.
+
+    Slots are handed out 1/rate apart from that clock, so the 20th message cannot go before 19/20 s
+    after the start, however the threads are scheduled (a thread running late may use its few reserved
+    slots back to back, so the gaps between stamps are not measured).
+    """
     first, second = (Throttle(app, rate=20, window_limit=0, window_seconds=60, backoff_seconds=1) for _ in range(2))
     stamps: list[float] = []
+    started = time.time()
 
     def take(throttle):
         for _ in range(10):
@@ -41,7 +47,7 @@ def test_the_rate_is_shared_between_workers(app):
         thread.join(timeout=30)
 
     assert len(stamps) == 20
-    assert max(stamps) - min(stamps) >= 0.85
+    assert max(stamps) - started >= 19 / 20 - 1e-6
 
 
 def test_the_window_quota_holds_the_rest_until_the_window_moves(fast_smtp_config, app, smtp_server):
