@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TextIO
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .addresses import InvalidAddress, normalise_address
 from .config import LANGUAGES
 from .consent import IMPORT, RequestOrigin, record_confirmation, record_request
+from .delivery import ledger
 from .extensions import db
-from .models import Delivery, Subscriber, SubscriberLanguage, utcnow
+from .models import Subscriber, SubscriberLanguage, utcnow
 from .models.subscribers import CONFIRMED, UNSUBSCRIBED
 
 IMPORT_TEXT_VERSION = "import"
@@ -188,11 +189,7 @@ def erase_subscriber(subscriber: Subscriber) -> None:
 
     A queued transactional row left behind is cancelled by the worker (its subscriber is gone).
     """
-    db.session.execute(
-        update(Delivery)
-        .where(Delivery.subscriber_id == subscriber.id)
-        .values(payload=None, last_reply=None, consent_id=None)
-    )
+    ledger.forget_subscribers([subscriber.id])
     db.session.delete(subscriber)
     db.session.commit()
 

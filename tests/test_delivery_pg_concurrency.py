@@ -1,14 +1,16 @@
-"""PostgreSQL scale-out: workers in separate processes share one queue (SKIP LOCKED); keys decide enqueue races."""
+"""PostgreSQL scale-out: workers in separate processes share one queue (SKIP LOCKED); keys and locks decide races."""
 from __future__ import annotations
 
 import subprocess
 import threading
 
 import pytest
+from sqlalchemy import event, select
 
+from newsletter import subscriber_io
 from newsletter.delivery import ledger
 from newsletter.extensions import db
-from newsletter.models import Delivery
+from newsletter.models import Delivery, Subscriber
 
 from fixtures.delivery import (
     NEWSLETTER, add_edition, add_subscribers, assert_each_once, emails_of, statuses, worker_env,
@@ -59,3 +61,47 @@ def test_concurrent_enqueues_of_one_edition_queue_it_once(app):
 
     assert sorted(map(type, outcomes), key=str) == sorted([int, ledger.SendConflict], key=str)
     assert statuses(edition_id) == {"queued": 200}
+
+
+def test_an_erasure_waits_for_an_enqueue_in_progress_and_clears_its_rows(app):
+    """The ledger has no foreign keys; the audience lock keeps an erasure from missing rows not yet committed."""
+    ids = add_subscribers(20, "en")
+    edition_id = add_edition("en").id
+    inserted, go_on = threading.Event(), threading.Event()
+    enqueuer: list[threading.Thread] = []
+
+    def hold_the_commit(_connection):
+        if threading.current_thread() in enqueuer:
+            inserted.set()
+            go_on.wait(timeout=30)
+
+    def enqueue():
+        with app.app_context():
+            ledger.enqueue_edition(edition_id)
+
+    def erase():
+        with app.app_context():
+            subscriber_io.erase_subscriber(db.session.get(Subscriber, ids[0]))
+
+    event.listen(db.engine, "commit", hold_the_commit)
+    try:
+        enqueuer.append(threading.Thread(target=enqueue))
+        enqueuer[0].start()
+        assert inserted.wait(timeout=30)
+        eraser = threading.Thread(target=erase)
+        eraser.start()
+        eraser.join(timeout=1)
+        assert eraser.is_alive(), "the erasure should wait for the enqueue's commit"
+        go_on.set()
+        enqueuer[0].join(timeout=30)
+        eraser.join(timeout=30)
+    finally:
+        go_on.set()
+        event.remove(db.engine, "commit", hold_the_commit)
+
+    db.session.expire_all()
+    assert db.session.get(Subscriber, ids[0]) is None
+    rows = db.session.execute(select(Delivery.subscriber_id, Delivery.status)).all()
+    assert len(rows) == 20
+    assert [subscriber for subscriber, _ in rows].count(None) == 1
+    assert set(ids[1:]) == {subscriber for subscriber, _ in rows if subscriber is not None}

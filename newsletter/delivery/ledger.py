@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import case, exists, func, literal, or_, select, update
+from sqlalchemy import case, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -16,6 +16,7 @@ from ..models.subscribers import CONFIRMED
 from ..models.types import UTCDateTime
 
 SENDABLE = (editions.DRAFT, editions.SCHEDULED)
+AUDIENCE_LOCK = 0x6E6C7472  # the advisory lock key of `lock_audience`
 
 
 class SendConflict(Exception):
@@ -92,7 +93,7 @@ def dialect_insert(table):
 
 def _audience(edition_id: int, language: str, now):
     """SELECT of one delivery row per confirmed subscriber of the language (suppressed ones marked so)."""
-    suppressed = exists().where(Suppression.email == Subscriber.email)
+    suppressed = Subscriber.email.in_(select(Suppression.email))
     status = case((suppressed, states.SUPPRESSED), else_=states.QUEUED)
     timestamp = literal(now, UTCDateTime)
     return (
@@ -115,11 +116,50 @@ def _audience(edition_id: int, language: str, now):
     )
 
 
+def lock_audience(*, deleting: bool) -> None:
+    """Keep enqueues and deletions of subscribers apart, for the rest of the transaction.
+
+    The ledger holds subscriber ids without a foreign key, so an enqueue must not insert rows for a subscriber
+    whose deletion commits meanwhile, nor a deletion miss rows an enqueue has not committed yet. Enqueues share
+    the lock; a deletion takes it alone. PostgreSQL only: SQLite runs one writing transaction at a time anyway.
+    """
+    if db.engine.dialect.name != "postgresql":
+        return
+    take = func.pg_advisory_xact_lock if deleting else func.pg_advisory_xact_lock_shared
+    db.session.execute(select(take(AUDIENCE_LOCK)))
+
+
+def forget_subscribers(subscriber_ids) -> int:
+    """Before subscribers are deleted, in the caller's transaction: their deliveries keep no reference to them,
+    nor their message or the server's reply (which may quote the address). `subscriber_ids`: ids or a SELECT.
+
+    Returns the number of deliveries changed."""
+    lock_audience(deleting=True)
+    return db.session.execute(
+        update(Delivery)
+        .where(Delivery.subscriber_id.in_(subscriber_ids))
+        .values(subscriber_id=None, consent_id=None, payload=None, last_reply=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def forget_consents(consent_ids) -> int:
+    """Before consent records are deleted, in the caller's transaction: deliveries stop referencing them."""
+    return db.session.execute(
+        update(Delivery)
+        .where(Delivery.consent_id.in_(consent_ids))
+        .values(consent_id=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
 def enqueue_edition(edition: Edition | int) -> int:
     """Move a draft or scheduled edition to `sending` and queue one delivery per confirmed subscriber.
 
-    One set-based INSERT … SELECT; the unique key (edition, subscriber) decides. Commits, and returns
-    the number of deliveries queued. Raises SendConflict if the edition was already sent or sending.
+    One set-based INSERT … SELECT. It is a plain INSERT, not an upsert: the edition leaves draft/scheduled
+    in this transaction, under its row lock, so it has no deliveries yet, and the unique key (edition,
+    subscriber) stands guard. Commits, and returns the number of deliveries queued (suppressed ones not
+    counted). Raises SendConflict if the edition was already sent or sending.
     """
     edition_id = _edition_id(edition)
     now = utcnow()
@@ -132,15 +172,16 @@ def enqueue_edition(edition: Edition | int) -> int:
     if moved is None:
         db.session.rollback()
         raise SendConflict(edition_id, _status_of(edition_id), "send")
+    lock_audience(deleting=False)
     columns = ["kind", "priority", "edition_id", "subscriber_id", "status", "attempts", "next_attempt_at", "created_at"]
-    statement = dialect_insert(Delivery.__table__).from_select(columns, _audience(edition_id, moved.language, now))
-    db.session.execute(statement.on_conflict_do_nothing())
-    queued = db.session.scalar(
-        select(func.count()).where(Delivery.edition_id == edition_id, Delivery.status == states.QUEUED)
+    statement = insert(Delivery).from_select(columns, _audience(edition_id, moved.language, now))
+    inserted = db.session.execute(statement.execution_options(preserve_rowcount=True)).rowcount
+    suppressed = db.session.scalar(
+        select(func.count()).where(Delivery.edition_id == edition_id, Delivery.status == states.SUPPRESSED)
     )
     db.session.commit()
     _expire(edition)
-    return int(queued or 0)
+    return int(inserted) - int(suppressed or 0)
 
 
 def _status_of(edition_id: int) -> str | None:
