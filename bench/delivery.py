@@ -155,11 +155,12 @@ def seed(app, count: int) -> None:
 
 
 def settle_after_bulk_load() -> None:
-    """VACUUM ANALYZE, as autovacuum soon does after a bulk load: a real list is not minutes-old rows."""
+    """VACUUM ANALYZE (PostgreSQL) or ANALYZE (SQLite), as autovacuum soon does after a bulk load."""
     from newsletter.extensions import db
 
+    command = "VACUUM ANALYZE" if db.engine.dialect.name == "postgresql" else "ANALYZE"
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM ANALYZE"))
+        connection.execute(text(command))
 
 
 def enqueue(app) -> tuple[int, float, int]:

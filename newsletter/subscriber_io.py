@@ -189,7 +189,7 @@ def erase_subscriber(subscriber: Subscriber) -> None:
 
     A queued transactional row left behind is cancelled by the worker (its subscriber is gone).
     """
-    ledger.forget_subscribers([subscriber.id])
+    ledger.forget_subscribers(select(Subscriber.id).where(Subscriber.id == subscriber.id))
     db.session.delete(subscriber)
     db.session.commit()
 

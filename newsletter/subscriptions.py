@@ -244,18 +244,18 @@ def purge_pending(now: datetime | None = None) -> PurgeResult:
     cutoff = (now or utcnow()) - tokens.confirm_max_age()
     last_request = func.coalesce(Subscriber.request_mail_queued_at, Subscriber.created_at)
     stale = select(Subscriber.id).where(Subscriber.status == PENDING, last_request < cutoff)
-    doomed_consents = select(Consent.id).where(
-        Consent.subscriber_id.in_(stale) | (Consent.confirmed_at.is_(None) & (Consent.requested_at < cutoff))
-    )
     ledger.forget_subscribers(stale)
-    ledger.forget_consents(doomed_consents)
     removed_languages = db.session.execute(
         delete(SubscriberLanguage).where(
             SubscriberLanguage.subscriber_id.in_(stale)
             | ((SubscriberLanguage.confirmed_at.is_(None)) & (SubscriberLanguage.requested_at < cutoff))
         )
     ).rowcount
-    removed_consents = db.session.execute(delete(Consent).where(Consent.id.in_(doomed_consents))).rowcount
+    removed_consents = db.session.execute(
+        delete(Consent).where(
+            Consent.subscriber_id.in_(stale) | (Consent.confirmed_at.is_(None) & (Consent.requested_at < cutoff))
+        )
+    ).rowcount
     removed = db.session.execute(delete(Subscriber).where(Subscriber.id.in_(stale))).rowcount
     db.session.commit()
     return PurgeResult(removed, removed_languages, removed_consents)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import subprocess
 import threading
+from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
-from newsletter import subscriber_io
+from newsletter import subscriber_io, subscriptions
+from newsletter.consent import API, RequestOrigin
 from newsletter.delivery import ledger
 from newsletter.extensions import db
 from newsletter.models import Delivery, Subscriber
@@ -63,45 +65,78 @@ def test_concurrent_enqueues_of_one_edition_queue_it_once(app):
     assert statuses(edition_id) == {"queued": 200}
 
 
+
+@contextmanager
+def commit_held(app, work):
+    """Run `work` in a thread whose commit waits until the block ends; yields once its statements ran."""
+    reached_commit, go_on = threading.Event(), threading.Event()
+    holder: list[threading.Thread] = []
+
+    def hold(_connection):
+        if threading.current_thread() in holder:
+            reached_commit.set()
+            go_on.wait(timeout=30)
+
+    def run():
+        with app.app_context():
+            work()
+
+    event.listen(db.engine, "commit", hold)
+    holder.append(threading.Thread(target=run))
+    try:
+        holder[0].start()
+        assert reached_commit.wait(timeout=30)
+        yield
+    finally:
+        go_on.set()
+        holder[0].join(timeout=30)
+        event.remove(db.engine, "commit", hold)
+
+
+def erase_in_thread(app, subscriber_id: int) -> threading.Thread:
+    def erase():
+        with app.app_context():
+            subscriber_io.erase_subscriber(db.session.get(Subscriber, subscriber_id))
+
+    eraser = threading.Thread(target=erase)
+    eraser.start()
+    eraser.join(timeout=1)
+    assert eraser.is_alive(), "the erasure should wait for the other transaction's commit"
+    return eraser
+
+
+def dangling_references() -> int:
+    gone = ~select(Subscriber.id).where(Subscriber.id == Delivery.subscriber_id).exists()
+    return db.session.scalar(select(func.count()).where(Delivery.subscriber_id.is_not(None), gone))
+
+
 def test_an_erasure_waits_for_an_enqueue_in_progress_and_clears_its_rows(app):
     """The ledger has no foreign keys; the audience lock keeps an erasure from missing rows not yet committed."""
     ids = add_subscribers(20, "en")
     edition_id = add_edition("en").id
-    inserted, go_on = threading.Event(), threading.Event()
-    enqueuer: list[threading.Thread] = []
 
-    def hold_the_commit(_connection):
-        if threading.current_thread() in enqueuer:
-            inserted.set()
-            go_on.wait(timeout=30)
-
-    def enqueue():
-        with app.app_context():
-            ledger.enqueue_edition(edition_id)
-
-    def erase():
-        with app.app_context():
-            subscriber_io.erase_subscriber(db.session.get(Subscriber, ids[0]))
-
-    event.listen(db.engine, "commit", hold_the_commit)
-    try:
-        enqueuer.append(threading.Thread(target=enqueue))
-        enqueuer[0].start()
-        assert inserted.wait(timeout=30)
-        eraser = threading.Thread(target=erase)
-        eraser.start()
-        eraser.join(timeout=1)
-        assert eraser.is_alive(), "the erasure should wait for the enqueue's commit"
-        go_on.set()
-        enqueuer[0].join(timeout=30)
-        eraser.join(timeout=30)
-    finally:
-        go_on.set()
-        event.remove(db.engine, "commit", hold_the_commit)
+    with commit_held(app, lambda: ledger.enqueue_edition(edition_id)):
+        eraser = erase_in_thread(app, ids[0])
+    eraser.join(timeout=30)
 
     db.session.expire_all()
     assert db.session.get(Subscriber, ids[0]) is None
-    rows = db.session.execute(select(Delivery.subscriber_id, Delivery.status)).all()
-    assert len(rows) == 20
-    assert [subscriber for subscriber, _ in rows].count(None) == 1
-    assert set(ids[1:]) == {subscriber for subscriber, _ in rows if subscriber is not None}
+    rows = db.session.execute(select(Delivery.subscriber_id)).scalars().all()
+    assert len(rows) == 20 and rows.count(None) == 1
+    assert dangling_references() == 0
+
+
+def test_an_erasure_waits_for_a_subscription_request_queueing_mail_for_the_same_address(app, add_subscriber):
+    """The request holds the subscriber's row lock; the erasure takes it too before it clears deliveries."""
+    subscriber_id = add_subscriber("both@example.org", ["en"]).id
+    request = subscriptions.build_request("both@example.org", ["en", "ru"], "en", RequestOrigin(API))
+
+    with commit_held(app, lambda: subscriptions.subscribe(request)):
+        eraser = erase_in_thread(app, subscriber_id)
+    eraser.join(timeout=30)
+
+    db.session.expire_all()
+    assert db.session.get(Subscriber, subscriber_id) is None
+    [row] = db.session.execute(select(Delivery.subscriber_id, Delivery.consent_id, Delivery.payload)).all()
+    assert tuple(row) == (None, None, None)
+    assert dangling_references() == 0

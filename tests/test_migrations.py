@@ -1,6 +1,8 @@
 """`newsletter db upgrade` on an empty database yields exactly the models' schema."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -40,3 +42,27 @@ def test_upgrade_head_on_empty_database_matches_the_models(empty_database_url, t
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
         db.engine.dispose()
+
+
+def test_downgrading_the_ledger_keys_forgets_rows_the_keys_would_refuse(empty_database_url, tmp_path):
+    app = create_app({"DATABASE_URL": empty_database_url, "INSTANCE_PATH": str(tmp_path / "instance")})
+    moment = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    common = {"priority": 0, "attempts": 1, "status": "sent", "next_attempt_at": moment, "created_at": moment}
+    rows = [dict(common, id=1, kind="digest", edition_id=99, subscriber_id=None, payload=b"x", last_reply="ok"),
+            dict(common, id=2, kind="confirmation", edition_id=None, subscriber_id=98, payload=b"y",
+                 last_reply="250 ok <a@b.c>")]
+    with app.app_context():
+        upgrade()
+        with db.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO deliveries (id, kind, priority, edition_id, subscriber_id, payload, status, attempts, "
+                "next_attempt_at, created_at, last_reply) VALUES (:id, :kind, :priority, :edition_id, "
+                ":subscriber_id, :payload, :status, :attempts, :next_attempt_at, :created_at, :last_reply)"
+            ), rows)
+        downgrade(revision="0001")
+        with db.engine.connect() as connection:
+            left = connection.execute(text("SELECT id, subscriber_id, payload, last_reply FROM deliveries")).all()
+        keys = {key["name"] for key in inspect(db.engine).get_foreign_keys("deliveries")}
+        db.engine.dispose()
+    assert [tuple(row) for row in left] == [(2, None, None, None)]
+    assert {"fk_deliveries_edition_id_editions", "fk_deliveries_subscriber_id_subscribers"} <= keys

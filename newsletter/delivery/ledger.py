@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import case, func, insert, literal, or_, select, update
+from sqlalchemy import Select, case, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
@@ -69,6 +69,9 @@ def enqueue_transactional(
 ) -> Delivery:
     """Queue a transactional message in the caller's transaction, so it is never lost.
 
+    The caller holds the subscriber's row lock (or has just created the row), as `subscribe` does, so an
+    erasure cannot delete the subscriber between this insert and the commit.
+
     Without `message`, nothing is built now: the worker renders it when it sends, by `kind`,
     from the subscriber and consent the row references. Objects not yet flushed are fine.
     """
@@ -129,26 +132,20 @@ def lock_audience(*, deleting: bool) -> None:
     db.session.execute(select(take(AUDIENCE_LOCK)))
 
 
-def forget_subscribers(subscriber_ids) -> int:
-    """Before subscribers are deleted, in the caller's transaction: their deliveries keep no reference to them,
-    nor their message or the server's reply (which may quote the address). `subscriber_ids`: ids or a SELECT.
+def forget_subscribers(subscriber_ids: Select) -> int:
+    """Before subscribers are deleted, in the caller's transaction: lock them, and make their deliveries keep
+    no reference to them, nor their message or the server's reply (which may quote the address).
 
-    Returns the number of deliveries changed."""
+    `subscriber_ids` selects ids from `subscribers` by the rows' own columns. Their row locks order this with
+    a request that is queueing mail for one of them (it holds the same lock); the audience lock orders it with
+    enqueues. Returns the number of deliveries changed.
+    """
     lock_audience(deleting=True)
+    db.session.execute(subscriber_ids.with_for_update()).all()
     return db.session.execute(
         update(Delivery)
         .where(Delivery.subscriber_id.in_(subscriber_ids))
         .values(subscriber_id=None, consent_id=None, payload=None, last_reply=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-
-
-def forget_consents(consent_ids) -> int:
-    """Before consent records are deleted, in the caller's transaction: deliveries stop referencing them."""
-    return db.session.execute(
-        update(Delivery)
-        .where(Delivery.consent_id.in_(consent_ids))
-        .values(consent_id=None)
         .execution_options(synchronize_session=False)
     ).rowcount
 

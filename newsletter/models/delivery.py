@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, Float, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -32,12 +32,12 @@ PRIORITY_DIGEST = 10
 class Delivery(db.Model):
     """One message to one address, from queued to sent, failed, suppressed or cancelled.
 
-    The ledger is the hottest table and an edition adds a row per subscriber in one statement, so its
-    references (edition, subscriber, consent) are plain ids, not database foreign keys: per-row key checks
-    were over half of the time to enqueue 200,000 rows. The ledger keeps them sound itself: an enqueue reads
-    only existing subscribers, under the edition's row lock and the audience lock; every deletion of
-    subscribers or consents goes through `ledger.forget_subscribers`/`forget_consents`; editions that
-    have deliveries are never deleted; and the worker cancels a row whose subscriber is gone.
+    An edition adds a row per subscriber in one statement, so `edition_id` and `subscriber_id` are plain ids,
+    not foreign keys: their per-row key checks were over half of the time to enqueue 200,000 rows. The ledger
+    keeps them sound itself: an enqueue reads only existing subscribers, under the edition's row lock and the
+    audience lock (`ledger.lock_audience`); every deletion of subscribers first calls
+    `ledger.forget_subscribers`; editions that have deliveries are never deleted; and the worker cancels a row
+    whose subscriber is gone. `consent_id` (transactional rows only, NULL in bulk) keeps its foreign key.
     """
 
     __tablename__ = "deliveries"
@@ -46,8 +46,8 @@ class Delivery(db.Model):
     kind: Mapped[str] = mapped_column(String(32), default=DIGEST)
     priority: Mapped[int] = mapped_column(default=PRIORITY_DIGEST)
     edition_id: Mapped[int | None]
-    subscriber_id: Mapped[int | None]
-    consent_id: Mapped[int | None]
+    subscriber_id: Mapped[int | None] = mapped_column(index=True)
+    consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id", ondelete="SET NULL"))
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), default=QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
@@ -61,9 +61,7 @@ class Delivery(db.Model):
     subscriber: Mapped[Subscriber | None] = relationship(
         primaryjoin="Delivery.subscriber_id == Subscriber.id", foreign_keys="Delivery.subscriber_id"
     )
-    consent: Mapped[Consent | None] = relationship(
-        primaryjoin="Delivery.consent_id == Consent.id", foreign_keys="Delivery.consent_id"
-    )
+    consent: Mapped[Consent | None] = relationship()
 
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id"),
