@@ -1,7 +1,7 @@
-"""Ledger: edition and subscriber ids without foreign keys, and an index to find a subscriber's deliveries.
+"""Ledger: edition and subscriber ids without foreign keys.
 
 Enqueueing an edition no longer pays two key checks per row; the ledger keeps these references sound itself
-(see `newsletter.models.delivery.Delivery`). Erasure and purge find a subscriber's rows by the new index.
+(see `newsletter.models.delivery.Delivery`).
 
 Revision ID: 0002
 Revises: 0001
@@ -18,7 +18,6 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.create_index('ix_deliveries_subscriber_id', ['subscriber_id'], unique=False)
         batch_op.drop_constraint('fk_deliveries_subscriber_id_subscribers', type_='foreignkey')
         batch_op.drop_constraint('fk_deliveries_edition_id_editions', type_='foreignkey')
 
@@ -32,4 +31,3 @@ def downgrade():
         batch_op.create_foreign_key('fk_deliveries_edition_id_editions', 'editions', ['edition_id'], ['id'])
         batch_op.create_foreign_key('fk_deliveries_subscriber_id_subscribers', 'subscribers', ['subscriber_id'],
                                     ['id'], ondelete='SET NULL')
-        batch_op.drop_index('ix_deliveries_subscriber_id')

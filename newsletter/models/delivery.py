@@ -46,7 +46,7 @@ class Delivery(db.Model):
     kind: Mapped[str] = mapped_column(String(32), default=DIGEST)
     priority: Mapped[int] = mapped_column(default=PRIORITY_DIGEST)
     edition_id: Mapped[int | None]
-    subscriber_id: Mapped[int | None] = mapped_column(index=True)
+    subscriber_id: Mapped[int | None]
     consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id", ondelete="SET NULL"))
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), default=QUEUED)
