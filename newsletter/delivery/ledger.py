@@ -139,7 +139,7 @@ def forget_subscribers(subscriber_ids: Select) -> int:
     `subscriber_ids` selects ids from `subscribers` by the rows' own columns. Their row locks order this with
     a request that is queueing mail for one of them (it holds the same lock); the audience lock orders it with
     enqueues. Returns the number of deliveries changed. There is no index on `subscriber_id` (every enqueue
-    would pay for it): PostgreSQL reads one subscriber's rows off the (edition, subscriber) index, about 30 ms
+    would pay for it): PostgreSQL reads one subscriber's rows off the (edition, subscriber) index, under 0.1 s
     per million deliveries on a small VM.
     """
     lock_audience(deleting=True)
