@@ -27,6 +27,18 @@ def test_build_then_list_and_show_with_counts(client, editor_headers, imported_s
     assert shown["counts"]["queued"] == 0 and shown["counts"]["sent"] == 0
 
 
+def test_list_filters_by_language_and_status_and_refuses_unknown_ones(client, editor_headers, built_week):
+    def listed(query: str):
+        return client.get(f"/api/v1/editions?{query}", headers=editor_headers)
+
+    assert [e["language"] for e in listed("language=ru&status=draft").get_json()["editions"]] == ["ru"]
+    assert listed("status=sent").get_json()["editions"] == []
+    for query, field in (("language=de", "language"), ("status=finished", "status")):
+        response = listed(query)
+        assert response.status_code == 422
+        assert "must be one of" in response.get_json()["error"]["fields"][field]
+
+
 def test_build_with_bad_input(client, editor_headers):
     assert build(client, editor_headers, week="soon").status_code == 422
     far = build(client, editor_headers, week="9999-12-31")

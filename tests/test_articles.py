@@ -117,6 +117,8 @@ def test_api_adds_lists_updates_and_deletes_articles(client, editor_headers):
     article_id = created.get_json()["id"]
     listed = client.get("/api/v1/articles?language=en", headers=editor_headers).get_json()["articles"]
     assert [a["url"] for a in listed] == [GOOD["url"]]
+    unknown = client.get("/api/v1/articles?language=de", headers=editor_headers)
+    assert unknown.status_code == 422 and "language" in unknown.get_json()["error"]["fields"]
     changed = client.patch(f"/api/v1/articles/{article_id}", json={"title": "Changed"}, headers=editor_headers)
     assert changed.status_code == 200 and changed.get_json()["title"] == "Changed"
     assert client.delete(f"/api/v1/articles/{article_id}", headers=editor_headers).status_code == 204

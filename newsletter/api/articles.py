@@ -9,7 +9,7 @@ from ..extensions import db
 from ..models import Article
 from . import api
 from .auth import require_editor
-from .requests import json_body
+from .requests import choice_arg, json_body
 from .responses import error_response, or_404
 
 
@@ -36,9 +36,7 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
 @api.get("/articles")
 @require_editor
 def list_articles():
-    language = request.args.get("language")
-    if language and language not in LANGUAGES:
-        return error_response(422, "Unknown language.", {"language": f"must be one of {', '.join(LANGUAGES)}"})
+    language = choice_arg("language", LANGUAGES)
     rows = service.list_articles(language, limit=_int_arg("limit", 200, 1000), offset=_int_arg("offset", 0, 10**9))
     return jsonify({"articles": [article_json(a) for a in rows]})
 

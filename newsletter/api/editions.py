@@ -11,10 +11,11 @@ from ..config import LANGUAGES
 from ..delivery import ledger
 from ..delivery.transport import DeliveryError
 from ..models import Edition
+from ..models.content import EDITION_STATES
 from ..weeks import BadWeek, parse_week
 from . import api
 from .auth import require_editor
-from .requests import json_body
+from .requests import choice_arg, json_body
 from .responses import error_response, or_404
 
 MAX_TEST_RECIPIENTS = 10
@@ -47,10 +48,8 @@ def _edition_or_404(edition_id: int) -> Edition:
 @api.get("/editions")
 @require_editor
 def list_editions():
-    language = request.args.get("language")
-    if language and language not in LANGUAGES:
-        return error_response(422, "Unknown language.", {"language": f"must be one of {', '.join(LANGUAGES)}"})
-    rows = service.list_editions(language, request.args.get("status") or None)
+    language = choice_arg("language", LANGUAGES)
+    rows = service.list_editions(language, choice_arg("status", EDITION_STATES))
     return jsonify({"editions": [edition_json(e) for e in rows]})
 
 

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
-from flask import request
+from flask import abort, request
+
+from .responses import error_response
 
 NOT_JSON = "not-json"
 MALFORMED = "malformed"
@@ -33,3 +36,11 @@ def json_body() -> object | None:
         return read_json()
     except UnreadableBody:
         return None
+
+
+def choice_arg(name: str, allowed: Sequence[str]) -> str | None:
+    """An optional query argument that must be one of `allowed`; stops the request with a 422 otherwise."""
+    value = request.args.get(name) or None
+    if value is not None and value not in allowed:
+        abort(error_response(422, f"Unknown {name}.", {name: f"must be one of {', '.join(allowed)}"}))
+    return value

@@ -15,6 +15,7 @@ SENDING = "sending"
 PAUSED = "paused"
 SENT = "sent"
 CANCELLED = "cancelled"
+EDITION_STATES = (DRAFT, SCHEDULED, SENDING, PAUSED, SENT, CANCELLED)
 
 
 class Article(db.Model):
