@@ -14,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .config import LANGUAGES
+from .digest_rendering import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 from .extensions import db
 from .models import Article
 from .weeks import YEARS
 
-PLACEHOLDERS = ("__UNSUBSCRIBE_URL__", "__PREFERENCES_URL__")
+PLACEHOLDERS = (UNSUBSCRIBE_PLACEHOLDER, PREFERENCES_PLACEHOLDER)
 LIMITS = {"section": 200, "title": 500, "summary": 5000, "author": 200, "url": 2000}
 FIELDS = ("language", "section", "title", "summary", "url", "published_at", "author")
 

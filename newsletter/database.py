@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from . import PROJECT_ROOT
@@ -51,4 +52,9 @@ def is_postgres() -> bool:
     return db.engine.dialect.name == "postgresql"
 
 
-__all__ = ["db", "init_app", "is_postgres", "Engine"]
+def dialect_insert(table):
+    """An INSERT of the database's dialect, so it offers `on_conflict_do_nothing/update`."""
+    return (postgresql if is_postgres() else sqlite).insert(table)
+
+
+__all__ = ["db", "dialect_insert", "init_app", "is_postgres", "Engine"]

@@ -11,11 +11,10 @@ import json
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, delete, exists, select, update
 
 from .config import LANGUAGES
+from .database import dialect_insert
 from .delivery import digest, ledger
 from .delivery.compose import sender_address
 from .delivery.transport import open_transport
@@ -41,11 +40,13 @@ class NothingToSend(ledger.SendConflict):
         self.args = (f"edition {edition.id} has no articles (they were deleted); it cannot be sent",)
 
 
-def week_articles(week_start: date, language: str) -> list[Article]:
+def _in_week(week_start: date, language: str):
     start, end = week_bounds(week_start)
-    query = select(Article).where(
-        Article.language == language, Article.published_at >= start, Article.published_at < end
-    )
+    return and_(Article.language == language, Article.published_at >= start, Article.published_at < end)
+
+
+def week_articles(week_start: date, language: str) -> list[Article]:
+    query = select(Article).where(_in_week(week_start, language))
     return list(db.session.scalars(query.order_by(Article.published_at, Article.id)))
 
 
@@ -59,17 +60,16 @@ def source_hash(articles: list[Article]) -> str:
 
 
 def _insert_ignoring_duplicate(values: dict) -> None:
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(Edition).values(**values).on_conflict_do_nothing(index_elements=["week_start", "language"])
+    statement = dialect_insert(Edition).values(**values).on_conflict_do_nothing(index_elements=["week_start", "language"])
     db.session.execute(statement)
     db.session.commit()
 
 
-def _by_key(week_start: date, language: str) -> Edition:
+def _by_key(week_start: date, language: str) -> Edition | None:
     return db.session.scalars(
         select(Edition).where(Edition.week_start == week_start, Edition.language == language)
         .execution_options(populate_existing=True)
-    ).one()
+    ).one_or_none()
 
 
 def build_edition(week_start: date, language: str) -> Edition | None:
@@ -82,6 +82,9 @@ def build_edition(week_start: date, language: str) -> Edition | None:
         _delete_unsent(week_start, language)
         return None
     digest_hash = source_hash(articles)
+    existing = _by_key(week_start, language)
+    if existing is not None and (existing.status not in REBUILDABLE or existing.source_hash == digest_hash):
+        return existing
     rendered = render_digest(language, week_start, articles)
     content = {"subject": rendered.subject, "html": rendered.html, "text": rendered.text,
                "source_hash": digest_hash, "article_count": len(articles), "built_at": utcnow()}
@@ -181,7 +184,7 @@ def send_edition(edition: Edition) -> int:
 
     An edition whose week has no articles any more is refused (NothingToSend, a SendConflict).
     """
-    if not week_articles(edition.week_start, edition.language):
+    if not db.session.scalar(select(exists().where(_in_week(edition.week_start, edition.language)))):
         db.session.rollback()
         raise NothingToSend(edition)
     return ledger.enqueue_edition(edition)

@@ -9,7 +9,7 @@ import calendar
 import logging
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -37,7 +37,6 @@ class FeedReport:
     source: str
     result: articles.ImportResult | None = None
     error: str | None = None
-    problems: dict = field(default_factory=dict)
 
     def describe(self) -> str:
         if self.error:

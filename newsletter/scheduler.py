@@ -19,10 +19,9 @@ from apscheduler.triggers.cron import CronTrigger
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from . import editions
+from .database import dialect_insert
 from .delivery import ledger
 from .extensions import db
 from .models import utcnow
@@ -85,9 +84,8 @@ def latest_due_time(now: datetime, trigger: CronTrigger | None = None) -> dateti
 
 def _record_start(due_at: datetime, week_start) -> bool:
     """Note that a run is under way; False if that run already finished."""
-    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     db.session.execute(
-        insert(SchedulerRun).values(due_at=due_at, week_start=week_start, started_at=utcnow(), outcome="")
+        dialect_insert(SchedulerRun).values(due_at=due_at, week_start=week_start, started_at=utcnow(), outcome="")
         .on_conflict_do_nothing(index_elements=["due_at"])
     )
     db.session.commit()

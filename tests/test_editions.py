@@ -72,7 +72,11 @@ def test_period_is_formatted_per_locale():
     assert spaced(format_period(date(2021, 12, 27), "en")) == "December 27, 2021 – January 2, 2022"
 
 
-def test_building_twice_returns_the_same_editions(app, built_week):
+def test_building_twice_returns_the_same_editions_without_rendering_again(app, built_week, monkeypatch):
+    def render_digest(*_args):
+        raise AssertionError("unchanged editions must not be rendered again")
+
+    monkeypatch.setattr("newsletter.editions.render_digest", render_digest)
     again = {e.language: e for e in build_week(WEEK)}
     assert {code: e.id for code, e in again.items()} == {code: e.id for code, e in built_week.items()}
     assert edition_count() == 3

@@ -13,7 +13,8 @@ from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppress
 from ..models import content as editions
 from ..models import delivery as states
 from ..models.subscribers import CONFIRMED
-from .ledger import cancel_queued, has_renderer, dialect_insert
+from ..database import dialect_insert
+from .ledger import cancel_queued, has_renderer
 
 HELD = (editions.PAUSED, editions.CANCELLED)
 RECENT_CANCEL_SECONDS = 600

@@ -14,12 +14,12 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from ..digest_rendering import PREFERENCES_PLACEHOLDER as PREFERENCES
+from ..digest_rendering import UNSUBSCRIBE_PLACEHOLDER as UNSUBSCRIBE
 from ..models import Edition
 from ..tokens import LinkSigner, SubscriberLinks
 from .compose import keyed_tag, sender_domain
 
-UNSUBSCRIBE = "__UNSUBSCRIBE_URL__"
-PREFERENCES = "__PREFERENCES_URL__"
 PLACEHOLDER_PATTERN = re.compile(f"({UNSUBSCRIBE}|{PREFERENCES})")
 MAX_QP_LINE = 76
 

@@ -5,8 +5,8 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Select, case, func, insert, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from ..database import is_postgres
 from ..extensions import db
 from ..models import Consent, Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
 from ..models import content as editions
@@ -88,12 +88,6 @@ def _edition_id(edition: Edition | int) -> int:
     return edition if isinstance(edition, int) else edition.id
 
 
-def dialect_insert(table):
-    """An INSERT of the database's dialect, so it offers `on_conflict_do_nothing/update`."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 def _audience(edition_id: int, language: str, now):
     """SELECT of one delivery row per confirmed subscriber of the language (suppressed ones marked so)."""
     suppressed = Subscriber.email.in_(select(Suppression.email))
@@ -126,7 +120,7 @@ def lock_audience(*, deleting: bool) -> None:
     whose deletion commits meanwhile, nor a deletion miss rows an enqueue has not committed yet. Enqueues share
     the lock; a deletion takes it alone. PostgreSQL only: SQLite runs one writing transaction at a time anyway.
     """
-    if db.engine.dialect.name != "postgresql":
+    if not is_postgres():
         return
     take = func.pg_advisory_xact_lock if deleting else func.pg_advisory_xact_lock_shared
     db.session.execute(select(take(AUDIENCE_LOCK)))

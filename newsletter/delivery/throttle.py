@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models.delivery import SendThrottle, SendWindowCount
-from .ledger import dialect_insert
+from ..database import dialect_insert
 
 CLOCK = "global"
 WINDOW_BUCKETS = 60
