@@ -1,6 +1,8 @@
 """The ledger: one set-based enqueue per edition, the unique key deciding, counts and editor controls."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy.exc import IntegrityError
 
@@ -69,9 +71,12 @@ def test_counts_report_every_state_and_the_next_retry(app):
     add_subscribers(4, "en")
     edition = add_edition("en")
     ledger.enqueue_edition(edition)
-    first, second, *_ = db.session.scalars(db.select(Delivery).order_by(Delivery.id)).all()
+    assert ledger.edition_counts(edition.id)["next_retry_at"] is None
+    first, second, third, _fourth = db.session.scalars(db.select(Delivery).order_by(Delivery.id)).all()
     first.status, first.sent_at = "sent", utcnow()
     second.attempts, second.last_reply = 1, "451 4.3.0 later"
+    second.next_attempt_at = utcnow() + timedelta(minutes=5)
+    third.next_attempt_at = utcnow() - timedelta(minutes=5)
     db.session.commit()
 
     counts = ledger.edition_counts(edition.id)

@@ -18,7 +18,9 @@ from newsletter.tokens import (
     PREFERENCES, UNSUBSCRIBE, LinkSigner, SubscriberLinks, address_fingerprint, make_token, read_token,
 )
 
-from fixtures.delivery import DIGEST_HTML, DIGEST_TEXT, add_edition, add_subscribers, parse
+from fixtures.delivery import (
+    DIGEST_HTML, DIGEST_TEXT, add_edition, add_subscribers, parse, queue_prebuilt_mail, statuses,
+)
 
 RU_SUBJECT = "Беларусь за неделю: 10–16 января 2022 г."
 
@@ -206,3 +208,16 @@ def test_dkim_signature_verifies_and_covers_the_list_headers(fast_smtp_config, d
         assert name in headers
     tampered = raw.replace(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click", b"List-Unsubscribe-Post: nothing")
     assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+@pytest.mark.parametrize("key_file, problem", [("missing.pem", "cannot read the DKIM key"),
+                                               ("garbage.pem", "cannot sign")])
+def test_a_dkim_key_that_cannot_sign_stops_the_worker_before_it_claims_anything(app, tmp_path, key_file, problem):
+    (tmp_path / "garbage.pem").write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    app.config.update(DKIM_SELECTOR="mail", DKIM_DOMAIN="newsletter.test", DKIM_PRIVATE_KEY_PATH=str(tmp_path / key_file))
+    queue_prebuilt_mail("reader@example.org")
+    db.session.commit()
+
+    with pytest.raises(worker.WorkerSetupError, match=problem):
+        worker.run(once=True, poll_seconds=0.05)
+    assert statuses() == {"queued": 1}

@@ -36,8 +36,10 @@ def test_temporary_refusals_are_retried_until_accepted(fast_smtp_config, app, sm
     edition, emails = _send()
     smtp_server.reply_next(stage, reply)
 
-    _run()
+    progress = _run()
 
+    assert not smtp_server.handler.script[stage], "the scripted refusal was never used"
+    assert progress.retried == 1 and progress.sent == len(emails)
     assert_each_once(smtp_server, emails)
     assert statuses(edition.id) == {"sent": len(emails)}
     assert db.session.get(ledger.Edition, edition.id).status == "sent"

@@ -13,7 +13,7 @@ from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppress
 from ..models import content as editions
 from ..models import delivery as states
 from ..models.subscribers import CONFIRMED
-from ..database import dialect_insert
+from ..database import dialect_insert, is_postgres
 from .ledger import cancel_queued, has_renderer
 
 HELD = (editions.PAUSED, editions.CANCELLED)
@@ -42,7 +42,7 @@ def database_clock(offset_seconds: float = 0.0):
     SQLite stores these columns as 'YYYY-MM-DD HH:MM:SS.ffffff' text in UTC; its strftime writes the same layout
     with milliseconds, so stored values and this expression order correctly as text.
     """
-    if db.engine.dialect.name == "sqlite":
+    if not is_postgres():
         return func.strftime("%Y-%m-%d %H:%M:%f", "now", f"{offset_seconds:+.3f} seconds")
     return func.now() + timedelta(seconds=offset_seconds)
 

@@ -29,9 +29,25 @@ class DkimSigner:
         return signature + message
 
 
+PROBE = b"From: probe@example.org\r\nSubject: probe\r\n\r\nprobe\r\n"
+
+
 def signer_from_config(config) -> DkimSigner | None:
-    """A signer when the three DKIM settings are present, else None; a missing key file is an error."""
+    """A signer when the three DKIM settings are present, else None.
+
+    Raises ValueError, saying what is wrong, for a key file that cannot be read or cannot sign: found at
+    start-up, not as a failure of every message.
+    """
     selector, domain, key_path = (config.get(f"DKIM_{name}") for name in ("SELECTOR", "DOMAIN", "PRIVATE_KEY_PATH"))
     if not (selector and domain and key_path):
         return None
-    return DkimSigner(str(selector), str(domain), Path(key_path).read_bytes())
+    try:
+        key = Path(key_path).read_bytes()
+    except OSError as error:
+        raise ValueError(f"cannot read the DKIM key {key_path}: {error.strerror}") from None
+    try:
+        signer = DkimSigner(str(selector), str(domain), key)
+        signer.sign(PROBE)
+    except (dkim.DKIMException, ValueError) as error:
+        raise ValueError(f"the DKIM settings cannot sign (key {key_path}): {error}") from None
+    return signer

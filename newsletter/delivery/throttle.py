@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 
 from ..extensions import db
 from ..models.delivery import SendThrottle, SendWindowCount
-from ..database import dialect_insert
+from ..database import dialect_insert, is_postgres
 
 CLOCK = "global"
 WINDOW_BUCKETS = 60
@@ -90,7 +90,7 @@ class Throttle:
             session = db.session
             _ensure_clock(session)
             spacing = 1.0 / self.rate if self.rate else 0.0
-            greatest = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
+            greatest = func.greatest if is_postgres() else func.max
             allowed = self._window_allowance(session, now, wanted)
             if allowed <= 0:
                 session.rollback()

@@ -182,8 +182,6 @@ class SmtpTransport:
             raise self._failure(code, text, RCPT) from error
         except smtplib.SMTPSenderRefused as error:
             raise self._failure(error.smtp_code, error.smtp_error, MAIL) from error
-        except smtplib.SMTPDataError as error:
-            raise self._failure(error.smtp_code, error.smtp_error, DATA) from error
         except smtplib.SMTPResponseException as error:
             raise self._failure(error.smtp_code, error.smtp_error, DATA) from error
         except DeliveryError:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from ..database import is_postgres
 from ..extensions import db
 from ..models import Edition
 from ..models.content import CANCELLED
@@ -56,7 +57,7 @@ class Progress:
 @contextmanager
 def sqlite_worker_lock(app):
     """An exclusive lock file next to the SQLite database (in the instance folder by default) while a worker runs."""
-    if db.engine.dialect.name != "sqlite":
+    if is_postgres():
         yield
         return
     database = db.engine.url.database
@@ -107,10 +108,16 @@ class Worker:
                 smtp_settings(config)
             except ValueError as error:
                 raise WorkerSetupError(f"invalid SMTP settings: {error}") from None
+        try:
+            signer = signer_from_config(config)
+        except ValueError as error:
+            raise WorkerSetupError(str(error)) from None
         self.throttle = Throttle.from_config(app)
-        self.pool = _open_pool(app, self.worker_id, self.throttle, stop)
+        self.pool = _open_pool(app, self.worker_id, self.throttle, stop, signer)
         self.started = time.monotonic()
         self._last_maintenance = 0.0
+        self._last_lease_check = 0.0
+        self._lease_check_seconds = max(MAINTENANCE_SECONDS, self.lease / 4)
         self._last_report = 0.0
 
     def run(self, once: bool) -> Progress:
@@ -157,8 +164,10 @@ class Worker:
         if not force and now - self._last_maintenance < MAINTENANCE_SECONDS:
             return
         self._last_maintenance = now
-        claims.renew_leases(self.worker_id, self.lease, except_ids=frozenset(self.pool.unrecorded))
-        claims.requeue_expired()
+        if force or now - self._last_lease_check >= self._lease_check_seconds:
+            self._last_lease_check = now
+            claims.renew_leases(self.worker_id, self.lease, except_ids=frozenset(self.pool.unrecorded))
+            claims.requeue_expired()
         self.pool.held = {edition_id: status for edition_id, status in _held_statuses()}
         if not self.pool.backlog():
             for edition_id, status in self.pool.held.items():
@@ -200,12 +209,12 @@ def _held_statuses():
     return rows
 
 
-def _open_pool(app, worker_id: str, throttle, stop) -> SenderPool:
+def _open_pool(app, worker_id: str, throttle, stop, signer) -> SenderPool:
     return SenderPool(
         app,
         worker_id=worker_id,
         connections=int(app.config["SMTP_CONNECTIONS"]),
         throttle=throttle,
         stop=stop,
-        signer=signer_from_config(app.config),
+        signer=signer,
     )
