@@ -49,12 +49,23 @@ DEFAULTS: dict[str, object] = {
 }
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off", "")
+
+
+class ConfigError(ValueError):
+    """A setting whose value cannot be used; the message names the environment variable."""
+
+
 def load_config(app: Flask, overrides: dict | None) -> None:
-    """Fill app.config from defaults, the environment, then explicit overrides."""
+    """Fill app.config from defaults, the environment, then explicit overrides; typed settings are checked."""
     app.config.update(DEFAULTS)
     app.config.from_prefixed_env("NEWSLETTER")
     if overrides:
         app.config.update(overrides)
+    for key, default in DEFAULTS.items():
+        if isinstance(default, (bool, int, float)) and app.config.get(key) is not None:
+            app.config[key] = _typed(key, app.config[key], type(default))
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
@@ -66,6 +77,22 @@ def load_config(app: Flask, overrides: dict | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = _with_driver(database_url)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_REQUEST_BYTES"])
     app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")
+
+
+def _typed(key: str, value: object, kind: type) -> bool | int | float:
+    """The value as the setting's type: yes/no words for flags, numbers for numbers (strings accepted)."""
+    if kind is bool:
+        word = str(value).strip().lower()
+        if isinstance(value, bool) or word in TRUE_WORDS + FALSE_WORDS:
+            return value if isinstance(value, bool) else word in TRUE_WORDS
+        raise ConfigError(f"NEWSLETTER_{key} must be true or false, not {value!r}")
+    try:
+        number = float(value) if not isinstance(value, bool) else float("nan")
+    except (TypeError, ValueError):
+        number = float("nan")
+    if number != number or number in (float("inf"), float("-inf")) or number < 0:
+        raise ConfigError(f"NEWSLETTER_{key} must be a number of zero or more, not {value!r}")
+    return int(number) if number.is_integer() else number
 
 
 def _with_driver(url: str) -> str:

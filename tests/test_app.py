@@ -25,6 +25,27 @@ def test_secret_key_is_generated_once_and_kept(tmp_path, database_url):
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
 
 
+def test_typed_settings_from_the_environment_are_read_as_their_type(tmp_path, database_url, monkeypatch):
+    from newsletter import create_app
+
+    monkeypatch.setenv("NEWSLETTER_SMTP_UTF8", "no")
+    monkeypatch.setenv("NEWSLETTER_SEND_RATE", "2.5")
+    monkeypatch.setenv("NEWSLETTER_CONFIRM_RESEND_SECONDS", "60")
+    config = create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path)}).config
+    assert (config["SMTP_UTF8"], config["SEND_RATE"], config["CONFIRM_RESEND_SECONDS"]) == (False, 2.5, 60)
+
+
+@pytest.mark.parametrize("name, value", [("CONFIRM_RESEND_SECONDS", "5m"), ("SMTP_UTF8", "maybe"),
+                                         ("LEASE_SECONDS", "-1"), ("WORKER_BATCH_SIZE", "nan")])
+def test_a_setting_of_the_wrong_type_stops_start_up_with_its_name(tmp_path, database_url, monkeypatch, name, value):
+    from newsletter import create_app
+    from newsletter.config import ConfigError
+
+    monkeypatch.setenv(f"NEWSLETTER_{name}", value)
+    with pytest.raises(ConfigError, match=f"NEWSLETTER_{name}"):
+        create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path)})
+
+
 def test_unknown_page_is_a_friendly_404_in_the_visitors_language(client):
     response = client.get("/no-such-page", headers={"Accept-Language": "ru"})
     assert response.status_code == 404
@@ -88,3 +109,15 @@ def test_access_log_never_shows_a_personal_link_token(caplog):
         )
     assert "WzEsImFiYyJd" not in caplog.text
     assert "/unsubscribe/[token]?lang=ru" in caplog.text
+
+
+def test_the_command_line_reports_a_bad_setting_without_a_traceback(tmp_path, database_url):
+    from click.testing import CliRunner
+
+    from newsletter.cli import main
+
+    env = {"NEWSLETTER_SMTP_UTF8": "maybe", "NEWSLETTER_DATABASE_URL": database_url,
+           "NEWSLETTER_INSTANCE_PATH": str(tmp_path)}
+    result = CliRunner().invoke(main, ["db", "current"], env=env)
+    assert result.exit_code == 1
+    assert "NEWSLETTER_SMTP_UTF8 must be true or false" in result.output and "Traceback" not in result.output

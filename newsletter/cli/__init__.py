@@ -8,8 +8,12 @@ from flask.cli import FlaskGroup
 
 def _make_app() -> Flask:
     from .. import create_app
+    from ..config import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_make_app, add_version_option=False)
