@@ -10,6 +10,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from . import rendering, tokens
+from .consent import consent_languages, superseded_by_unsubscribe
 from .delivery.compose import build_message, transactional_message_id
 from .delivery.ledger import NothingToRender, enqueue_transactional, register_transactional_renderer
 from .extensions import db
@@ -48,13 +49,13 @@ def render_confirmation(delivery) -> bytes:
     consent = db.session.get(Consent, delivery.consent_id) if delivery.consent_id is not None else None
     if consent is None or consent.subscriber_id != subscriber.id:
         raise NothingToRender("its consent record no longer exists (purged or erased)")
-    if subscriber.unsubscribed_at is not None and consent.requested_at < subscriber.unsubscribed_at:
+    if superseded_by_unsubscribe(consent):
         raise NothingToRender("the subscriber unsubscribed after this request")
     with force_locale(subscriber.locale):
         context = {
             "confirm_url": confirm_url(consent, subscriber),
-            "language_names": [LANGUAGE_NAMES[code] for code in consent.languages.split()],
-            "max_age_days": int(float(current_app.config["CONFIRM_MAX_AGE_DAYS"])),
+            "language_names": [LANGUAGE_NAMES[code] for code in consent_languages(consent)],
+            "max_age_days": tokens.confirm_max_age().days,
         }
         subject = _("Please confirm your subscription to %(publication)s", publication=_publication())
         return _build(delivery, subscriber, "confirmation", subject, context)

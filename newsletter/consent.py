@@ -59,3 +59,9 @@ def record_confirmation(consent: Consent, ip: str | None, user_agent: str | None
 
 def consent_languages(consent: Consent) -> list[str]:
     return consent.languages.split()
+
+
+def superseded_by_unsubscribe(consent: Consent) -> bool:
+    """The request was made before its subscriber last unsubscribed, so it no longer stands."""
+    left_since = consent.subscriber.unsubscribed_at
+    return left_since is not None and consent.requested_at < left_since

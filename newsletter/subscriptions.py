@@ -17,7 +17,9 @@ from . import tokens
 from .addresses import InvalidAddress, normalise_address
 from .config import LANGUAGES
 from .confirmation_mail import queue_already_subscribed, queue_confirmation
-from .consent import RequestOrigin, consent_languages, record_confirmation, record_request
+from .consent import (
+    RequestOrigin, consent_languages, record_confirmation, record_request, superseded_by_unsubscribe,
+)
 from .delivery import ledger
 from .extensions import db
 from .models import Consent, Subscriber, SubscriberLanguage, utcnow
@@ -168,9 +170,7 @@ def consent_for_token(token: str) -> Consent:
     consent = db.session.get(Consent, consent_id, with_for_update=True)
     if consent is None or tokens.address_fingerprint(consent.subscriber.email) != fingerprint:
         raise LinkGone("no such request")
-    subscriber = consent.subscriber
-    left_since = subscriber.unsubscribed_at
-    if consent.confirmed_at is None and left_since and consent.requested_at < left_since:
+    if consent.confirmed_at is None and superseded_by_unsubscribe(consent):
         raise LinkGone("request made before unsubscribing")
     return consent
 

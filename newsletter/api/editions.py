@@ -1,8 +1,6 @@
 """Editor API: editions (list, build, show with counts, preview, test send, send, schedule, cancel)."""
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import Response, jsonify, request
 
 from .. import archive, editions as service
@@ -21,7 +19,7 @@ from .responses import error_response, or_404
 MAX_TEST_RECIPIENTS = 10
 
 
-def edition_json(edition: Edition, with_counts: bool = True) -> dict:
+def edition_json(edition: Edition) -> dict:
     body = {
         "id": edition.id,
         "week_start": edition.week_start.isoformat(),
@@ -35,9 +33,7 @@ def edition_json(edition: Edition, with_counts: bool = True) -> dict:
         "sent_at": edition.sent_at.isoformat() if edition.sent_at else None,
         "cancelled_at": edition.cancelled_at.isoformat() if edition.cancelled_at else None,
     }
-    if with_counts:
-        counts = ledger.edition_counts(edition.id)
-        body["counts"] = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in counts.items()}
+    body["counts"] = ledger.edition_counts(edition.id)
     return body
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import click
 from flask.cli import AppGroup
@@ -44,12 +43,11 @@ def build_command(week, language: tuple[str, ...]) -> None:
 
 
 def _row(edition) -> dict:
-    counts = ledger.edition_counts(edition.id)
     return {
         "id": edition.id, "week_start": edition.week_start.isoformat(), "language": edition.language,
         "status": edition.status, "articles": edition.article_count,
         "scheduled_for": edition.scheduled_for.isoformat() if edition.scheduled_for else None,
-        "counts": {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in counts.items()},
+        "counts": ledger.edition_counts(edition.id),
     }
 
 
