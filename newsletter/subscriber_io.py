@@ -93,15 +93,26 @@ def import_csv(stream: TextIO, source_name: str) -> ImportReport:
         )
     reader.fieldnames = columns
     report = ImportReport()
-    try:
-        for row in reader:
-            _import_row(row, reader.line_num, source_name, report)
-            if reader.line_num % COMMIT_EVERY == 0:
-                db.session.commit()
-    except csv.Error as error:
-        report.errors.append((reader.line_num, f"unreadable CSV: {error}"))
+    for row in _readable_rows(reader, report):
+        _import_row(row, reader.line_num, source_name, report)
+        if reader.line_num % COMMIT_EVERY == 0:
+            db.session.commit()
     db.session.commit()
     return report
+
+
+def _readable_rows(reader: csv.DictReader, report: ImportReport) -> Iterator[dict]:
+    """The rows the csv module can read; an unreadable line is reported and the next one read.
+
+    The reader counts a line only once it has read it whole, so the unreadable one is the line after.
+    """
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            report.errors.append((reader.line_num + 1, f"unreadable CSV: {error}"))
 
 
 def _import_row(row: dict, line: int, source_name: str, report: ImportReport) -> None:

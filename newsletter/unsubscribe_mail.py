@@ -81,10 +81,9 @@ def process_maildir(path: Path) -> MailReport:
         raise NotAMailbox(f"{path} is not a maildir (it needs new/ and cur/ folders)")
     box = mailbox.Maildir(str(path), factory=None, create=False)
     report = MailReport()
-    for key in sorted(box.keys()):
+    arrived = (entry.name.split(box.colon)[0] for entry in (path / "new").iterdir() if not entry.name.startswith("."))
+    for key in sorted(arrived):
         message = box.get_message(key)
-        if message.get_subdir() != "new":
-            continue
         _handle(box.get_bytes(key), key, report)
         message.set_subdir("cur")
         message.add_flag("S")
@@ -99,7 +98,11 @@ def process_mbox(path: Path) -> MailReport:
     except (mailbox.Error, OSError) as error:
         raise NotAMailbox(f"{path} cannot be read as an mbox file") from error
     report = MailReport()
-    box.lock()
+    try:
+        box.lock()
+    except mailbox.ExternalClashError as error:
+        box.close()
+        raise NotAMailbox(f"{path} is locked by another program; try again later") from error
     try:
         for number, key in enumerate(list(box.keys()), start=1):
             _handle(box.get_bytes(key), f"#{number}", report)

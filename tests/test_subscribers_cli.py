@@ -68,6 +68,16 @@ def test_import_reports_out_of_range_dates_by_line_and_keeps_good_rows(runner, t
     assert sorted(subscribers()) == ["good@example.org"]
 
 
+def test_an_unreadable_line_is_reported_and_the_lines_after_it_still_imported(runner, tmp_path):
+    oversized = "x" * (csv.field_size_limit() + 1)
+    text = f"email,languages\nbefore@example.org,en\n{oversized}@example.org,en\nafter@example.org,ru\n"
+    result = runner.invoke(args=["subscribers", "import", write(tmp_path, text)])
+    assert result.exit_code == 0, result.output
+    assert "2 added, 0 updated, 0 unchanged, 0 skipped, 1 rejected" in result.stdout
+    assert "line 3: rejected: unreadable CSV" in result.stderr
+    assert sorted(subscribers()) == ["after@example.org", "before@example.org"]
+
+
 def test_import_is_idempotent(runner, tmp_path):
     path = write(tmp_path, GOOD_AND_BAD)
     runner.invoke(args=["subscribers", "import", path])

@@ -78,3 +78,32 @@ def test_unsubscribe_mail_needs_exactly_one_mailbox(runner, tmp_path):
     assert runner.invoke(args=["subscribers", "unsubscribe-mail"]).exit_code == 2
     not_a_maildir = runner.invoke(args=["subscribers", "unsubscribe-mail", "--maildir", str(tmp_path)])
     assert not_a_maildir.exit_code == 1 and "not a maildir" in not_a_maildir.output
+
+
+def test_an_mbox_locked_by_the_mail_server_is_left_alone_with_a_clear_error(app, runner, tmp_path, add_subscriber):
+    reader = add_subscriber("reader@example.org", ["en"])
+    path = tmp_path / "unsubscribe.mbox"
+    box = mailbox.mbox(str(path), create=True)
+    box.add(message("reader@example.org", mailto_subject(app, reader)))
+    box.flush()
+    box.close()
+    (tmp_path / "unsubscribe.mbox.lock").write_text("held by the delivery agent")
+
+    result = runner.invoke(args=["subscribers", "unsubscribe-mail", "--mbox", str(path)])
+
+    assert result.exit_code == 1 and "locked by another program" in result.output
+    assert "Traceback" not in result.output and len(mailbox.mbox(str(path))) == 1
+    assert statuses() == {"reader@example.org": CONFIRMED}
+
+
+def test_a_maildir_run_handles_only_new_mail(app, runner, tmp_path, add_subscriber):
+    reader = add_subscriber("reader@example.org", ["en"])
+    box = mailbox.Maildir(str(tmp_path / "inbox"), create=True)
+    seen = mailbox.MaildirMessage(message("reader@example.org", mailto_subject(app, reader)))
+    seen.set_subdir("cur")
+    box.add(seen)
+
+    result = runner.invoke(args=["subscribers", "unsubscribe-mail", "--maildir", str(tmp_path / "inbox")])
+
+    assert "0 unsubscribed, 0 already unsubscribed, 0 without a valid token" in result.stdout, result.output
+    assert statuses() == {"reader@example.org": CONFIRMED}
