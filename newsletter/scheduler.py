@@ -66,7 +66,7 @@ def grace() -> timedelta:
 
 
 def review_mode() -> bool:
-    return str(current_app.config.get("REVIEW", False)).strip().lower() in ("1", "true", "yes", "on")
+    return bool(current_app.config.get("REVIEW"))
 
 
 def latest_due_time(now: datetime, trigger: CronTrigger | None = None) -> datetime | None:
@@ -161,7 +161,7 @@ def configure(scheduler, app: Flask):
     with app.app_context():
         zone = publication_zone()
         trigger = parse_schedule(app.config["SCHEDULE"], zone)
-        grace_seconds = int(float(app.config["SCHEDULE_GRACE_SECONDS"]))
+        grace_seconds = int(grace().total_seconds())
     scheduler.add_job(_in_context(app, run_if_due), trigger, id="weekly", coalesce=True,
                       misfire_grace_time=grace_seconds, max_instances=1, replace_existing=True)
     scheduler.add_job(_in_context(app, periodic_check), "interval", seconds=CHECK_SECONDS, id="periodic-check",

@@ -11,7 +11,7 @@ from email.policy import default
 import pytest
 
 from newsletter.articles import import_json
-from newsletter.editions import build_week
+from newsletter.editions import build_edition, build_week
 
 WEEK = date(2022, 1, 10)
 
@@ -33,6 +33,11 @@ def test_sections_keep_the_order_articles_were_added(built_week):
     positions = [html.index(name) for name in
                  ("Belarus-Russia relations", "Domestic politics", "Economy", "Security")]
     assert positions == sorted(positions)
+    import_json(json.dumps({"articles": [{
+        "language": "en", "section": "Army", "title": "Added last", "summary": "S.", "url": "https://example.org/army",
+        "published_at": "2022-01-11T12:00:00+03:00"}]}))
+    rebuilt = build_edition(date(2022, 1, 10), "en").html
+    assert rebuilt.index("Security") < rebuilt.index("Army"), "a section added last comes last, whatever its name"
 
 
 def test_text_part_has_every_link_and_the_footer(built_week):

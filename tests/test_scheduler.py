@@ -56,7 +56,7 @@ def test_monday_run_builds_last_week_and_sends_it(app, imported_samples, readers
 
 
 def test_review_mode_builds_but_waits_for_an_editor(app, imported_samples, readers):
-    app.config["REVIEW"] = "true"
+    app.config["REVIEW"] = True
     with time_machine.travel(datetime(2022, 1, 17, 9, 0, 5, tzinfo=MINSK), tick=False):
         scheduler.run_if_due()
     assert statuses() == {"be": "draft", "ru": "draft", "en": "draft"}
@@ -109,7 +109,8 @@ def test_scheduled_edition_is_sent_when_its_time_comes(app, built_week, readers)
 def test_cli_once_and_a_bad_schedule(runner, app, imported_samples):
     with time_machine.travel(datetime(2022, 1, 17, 9, 1, tzinfo=MINSK), tick=False):
         result = runner.invoke(args=["scheduler", "--once"])
-    assert result.exit_code == 0 and "weekly run" in result.output
+    assert result.exit_code == 0 and "weekly run" in result.output and "none due" not in result.output
+    assert set(statuses().values()) == {"sending"}
     app.config["SCHEDULE"] = "whenever"
     result = runner.invoke(args=["scheduler", "--once"])
     assert result.exit_code == 1 and "cannot read the schedule" in result.output
