@@ -9,9 +9,9 @@ from sqlalchemy import select
 from .digest_rendering import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 from .extensions import db
 from .models import Edition
-from .models import content as states
+from .models.content import EditionStatus
 
-PUBLIC_STATUSES = (states.SENDING, states.PAUSED, states.SENT)
+PUBLIC_STATUSES = (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.SENT)
 
 
 def public_editions(language: str | None = None, limit: int = 200) -> list[Edition]:

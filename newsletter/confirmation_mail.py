@@ -16,25 +16,25 @@ from .delivery.ledger import NothingToRender, enqueue_transactional, register_tr
 from .extensions import db
 from .i18n import LANGUAGE_NAMES
 from .models import Consent, Subscriber, utcnow
-from .models.delivery import ALREADY_SUBSCRIBED, CONFIRMATION
+from .models.delivery import DeliveryKind
 from .models.subscribers import CONFIRMED
 
 
 def init_app(app: Flask) -> None:
     """Let the worker render this module's kinds of transactional mail."""
-    register_transactional_renderer(CONFIRMATION, render_confirmation)
-    register_transactional_renderer(ALREADY_SUBSCRIBED, render_already_subscribed)
+    register_transactional_renderer(DeliveryKind.CONFIRMATION, render_confirmation)
+    register_transactional_renderer(DeliveryKind.ALREADY_SUBSCRIBED, render_already_subscribed)
 
 
 def queue_confirmation(subscriber: Subscriber, consent: Consent) -> None:
     """Queue the confirmation of this consent (committed by the caller)."""
-    enqueue_transactional(subscriber, kind=CONFIRMATION, consent=consent)
+    enqueue_transactional(subscriber, kind=DeliveryKind.CONFIRMATION, consent=consent)
     subscriber.request_mail_queued_at = utcnow()
 
 
 def queue_already_subscribed(subscriber: Subscriber) -> None:
     """Queue the notice for a confirmed subscriber asking again for languages they have (committed by the caller)."""
-    enqueue_transactional(subscriber, kind=ALREADY_SUBSCRIBED)
+    enqueue_transactional(subscriber, kind=DeliveryKind.ALREADY_SUBSCRIBED)
     subscriber.request_mail_queued_at = utcnow()
 
 

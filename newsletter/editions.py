@@ -21,11 +21,11 @@ from .delivery.transport import open_transport
 from .digest_rendering import render_digest
 from .extensions import db
 from .models import Article, Edition, utcnow
-from .models import content as states
+from .models.content import EditionStatus
 from .weeks import YEARS, publication_zone, week_bounds
 
 TEMPLATE_VERSION = "digest-1"
-REBUILDABLE = (states.DRAFT, states.SCHEDULED)
+REBUILDABLE = (EditionStatus.DRAFT, EditionStatus.SCHEDULED)
 
 
 class EditionConflict(Exception):
@@ -88,7 +88,7 @@ def build_edition(week_start: date, language: str) -> Edition | None:
     rendered = render_digest(language, week_start, articles)
     content = {"subject": rendered.subject, "html": rendered.html, "text": rendered.text,
                "source_hash": digest_hash, "article_count": len(articles), "built_at": utcnow()}
-    _insert_ignoring_duplicate({"week_start": week_start, "language": language, "status": states.DRAFT, **content})
+    _insert_ignoring_duplicate({"week_start": week_start, "language": language, "status": EditionStatus.DRAFT, **content})
     edition = _by_key(week_start, language)
     if edition.status in REBUILDABLE and edition.source_hash != digest_hash:
         db.session.execute(
@@ -166,7 +166,7 @@ def parse_send_time(value: object) -> datetime:
 
 
 def schedule_edition(edition: Edition, when: datetime) -> Edition:
-    return _move(edition, REBUILDABLE, "scheduled", status=states.SCHEDULED, scheduled_for=as_aware(when))
+    return _move(edition, REBUILDABLE, "scheduled", status=EditionStatus.SCHEDULED, scheduled_for=as_aware(when))
 
 
 def cancel_edition(edition: Edition) -> Edition:
@@ -191,7 +191,7 @@ def send_edition(edition: Edition) -> int:
 
 
 def due_scheduled_editions(now: datetime | None = None) -> list[Edition]:
-    query = select(Edition).where(Edition.status == states.SCHEDULED, Edition.scheduled_for <= (now or utcnow()))
+    query = select(Edition).where(Edition.status == EditionStatus.SCHEDULED, Edition.scheduled_for <= (now or utcnow()))
     return list(db.session.scalars(query.order_by(Edition.scheduled_for, Edition.id)))
 
 

@@ -26,7 +26,7 @@ from .delivery import ledger
 from .extensions import db
 from .models import utcnow
 from .models.content import SchedulerRun
-from .models import content as states
+from .models.content import EditionStatus
 from .weeks import previous_week, publication_zone
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def weekly_run(due_at: datetime) -> list[str]:
         return []
     outcome = []
     for edition in editions.build_week(week_start):
-        if edition.status == states.DRAFT and not review_mode():
+        if edition.status == EditionStatus.DRAFT and not review_mode():
             try:
                 queued = editions.send_edition(edition)
                 outcome.append(f"{edition.language}: sending to {queued}")

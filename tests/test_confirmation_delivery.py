@@ -14,7 +14,7 @@ from newsletter import tokens
 from newsletter.delivery import worker
 from newsletter.extensions import db
 from newsletter.models import Delivery, Subscriber
-from newsletter.models import delivery as delivery_states
+from newsletter.models.delivery import DeliveryKind, DeliveryStatus
 from newsletter.models.subscribers import CONFIRMED, PENDING
 
 ADDRESS = "reader@example.org"
@@ -65,7 +65,7 @@ def test_confirmation_survives_a_451_and_is_delivered(smtp_app_config, app, clie
     message = parse_message(received.data)
     assert message["Subject"] == "Подтвердите подписку на Belarus Weekly" and message.is_multipart()
     delivery = the_delivery()
-    assert delivery.status == delivery_states.SENT and delivery.attempts == 2
+    assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 2
     assert the_subscriber().status == PENDING
     assert client.post(confirm_path_in(received.data)).status_code == 200
     assert the_subscriber().status == CONFIRMED
@@ -93,7 +93,7 @@ def test_confirmation_waits_while_the_server_is_down(unstarted_smtp_server, app,
     finally:
         starter.join(10)
     delivery = the_delivery()
-    assert delivery.status == delivery_states.SENT and delivery.attempts >= 2
+    assert delivery.status == DeliveryStatus.SENT and delivery.attempts >= 2
     assert [message.recipients for message in server.messages] == [[ADDRESS]]
 
 
@@ -115,7 +115,7 @@ def test_a_failed_attempt_leaves_the_request_pending_and_queued(unstarted_smtp_s
     thread.join(15)
     assert not thread.is_alive()
     delivery = the_delivery()
-    assert delivery.attempts >= 1 and delivery.status in (delivery_states.QUEUED, delivery_states.SENDING)
+    assert delivery.attempts >= 1 and delivery.status in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
     assert delivery.sent_at is None and the_subscriber().status == PENDING
 
 

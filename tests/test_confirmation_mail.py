@@ -18,7 +18,7 @@ from newsletter import confirmation_mail, rendering, subscriber_io, subscription
 from newsletter.delivery import worker
 from newsletter.extensions import db
 from newsletter.models import Delivery, Subscriber, utcnow
-from newsletter.models import delivery as delivery_states
+from newsletter.models.delivery import DeliveryKind, DeliveryStatus
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 
 ADDRESS = "reader@example.org"
@@ -88,7 +88,7 @@ def test_confirmed_subscriber_asking_again_gets_one_already_subscribed_notice(
     assert subscribe_via_api(ADDRESS, ["ru"]).status_code == 202
     drain()
     assert len(list(outbox.glob("*.eml"))) == 1
-    assert [row.status for row in deliveries()] == [delivery_states.SENT]
+    assert [row.status for row in deliveries()] == [DeliveryStatus.SENT]
 
 
 def test_the_notice_is_allowed_again_after_the_window(app, client, subscribe_via_api, add_subscriber):
@@ -98,7 +98,7 @@ def test_the_notice_is_allowed_again_after_the_window(app, client, subscribe_via
     assert len(deliveries()) == 1
     with time_machine.travel(utcnow() + timedelta(seconds=app.config["CONFIRM_RESEND_SECONDS"] + 1)):
         subscribe_via_api(ADDRESS, ["en"])
-    assert [row.kind for row in deliveries()] == [delivery_states.ALREADY_SUBSCRIBED] * 2
+    assert [row.kind for row in deliveries()] == [DeliveryKind.ALREADY_SUBSCRIBED] * 2
 
 
 def test_a_rendered_message_keeps_its_message_id_across_attempts(client, subscribe_via_api, add_subscriber):
@@ -132,10 +132,10 @@ def test_the_request_renders_nothing_in_any_state(
         form = client.post("/subscribe", data={"csrf_token": token, "email": second, "languages": "en"})
     assert api.status_code == 202 and form.status_code == 200
     rows = deliveries()
-    assert len(rows) == 2 and all(row.status == delivery_states.QUEUED and row.payload is None for row in rows)
+    assert len(rows) == 2 and all(row.status == DeliveryStatus.QUEUED and row.payload is None for row in rows)
     drain()
     assert len(list(outbox.glob("*.eml"))) == 2
-    assert [row.status for row in deliveries()] == [delivery_states.SENT] * 2
+    assert [row.status for row in deliveries()] == [DeliveryStatus.SENT] * 2
 
 
 def _shape(row: Delivery) -> tuple:
@@ -218,8 +218,8 @@ def test_a_confirmation_whose_consent_was_purged_is_cancelled_not_sent(
 
     assert list(outbox.glob("*.eml")) == []
     kept, stale = deliveries()
-    assert kept.status == delivery_states.CANCELLED and "consent record no longer exists" in kept.last_reply
-    assert stale.status == delivery_states.CANCELLED and "erased" in stale.last_reply
+    assert kept.status == DeliveryStatus.CANCELLED and "consent record no longer exists" in kept.last_reply
+    assert stale.status == DeliveryStatus.CANCELLED and "erased" in stale.last_reply
 
 
 def test_mail_queued_for_an_erased_subscriber_is_cancelled_and_keeps_no_address(
@@ -235,7 +235,7 @@ def test_mail_queued_for_an_erased_subscriber_is_cancelled_and_keeps_no_address(
 
     assert list(outbox.glob("*.eml")) == []
     rows = deliveries()
-    assert [row.status for row in rows] == [delivery_states.CANCELLED] * 2
+    assert [row.status for row in rows] == [DeliveryStatus.CANCELLED] * 2
     for row in rows:
         assert row.subscriber_id is None and row.consent_id is None and row.payload is None
         assert "@" not in (row.last_reply or "")
@@ -250,7 +250,7 @@ def test_a_notice_for_someone_who_left_before_it_went_out_is_cancelled(
     drain()
     assert list(outbox.glob("*.eml")) == []
     [row] = deliveries()
-    assert row.status == delivery_states.CANCELLED and "no longer subscribed" in row.last_reply
+    assert row.status == DeliveryStatus.CANCELLED and "no longer subscribed" in row.last_reply
 
 
 def test_a_rendering_error_cancels_the_row_and_the_worker_carries_on(
@@ -268,9 +268,9 @@ def test_a_rendering_error_cancels_the_row_and_the_worker_carries_on(
     drain()
 
     first, second = deliveries()
-    assert first.status == delivery_states.CANCELLED and "could not be rendered (RenderError)" in first.last_reply
+    assert first.status == DeliveryStatus.CANCELLED and "could not be rendered (RenderError)" in first.last_reply
     assert result.cancelled == 1
-    assert second.status == delivery_states.SENT and len(list(outbox.glob("*.eml"))) == 1
+    assert second.status == DeliveryStatus.SENT and len(list(outbox.glob("*.eml"))) == 1
     db.session.expire_all()
     assert db.session.scalar(select(Subscriber).where(Subscriber.email == ADDRESS)).status == PENDING
     assert db.session.scalar(select(Subscriber).where(Subscriber.email == "second@example.org")).status != CONFIRMED

@@ -9,7 +9,7 @@ from ..config import LANGUAGES
 from ..delivery import ledger
 from ..delivery.transport import DeliveryError
 from ..models import Edition
-from ..models.content import EDITION_STATES
+from ..models.content import EditionStatus
 from ..weeks import BadWeek, parse_week
 from . import api
 from .auth import require_editor
@@ -45,7 +45,7 @@ def _edition_or_404(edition_id: int) -> Edition:
 @require_editor
 def list_editions():
     language = choice_arg("language", LANGUAGES)
-    rows = service.list_editions(language, choice_arg("status", EDITION_STATES))
+    rows = service.list_editions(language, choice_arg("status", tuple(EditionStatus)))
     return jsonify({"editions": [edition_json(e) for e in rows]})
 
 

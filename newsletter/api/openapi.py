@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import current_app, jsonify
 
 from ..config import LANGUAGES
-from ..models.content import EDITION_STATES
+from ..models.content import EditionStatus
 from . import api
 
 LANGUAGE = {"type": "string", "enum": list(LANGUAGES)}
@@ -61,7 +61,7 @@ SCHEMAS = {
                               "next_retry_at": {"type": ["string", "null"], "format": "date-time"}}},
     "Edition": {"type": "object", "properties": {
         "id": {"type": "integer"}, "week_start": {"type": "string", "format": "date"}, "language": LANGUAGE,
-        "status": {"type": "string", "enum": list(EDITION_STATES)},
+        "status": {"type": "string", "enum": [status.value for status in EditionStatus]},
         "subject": {"type": "string"}, "article_count": {"type": "integer"},
         **{k: {"type": ["string", "null"], "format": "date-time"} for k in
            ("built_at", "scheduled_for", "send_started_at", "sent_at", "cancelled_at")},
@@ -127,7 +127,7 @@ def _paths() -> dict:
             "get": _op("List editions with status and counts", {"200": _json({"type": "object", "properties": {
                 "editions": {"type": "array", "items": edition}}}), **_errors(401, 422)}, params=[
                 {"name": "language", "in": "query", "schema": LANGUAGE},
-                {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(EDITION_STATES)}}]),
+                {"name": "status", "in": "query", "schema": {"type": "string", "enum": [status.value for status in EditionStatus]}}]),
             "post": _op("Build a week's editions (idempotent; languages without articles get none)", {
                 "200": _json({"type": "object", "properties": {"week_start": {"type": "string", "format": "date"},
                                                                "editions": {"type": "array", "items": edition}}}),

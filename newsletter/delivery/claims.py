@@ -10,13 +10,13 @@ from sqlalchemy.engine import Connection
 
 from ..extensions import db
 from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
-from ..models import content as editions
-from ..models import delivery as states
+from ..models.content import EditionStatus
+from ..models.delivery import DeliveryKind, DeliveryStatus
 from ..models.subscribers import CONFIRMED
 from ..database import dialect_insert, is_postgres
 from .ledger import cancel_queued, has_renderer
 
-HELD = (editions.PAUSED, editions.CANCELLED)
+HELD = (EditionStatus.PAUSED, EditionStatus.CANCELLED)
 RECENT_CANCEL_SECONDS = 600
 PAUSED_REASON = "not sent: edition paused"
 
@@ -56,7 +56,7 @@ def claim(worker_id: str, limit: int, lease_seconds: float) -> list[int]:
     now = utcnow()
     due = (
         select(Delivery.id)
-        .where(Delivery.status == states.QUEUED, Delivery.next_attempt_at <= now, _not_held())
+        .where(Delivery.status == DeliveryStatus.QUEUED, Delivery.next_attempt_at <= now, _not_held())
         .order_by(Delivery.priority, Delivery.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -64,7 +64,7 @@ def claim(worker_id: str, limit: int, lease_seconds: float) -> list[int]:
     ids = db.session.scalars(
         update(Delivery)
         .where(Delivery.id.in_(due.scalar_subquery()))
-        .values(status=states.SENDING, claimed_by=worker_id, lease_expires_at=database_clock(lease_seconds))
+        .values(status=DeliveryStatus.SENDING, claimed_by=worker_id, lease_expires_at=database_clock(lease_seconds))
         .returning(Delivery.id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -106,15 +106,15 @@ def load_jobs(ids: list[int]) -> tuple[list[Job], dict[int, str]]:
 
 
 def _refusal(row) -> str | None:
-    if row.edition_status == editions.PAUSED:
+    if row.edition_status == EditionStatus.PAUSED:
         return PAUSED_REASON
-    if row.edition_status == editions.CANCELLED:
+    if row.edition_status == EditionStatus.CANCELLED:
         return "cancelled: edition cancelled"
     if row.email is None:
         return "cancelled: the subscriber was erased"
     if row.suppressed is not None:
         return "suppressed: the address is on the suppression list"
-    if row.kind == states.DIGEST:
+    if row.kind == DeliveryKind.DIGEST:
         if row.status != CONFIRMED or row.confirmed_at is None:
             return "cancelled: unsubscribed from this language"
     elif row.payload is None and not has_renderer(row.kind):
@@ -125,9 +125,9 @@ def _refusal(row) -> str | None:
 def refuse(refused: dict[int, str]) -> int:
     """Settle the refused rows (paused ones go back to the queue); returns how many were cancelled or suppressed."""
     for delivery_id, reason in refused.items():
-        status = states.SUPPRESSED if reason.startswith("suppressed") else states.CANCELLED
+        status = DeliveryStatus.SUPPRESSED if reason.startswith("suppressed") else DeliveryStatus.CANCELLED
         if reason == PAUSED_REASON:
-            status = states.QUEUED
+            status = DeliveryStatus.QUEUED
         db.session.execute(
             update(Delivery).where(Delivery.id == delivery_id)
             .values(status=status, last_reply=reason, lease_expires_at=None, claimed_by=None)
@@ -138,7 +138,7 @@ def refuse(refused: dict[int, str]) -> int:
 
 def renew_leases(worker_id: str, lease_seconds: float, *, except_ids: frozenset[int] = frozenset()) -> None:
     """Extend this worker's leases, bar rows sent but not recorded (left to expire so they are retried)."""
-    statement = update(Delivery).where(Delivery.status == states.SENDING, Delivery.claimed_by == worker_id)
+    statement = update(Delivery).where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == worker_id)
     if except_ids:
         statement = statement.where(Delivery.id.notin_(except_ids))
     db.session.execute(
@@ -150,15 +150,15 @@ def renew_leases(worker_id: str, lease_seconds: float, *, except_ids: frozenset[
 
 def _back_to_queue():
     """Queued again, or cancelled if the edition was cancelled meanwhile."""
-    cancelled = exists().where(Edition.id == Delivery.edition_id, Edition.status == editions.CANCELLED)
-    return case((cancelled, states.CANCELLED), else_=states.QUEUED)
+    cancelled = exists().where(Edition.id == Delivery.edition_id, Edition.status == EditionStatus.CANCELLED)
+    return case((cancelled, DeliveryStatus.CANCELLED), else_=DeliveryStatus.QUEUED)
 
 
 def requeue_expired() -> int:
     """Rows whose worker stopped renewing its lease go back to the queue."""
     moved = db.session.execute(
         update(Delivery)
-        .where(Delivery.status == states.SENDING, Delivery.lease_expires_at < database_clock())
+        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_expires_at < database_clock())
         .values(status=_back_to_queue(), claimed_by=None, lease_expires_at=None)
     ).rowcount
     db.session.commit()
@@ -168,7 +168,7 @@ def requeue_expired() -> int:
 def release(worker_id: str, *, except_ids: frozenset[int] = frozenset()) -> None:
     """Give back everything this worker claimed but did not send (on shutdown); rows accepted by the relay but
     not recorded as sent are left to their lease."""
-    statement = update(Delivery).where(Delivery.status == states.SENDING, Delivery.claimed_by == worker_id)
+    statement = update(Delivery).where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == worker_id)
     if except_ids:
         statement = statement.where(Delivery.id.notin_(except_ids))
     db.session.execute(
@@ -181,16 +181,16 @@ def release(worker_id: str, *, except_ids: frozenset[int] = frozenset()) -> None
 def settle_editions() -> list[int]:
     """Cancel leftovers of recently cancelled editions; mark sending editions with nothing left as sent."""
     recent = utcnow() - timedelta(seconds=RECENT_CANCEL_SECONDS)
-    cancelled = select(Edition.id).where(Edition.status == editions.CANCELLED, Edition.cancelled_at >= recent)
+    cancelled = select(Edition.id).where(Edition.status == EditionStatus.CANCELLED, Edition.cancelled_at >= recent)
     for edition_id in db.session.scalars(cancelled).all():
         cancel_queued(edition_id, "edition cancelled")
     unsettled = exists().where(
-        Delivery.edition_id == Edition.id, Delivery.status.in_([states.QUEUED, states.SENDING])
+        Delivery.edition_id == Edition.id, Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING])
     )
     finished = db.session.scalars(
         update(Edition)
-        .where(Edition.status == editions.SENDING, ~unsettled)
-        .values(status=editions.SENT, sent_at=utcnow())
+        .where(Edition.status == EditionStatus.SENDING, ~unsettled)
+        .values(status=EditionStatus.SENT, sent_at=utcnow())
         .returning(Edition.id)
         .execution_options(synchronize_session=False)
     ).all()
@@ -204,9 +204,9 @@ def outstanding() -> tuple[int, datetime | None]:
     row = db.session.execute(
         select(
             func.count(),
-            func.min(Delivery.next_attempt_at).filter(Delivery.status == states.QUEUED),
-            func.min(Delivery.lease_expires_at).filter(Delivery.status == states.SENDING),
-        ).where(Delivery.status.in_([states.QUEUED, states.SENDING]), _not_held())
+            func.min(Delivery.next_attempt_at).filter(Delivery.status == DeliveryStatus.QUEUED),
+            func.min(Delivery.lease_expires_at).filter(Delivery.status == DeliveryStatus.SENDING),
+        ).where(Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]), _not_held())
     ).one()
     db.session.commit()
     moments = [moment for moment in row[1:] if moment is not None]
@@ -229,7 +229,7 @@ class Recorder:
         self.max_age = max_age
         table = Delivery.__table__
         self._update = table.update().where(
-            table.c.id == bindparam("delivery_id"), table.c.status == states.SENDING,
+            table.c.id == bindparam("delivery_id"), table.c.status == DeliveryStatus.SENDING,
             table.c.claimed_by == bindparam("worker_id"),
         )
         self._postgres = connection.dialect.name == "postgresql"
@@ -238,9 +238,9 @@ class Recorder:
             connection.commit()
         mark = "%({})s" if self._postgres else ":{}"
         self._sent_sql = (
-            f"UPDATE deliveries SET status = '{states.SENT}', sent_at = {mark.format('now')}, "
+            f"UPDATE deliveries SET status = '{DeliveryStatus.SENT}', sent_at = {mark.format('now')}, "
             f"attempts = {mark.format('attempts')}, last_reply = {mark.format('reply')}, "
-            f"lease_expires_at = NULL WHERE id = {mark.format('id')} AND status = '{states.SENDING}' "
+            f"lease_expires_at = NULL WHERE id = {mark.format('id')} AND status = '{DeliveryStatus.SENDING}' "
             f"AND claimed_by = {mark.format('worker')}"
         )
 
@@ -265,7 +265,7 @@ class Recorder:
             cursor.close()
 
     def failed(self, job: Job, reply: str, *, suppress: bool = False) -> None:
-        recorded = self._write(job.delivery_id, status=states.FAILED, attempts=job.attempts + 1, last_reply=reply)
+        recorded = self._write(job.delivery_id, status=DeliveryStatus.FAILED, attempts=job.attempts + 1, last_reply=reply)
         if recorded and suppress and job.email:
             self.connection.execute(
                 dialect_insert(Suppression.__table__).values(email=job.email, reason=reply[:500], created_at=utcnow())
@@ -277,17 +277,17 @@ class Recorder:
         """Back to the queue; a throttled relay delays it without counting the attempt unless `count` is set."""
         now = utcnow()
         if (now - job.created_at).total_seconds() > self.max_age:
-            return self._write(job.delivery_id, status=states.FAILED, attempts=job.attempts + 1,
+            return self._write(job.delivery_id, status=DeliveryStatus.FAILED, attempts=job.attempts + 1,
                                last_reply=f"gave up retrying: {reply}"[:1000])
         if throttled_until is not None:
             due = datetime.fromtimestamp(throttled_until, now.tzinfo)
             attempts = job.attempts + 1 if count else job.attempts
-            return self._write(job.delivery_id, status=states.QUEUED, next_attempt_at=max(due, now),
+            return self._write(job.delivery_id, status=DeliveryStatus.QUEUED, next_attempt_at=max(due, now),
                                attempts=attempts, last_reply=reply)
         attempts = job.attempts + 1
         due = now + timedelta(seconds=retry_delay(self.retry_base, attempts))
-        self._write(job.delivery_id, status=states.QUEUED, next_attempt_at=due, attempts=attempts, last_reply=reply)
+        self._write(job.delivery_id, status=DeliveryStatus.QUEUED, next_attempt_at=due, attempts=attempts, last_reply=reply)
 
     def give_back(self, job: Job, reason: str, *, cancelled: bool) -> None:
-        status = states.CANCELLED if cancelled else states.QUEUED
+        status = DeliveryStatus.CANCELLED if cancelled else DeliveryStatus.QUEUED
         self._write(job.delivery_id, status=status, last_reply=reason)

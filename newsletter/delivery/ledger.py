@@ -9,13 +9,12 @@ from sqlalchemy import Select, case, func, insert, literal, or_, select, update
 from ..database import is_postgres
 from ..extensions import db
 from ..models import Consent, Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
-from ..models import content as editions
-from ..models import delivery as states
-from ..models.delivery import CONFIRMATION, PRIORITY_TRANSACTIONAL
+from ..models.content import EditionStatus
+from ..models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
 from ..models.subscribers import CONFIRMED
 from ..models.types import UTCDateTime
 
-SENDABLE = (editions.DRAFT, editions.SCHEDULED)
+SENDABLE = (EditionStatus.DRAFT, EditionStatus.SCHEDULED)
 AUDIENCE_LOCK = 0x6E6C7472  # the advisory lock key of `lock_audience`
 
 
@@ -63,7 +62,7 @@ def render_transactional(delivery) -> bytes:
 def enqueue_transactional(
     subscriber: Subscriber | int,
     message: bytes | None = None,
-    kind: str = CONFIRMATION,
+    kind: str = DeliveryKind.CONFIRMATION,
     *,
     consent: Consent | None = None,
 ) -> Delivery:
@@ -91,12 +90,12 @@ def _edition_id(edition: Edition | int) -> int:
 def _audience(edition_id: int, language: str, now):
     """SELECT of one delivery row per confirmed subscriber of the language (suppressed ones marked so)."""
     suppressed = Subscriber.email.in_(select(Suppression.email))
-    status = case((suppressed, states.SUPPRESSED), else_=states.QUEUED)
+    status = case((suppressed, DeliveryStatus.SUPPRESSED), else_=DeliveryStatus.QUEUED)
     timestamp = literal(now, UTCDateTime)
     return (
         select(
-            literal(states.DIGEST),
-            literal(states.PRIORITY_DIGEST),
+            literal(DeliveryKind.DIGEST),
+            literal(PRIORITY_DIGEST),
             literal(edition_id),
             Subscriber.id,
             status,
@@ -159,7 +158,7 @@ def enqueue_edition(edition: Edition | int) -> int:
     moved = db.session.execute(
         update(Edition)
         .where(Edition.id == edition_id, Edition.status.in_(SENDABLE))
-        .values(status=editions.SENDING, send_started_at=now)
+        .values(status=EditionStatus.SENDING, send_started_at=now)
         .returning(Edition.language)
     ).first()
     if moved is None:
@@ -170,7 +169,7 @@ def enqueue_edition(edition: Edition | int) -> int:
     statement = insert(Delivery).from_select(columns, _audience(edition_id, moved.language, now))
     inserted = db.session.execute(statement.execution_options(preserve_rowcount=True)).rowcount
     suppressed = db.session.scalar(
-        select(func.count()).where(Delivery.edition_id == edition_id, Delivery.status == states.SUPPRESSED)
+        select(func.count()).where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.SUPPRESSED)
     )
     db.session.commit()
     _expire(edition)
@@ -198,7 +197,7 @@ def _transition(edition: Edition | int, action: str, allowed: tuple[str, ...], t
         if status == target:
             return target
         raise SendConflict(edition_id, status, action)
-    if target == editions.CANCELLED:
+    if target == EditionStatus.CANCELLED:
         cancel_queued(edition_id, "edition cancelled")
     db.session.commit()
     _expire(edition)
@@ -207,26 +206,26 @@ def _transition(edition: Edition | int, action: str, allowed: tuple[str, ...], t
 
 def pause_edition(edition: Edition | int) -> str:
     """Stop claiming the edition's deliveries; messages already in flight finish. Returns the new status."""
-    return _transition(edition, "pause", (editions.SENDING,), editions.PAUSED)
+    return _transition(edition, "pause", (EditionStatus.SENDING,), EditionStatus.PAUSED)
 
 
 def resume_edition(edition: Edition | int) -> str:
     """Continue a paused send exactly where it stopped."""
-    return _transition(edition, "resume", (editions.PAUSED,), editions.SENDING)
+    return _transition(edition, "resume", (EditionStatus.PAUSED,), EditionStatus.SENDING)
 
 
 def cancel_edition(edition: Edition | int) -> str:
     """Cancel an edition before or during its send: queued deliveries are cancelled, sent ones stay sent."""
-    allowed = (editions.DRAFT, editions.SCHEDULED, editions.SENDING, editions.PAUSED)
-    return _transition(edition, "cancel", allowed, editions.CANCELLED, cancelled_at=utcnow(), scheduled_for=None)
+    allowed = (EditionStatus.DRAFT, EditionStatus.SCHEDULED, EditionStatus.SENDING, EditionStatus.PAUSED)
+    return _transition(edition, "cancel", allowed, EditionStatus.CANCELLED, cancelled_at=utcnow(), scheduled_for=None)
 
 
 def cancel_queued(edition_id: int, reason: str) -> int:
     """Cancel the queued (not in-flight) deliveries of one edition, in the caller's transaction."""
     return db.session.execute(
         update(Delivery)
-        .where(Delivery.edition_id == edition_id, Delivery.status == states.QUEUED)
-        .values(status=states.CANCELLED, last_reply=reason, lease_expires_at=None)
+        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED)
+        .values(status=DeliveryStatus.CANCELLED, last_reply=reason, lease_expires_at=None)
     ).rowcount
 
 
@@ -235,12 +234,12 @@ def edition_counts(edition_id: int) -> dict:
     rows = db.session.execute(
         select(Delivery.status, func.count()).where(Delivery.edition_id == edition_id).group_by(Delivery.status)
     ).all()
-    counts: dict = {state: 0 for state in states.STATES}
+    counts: dict = {state: 0 for state in DeliveryStatus}
     counts.update({status: int(count) for status, count in rows})
-    counts["total"] = sum(counts[state] for state in states.STATES)
+    counts["total"] = sum(counts[state] for state in DeliveryStatus)
     next_retry = db.session.scalar(
         select(func.min(Delivery.next_attempt_at)).where(
-            Delivery.edition_id == edition_id, Delivery.status == states.QUEUED,
+            Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED,
             or_(Delivery.attempts > 0, Delivery.last_reply.is_not(None)),
         )
     )

@@ -10,8 +10,8 @@ from collections import Counter
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
-from ..models import delivery as states
-from ..models.content import CANCELLED
+from ..models.content import EditionStatus
+from ..models.delivery import DeliveryKind
 from .claims import Job, Recorder
 from ..tokens import LinkSigner
 from .digest import DigestTemplate, build_digest_message
@@ -145,7 +145,7 @@ class SenderPool:
             log.exception("delivery %s: could not record the error; its lease will expire", job.delivery_id)
 
     def _message(self, job: Job) -> bytes:
-        if job.kind == states.DIGEST:
+        if job.kind == DeliveryKind.DIGEST:
             message = build_digest_message(self.templates[job.edition_id], job.subscriber_id, job.email, self._links)
         else:
             message = self._render_transactional(job)
@@ -174,8 +174,8 @@ class SenderPool:
         held = self.held.get(job.edition_id) if job.edition_id else None
         if not held and not self.stop.is_set():
             return False
-        recorder.give_back(job, f"not sent: edition {held}" if held else "worker stopped", cancelled=held == CANCELLED)
-        self.count("cancelled" if held == CANCELLED else "released")
+        recorder.give_back(job, f"not sent: edition {held}" if held else "worker stopped", cancelled=held == EditionStatus.CANCELLED)
+        self.count("cancelled" if held == EditionStatus.CANCELLED else "released")
         return True
 
     def _deliver(self, job: Job, transport, recorder: Recorder) -> None:
@@ -220,7 +220,7 @@ class SenderPool:
     def _refused(self, job: Job, error: DeliveryError, recorder: Recorder) -> None:
         reply = error.reply
         summary = f"{reply.code} {reply.enhanced or ''}".strip()
-        if error.temporary and self.held.get(job.edition_id) == CANCELLED:
+        if error.temporary and self.held.get(job.edition_id) == EditionStatus.CANCELLED:
             recorder.give_back(job, f"not sent: edition cancelled ({reply})"[:1000], cancelled=True)
             return self.count("cancelled")
         if not error.temporary:

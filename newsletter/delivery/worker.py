@@ -18,7 +18,7 @@ from flask import current_app
 from ..database import is_postgres
 from ..extensions import db
 from ..models import Edition
-from ..models.content import CANCELLED
+from ..models.content import EditionStatus
 from . import claims
 from .digest import DigestTemplate
 from .pool import SenderPool
@@ -171,7 +171,7 @@ class Worker:
         self.pool.held = {edition_id: status for edition_id, status in _held_statuses()}
         if not self.pool.backlog():
             for edition_id, status in self.pool.held.items():
-                if status == CANCELLED:
+                if status == EditionStatus.CANCELLED:
                     self.pool.templates.pop(edition_id, None)
         for edition_id in claims.settle_editions():
             self.pool.templates.pop(edition_id, None)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import Date, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -9,13 +10,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import db
 from .types import UTCDateTime, utcnow
 
-DRAFT = "draft"
-SCHEDULED = "scheduled"
-SENDING = "sending"
-PAUSED = "paused"
-SENT = "sent"
-CANCELLED = "cancelled"
-EDITION_STATES = (DRAFT, SCHEDULED, SENDING, PAUSED, SENT, CANCELLED)
+
+
+class EditionStatus(StrEnum):
+    """Where an edition is in its life; which transitions are allowed is the lifecycle table's business."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    SENT = "sent"
+    CANCELLED = "cancelled"
 
 
 class Article(db.Model):
@@ -43,7 +48,7 @@ class Edition(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     week_start: Mapped[date] = mapped_column(Date)
     language: Mapped[str] = mapped_column(String(2))
-    status: Mapped[str] = mapped_column(String(16), default=DRAFT)
+    status: Mapped[str] = mapped_column(String(16), default=EditionStatus.DRAFT)
     subject: Mapped[str] = mapped_column(String(500), default="")
     html: Mapped[str] = mapped_column(Text, default="")
     text: Mapped[str] = mapped_column(Text, default="")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
@@ -13,17 +14,25 @@ from .types import UTCDateTime, utcnow
 if TYPE_CHECKING:
     from .subscribers import Consent, Subscriber
 
-QUEUED = "queued"
-SENDING = "sending"
-SENT = "sent"
-FAILED = "failed"
-CANCELLED = "cancelled"
-SUPPRESSED = "suppressed"
-STATES = (QUEUED, SENDING, SENT, FAILED, SUPPRESSED, CANCELLED)
 
-DIGEST = "digest"
-CONFIRMATION = "confirmation"
-ALREADY_SUBSCRIBED = "already_subscribed"
+
+class DeliveryStatus(StrEnum):
+    """One message's state in the ledger: queued and sending are pending; the others are settled."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    CANCELLED = "cancelled"
+
+
+class DeliveryKind(StrEnum):
+    """What a delivery carries: a digest of an edition, or one of the transactional messages."""
+
+    DIGEST = "digest"
+    CONFIRMATION = "confirmation"
+    ALREADY_SUBSCRIBED = "already_subscribed"
 
 PRIORITY_TRANSACTIONAL = 0
 PRIORITY_DIGEST = 10
@@ -43,13 +52,13 @@ class Delivery(db.Model):
     __tablename__ = "deliveries"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32), default=DIGEST)
+    kind: Mapped[str] = mapped_column(String(32), default=DeliveryKind.DIGEST)
     priority: Mapped[int] = mapped_column(default=PRIORITY_DIGEST)
     edition_id: Mapped[int | None]
     subscriber_id: Mapped[int | None]
     consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id", ondelete="SET NULL"))
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(16), default=QUEUED)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
