@@ -4,11 +4,10 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
-from newsletter.delivery import claims, ledger, pool, worker
+from newsletter.delivery import claims, ledger, recorder, worker
 from newsletter.extensions import db
 from newsletter.models import Delivery
 
@@ -35,47 +34,47 @@ def test_an_accepted_message_is_not_sent_again_when_recording_it_fails_once(
     fast_smtp_config, app, smtp_server, monkeypatch
 ):
     edition, emails = _send(5)
-    real_sent, failures = claims.Recorder.sent, []
+    real_write, failures = recorder.OutcomeRecorder._write, []
 
-    def flaky_sent(recorder, job, reply):
+    def flaky_write(self, batch):
         if not failures:
-            failures.append(job.delivery_id)
+            failures.append(len(batch))
             raise OperationalError("UPDATE deliveries", {}, Exception("database is locked"))
-        return real_sent(recorder, job, reply)
+        return real_write(self, batch)
 
-    monkeypatch.setattr(claims.Recorder, "sent", flaky_sent)
+    monkeypatch.setattr(recorder.OutcomeRecorder, "_write", flaky_write)
 
-    worker.run(once=True, poll_seconds=0.05)
+    progress = worker.run(once=True, poll_seconds=0.05)
 
     assert failures
-    assert len(smtp_server.messages) == 5
+    assert len(smtp_server.messages) == 5 and progress.sent == 5
     assert_each_once(smtp_server, emails)
     assert statuses(edition.id) == {"sent": 5}
 
 
-def test_an_accepted_message_that_cannot_be_recorded_waits_for_its_lease_and_keeps_its_message_id(
+def test_outcomes_are_kept_through_an_outage_longer_than_the_lease_and_nothing_is_sent_twice(
     fast_smtp_config, app, smtp_server, monkeypatch
 ):
+    """The critical defect: marks that failed on a dead connection were dropped, the rows requeued when their
+    lease ran out, and sent again without end. Now they wait in memory, the lease is kept, and senders pause."""
     app.config.update(LEASE_SECONDS=1, SMTP_CONNECTIONS=1)
     edition, emails = _send(3)
-    real_sent, failures = claims.Recorder.sent, []
+    real_write, outage_until = recorder.OutcomeRecorder._write, []
 
-    def broken_for_the_first(recorder, job, reply):
-        if job.delivery_id == 1 and len(failures) < len(pool.RECORD_RETRY_SECONDS) + 1:
-            failures.append(job.delivery_id)
-            raise OperationalError("UPDATE deliveries", {}, Exception("server closed the connection"))
-        return real_sent(recorder, job, reply)
+    def broken_for_two_seconds(self, batch):
+        if not outage_until:
+            outage_until.append(time.monotonic() + 2)
+        if time.monotonic() < outage_until[0]:
+            raise OperationalError("UPDATE deliveries", {}, Exception("server closed the connection unexpectedly"))
+        return real_write(self, batch)
 
-    monkeypatch.setattr(claims.Recorder, "sent", broken_for_the_first)
-    monkeypatch.setattr(pool, "RECORD_RETRY_SECONDS", (0.05, 0.05))
+    monkeypatch.setattr(recorder.OutcomeRecorder, "_write", broken_for_two_seconds)
 
-    worker.run(once=True, poll_seconds=0.05)
+    progress = worker.run(once=True, poll_seconds=0.05)
 
-    first = db.session.get(Delivery, 1)
-    first_email = db.session.get(ledger.Subscriber, first.subscriber_id).email
-    assert_each_once(smtp_server, emails, except_duplicates_of={first_email})
-    assert len(smtp_server.messages) == 4
-    assert statuses(edition.id) == {"sent": 3}
+    assert len(smtp_server.messages) == 3, "an accepted message is never sent again"
+    assert_each_once(smtp_server, emails)
+    assert statuses(edition.id) == {"sent": 3} and progress.sent == 3
 
 
 def test_a_wrong_password_defers_everything_until_it_is_fixed(app_config, smtp_auth_server, app, caplog):
@@ -138,23 +137,24 @@ def test_a_long_batch_keeps_its_leases_and_sends_each_message_once(fast_smtp_con
     assert statuses(edition.id) == {"sent": 20}
 
 
-def test_a_late_outcome_from_a_worker_that_lost_its_lease_changes_nothing(app):
-    edition, _emails = _send(1)
+def test_a_late_outcome_from_a_worker_that_lost_its_lease_changes_nothing_but_an_acceptance_is_kept(app):
+    edition, _emails = _send(2)
     ids = claims.claim("old-worker", 10, lease_seconds=60)
     jobs, _refused = claims.load_jobs(ids)
     db.session.execute(update(Delivery).values(claimed_by="new-worker", last_reply="in flight elsewhere"))
     db.session.commit()
 
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        late = claims.Recorder(connection, worker_id="old-worker", retry_base=1, max_age=3600)
-        assert late.sent(jobs[0], "250 late") is False
-        late.failed(jobs[0], "550 5.1.1 late", suppress=True)
-        late.retry(jobs[0], "451 late")
-        late.give_back(jobs[0], "late", cancelled=True)
+    late = recorder.OutcomeRecorder(db.engine, worker_id="old-worker", durable=True)
+    late.put(recorder.failed(jobs[0], "550 5.1.1 late", suppress=True))
+    late.put(recorder.deferred(jobs[0], "451 late", retry_base=1, max_age=3600))
+    late.put(recorder.given_back(jobs[0], "late", cancelled=True))
+    late.put(recorder.sent(jobs[1], "250 accepted late"))
+    assert late.close(timeout=10) == frozenset()
 
-    row = db.session.scalars(db.select(Delivery)).one()
-    assert (row.status, row.claimed_by, row.attempts) == ("sending", "new-worker", 0)
-    assert row.last_reply == "in flight elsewhere"
+    rows = db.session.scalars(db.select(Delivery).order_by(Delivery.id)).all()
+    assert (rows[0].status, rows[0].claimed_by, rows[0].attempts) == ("sending", "new-worker", 0)
+    assert rows[0].last_reply == "in flight elsewhere"
+    assert (rows[1].status, rows[1].last_reply) == ("sent", "250 accepted late"), "the relay took it: never again"
     assert db.session.scalar(db.select(db.func.count()).select_from(ledger.Suppression)) == 0
 
 
@@ -168,16 +168,3 @@ def test_leases_use_the_database_clock_so_a_skewed_worker_requeues_nothing(app, 
     claims.renew_leases("worker-a", lease_seconds=0.01)
     time.sleep(0.05)
     assert claims.requeue_expired() == 2
-
-
-def test_a_pool_whose_threads_all_failed_to_start_stops_the_worker_and_releases_its_rows(
-    fast_smtp_config, app, smtp_server, monkeypatch
-):
-    edition, _emails = _send(5)
-    monkeypatch.setattr(pool.SenderPool, "_setup", lambda self: None)
-
-    with pytest.raises(worker.WorkerSetupError, match="no sender thread"):
-        worker.run(once=True, poll_seconds=0.05)
-
-    assert smtp_server.messages == []
-    assert statuses(edition.id) == {"queued": 5}

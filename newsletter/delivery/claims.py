@@ -1,12 +1,10 @@
 """The worker's side of the ledger: claiming due rows, leases, recording outcomes, settling editions."""
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, case, exists, func, select, update
-from sqlalchemy.engine import Connection
 
 from ..extensions import db
 from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
@@ -34,6 +32,7 @@ class Job:
     attempts: int
     created_at: datetime
     consent_id: int | None = None
+    first_deferred_at: datetime | None = None
 
 
 def database_clock(offset_seconds: float = 0.0):
@@ -72,16 +71,18 @@ def claim(worker_id: str, limit: int, lease_seconds: float) -> list[int]:
     return list(ids)
 
 
-def load_jobs(ids: list[int]) -> tuple[list[Job], dict[int, str]]:
-    """The claimed rows that may be sent, and the others with the reason they must not be."""
+def load_jobs(ids: list[int], worker_id: str | None = None) -> tuple[list[Job], dict[int, str]]:
+    """The claimed rows that may be sent (of those still held by `worker_id`, if given), and the others with
+    the reason they must not be."""
     if not ids:
         return [], {}
+    held_by = [Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == worker_id] if worker_id else []
     language = and_(SubscriberLanguage.subscriber_id == Delivery.subscriber_id,
                     SubscriberLanguage.language == Edition.language)
     rows = db.session.execute(
         select(
             Delivery.id, Delivery.kind, Delivery.edition_id, Delivery.subscriber_id, Delivery.payload,
-            Delivery.attempts, Delivery.created_at, Delivery.consent_id, Subscriber.email, Subscriber.status,
+            Delivery.attempts, Delivery.created_at, Delivery.consent_id, Delivery.first_deferred_at, Subscriber.email, Subscriber.status,
             SubscriberLanguage.confirmed_at, Suppression.email.label("suppressed"),
             Edition.status.label("edition_status"),
         )
@@ -89,7 +90,7 @@ def load_jobs(ids: list[int]) -> tuple[list[Job], dict[int, str]]:
         .outerjoin(Edition, Edition.id == Delivery.edition_id)
         .outerjoin(SubscriberLanguage, language)
         .outerjoin(Suppression, Suppression.email == Subscriber.email)
-        .where(Delivery.id.in_(bindparam("ids", expanding=True)))
+        .where(Delivery.id.in_(bindparam("ids", expanding=True)), *held_by)
         .order_by(Delivery.priority, Delivery.id),
         {"ids": ids},
     ).all()
@@ -101,7 +102,7 @@ def load_jobs(ids: list[int]) -> tuple[list[Job], dict[int, str]]:
             refused[row.id] = reason
         else:
             jobs.append(Job(row.id, row.kind, row.edition_id, row.subscriber_id, row.email, row.payload,
-                            row.attempts, row.created_at, row.consent_id))
+                            row.attempts, row.created_at, row.consent_id, row.first_deferred_at))
     return jobs, refused
 
 
@@ -136,13 +137,11 @@ def refuse(refused: dict[int, str]) -> int:
     return sum(reason != PAUSED_REASON for reason in refused.values())
 
 
-def renew_leases(worker_id: str, lease_seconds: float, *, except_ids: frozenset[int] = frozenset()) -> None:
-    """Extend this worker's leases, bar rows sent but not recorded (left to expire so they are retried)."""
-    statement = update(Delivery).where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == worker_id)
-    if except_ids:
-        statement = statement.where(Delivery.id.notin_(except_ids))
+def renew_leases(worker_id: str, lease_seconds: float) -> None:
+    """Extend every lease of this worker, including rows whose outcome waits in memory to be recorded."""
     db.session.execute(
-        statement
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == worker_id)
         .values(lease_expires_at=database_clock(lease_seconds))
     )
     db.session.commit()
@@ -166,8 +165,8 @@ def requeue_expired() -> int:
 
 
 def release(worker_id: str, *, except_ids: frozenset[int] = frozenset()) -> None:
-    """Give back everything this worker claimed but did not send (on shutdown); rows accepted by the relay but
-    not recorded as sent are left to their lease."""
+    """Give back everything this worker claimed but did not send (on shutdown); rows whose outcome could not
+    be recorded are left to their lease."""
     statement = update(Delivery).where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == worker_id)
     if except_ids:
         statement = statement.where(Delivery.id.notin_(except_ids))
@@ -211,83 +210,3 @@ def outstanding() -> tuple[int, datetime | None]:
     db.session.commit()
     moments = [moment for moment in row[1:] if moment is not None]
     return int(row[0]), min(moments) if moments else None
-
-
-def retry_delay(base: float, attempts: int) -> float:
-    """Exponential backoff with jitter."""
-    return base * (2 ** max(attempts - 1, 0)) * random.uniform(0.8, 1.2)
-
-
-class Recorder:
-    """Writes one delivery's outcome in its own short transaction, on an autocommit connection owned by one thread."""
-
-    def __init__(self, connection: Connection, *, worker_id: str, retry_base: float, max_age: float,
-                 durable: bool = True):
-        self.connection = connection
-        self.worker_id = worker_id
-        self.retry_base = retry_base
-        self.max_age = max_age
-        table = Delivery.__table__
-        self._update = table.update().where(
-            table.c.id == bindparam("delivery_id"), table.c.status == DeliveryStatus.SENDING,
-            table.c.claimed_by == bindparam("worker_id"),
-        )
-        self._postgres = connection.dialect.name == "postgresql"
-        if self._postgres and not durable:
-            connection.exec_driver_sql("SET synchronous_commit TO off")
-            connection.commit()
-        mark = "%({})s" if self._postgres else ":{}"
-        self._sent_sql = (
-            f"UPDATE deliveries SET status = '{DeliveryStatus.SENT}', sent_at = {mark.format('now')}, "
-            f"attempts = {mark.format('attempts')}, last_reply = {mark.format('reply')}, "
-            f"lease_expires_at = NULL WHERE id = {mark.format('id')} AND status = '{DeliveryStatus.SENDING}' "
-            f"AND claimed_by = {mark.format('worker')}"
-        )
-
-    def _write(self, delivery_id: int, **values) -> bool:
-        """Only while this worker still holds the lease: a late write never overwrites another outcome."""
-        result = self.connection.execute(self._update.values(lease_expires_at=None, claimed_by=None, **values),
-                                         {"delivery_id": delivery_id, "worker_id": self.worker_id})
-        self.connection.commit()
-        return result.rowcount == 1
-
-    def sent(self, job: Job, reply: str) -> bool:
-        """The hot path: one prepared UPDATE, committed on its own (the connection is in autocommit mode)."""
-        now = utcnow()
-        stamp = now if self._postgres else now.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-        cursor = self.connection.connection.dbapi_connection.cursor()
-        try:
-            values = {"now": stamp, "attempts": job.attempts + 1, "reply": reply, "id": job.delivery_id,
-                      "worker": self.worker_id}
-            cursor.execute(self._sent_sql, values)
-            return cursor.rowcount == 1
-        finally:
-            cursor.close()
-
-    def failed(self, job: Job, reply: str, *, suppress: bool = False) -> None:
-        recorded = self._write(job.delivery_id, status=DeliveryStatus.FAILED, attempts=job.attempts + 1, last_reply=reply)
-        if recorded and suppress and job.email:
-            self.connection.execute(
-                dialect_insert(Suppression.__table__).values(email=job.email, reason=reply[:500], created_at=utcnow())
-                .on_conflict_do_nothing()
-            )
-            self.connection.commit()
-
-    def retry(self, job: Job, reply: str, *, throttled_until: float | None = None, count: bool = False) -> None:
-        """Back to the queue; a throttled relay delays it without counting the attempt unless `count` is set."""
-        now = utcnow()
-        if (now - job.created_at).total_seconds() > self.max_age:
-            return self._write(job.delivery_id, status=DeliveryStatus.FAILED, attempts=job.attempts + 1,
-                               last_reply=f"gave up retrying: {reply}"[:1000])
-        if throttled_until is not None:
-            due = datetime.fromtimestamp(throttled_until, now.tzinfo)
-            attempts = job.attempts + 1 if count else job.attempts
-            return self._write(job.delivery_id, status=DeliveryStatus.QUEUED, next_attempt_at=max(due, now),
-                               attempts=attempts, last_reply=reply)
-        attempts = job.attempts + 1
-        due = now + timedelta(seconds=retry_delay(self.retry_base, attempts))
-        self._write(job.delivery_id, status=DeliveryStatus.QUEUED, next_attempt_at=due, attempts=attempts, last_reply=reply)
-
-    def give_back(self, job: Job, reason: str, *, cancelled: bool) -> None:
-        status = DeliveryStatus.CANCELLED if cancelled else DeliveryStatus.QUEUED
-        self._write(job.delivery_id, status=status, last_reply=reason)

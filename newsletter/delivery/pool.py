@@ -12,16 +12,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..extensions import db
 from ..models.content import EditionStatus
 from ..models.delivery import DeliveryKind
-from .claims import Job, Recorder
 from ..tokens import LinkSigner
+from . import recorder
+from .claims import Job
 from .digest import DigestTemplate, build_digest_message
 from .ledger import NothingToRender, render_transactional
 from .transport import CONNECT, DeliveryError, open_transport
 from .verp import bounce_domain, envelope_sender
 
 log = logging.getLogger(__name__)
-RECORD_RETRY_SECONDS = (0.1, 0.5, 2.0)
-SETUP_RETRY_SECONDS = (0.5, 1.0, 2.0, 4.0)
 
 
 class SenderPool:
@@ -34,7 +33,6 @@ class SenderPool:
         self.templates: dict[int, DigestTemplate] = {}
         self.held: dict[int, str] = {}
         self.stats: Counter = Counter()
-        self.unrecorded: set[int] = set()
         self._stats_lock = threading.Lock()
         self._jobs: queue.Queue = queue.Queue()
         self._busy = 0
@@ -43,8 +41,11 @@ class SenderPool:
         self._secret = str(config["SECRET_KEY"])
         self._retry_base = float(config["RETRY_BASE_SECONDS"])
         self._max_age = float(config["RETRY_MAX_AGE_SECONDS"])
-        self._durable = bool(config.get("DELIVERY_DURABLE_COMMIT"))
         with app.app_context():
+            self.recorder = recorder.OutcomeRecorder(
+                db.engine, worker_id=worker_id, durable=bool(config.get("DELIVERY_DURABLE_COMMIT")),
+                on_recorded=self._recorded,
+            )
             self._links = LinkSigner()
             self._bounce_domain = bounce_domain()
         self._threads = [
@@ -74,13 +75,18 @@ class SenderPool:
     def alive(self) -> bool:
         return any(thread.is_alive() for thread in self._threads)
 
-    def close(self) -> None:
-        """Stop the threads; jobs still queued are dropped, their rows (still `sending`) released by the worker."""
+    def close(self, record_timeout: float) -> frozenset[int]:
+        """Stop the threads, then store their outcomes (waiting up to `record_timeout` for the database).
+
+        Jobs still queued are dropped: their rows, still `sending`, are released by the worker. Returns the ids
+        whose outcome could not be stored: the worker leaves them to their lease.
+        """
         self._drop_queued()
         for _thread in self._threads:
             self._jobs.put(None)
         for thread in self._threads:
             thread.join(timeout=60)
+        return self.recorder.close(record_timeout)
 
     def _drop_queued(self) -> None:
         dropped = 0
@@ -98,26 +104,8 @@ class SenderPool:
         with self._stats_lock:
             self.stats[outcome] += number
 
-    def _setup(self) -> Recorder | None:
-        """This thread's database connection, retried a few times; None if the database stays unreachable."""
-        for delay in (*SETUP_RETRY_SECONDS, None):
-            try:
-                connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-                return Recorder(connection, worker_id=self.worker_id, retry_base=self._retry_base,
-                                max_age=self._max_age, durable=self._durable)
-            except SQLAlchemyError as error:
-                if delay is None or self.stop.wait(delay):
-                    log.error("sender thread could not connect to the database (%s); it stops",
-                              error.__class__.__name__)
-                    return None
-        return None
-
     def _serve(self) -> None:
         with self.app.app_context():
-            recorder = self._setup()
-            if recorder is None:
-                return
-            connection = recorder.connection
             transport = open_transport(self.app.config)
             try:
                 while True:
@@ -125,24 +113,17 @@ class SenderPool:
                     if job is None:
                         return
                     try:
-                        self._deliver(job, transport, recorder)
+                        self._deliver(job, transport)
                     except Exception as error:
                         log.exception("delivery %s: unexpected error; queued again", job.delivery_id)
-                        self._recover(job, recorder, error)
+                        self._record(recorder.deferred(job, f"worker error: {error.__class__.__name__}",
+                                                       retry_base=self._retry_base, max_age=self._max_age))
                     finally:
                         with self._idle:
                             self._busy -= 1
                             self._idle.notify_all()
             finally:
                 transport.close()
-                connection.close()
-
-    def _recover(self, job: Job, recorder: Recorder, error: Exception) -> None:
-        try:
-            _rollback(recorder)
-            recorder.retry(job, f"worker error: {error.__class__.__name__}")
-        except Exception:
-            log.exception("delivery %s: could not record the error; its lease will expire", job.delivery_id)
 
     def _message(self, job: Job) -> bytes:
         if job.kind == DeliveryKind.DIGEST:
@@ -164,87 +145,71 @@ class SenderPool:
         finally:
             db.session.remove()
 
-    def _cancel_unrenderable(self, job: Job, error: NothingToRender, recorder: Recorder) -> None:
-        recorder.give_back(job, f"cancelled: {error}"[:1000], cancelled=True)
-        log.warning("delivery %s cancelled: %s", job.delivery_id, error)
-        self.count("cancelled")
+    def _record(self, outcome: recorder.Outcome) -> None:
+        """Hand the outcome to the recorder; only an accepted message is counted when it is stored."""
+        self.recorder.put(outcome)
+        if not outcome.accepted:
+            self.count(outcome.label)
 
-    def _held_back(self, job: Job, recorder: Recorder) -> bool:
+    def _recorded(self, outcome: recorder.Outcome) -> None:
+        if outcome.accepted:
+            self.count("sent")
+
+    def _held_back(self, job: Job) -> bool:
         """Give the job back if its edition is paused or cancelled, or the worker is stopping."""
         held = self.held.get(job.edition_id) if job.edition_id else None
         if not held and not self.stop.is_set():
             return False
-        recorder.give_back(job, f"not sent: edition {held}" if held else "worker stopped", cancelled=held == EditionStatus.CANCELLED)
-        self.count("cancelled" if held == EditionStatus.CANCELLED else "released")
+        reason = f"not sent: edition {held}" if held else "worker stopped"
+        self._record(recorder.given_back(job, reason, cancelled=held == EditionStatus.CANCELLED))
         return True
 
-    def _deliver(self, job: Job, transport, recorder: Recorder) -> None:
-        if self._held_back(job, recorder):
+    def _deliver(self, job: Job, transport) -> None:
+        self.recorder.wait_until_healthy(self.stop)
+        if self._held_back(job):
             return
         try:
             message = self._message(job)
         except NothingToRender as error:
-            return self._cancel_unrenderable(job, error, recorder)
+            log.warning("delivery %s cancelled: %s", job.delivery_id, error)
+            return self._record(recorder.given_back(job, f"cancelled: {error}", cancelled=True))
+        except SQLAlchemyError as error:
+            return self._record(recorder.given_back(job, f"not sent: database error ({error.__class__.__name__})",
+                                                    cancelled=False))
         if not self.throttle.acquire(self.stop):
-            recorder.give_back(job, "worker stopped", cancelled=False)
-            return self.count("released")
-        if self._held_back(job, recorder):
+            return self._record(recorder.given_back(job, "worker stopped", cancelled=False))
+        if self._held_back(job):
             return
         sender = envelope_sender(job.delivery_id, secret=self._secret, domain=self._bounce_domain)
         try:
             reply = transport.send(sender, job.email, message)
         except DeliveryError as error:
-            return self._refused(job, error, recorder)
-        self._record_sent(job, str(reply)[:1000], recorder)
+            return self._refused(job, error)
+        self._record(recorder.sent(job, str(reply)))
         self.throttle.succeeded()
-        self.count("sent")
 
-    def _record_sent(self, job: Job, reply: str, recorder: Recorder) -> None:
-        """The relay accepted it: never queue it again; if the write keeps failing, let its lease expire."""
-        for delay in (*RECORD_RETRY_SECONDS, None):
-            try:
-                if not recorder.sent(job, reply):
-                    log.warning("delivery %s: sent after this worker's lease was lost; outcome not recorded",
-                                job.delivery_id)
-                return
-            except Exception as error:
-                failure = error.__class__.__name__
-                _rollback(recorder)
-            if delay is not None:
-                time.sleep(delay)
-        self.unrecorded.add(job.delivery_id)
-        log.error("delivery %s was accepted by the relay but could not be recorded as sent (%s); "
-                  "it stays in sending and is sent again (same Message-ID) only when its lease expires",
-                  job.delivery_id, failure)
+    def _deferred(self, job: Job, reply, **options) -> recorder.Outcome:
+        return recorder.deferred(job, str(reply), retry_base=self._retry_base, max_age=self._max_age, **options)
 
-    def _refused(self, job: Job, error: DeliveryError, recorder: Recorder) -> None:
+    def _refused(self, job: Job, error: DeliveryError) -> None:
         reply = error.reply
         summary = f"{reply.code} {reply.enhanced or ''}".strip()
         if error.temporary and self.held.get(job.edition_id) == EditionStatus.CANCELLED:
-            recorder.give_back(job, f"not sent: edition cancelled ({reply})"[:1000], cancelled=True)
-            return self.count("cancelled")
+            return self._record(recorder.given_back(job, f"not sent: edition cancelled ({reply})", cancelled=True))
         if not error.temporary:
-            recorder.failed(job, str(reply)[:1000], suppress=reply.unknown_recipient)
+            self._record(recorder.failed(job, str(reply), suppress=reply.unknown_recipient))
             log.warning("delivery %s failed permanently (%s at %s)", job.delivery_id, summary, reply.stage)
-            return self.count("failed")
+            return
         if reply.stage == CONNECT:
             delay = self.throttle.back_off()
-            recorder.retry(job, str(reply)[:1000], throttled_until=self.throttle.paused_until(), count=bool(delay))
+            self._record(self._deferred(job, reply, throttled_until=self.throttle.paused_until(), count=bool(delay)))
             if delay:
                 log.error("cannot open an SMTP session (%s); pausing %.1fs before trying again", reply, delay)
         elif reply.throttled:
             delay = self.throttle.back_off()
-            recorder.retry(job, str(reply)[:1000], throttled_until=self.throttle.paused_until())
+            self._record(self._deferred(job, reply, throttled_until=self.throttle.paused_until(), count=False))
             if delay:
                 log.warning("delivery %s: relay throttling (%s); pausing %.1fs", job.delivery_id, summary, delay)
         else:
-            recorder.retry(job, str(reply)[:1000])
+            self._record(self._deferred(job, reply))
             log.info("delivery %s deferred (%s at %s)", job.delivery_id, summary, reply.stage)
-        self.count("retried")
-
-
-def _rollback(recorder: Recorder) -> None:
-    try:
-        recorder.connection.rollback()
-    except Exception:
-        log.debug("rollback failed", exc_info=True)

@@ -1,15 +1,18 @@
 """Send-rate limits shared by every worker: a DB-backed slot clock and a sliding-window quota."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from ..models.delivery import SendThrottle, SendWindowCount
 from ..database import dialect_insert, is_postgres
 
+log = logging.getLogger(__name__)
 CLOCK = "global"
 WINDOW_BUCKETS = 60
 
@@ -28,6 +31,7 @@ class Throttle:
         self._pause_until = 0.0
         self._backoff = self.backoff_base
         self.limited = bool(self.rate > 0 or self.window_limit > 0)
+        self._logged_at = 0.0
 
     @classmethod
     def from_config(cls, app) -> Throttle:
@@ -83,7 +87,17 @@ class Throttle:
         return max(1, int(self.rate / 10)) if self.rate else 50
 
     def _reserve(self) -> None:
-        """Take the next few slots from the shared clock (and the window quota) in one transaction."""
+        """Take the next few slots from the shared clock; none while the database is unreachable (the caller
+        waits and asks again, so a database outage holds sending back instead of ending the sender)."""
+        try:
+            self._reserve_from_clock()
+        except SQLAlchemyError as error:  # the app context's teardown has discarded the session
+            now = time.monotonic()
+            if now - self._logged_at >= 30:
+                self._logged_at = now
+                log.warning("send-rate clock unavailable (%s); waiting", error.__class__.__name__)
+
+    def _reserve_from_clock(self) -> None:
         with self.app.app_context():
             now = time.time()
             wanted = self._chunk()

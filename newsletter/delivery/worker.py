@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..database import is_postgres
 from ..extensions import db
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 MAINTENANCE_SECONDS = 0.25
 REPORT_SECONDS = 1.0
 IDLE_POLL_SECONDS = 0.5
+OUTAGE_BACKOFF_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+OUTAGE_LOG_SECONDS = 30.0
 
 
 class WorkerAlreadyRunning(RuntimeError):
@@ -119,6 +122,10 @@ class Worker:
         self._last_lease_check = 0.0
         self._lease_check_seconds = max(MAINTENANCE_SECONDS, self.lease / 4)
         self._last_report = 0.0
+        self._outage_since: float | None = None
+        self._unloaded: list[int] = []
+        self._outage_logged = 0.0
+        self._failures = 0
 
     def run(self, once: bool) -> Progress:
         log.info("worker %s started (%d connections)", self.worker_id, self.pool.connections)
@@ -126,36 +133,72 @@ class Worker:
             while not self.stop.is_set():
                 if not self.pool.alive():
                     raise WorkerSetupError("no sender thread is running (see the errors above); claimed rows released")
-                self._maintain()
-                if self.pool.backlog() >= self.batch:
-                    self.pool.wait_for_room(self.batch, timeout=MAINTENANCE_SECONDS)
-                    continue
-                if self._claim_batch():
-                    continue
-                if self.pool.backlog():
-                    self.pool.wait_for_room(1, timeout=MAINTENANCE_SECONDS)
-                    continue
-                if self._idle(once):
-                    break
+                try:
+                    if self._step(once):
+                        break
+                except SQLAlchemyError as error:
+                    self._wait_for_database(error)
         finally:
-            self.pool.close()
-            claims.release(self.worker_id, except_ids=frozenset(self.pool.unrecorded))
-            claims.settle_editions()
+            self._shut_down()
         result = self._progress()
         log.info("worker %s stopped: %d sent, %d failed, %d deferred",
                  self.worker_id, result.sent, result.failed, result.retried)
         return result
 
+    def _step(self, once: bool) -> bool:
+        """One turn of the loop; True when `once` finds nothing left to settle."""
+        self._maintain()
+        if self.pool.backlog() >= self.batch:
+            self.pool.wait_for_room(self.batch, timeout=MAINTENANCE_SECONDS)
+        elif self._claim_batch():
+            pass
+        elif self.pool.backlog():
+            self.pool.wait_for_room(1, timeout=MAINTENANCE_SECONDS)
+        else:
+            return self._idle(once)
+        if self._outage_since is not None:
+            log.info("database reachable again after %.1fs; delivering", time.monotonic() - self._outage_since)
+            self._outage_since, self._outage_logged = None, 0.0
+        return False
+
+    def _wait_for_database(self, error: SQLAlchemyError) -> None:
+        """Never exit on a database outage: drop the broken connection, say so (not on every try), back off."""
+        _discard_session()
+        now = time.monotonic()
+        if self._outage_since is None:
+            self._outage_since, self._failures = now, 0
+        self._failures += 1
+        if now - self._outage_logged >= OUTAGE_LOG_SECONDS:
+            self._outage_logged = now
+            log.error("database unreachable (%s: %s); waiting for it, accepted mail is kept until recorded",
+                      error.__class__.__name__, str(getattr(error, "orig", error)).strip().splitlines()[0][:200])
+        self.stop.wait(OUTAGE_BACKOFF_SECONDS[min(self._failures, len(OUTAGE_BACKOFF_SECONDS)) - 1])
+
+    def _shut_down(self) -> None:
+        """Stop the senders, store their outcomes, release what was claimed but not sent."""
+        unstored = self.pool.close(record_timeout=max(self.lease - 1, 1))
+        try:
+            claims.release(self.worker_id, except_ids=unstored)
+            claims.settle_editions()
+        except SQLAlchemyError as error:
+            _discard_session()
+            log.error("could not release this worker's claimed rows (%s); they return to the queue when their "
+                      "lease expires", error.__class__.__name__)
+
     def _claim_batch(self) -> bool:
-        ids = claims.claim(self.worker_id, self.batch, self.lease)
+        """Claim due rows and hand them to the pool. Rows claimed just before the database went away are kept
+        (`_unloaded`) and loaded on the next turn, so none stays leased to this worker without being sent."""
+        ids = self._unloaded or claims.claim(self.worker_id, self.batch, self.lease)
         if not ids:
             return False
-        jobs, refused = claims.load_jobs(ids)
+        self._unloaded = ids
+        jobs, refused = claims.load_jobs(ids, self.worker_id)
         self.pool.count("cancelled", claims.refuse(refused))
         for edition_id in {job.edition_id for job in jobs if job.edition_id is not None}:
             if edition_id not in self.pool.templates:
                 self.pool.templates[edition_id] = DigestTemplate(db.session.get(Edition, edition_id))
         db.session.commit()
+        self._unloaded = []
         self.pool.submit(jobs)
         return True
 
@@ -165,9 +208,9 @@ class Worker:
             return
         self._last_maintenance = now
         if force or now - self._last_lease_check >= self._lease_check_seconds:
-            self._last_lease_check = now
-            claims.renew_leases(self.worker_id, self.lease, except_ids=frozenset(self.pool.unrecorded))
+            claims.renew_leases(self.worker_id, self.lease)
             claims.requeue_expired()
+            self._last_lease_check = now
         self.pool.held = {edition_id: status for edition_id, status in _held_statuses()}
         if not self.pool.backlog():
             for edition_id, status in self.pool.held.items():
@@ -218,3 +261,12 @@ def _open_pool(app, worker_id: str, throttle, stop, signer) -> SenderPool:
         stop=stop,
         signer=signer,
     )
+
+
+def _discard_session() -> None:
+    """Forget the session's connection after a database error; the pool reconnects (pre-ping) on next use."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        pass
+    db.session.remove()

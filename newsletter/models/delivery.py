@@ -65,6 +65,7 @@ class Delivery(db.Model):
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     last_reply: Mapped[str | None] = mapped_column(String(1000))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_deferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     subscriber: Mapped[Subscriber | None] = relationship(

@@ -1,0 +1,255 @@
+"""Recording outcomes: one thread writes every sender's results in small batches and holds them until stored.
+
+Why one thread and batches: a commit per message on each sender's own connection cost a fifth of the
+throughput, and a sender whose connection died (an idle timeout, a proxy, a failover) lost its marks, so rows
+the relay had accepted went back to the queue and were sent again without end. Here an outcome stays in memory
+until a transaction that stored it has committed; a dropped connection is discarded by the pool and the batch
+is written again on a fresh one, with back-off, for as long as the database takes to come back. Senders wait
+(`healthy`) while the database is unreachable, so no more mail goes out than can be recorded.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from ..models import Delivery, Suppression, utcnow
+from ..models.delivery import DeliveryStatus
+from .claims import Job
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 100
+BATCH_SECONDS = 0.01
+OUTAGE_BACKOFF_SECONDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
+OUTAGE_LOG_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed delivery: the row's new values, and whether the relay accepted it."""
+
+    job: Job
+    values: dict
+    accepted: bool = False
+    suppress_reason: str | None = None
+    label: str = field(default="", compare=False)
+
+
+def retry_delay(base: float, attempts: int) -> float:
+    """Exponential backoff with jitter."""
+    return base * (2 ** max(attempts - 1, 0)) * random.uniform(0.8, 1.2)
+
+
+def sent(job: Job, reply: str) -> Outcome:
+    return Outcome(job, {"status": DeliveryStatus.SENT, "sent_at": utcnow(), "attempts": job.attempts + 1,
+                         "last_reply": reply[:1000]}, accepted=True, label="sent")
+
+
+def failed(job: Job, reply: str, *, suppress: bool = False) -> Outcome:
+    values = {"status": DeliveryStatus.FAILED, "attempts": job.attempts + 1, "last_reply": reply[:1000]}
+    return Outcome(job, values, suppress_reason=reply[:500] if suppress else None, label="failed")
+
+
+def given_back(job: Job, reason: str, *, cancelled: bool) -> Outcome:
+    status = DeliveryStatus.CANCELLED if cancelled else DeliveryStatus.QUEUED
+    return Outcome(job, {"status": status, "last_reply": reason[:1000]}, label="cancelled" if cancelled else "released")
+
+
+def deferred(job: Job, reply: str, *, retry_base: float, max_age: float, throttled_until: float | None = None,
+             count: bool = True) -> Outcome:
+    """Back to the queue with back-off; a throttled relay delays it (counting the attempt only if `count`).
+
+    A row deferred for longer than `max_age` since its first temporary failure fails for good.
+    """
+    now = utcnow()
+    first = job.first_deferred_at or now
+    attempts = job.attempts + 1 if count else job.attempts
+    if (now - first).total_seconds() > max_age:
+        return failed(job, f"gave up retrying: {reply}")
+    if throttled_until is not None:
+        due = max(datetime.fromtimestamp(throttled_until, now.tzinfo), now)
+    else:
+        due = now + timedelta(seconds=retry_delay(retry_base, attempts))
+    values = {"status": DeliveryStatus.QUEUED, "next_attempt_at": due, "attempts": attempts,
+              "last_reply": reply[:1000], "first_deferred_at": first}
+    return Outcome(job, values, label="retried")
+
+
+class OutcomeRecorder:
+    """A thread that stores outcomes in batches (every `BATCH_SECONDS` or `BATCH_SIZE` rows, whichever first)."""
+
+    def __init__(self, engine: Engine, *, worker_id: str, durable: bool,
+                 on_recorded: Callable[[Outcome], None] = lambda outcome: None):
+        self.engine = engine
+        self.worker_id = worker_id
+        self.durable = durable
+        self.on_recorded = on_recorded
+        self.healthy = threading.Event()
+        self.healthy.set()
+        self._queue: queue.Queue = queue.Queue()
+        self._pending: dict[int, Outcome] = {}
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._abandon = threading.Event()
+        self._statements: dict[tuple, object] = {}
+        self._thread = threading.Thread(target=self._run, name="outcome-recorder", daemon=True)
+        self._thread.start()
+
+    def put(self, outcome: Outcome) -> None:
+        with self._lock:
+            self._pending[outcome.job.delivery_id] = outcome
+        self._queue.put(outcome)
+
+    def pending_ids(self) -> frozenset[int]:
+        """Rows whose outcome is decided but not yet stored: they stay `sending` under this worker's lease."""
+        with self._lock:
+            return frozenset(self._pending)
+
+    def wait_until_healthy(self, stop: threading.Event) -> bool:
+        """Block while the database is unreachable; False if `stop` was set meanwhile."""
+        while not self.healthy.wait(0.25):
+            if stop.is_set():
+                return False
+        return True
+
+    def close(self, timeout: float) -> frozenset[int]:
+        """Store what is queued (waiting up to `timeout` for the database); returns the ids left unstored."""
+        self._closing.set()
+        self._queue.put(None)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._abandon.set()
+            self._thread.join(5)
+        return self.pending_ids()
+
+    def _run(self) -> None:
+        while True:
+            batch, done = self._collect()
+            if batch:
+                self._store(batch)
+            if done or self._abandon.is_set():
+                return
+
+    def _collect(self) -> tuple[list[Outcome], bool]:
+        first = self._queue.get()
+        if first is None:
+            return [], True
+        batch, deadline = [first], time.monotonic() + BATCH_SECONDS
+        while len(batch) < BATCH_SIZE:
+            try:
+                item = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                break
+            if item is None:
+                self._queue.put(None)
+                break
+            batch.append(item)
+        return batch, False
+
+    def _store(self, batch: list[Outcome]) -> None:
+        """Write the batch, retrying through outages; a batch the database refuses is written row by row."""
+        failures, logged_at = 0, 0.0
+        while not self._abandon.is_set():
+            try:
+                self._write(batch)
+            except DBAPIError as error:
+                if not _is_outage(error):
+                    return self._store_one_by_one(batch)
+                failures += 1
+                self.healthy.clear()
+                if time.monotonic() - logged_at >= OUTAGE_LOG_SECONDS:
+                    logged_at = time.monotonic()
+                    log.error("database unreachable while recording %d outcomes (%s); kept in memory, retrying",
+                              len(batch), error.__class__.__name__)
+                time.sleep(OUTAGE_BACKOFF_SECONDS[min(failures, len(OUTAGE_BACKOFF_SECONDS)) - 1])
+                continue
+            except SQLAlchemyError:
+                return self._store_one_by_one(batch)
+            if failures:
+                log.info("database reachable again: %d outcomes recorded", len(batch))
+            self.healthy.set()
+            return self._recorded(batch)
+
+    def _store_one_by_one(self, batch: list[Outcome]) -> None:
+        for outcome in batch:
+            try:
+                self._write([outcome])
+            except SQLAlchemyError as error:
+                log.error("delivery %s: outcome could not be recorded (%s); its lease will expire",
+                          outcome.job.delivery_id, error.__class__.__name__)
+                with self._lock:
+                    self._pending.pop(outcome.job.delivery_id, None)
+            else:
+                self._recorded([outcome])
+
+    def _recorded(self, batch: list[Outcome]) -> None:
+        with self._lock:
+            for outcome in batch:
+                if self._pending.get(outcome.job.delivery_id) is outcome:
+                    del self._pending[outcome.job.delivery_id]
+        for outcome in batch:
+            self.on_recorded(outcome)
+
+    def _write(self, batch: list[Outcome]) -> None:
+        """One transaction: an executemany per shape of outcome; a suppression only where its row was ours."""
+        groups: dict[tuple, list[dict]] = {}
+        suppressing = []
+        for outcome in batch:
+            shape = (outcome.accepted, *sorted(outcome.values))
+            parameters = {"v_id": outcome.job.delivery_id, "v_worker": self.worker_id,
+                          **{f"v_{key}": value for key, value in outcome.values.items()}}
+            if outcome.suppress_reason and outcome.job.email:
+                suppressing.append((outcome, shape, parameters))
+            else:
+                groups.setdefault(shape, []).append(parameters)
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql" and not self.durable:
+                connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
+            for shape, rows in groups.items():
+                connection.execute(self._statement(shape), rows)
+            for outcome, shape, parameters in suppressing:
+                if connection.execute(self._statement(shape), parameters).rowcount == 1:
+                    connection.execute(_suppression_insert(connection.dialect.name),
+                                       {"email": outcome.job.email, "reason": outcome.suppress_reason,
+                                        "created_at": utcnow()})
+
+    def _statement(self, shape: tuple):
+        """An UPDATE by primary key. An accepted message is recorded whatever became of its lease (the relay
+        took it, so it must never be queued again); any other outcome only while this worker holds the row."""
+        statement = self._statements.get(shape)
+        if statement is None:
+            accepted, *columns = shape
+            table = Delivery.__table__
+            condition = [table.c.id == bindparam("v_id")]
+            if accepted:
+                condition.append(table.c.status != DeliveryStatus.SENT)
+            else:
+                condition += [table.c.status == DeliveryStatus.SENDING, table.c.claimed_by == bindparam("v_worker")]
+            values = {column: bindparam(f"v_{column}") for column in columns}
+            values["claimed_by"] = bindparam("v_worker") if accepted else None  # who sent it stays on record
+            statement = table.update().where(*condition).values(lease_expires_at=None, **values)
+            self._statements[shape] = statement
+        return statement
+
+
+def _is_outage(error: DBAPIError) -> bool:
+    """A dropped connection or an unreachable server, as opposed to a statement the database refuses."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return bool(error.connection_invalidated) or isinstance(error, (OperationalError, InterfaceError))
+
+
+def _suppression_insert(dialect: str):
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(Suppression.__table__).on_conflict_do_nothing()
