@@ -15,7 +15,7 @@ from newsletter.extensions import db
 from newsletter.models import Delivery, Subscriber
 
 from fixtures.delivery import (
-    NEWSLETTER, add_edition, add_subscribers, assert_each_once, emails_of, statuses, worker_env,
+    NEWSLETTER, add_edition, add_subscribers, assert_each_once, emails_of, statuses, wait_for, worker_env,
 )
 
 pytestmark = pytest.mark.postgres_only
@@ -140,3 +140,27 @@ def test_an_erasure_waits_for_a_subscription_request_queueing_mail_for_the_same_
     [row] = db.session.execute(select(Delivery.subscriber_id, Delivery.consent_id, Delivery.payload)).all()
     assert tuple(row) == (None, None, None)
     assert dangling_references() == 0
+
+
+def test_no_message_is_accepted_after_a_cancel_returns_with_two_workers(app, smtp_server, tmp_path):
+    """Measured before: 49 messages were accepted after cancel returned (the workers looked every 0.25 s)."""
+    add_subscribers(400, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    env = worker_env(app, smtp_server, WORKER_BATCH_SIZE=20, SEND_RATE=150, SMTP_CONNECTIONS=3)
+    workers = [subprocess.Popen([NEWSLETTER, "worker", "--once"], env=env, cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        wait_for(lambda: len(smtp_server.messages) >= 60, seconds=60)
+        ledger.cancel_edition(edition.id)
+        accepted_when_cancel_returned = len(smtp_server.messages)
+        results = [worker.communicate(timeout=60) for worker in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+
+    assert [worker.returncode for worker in workers] == [0, 0], results
+    assert len(smtp_server.messages) == accepted_when_cancel_returned
+    counts = statuses(edition.id)
+    assert counts["sent"] == accepted_when_cancel_returned and counts["sent"] + counts["cancelled"] == 400

@@ -32,6 +32,7 @@ def edition_json(edition: Edition) -> dict:
         "send_started_at": edition.send_started_at.isoformat() if edition.send_started_at else None,
         "sent_at": edition.sent_at.isoformat() if edition.sent_at else None,
         "cancelled_at": edition.cancelled_at.isoformat() if edition.cancelled_at else None,
+        "paused_reason": edition.paused_reason,
     }
     body["counts"] = ledger.edition_counts(edition.id)
     return body

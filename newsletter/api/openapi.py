@@ -65,6 +65,8 @@ SCHEMAS = {
         "subject": {"type": "string"}, "article_count": {"type": "integer"},
         **{k: {"type": ["string", "null"], "format": "date-time"} for k in
            ("built_at", "scheduled_for", "send_started_at", "sent_at", "cancelled_at")},
+        "paused_reason": {"type": ["string", "null"], "description": "Why the send is paused, e.g. the circuit "
+                          "breaker's last refusal; null when an editor paused it."},
         "counts": {"$ref": "#/components/schemas/Counts"}}},
     "Subscription": {"type": "object", "required": ["email", "languages"], "properties": {
         "email": {"type": "string", "format": "email", "maxLength": 254},
@@ -156,6 +158,10 @@ def _paths() -> dict:
         "/editions/{id}/pause": {"post": _op("Pause a send in progress", control, params=ID)},
         "/editions/{id}/resume": {"post": _op("Resume a paused send where it stopped", control, params=ID)},
         "/editions/{id}/cancel": {"post": _op("Cancel an edition before or during its send", control, params=ID)},
+        "/editions/{id}/retry-failed": {"post": _op("Queue the failed deliveries once more", {
+            "200": _json({"type": "object", "properties": {"requeued": {"type": "integer"}}}),
+            **_errors(401, 404, 409, 422)}, params=ID, body={"type": "object", "properties": {"reason": {
+                "type": "string", "maxLength": 200, "description": "only failures whose reply contains this"}}})},
         "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})}, public=True, tag="meta")},
     }
 

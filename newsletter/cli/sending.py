@@ -52,6 +52,21 @@ def cancel_command(edition_id: int) -> None:
     _apply(edition_id, ledger.cancel_edition)
 
 
+@sending_group.command("retry-failed")
+@click.argument("edition_id", type=int)
+@click.option("--reason", "reply_contains", default=None, metavar="TEXT",
+              help="Only failures whose server reply contains TEXT, e.g. 5.4.5.")
+@with_appcontext
+def retry_failed_command(edition_id: int, reply_contains: str | None) -> None:
+    """Queue an edition's failed deliveries once more (after fixing what made the relay refuse them)."""
+    def retry(edition: int) -> str:
+        queued = ledger.retry_failed(edition, reply_contains)
+        click.echo(f"{queued} failed deliveries queued again.")
+        return db.session.scalar(db.select(Edition.status).where(Edition.id == edition))
+
+    _apply(edition_id, retry)
+
+
 @sending_group.command("status")
 @click.argument("edition_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
@@ -63,8 +78,11 @@ def status_command(edition_id: int, as_json: bool) -> None:
         raise click.ClickException(f"No edition {edition_id}.")
     counts = ledger.edition_counts(edition_id)
     if as_json:
-        click.echo(json.dumps({"id": edition_id, "status": edition.status, "counts": counts}))
+        click.echo(json.dumps({"id": edition_id, "status": edition.status, "paused_reason": edition.paused_reason,
+                               "counts": counts}))
         return
     click.echo(f"Edition {edition_id} ({edition.language}, week of {edition.week_start}): {edition.status}")
+    if edition.paused_reason:
+        click.echo(f"  paused: {edition.paused_reason}")
     for name, value in counts.items():
         click.echo(f"  {name:14} {value if value is not None else '-'}")

@@ -4,7 +4,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Select, case, func, insert, literal, or_, select, update
+from datetime import timedelta
+
+from sqlalchemy import Select, bindparam, case, func, insert, literal, or_, select, update
 
 from ..database import is_postgres
 from ..extensions import db
@@ -13,6 +15,7 @@ from ..models.content import EditionStatus
 from ..models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
 from ..models.subscribers import CONFIRMED
 from ..models.types import UTCDateTime
+from .gate import close_gate
 
 SENDABLE = (EditionStatus.DRAFT, EditionStatus.SCHEDULED)
 AUDIENCE_LOCK = 0x6E6C7472  # the advisory lock key of `lock_audience`
@@ -186,8 +189,15 @@ def _expire(edition: Edition | int) -> None:
 
 
 def _transition(edition: Edition | int, action: str, allowed: tuple[str, ...], target: str, **values) -> str:
-    """Move the edition from one of `allowed` to `target` atomically; already at target is a no-op."""
+    """Move the edition from one of `allowed` to `target` atomically; already at target is a no-op.
+
+    Pausing and cancelling first close the send gate: they wait for messages in flight, and once this returns
+    no worker starts another message of the edition.
+    """
     edition_id = _edition_id(edition)
+    if target in (EditionStatus.PAUSED, EditionStatus.CANCELLED):
+        close_gate(edition_id)
+    paused_at = db.session.scalar(select(Edition.paused_at).where(Edition.id == edition_id))
     moved = db.session.execute(
         update(Edition).where(Edition.id == edition_id, Edition.status.in_(allowed)).values(status=target, **values)
     ).rowcount
@@ -199,25 +209,76 @@ def _transition(edition: Edition | int, action: str, allowed: tuple[str, ...], t
         raise SendConflict(edition_id, status, action)
     if target == EditionStatus.CANCELLED:
         cancel_queued(edition_id, "edition cancelled")
+    if action == "resume" and paused_at is not None:
+        _extend_deferrals(edition_id, utcnow() - paused_at)
     db.session.commit()
     _expire(edition)
     return target
 
 
-def pause_edition(edition: Edition | int) -> str:
-    """Stop claiming the edition's deliveries; messages already in flight finish. Returns the new status."""
-    return _transition(edition, "pause", (EditionStatus.SENDING,), EditionStatus.PAUSED)
+def pause_edition(edition: Edition | int, reason: str | None = None) -> str:
+    """Stop the edition's send (messages in flight finish first); `reason` says why, e.g. the circuit breaker's."""
+    return _transition(edition, "pause", (EditionStatus.SENDING,), EditionStatus.PAUSED,
+                       paused_at=utcnow(), paused_reason=reason)
 
 
 def resume_edition(edition: Edition | int) -> str:
-    """Continue a paused send exactly where it stopped."""
-    return _transition(edition, "resume", (EditionStatus.PAUSED,), EditionStatus.SENDING)
+    """Continue a paused send exactly where it stopped; time spent paused does not count toward retry age."""
+    return _transition(edition, "resume", (EditionStatus.PAUSED,), EditionStatus.SENDING,
+                       paused_at=None, paused_reason=None)
 
 
 def cancel_edition(edition: Edition | int) -> str:
     """Cancel an edition before or during its send: queued deliveries are cancelled, sent ones stay sent."""
     allowed = (EditionStatus.DRAFT, EditionStatus.SCHEDULED, EditionStatus.SENDING, EditionStatus.PAUSED)
     return _transition(edition, "cancel", allowed, EditionStatus.CANCELLED, cancelled_at=utcnow(), scheduled_for=None)
+
+
+def _extend_deferrals(edition_id: int, paused_for: timedelta) -> None:
+    """Move the first-deferral time of the edition's waiting retries forward by the pause, so a long pause
+    cannot turn the next temporary failure into a permanent one."""
+    rows = db.session.execute(
+        select(Delivery.id, Delivery.first_deferred_at).where(
+            Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED,
+            Delivery.first_deferred_at.is_not(None))
+    ).all()
+    if rows:
+        table = Delivery.__table__
+        db.session.execute(
+            table.update().where(table.c.id == bindparam("row_id")).values(first_deferred_at=bindparam("moved")),
+            [{"row_id": row.id, "moved": row.first_deferred_at + paused_for} for row in rows],
+        )
+
+
+def retry_failed(edition: Edition | int, reply_contains: str | None = None) -> int:
+    """Queue the edition's failed deliveries once more (those whose reply contains `reply_contains`, if given).
+
+    One conditional UPDATE: a row leaves `failed` once, so two editors asking at the same time queue it once.
+    A sent edition goes back to sending so the worker settles it again; a paused one stays paused until resumed.
+    Returns the number of deliveries queued.
+    """
+    edition_id = _edition_id(edition)
+    status = _status_of(edition_id)
+    if status not in (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.SENT):
+        db.session.rollback()
+        raise SendConflict(edition_id, status, "retry failed deliveries")
+    statement = (
+        update(Delivery)
+        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.FAILED)
+        .values(status=DeliveryStatus.QUEUED, next_attempt_at=utcnow(), first_deferred_at=None,
+                last_reply=func.substr("queued again by an editor after: " + func.coalesce(Delivery.last_reply, ""),
+                                       1, 1000))
+        .execution_options(synchronize_session=False)
+    )
+    if reply_contains:
+        statement = statement.where(Delivery.last_reply.contains(reply_contains, autoescape=True))
+    requeued = db.session.execute(statement).rowcount
+    if requeued:
+        db.session.execute(update(Edition).where(Edition.id == edition_id, Edition.status == EditionStatus.SENT)
+                           .values(status=EditionStatus.SENDING, sent_at=None))
+    db.session.commit()
+    _expire(edition)
+    return int(requeued)
 
 
 def cancel_queued(edition_id: int, reason: str) -> int:

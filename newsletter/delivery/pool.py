@@ -14,8 +14,10 @@ from ..models.content import EditionStatus
 from ..models.delivery import DeliveryKind
 from ..tokens import LinkSigner
 from . import recorder
-from .claims import Job
+from .breaker import CircuitBreaker
+from .claims import HELD, Job
 from .digest import DigestTemplate, build_digest_message
+from .gate import SendGate
 from .ledger import NothingToRender, render_transactional
 from .transport import CONNECT, DeliveryError, open_transport
 from .verp import bounce_domain, envelope_sender
@@ -41,6 +43,7 @@ class SenderPool:
         self._secret = str(config["SECRET_KEY"])
         self._retry_base = float(config["RETRY_BASE_SECONDS"])
         self._max_age = float(config["RETRY_MAX_AGE_SECONDS"])
+        self.breaker = CircuitBreaker(int(config["CIRCUIT_BREAKER_FAILURES"]))
         with app.app_context():
             self.recorder = recorder.OutcomeRecorder(
                 db.engine, worker_id=worker_id, durable=bool(config.get("DELIVERY_DURABLE_COMMIT")),
@@ -107,13 +110,14 @@ class SenderPool:
     def _serve(self) -> None:
         with self.app.app_context():
             transport = open_transport(self.app.config)
+            gate = SendGate(db.engine)
             try:
                 while True:
                     job = self._jobs.get()
                     if job is None:
                         return
                     try:
-                        self._deliver(job, transport)
+                        self._deliver(job, transport, gate)
                     except Exception as error:
                         log.exception("delivery %s: unexpected error; queued again", job.delivery_id)
                         self._record(recorder.deferred(job, f"worker error: {error.__class__.__name__}",
@@ -124,6 +128,7 @@ class SenderPool:
                             self._idle.notify_all()
             finally:
                 transport.close()
+                gate.close()
 
     def _message(self, job: Job) -> bytes:
         if job.kind == DeliveryKind.DIGEST:
@@ -164,7 +169,7 @@ class SenderPool:
         self._record(recorder.given_back(job, reason, cancelled=held == EditionStatus.CANCELLED))
         return True
 
-    def _deliver(self, job: Job, transport) -> None:
+    def _deliver(self, job: Job, transport, gate: SendGate) -> None:
         self.recorder.wait_until_healthy(self.stop)
         if self._held_back(job):
             return
@@ -178,38 +183,51 @@ class SenderPool:
                                                     cancelled=False))
         if not self.throttle.acquire(self.stop):
             return self._record(recorder.given_back(job, "worker stopped", cancelled=False))
-        if self._held_back(job):
-            return
         sender = envelope_sender(job.delivery_id, secret=self._secret, domain=self._bounce_domain)
-        try:
-            reply = transport.send(sender, job.email, message)
-        except DeliveryError as error:
-            return self._refused(job, error)
+        with gate.passage(job.edition_id) as status:
+            if status in HELD:
+                self.held[job.edition_id] = status
+            if self._held_back(job):
+                return
+            try:
+                reply = transport.send(sender, job.email, message)
+            except DeliveryError as error:
+                return self._refused(job, error, transport)
         self._record(recorder.sent(job, str(reply)))
         self.throttle.succeeded()
+        self.breaker.succeeded()
 
     def _deferred(self, job: Job, reply, **options) -> recorder.Outcome:
         return recorder.deferred(job, str(reply), retry_base=self._retry_base, max_age=self._max_age, **options)
 
-    def _refused(self, job: Job, error: DeliveryError) -> None:
+    def _refused(self, job: Job, error: DeliveryError, transport) -> None:
         reply = error.reply
-        summary = f"{reply.code} {reply.enhanced or ''}".strip()
-        if error.temporary and self.held.get(job.edition_id) == EditionStatus.CANCELLED:
-            return self._record(recorder.given_back(job, f"not sent: edition cancelled ({reply})", cancelled=True))
+        where = f"at {reply.stage}, attempt {job.attempts + 1}, relay {transport.describe()}"
         if not error.temporary:
-            self._record(recorder.failed(job, str(reply), suppress=reply.unknown_recipient))
-            log.warning("delivery %s failed permanently (%s at %s)", job.delivery_id, summary, reply.stage)
-            return
+            return self._refused_for_good(job, reply, where)
+        if self.held.get(job.edition_id) == EditionStatus.CANCELLED:
+            return self._record(recorder.given_back(job, f"not sent: edition cancelled ({reply})", cancelled=True))
         if reply.stage == CONNECT:
             delay = self.throttle.back_off()
             self._record(self._deferred(job, reply, throttled_until=self.throttle.paused_until(), count=bool(delay)))
             if delay:
-                log.error("cannot open an SMTP session (%s); pausing %.1fs before trying again", reply, delay)
+                log.error("cannot open an SMTP session (%s; %s); pausing %.1fs before trying again",
+                          reply.for_log(), where, delay)
         elif reply.throttled:
             delay = self.throttle.back_off()
             self._record(self._deferred(job, reply, throttled_until=self.throttle.paused_until(), count=False))
             if delay:
-                log.warning("delivery %s: relay throttling (%s); pausing %.1fs", job.delivery_id, summary, delay)
+                log.warning("delivery %s: relay throttling (%s; %s); pausing %.1fs", job.delivery_id,
+                            reply.for_log(), where, delay)
         else:
             self._record(self._deferred(job, reply))
-            log.info("delivery %s deferred (%s at %s)", job.delivery_id, summary, reply.stage)
+            log.info("delivery %s deferred (%s; %s)", job.delivery_id, reply.for_log(), where)
+
+    def _refused_for_good(self, job: Job, reply, where: str) -> None:
+        """Fail the row, unless the refusal is the sending side's and the circuit breaker holds the edition."""
+        if self.breaker.refused(job.edition_id, reply):
+            self.held[job.edition_id] = EditionStatus.PAUSED
+            return self._record(recorder.given_back(job, f"not sent: circuit breaker open ({reply})"[:1000],
+                                                    cancelled=False))
+        self._record(recorder.failed(job, str(reply), suppress=reply.unknown_recipient))
+        log.warning("delivery %s failed permanently (%s; %s)", job.delivery_id, reply.for_log(), where)

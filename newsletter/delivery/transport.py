@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import os
+import re
 import smtplib
 import socket
 import ssl
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +16,11 @@ CONNECT = "CONNECT"
 MAIL = "MAIL"
 RCPT = "RCPT"
 DATA = "DATA"
+IDLE_PROBE_SECONDS = 5.0
+BARE_LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
+ADDRESS_PATTERN = re.compile(r"<?[^\s<>()\[\]\"',;:]+@[^\s<>()\[\]\"',;]+>?")
+UNKNOWN_RECIPIENT_STATUSES = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1"})
+SENDER_STATUSES = frozenset({"5.1.7", "5.1.8"})
 
 
 @dataclass(frozen=True)
@@ -42,11 +49,35 @@ class SmtpReply:
 
     @property
     def unknown_recipient(self) -> bool:
-        """A permanent 5.1.x answer to the recipient: the address does not exist."""
-        return self.code >= 500 and self.stage == RCPT and (self.enhanced or "").startswith("5.1.")
+        """A permanent answer that the recipient's mailbox does not exist (or was disabled): suppress it.
+
+        Only the x.1.x/x.2.1 codes that are about the recipient: x.1.7 and x.1.8 are about *our* address.
+        """
+        return self.code >= 500 and self.stage == RCPT and self.enhanced in UNKNOWN_RECIPIENT_STATUSES
+
+    @property
+    def about_recipient(self) -> bool:
+        """A permanent refusal of this one recipient (as opposed to our sender, message, quota or policy)."""
+        if self.temporary or self.stage != RCPT:
+            return False
+        enhanced = self.enhanced
+        if enhanced is None:
+            return True
+        subject = enhanced.split(".", 2)[1]
+        return (subject == "1" and enhanced not in SENDER_STATUSES) or subject == "2"
+
+    @property
+    def systemic(self) -> bool:
+        """Permanent, but about the sending side (quota, policy, authentication, size, our address): mailing the
+        rest of the list would fail the same way, so it opens the circuit breaker instead of failing everyone."""
+        return not self.temporary and not self.about_recipient
 
     def __str__(self) -> str:
         return f"{self.code} {self.text}".strip()
+
+    def for_log(self) -> str:
+        """The reply as a log line may show it: code, enhanced status and text, with any address masked."""
+        return ADDRESS_PATTERN.sub("<address>", str(self))[:300]
 
 
 class DeliveryError(Exception):
@@ -77,6 +108,9 @@ class FileTransport:
 
     def close(self) -> None:
         pass
+
+    def describe(self) -> str:
+        return f"outbox {self.outbox}"
 
 
 def _flag(query: dict, name: str, default: str) -> bool:
@@ -126,6 +160,11 @@ class SmtpTransport:
         self.settings = settings
         self._connection: smtplib.SMTP | None = None
         self._sent_on_connection = 0
+        self._content_started = False
+        self._last_used = time.monotonic()
+
+    def describe(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
 
     def _tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
@@ -166,14 +205,28 @@ class SmtpTransport:
         return connection
 
     def send(self, envelope_from: str, recipient: str, message: bytes) -> SmtpReply:
+        """Send one message; a pooled connection the relay closed meanwhile is replaced at once, not deferred."""
+        reused = self._connection is not None
+        try:
+            return self._send_once(envelope_from, recipient, message)
+        except DeliveryError as error:
+            if not (reused and error.reply.stage == DATA and error.reply.code == 0 and not self._content_started):
+                raise
+        return self._send_once(envelope_from, recipient, message)
+
+    def _send_once(self, envelope_from: str, recipient: str, message: bytes) -> SmtpReply:
+        self._content_started = False
         try:
             if self._connection is None:
                 self._connection = self._connect()
             if not (envelope_from + recipient).isascii():
+                self._content_started = True
                 self._connection.sendmail(envelope_from, [recipient], message, mail_options=["SMTPUTF8"])
             elif self._connection.has_extn("pipelining"):
-                _pipelined_send(self._connection, envelope_from, recipient, message)
+                _pipelined_send(self._connection, envelope_from, recipient, message, self._started_content)
             else:
+                self._probe_if_idle()
+                self._content_started = True
                 self._connection.sendmail(envelope_from, [recipient], message)
         except smtplib.SMTPNotSupportedError as error:
             raise DeliveryError(SmtpReply(553, f"5.6.7 {error}", RCPT)) from error
@@ -188,13 +241,25 @@ class SmtpTransport:
             self.close()
             raise
         except (smtplib.SMTPException, OSError, ssl.SSLError, socket.timeout) as error:
-            self.close()
+            self._drop()
             detail = f"connection problem: {error.__class__.__name__}: {error}"
             raise DeliveryError(SmtpReply(0, detail[:900], DATA), temporary=True) from error
         self._sent_on_connection += 1
+        self._last_used = time.monotonic()
         if self._sent_on_connection >= self.settings.messages_per_connection:
             self.close()
         return SmtpReply(250, "accepted")
+
+    def _started_content(self) -> None:
+        self._content_started = True
+
+    def _probe_if_idle(self) -> None:
+        """Without pipelining the content goes out in the same call: check a connection idle for a while first."""
+        if time.monotonic() - self._last_used < IDLE_PROBE_SECONDS:
+            return
+        code, _text = self._connection.noop()
+        if code != 250:
+            raise smtplib.SMTPServerDisconnected(f"NOOP answered {code}")
 
     def _failure(self, code: int, text: bytes | str, stage: str) -> DeliveryError:
         if code == 421 or code < 400:
@@ -228,7 +293,7 @@ class SmtpTransport:
 def _data_bytes(message: bytes) -> bytes:
     """CRLF line ends, dot-stuffed, terminated: what goes after DATA."""
     if message.count(b"\n") != message.count(b"\r\n"):
-        message = smtplib._fix_eols(message)
+        message = BARE_LINE_END.sub(b"\r\n", message)
     if message.startswith(b"."):
         message = b"." + message
     message = message.replace(b"\r\n.", b"\r\n..")
@@ -237,7 +302,8 @@ def _data_bytes(message: bytes) -> bytes:
     return message + b".\r\n"
 
 
-def _pipelined_send(connection: smtplib.SMTP, envelope_from: str, recipient: str, message: bytes) -> None:
+def _pipelined_send(connection: smtplib.SMTP, envelope_from: str, recipient: str, message: bytes,
+                    content_starting=lambda: None) -> None:
     """RFC 2920: MAIL, RCPT and DATA in one write, then the content: two round trips instead of four."""
     connection.send(f"MAIL FROM:<{envelope_from}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii"))
     mail, rcpt, data = _pipelined_replies(connection)
@@ -250,6 +316,7 @@ def _pipelined_send(connection: smtplib.SMTP, envelope_from: str, recipient: str
         raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
     if data[0] != 354:
         raise smtplib.SMTPDataError(data[0], data[1])
+    content_starting()
     connection.send(_data_bytes(message))
     code, text = connection.getreply()
     if code != 250:

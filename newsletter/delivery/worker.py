@@ -20,7 +20,7 @@ from ..database import is_postgres
 from ..extensions import db
 from ..models import Edition
 from ..models.content import EditionStatus
-from . import claims
+from . import claims, ledger
 from .digest import DigestTemplate
 from .pool import SenderPool
 from .signing import signer_from_config
@@ -211,6 +211,7 @@ class Worker:
             claims.renew_leases(self.worker_id, self.lease)
             claims.requeue_expired()
             self._last_lease_check = now
+        self._pause_for_the_breaker()
         self.pool.held = {edition_id: status for edition_id, status in _held_statuses()}
         if not self.pool.backlog():
             for edition_id, status in self.pool.held.items():
@@ -222,6 +223,15 @@ class Worker:
         if self.report and (force or now - self._last_report >= REPORT_SECONDS):
             self._last_report = now
             self.report(self._progress())
+
+    def _pause_for_the_breaker(self) -> None:
+        for edition_id, reason in self.pool.breaker.opened().items():
+            try:
+                ledger.pause_edition(edition_id, reason=reason)
+                log.error("edition %s paused: %s", edition_id, reason)
+            except ledger.SendConflict as error:
+                log.warning("circuit breaker for edition %s: %s", edition_id, error)
+            self.pool.breaker.paused(edition_id)
 
     def _idle(self, once: bool) -> bool:
         """Nothing claimable now: in `once` mode stop if nothing is left, else wait for the next due row."""

@@ -1,0 +1,47 @@
+"""The circuit breaker: a run of permanent refusals that are not about the recipient pauses the edition.
+
+A relay that answers "550 5.4.5 quota exceeded" or "5.7.1 sender not authorised" to every message would
+otherwise fail the whole list in seconds and mark the edition sent. Such replies say nothing about the
+readers, so after `threshold` of them in a row (any success resets the run) the edition is paused with the
+reply as its reason, nothing more is failed, and an editor can fix the cause, `retry-failed`, and resume.
+"""
+from __future__ import annotations
+
+import threading
+
+from .transport import SmtpReply
+
+
+class CircuitBreaker:
+    def __init__(self, threshold: int):
+        self.threshold = max(1, int(threshold))
+        self._run = 0
+        self._lock = threading.Lock()
+        self._open: dict[int, str] = {}
+
+    def succeeded(self) -> None:
+        self._run = 0
+
+    def refused(self, edition_id: int | None, reply: SmtpReply) -> bool:
+        """Count a permanent refusal; True when the breaker is open for this edition (do not fail the row)."""
+        if edition_id is None or not reply.systemic:
+            return False
+        with self._lock:
+            if edition_id in self._open:
+                return True
+            self._run += 1
+            if self._run < self.threshold:
+                return False
+            self._open[edition_id] = (f"paused by the circuit breaker after {self._run} permanent refusals in a row "
+                                      f"that are not about the recipient; last: {reply.for_log()}")[:500]
+            self._run = 0
+            return True
+
+    def opened(self) -> dict[int, str]:
+        """Editions to pause, with the reason; the worker calls `paused` once each is stored."""
+        with self._lock:
+            return dict(self._open)
+
+    def paused(self, edition_id: int) -> None:
+        with self._lock:
+            self._open.pop(edition_id, None)
