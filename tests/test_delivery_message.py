@@ -154,9 +154,9 @@ def test_quoted_printable_lines_stay_within_76_and_decode_exactly(app):
         pieces = ["".join(chance.choice(alphabet) for _ in range(chance.randint(0, 160))) for _ in range(3)]
         ending = chance.choice(["", " ", "\t"])
         body = pieces[0] + " \t__UNSUBSCRIBE_URL__" + pieces[1] + "\t __PREFERENCES_URL__ " + pieces[2] + ending
-        encoded = b"".join(digest._fill(digest._segments(body), {
-            digest.UNSUBSCRIBE: template_links.unsubscribe, digest.PREFERENCES: template_links.preferences,
-        }, escape=False))
+        values = {digest.UNSUBSCRIBE: template_links.unsubscribe, digest.PREFERENCES: template_links.preferences}
+        encoded = b"".join(segment if isinstance(segment, bytes) else digest._link_piece(values, segment, False)
+                           for segment in digest._segments(body))
         assert max(len(line) for line in encoded.split(b"\r\n")) <= 76, body
         expected = body.replace(digest.UNSUBSCRIBE, template_links.unsubscribe)
         expected = expected.replace(digest.PREFERENCES, template_links.preferences)
