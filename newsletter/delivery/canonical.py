@@ -7,20 +7,20 @@ from __future__ import annotations
 
 import hashlib
 import re
-import smtplib
 
 _TRAILING_WSP = re.compile(rb"[ \t]+\r\n")
 # Only runs that change: a tab, or two or more blanks (a single space is already canonical).
 _WSP_TO_SQUEEZE = re.compile(rb"\t[ \t]*| [ \t]+")
 _FOLD = re.compile(rb"\r\n")
 _WSP_RUN = re.compile(rb"[ \t]+")
+_LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")  # smtplib._fix_eols, for bytes
 CRLF = b"\r\n"
 
 
 def wire_form(message: bytes) -> bytes:
     """The message as the transport puts it on the wire: CRLF line ends (if any LF is bare), ending in CRLF."""
     if message.count(b"\n") != message.count(CRLF):
-        message = smtplib._fix_eols(message)
+        message = _LINE_END.sub(CRLF, message)
     return message if message.endswith(CRLF) else message + CRLF
 
 
