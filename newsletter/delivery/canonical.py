@@ -47,8 +47,9 @@ def _without_trailing_empty_lines(body: bytes) -> bytes:
 
 def relaxed_header(name: bytes, value: bytes) -> bytes:
     """`name:value` in relaxed form: lowercase name, value unfolded, blanks squeezed and trimmed."""
-    value = _FOLD.sub(b"", value)
-    value = _WSP_RUN.sub(b" ", value).strip(b" \t")
+    if b"\r\n" in value or b"\t" in value or b"  " in value:
+        value = _WSP_RUN.sub(b" ", _FOLD.sub(b"", value))
+    value = value.strip(b" \t")
     return name.strip(b" \t").lower() + b":" + value
 
 
