@@ -103,8 +103,9 @@ class DigestTemplate:
         self.boundary = boundary
         self.body = _body_layout(boundary, _segments(edition.text), _segments(edition.html))
         self.dkim = dkim
-        self._shared_body = dkim.shared_body([part if isinstance(part, bytes) else None for part in self.body]) \
-            if dkim else None
+        if dkim:
+            self._shared_head = dkim.shared_head(self.common_headers)
+            self._shared_body = dkim.shared_body([part if isinstance(part, bytes) else None for part in self.body])
 
     def message_id(self, subscriber_id: int) -> str:
         """Deterministic per (edition, subscriber): a copy re-sent after a crash can be dropped by the receiver."""
@@ -114,20 +115,19 @@ class DigestTemplate:
     def render(self, recipient: str, links: SubscriberLinks, message_id: str) -> bytes:
         """The recipient's message bytes: personal headers, then the shared parts with their links."""
         values = {UNSUBSCRIBE: links.unsubscribe, PREFERENCES: links.preferences}
-        head = b"".join((
+        personal = b"".join((
             _date_header(),
             b"To: " + _address(recipient) + b"\r\n",
             b"Message-ID: " + message_id.encode("ascii") + b"\r\n",
             f"List-Unsubscribe: <{links.unsubscribe}>,\r\n <{links.unsubscribe_mailto}>\r\n".encode("ascii"),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-            self.common_headers,
         ))
         pieces = {slot: _link_piece(values, *slot) for slot in self.body if isinstance(slot, tuple)}
         body = b"".join(pieces[part] if isinstance(part, tuple) else part for part in self.body)
         if self.dkim is None:
-            return head + b"\r\n" + body
+            return personal + self.common_headers + b"\r\n" + body
         body_hash = self._shared_body.digest([pieces[part] for part in self.body if isinstance(part, tuple)])
-        return self.dkim.sign_prepared(head, body, body_hash)
+        return self.dkim.sign_prepared(personal, self._shared_head, body, body_hash)
 
 
 Slot = tuple[str, bool]  # (placeholder, HTML-escaped)

@@ -12,6 +12,7 @@ import base64
 import binascii
 import hashlib
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -24,6 +25,7 @@ SIGNED_HEADERS = (
     b"from", b"to", b"subject", b"date", b"message-id", b"list-unsubscribe", b"list-unsubscribe-post",
     b"list-id", b"mime-version", b"content-type",
 )
+SIGNED_SET = frozenset(SIGNED_HEADERS)
 OVERSIGNED = frozenset({b"from", b"subject"})
 RSA_MIN_BITS = 1024  # RFC 8301: verifiers must reject shorter keys
 MAX_LINE = 78
@@ -44,6 +46,7 @@ class DkimSigner:
         self._key = load_private_key(private_key)
         self.algorithm = b"rsa-sha256" if isinstance(self._key, rsa.RSAPrivateKey) else b"ed25519-sha256"
         self.identity = (self.domain, self.selector, self.algorithm)
+        self._starts: dict[tuple[bytes, ...], tuple[bytes, bytes]] = {}
 
     def sign(self, message: bytes) -> bytes:
         """The message, in its wire form, with a DKIM-Signature prepended.
@@ -55,31 +58,45 @@ class DkimSigner:
             return message
         message = wire_form(message)
         head, body = split_message(message)
-        return self._signed(head, message, hashlib.sha256(relaxed_body(body)).digest())
+        return self._signed(canonical_fields(head), message, hashlib.sha256(relaxed_body(body)).digest())
 
     @staticmethod
     def shared_body(layout: list[bytes | None]) -> SharedBody:
         """Prepare a template's body (shared bytes, None for each per-recipient piece) for `sign_prepared`."""
         return SharedBody(layout)
 
-    def sign_prepared(self, head: bytes, body: bytes, body_hash: bytes) -> SignedMessage:
-        """`head` (header fields ending in CRLF), a blank line and `body`, signed with a prepared body hash."""
-        return self._signed(head, head + CRLF + body, body_hash)
+    @staticmethod
+    def shared_head(block: bytes) -> SharedHead:
+        """Prepare header fields every message of a template carries (ending in CRLF) for `sign_prepared`."""
+        return SharedHead(block, tuple(canonical_fields(block)))
 
-    def _signed(self, head: bytes, message: bytes, body_hash: bytes) -> SignedMessage:
-        signed = SignedMessage(self.signature_field(head, body_hash) + message)
+    def sign_prepared(self, head: bytes, shared: SharedHead, body: bytes, body_hash: bytes) -> SignedMessage:
+        """`head` and `shared.block` (header fields), a blank line and `body`, signed with a prepared body hash."""
+        fields = canonical_fields(head) + list(shared.fields)
+        return self._signed(fields, head + shared.block + CRLF + body, body_hash)
+
+    def _signed(self, fields: list[tuple[bytes, bytes]], message: bytes, body_hash: bytes) -> SignedMessage:
+        signed = SignedMessage(self.signature_field(fields, body_hash) + message)
         signed.signed_by = self.identity
         return signed
 
-    def signature_field(self, head: bytes, body_hash: bytes) -> bytes:
-        """The folded DKIM-Signature field (ending in CRLF) over the header block `head` and `body_hash`."""
-        fields = header_fields(head)
-        names = signed_names(fields)
-        tags = [b"v=1", b"a=" + self.algorithm, b"c=relaxed/relaxed", b"d=" + self.domain,
-                b"s=" + self.selector, b"t=%d" % int(time.time())]
-        unsigned = _fold(tags, names, base64.b64encode(body_hash))
-        data = _selected_headers(fields, names) + relaxed_header(*unsigned.split(b":", 1))
-        return _append_folded(unsigned, base64.b64encode(self._signature(data))) + CRLF
+    def signature_field(self, fields: list[tuple[bytes, bytes]], body_hash: bytes) -> bytes:
+        """The folded DKIM-Signature field (ending in CRLF) over `canonical_fields` of a message and its body hash."""
+        names = signed_names([name for name, _line in fields])
+        start, canonical_start = self._start(tuple(names))
+        tail = [b"t=%d;" % int(time.time()), b"bh=" + base64.b64encode(body_hash) + b";", b"b="]
+        unsigned = _fold(start, tail)
+        data = _selected_lines(fields, names) + canonical_start + b" " + b" ".join(tail)
+        return _fold(unsigned, [base64.b64encode(self._signature(data))], separator=b"", split=True) + CRLF
+
+    def _start(self, names: tuple[bytes, ...]) -> tuple[bytes, bytes]:
+        """The field up to h= (folded) and its relaxed form: the same for every message of a template."""
+        if names not in self._starts:
+            tags = [b"v=1;", b"a=" + self.algorithm + b";", b"c=relaxed/relaxed;", b"d=" + self.domain + b";",
+                    b"s=" + self.selector + b";", b"h=" + b":".join(names) + b";"]
+            start = _fold(b"DKIM-Signature:", tags, split_at=b":")
+            self._starts[names] = (start, relaxed_header(*start.split(b":", 1)))
+        return self._starts[names]
 
     def _signature(self, data: bytes) -> bytes:
         if isinstance(self._key, rsa.RSAPrivateKey):
@@ -87,46 +104,70 @@ class DkimSigner:
         return self._key.sign(hashlib.sha256(data).digest())  # RFC 8463: Ed25519 over the SHA-256 of the data
 
 
-def signed_names(fields: list[tuple[bytes, bytes]]) -> list[bytes]:
-    """h=: each signed header as often as it occurs, From and Subject once more (oversigning)."""
-    present = [name.strip(b" \t").lower() for name, _value in fields]
+@dataclass(frozen=True)
+class SharedHead:
+    """Header fields shared by a template's messages, with the canonical lines of the signed ones."""
+
+    block: bytes
+    fields: tuple[tuple[bytes, bytes], ...]
+
+
+def canonical_fields(block: bytes) -> list[tuple[bytes, bytes]]:
+    """(lowercase name, relaxed `name:value` CRLF line) of each field of `block` that is signed."""
+    fields = []
+    for name, value in header_fields(block):
+        name = name.strip(b" \t").lower()
+        if name in SIGNED_SET:
+            fields.append((name, relaxed_header(name, value) + CRLF))
+    return fields
+
+
+def signed_names(present: list[bytes]) -> list[bytes]:
+    """h=: each signed header (lowercase) as often as it occurs, From and Subject once more (oversigning)."""
     names: list[bytes] = []
     for name in SIGNED_HEADERS:
         names.extend([name] * (present.count(name) + (name in OVERSIGNED)))
     return names
 
 
-def _selected_headers(fields: list[tuple[bytes, bytes]], names: list[bytes]) -> bytes:
-    """The canonical fields h= selects: for each name the last instance not used yet, none once they run out."""
+def _selected_lines(fields: list[tuple[bytes, bytes]], names: list[bytes]) -> bytes:
+    """The canonical lines h= selects: for each name the last instance not used yet, none once they run out."""
     instances: dict[bytes, list[bytes]] = {}
-    for name, value in fields:
-        canonical = relaxed_header(name, value)
-        instances.setdefault(canonical.split(b":", 1)[0], []).append(canonical + CRLF)
+    for name, line in fields:
+        instances.setdefault(name, []).append(line)
     return b"".join(instances[name].pop() if instances.get(name) else b"" for name in names)
 
 
-def _fold(tags: list[bytes], names: list[bytes], body_hash: bytes) -> bytes:
-    """The DKIM-Signature field up to an empty b=, folded at tag and header-name boundaries."""
-    atoms = [(b" ", tag + b";") for tag in tags]
-    atoms += [(b" " if index == 0 else b"", (b"h=" if index == 0 else b"") + name + b":")
-              for index, name in enumerate(names)]
-    atoms[-1] = (atoms[-1][0], atoms[-1][1][:-1] + b";")
-    atoms += [(b" ", b"bh=" + body_hash + b";"), (b" ", b"b=")]
-    lines = [b"DKIM-Signature:"]
-    for separator, atom in atoms:
-        if len(lines[-1]) + len(separator) + len(atom) > MAX_LINE:
-            lines.append(b" " + atom)
-        else:
-            lines[-1] += separator + atom
+def _fold(text: bytes, atoms: list[bytes], *, separator: bytes = b" ", split_at: bytes = b"", split: bool = False
+          ) -> bytes:
+    """`text` followed by `atoms` (each after `separator`), folded with CRLF SP so that no line passes MAX_LINE.
+
+    An atom too long for a line is cut after `split_at` characters (the names in h=) or anywhere if `split`
+    (base64 in b=): whitespace there is folding whitespace that verifiers ignore.
+    """
+    lines = text.split(CRLF)
+    for atom in atoms:
+        pieces = _pieces(atom, split_at, split)
+        for index, piece in enumerate(pieces):
+            glue = separator if index == 0 else b""
+            room = MAX_LINE - len(lines[-1]) - len(glue)
+            if split and room > 0 and len(piece) > room:
+                lines[-1] += glue + piece[:room]
+                piece, glue = piece[room:], b""
+            if len(lines[-1]) + len(glue) + len(piece) > MAX_LINE and split:
+                lines.extend(b" " + piece[start:start + MAX_LINE - 1] for start in range(0, len(piece), MAX_LINE - 1))
+            elif len(lines[-1]) + len(glue) + len(piece) > MAX_LINE:
+                lines.append(b" " + piece)
+            else:
+                lines[-1] += glue + piece
     return CRLF.join(lines)
 
 
-def _append_folded(field: bytes, value: bytes) -> bytes:
-    """`field` followed by `value`, folded so that no line passes MAX_LINE (whitespace in b= is ignored)."""
-    room = max(0, MAX_LINE - (len(field) - field.rfind(CRLF) - 2 if CRLF in field else len(field)))
-    pieces = [field + value[:room]]
-    pieces.extend(b" " + value[start:start + MAX_LINE - 1] for start in range(room, len(value), MAX_LINE - 1))
-    return CRLF.join(pieces)
+def _pieces(atom: bytes, split_at: bytes, split: bool) -> list[bytes]:
+    if split or not split_at or len(atom) < MAX_LINE // 2:
+        return [atom]
+    parts = atom.split(split_at)
+    return [part + split_at for part in parts[:-1]] + [parts[-1]]
 
 
 def load_private_key(data: bytes) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
