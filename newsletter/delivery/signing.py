@@ -85,16 +85,16 @@ class DkimSigner:
         names = signed_names([name for name, _line in fields])
         start, canonical_start = self._start(tuple(names))
         tail = [b"t=%d;" % int(time.time()), b"bh=" + base64.b64encode(body_hash) + b";", b"b="]
-        unsigned = _fold(start, tail)
+        unsigned = _fold(start, _tag_atoms(tail))
         data = _selected_lines(fields, names) + canonical_start + b" " + b" ".join(tail)
-        return _fold(unsigned, [base64.b64encode(self._signature(data))], separator=b"", split=True) + CRLF
+        return _fold_base64(unsigned, base64.b64encode(self._signature(data))) + CRLF
 
     def _start(self, names: tuple[bytes, ...]) -> tuple[bytes, bytes]:
         """The field up to h= (folded) and its relaxed form: the same for every message of a template."""
         if names not in self._starts:
             tags = [b"v=1;", b"a=" + self.algorithm + b";", b"c=relaxed/relaxed;", b"d=" + self.domain + b";",
                     b"s=" + self.selector + b";", b"h=" + b":".join(names) + b";"]
-            start = _fold(b"DKIM-Signature:", tags, split_at=b":")
+            start = _fold(b"DKIM-Signature:", _tag_atoms(tags))
             self._starts[names] = (start, relaxed_header(*start.split(b":", 1)))
         return self._starts[names]
 
@@ -138,36 +138,32 @@ def _selected_lines(fields: list[tuple[bytes, bytes]], names: list[bytes]) -> by
     return b"".join(instances[name].pop() if instances.get(name) else b"" for name in names)
 
 
-def _fold(text: bytes, atoms: list[bytes], *, separator: bytes = b" ", split_at: bytes = b"", split: bool = False
-          ) -> bytes:
-    """`text` followed by `atoms` (each after `separator`), folded with CRLF SP so that no line passes MAX_LINE.
-
-    An atom too long for a line is cut after `split_at` characters (the names in h=) or anywhere if `split`
-    (base64 in b=): whitespace there is folding whitespace that verifiers ignore.
-    """
+def _fold(text: bytes, atoms: list[tuple[bytes, bytes]]) -> bytes:
+    """`text` then each (glue, atom); an atom that would pass MAX_LINE starts a new line (CRLF SP) instead."""
     lines = text.split(CRLF)
-    for atom in atoms:
-        pieces = _pieces(atom, split_at, split)
-        for index, piece in enumerate(pieces):
-            glue = separator if index == 0 else b""
-            room = MAX_LINE - len(lines[-1]) - len(glue)
-            if split and room > 0 and len(piece) > room:
-                lines[-1] += glue + piece[:room]
-                piece, glue = piece[room:], b""
-            if len(lines[-1]) + len(glue) + len(piece) > MAX_LINE and split:
-                lines.extend(b" " + piece[start:start + MAX_LINE - 1] for start in range(0, len(piece), MAX_LINE - 1))
-            elif len(lines[-1]) + len(glue) + len(piece) > MAX_LINE:
-                lines.append(b" " + piece)
-            else:
-                lines[-1] += glue + piece
+    for glue, atom in atoms:
+        if len(lines[-1]) + len(glue) + len(atom) > MAX_LINE:
+            lines.append(b" " + atom)
+        else:
+            lines[-1] += glue + atom
     return CRLF.join(lines)
 
 
-def _pieces(atom: bytes, split_at: bytes, split: bool) -> list[bytes]:
-    if split or not split_at or len(atom) < MAX_LINE // 2:
-        return [atom]
-    parts = atom.split(split_at)
-    return [part + split_at for part in parts[:-1]] + [parts[-1]]
+def _tag_atoms(tags: list[bytes]) -> list[tuple[bytes, bytes]]:
+    """Tags after a space each; a long one (h=) cut after each colon, where folding whitespace is allowed."""
+    atoms = []
+    for tag in tags:
+        parts = tag.split(b":") if len(tag) > MAX_LINE // 2 else [tag]
+        atoms += [(b"" if index else b" ", part + (b":" if index < len(parts) - 1 else b""))
+                  for index, part in enumerate(parts)]
+    return atoms
+
+
+def _fold_base64(text: bytes, value: bytes) -> bytes:
+    """`text` then `value` cut to fill each line: whitespace inside b= is folding that verifiers ignore."""
+    room = max(0, MAX_LINE - len(text.rsplit(CRLF, 1)[-1]))
+    rest = [b" " + value[start:start + MAX_LINE - 1] for start in range(room, len(value), MAX_LINE - 1)]
+    return CRLF.join([text + value[:room], *rest])
 
 
 def load_private_key(data: bytes) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
