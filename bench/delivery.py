@@ -1,6 +1,7 @@
 """Delivery benchmark: the real worker against Postfix's smtp-sink, next to a minimal smtplib floor.
 
 Usage: python bench/delivery.py [--db sqlite|postgresql] [--subscribers 20000] [--connections 4] [--scale 10]
+                                [--dkim rsa|ed25519|both]
 Needs /usr/sbin/smtp-sink (Debian package `postfix`); if it is missing the benchmark installs the package
 with apt-get, debconf answer "No configuration", and never starts the Postfix daemon.
 On PostgreSQL it uses BENCH_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/bench) and
@@ -276,6 +277,30 @@ def run_once(args, subscribers: int, port: int, measure_floor: bool) -> dict:
     return result
 
 
+DKIM_SETTINGS = ("NEWSLETTER_DKIM_SELECTOR", "NEWSLETTER_DKIM_DOMAIN", "NEWSLETTER_DKIM_PRIVATE_KEY_PATH")
+
+
+def dkim_pass(args, port: int, unsigned_rate: float, algorithm: str) -> None:
+    """The same run with every message DKIM-signed by the worker (a fresh key), against the unsigned rate."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    key = ed25519.Ed25519PrivateKey.generate() if algorithm == "ed25519" else \
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_dir = Path(tempfile.mkdtemp(prefix="bench-dkim-"))
+    (key_dir / "dkim.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    os.environ.update(zip(DKIM_SETTINGS, ("bench", "belarus.example.org", str(key_dir / "dkim.pem"))))
+    try:
+        signed = run_once(args, args.subscribers, port, measure_floor=False)
+    finally:
+        for name in DKIM_SETTINGS:
+            os.environ.pop(name, None)
+        shutil.rmtree(key_dir, ignore_errors=True)
+    print(f"DKIM {algorithm:<8} on        {signed['pipeline_rate']:,.0f} msg/s  "
+          f"({signed['pipeline_rate'] / unsigned_rate:.2f} × DKIM off; target >= 0.8)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="postgresql")
@@ -283,6 +308,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--scale", type=int, default=10, help="also measure enqueue and memory at N × scale (0: skip)")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
+    parser.add_argument("--dkim", choices=["rsa", "ed25519", "both"], help="also run with DKIM signing on")
     args = parser.parse_args()
     ensure_smtp_sink()
     port = free_port()
@@ -299,6 +325,8 @@ def main() -> None:
         print(f"ratio pipeline/floor     {base['pipeline_rate'] / base['floor_rate']:.2f} (bare smtplib), "
               f"{base['pipeline_rate'] / base['pipelined_floor_rate']:.2f} (pipelined loop)")
         print(f"worker peak memory       {base['worker_peak_mib']:.0f} MiB")
+        for algorithm in (["rsa", "ed25519"] if args.dkim == "both" else [args.dkim] if args.dkim else []):
+            dkim_pass(args, port, base["pipeline_rate"], algorithm)
         if args.scale > 1:
             big = run_once(args, args.subscribers * args.scale, port, measure_floor=False)
             print(f"at {args.scale}× N: enqueue {big['rows']:,} rows in {big['enqueue_s']:.2f} s; "

@@ -6,6 +6,7 @@ import hmac
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
+from datetime import datetime, timezone
 from email.utils import format_datetime, make_msgid, parseaddr
 
 from flask import current_app
@@ -20,6 +21,12 @@ def sender_address() -> str:
 
 def sender_domain() -> str:
     return sender_address().rsplit("@", 1)[-1]
+
+
+def rfc5322_date(timestamp: float | None = None) -> str:
+    """A Date value in UTC with the numeric zone `+0000` (RFC 5322 §3.3), never the obsolete `GMT` or `-0000`."""
+    moment = datetime.fromtimestamp(utcnow().timestamp() if timestamp is None else timestamp, timezone.utc)
+    return format_datetime(moment.replace(microsecond=0))
 
 
 def keyed_tag(secret: str | bytes, text: str, length: int = 16) -> str:
@@ -51,7 +58,7 @@ def build_message(
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = Address(addr_spec=to) if to.isascii() else to
     message["Subject"] = subject
-    message["Date"] = format_datetime(utcnow())
+    message["Date"] = rfc5322_date()
     message["Message-ID"] = message_id or make_msgid(domain=sender_domain())
     message["Auto-Submitted"] = "auto-generated"
     for name, value in (headers or {}).items():

@@ -8,7 +8,7 @@ import re
 import time
 from email import quoprimime
 from email.policy import SMTP, SMTPUTF8
-from email.utils import formatdate, make_msgid
+from email.utils import make_msgid
 
 from flask import current_app
 from flask_babel import force_locale
@@ -18,7 +18,8 @@ from ..digest_rendering import PREFERENCES_PLACEHOLDER as PREFERENCES
 from ..digest_rendering import UNSUBSCRIBE_PLACEHOLDER as UNSUBSCRIBE
 from ..models import Edition
 from ..tokens import LinkSigner, SubscriberLinks
-from .compose import keyed_tag, sender_domain
+from .compose import keyed_tag, rfc5322_date, sender_domain
+from .signing import DkimSigner
 
 PLACEHOLDER_PATTERN = re.compile(f"({UNSUBSCRIBE}|{PREFERENCES})")
 MAX_QP_LINE = 76
@@ -77,9 +78,12 @@ def _part_head(boundary: str, subtype: str) -> bytes:
 
 
 class DigestTemplate:
-    """One edition's message, pre-encoded; `render` makes one recipient's bytes."""
+    """One edition's message, pre-encoded; `render` makes one recipient's bytes.
 
-    def __init__(self, edition: Edition, *, subject: str | None = None):
+    With a DKIM signer, the shared body is canonicalised once here and each message comes out signed.
+    """
+
+    def __init__(self, edition: Edition, *, subject: str | None = None, dkim: DkimSigner | None = None):
         config = current_app.config
         self.edition_id = edition.id
         self.domain = sender_domain()
@@ -96,12 +100,12 @@ class DigestTemplate:
         if config.get("FEEDBACK_ID"):
             common.append(("Feedback-ID", f"{edition.id}:{edition.language}:digest:{config['FEEDBACK_ID']}"))
         self.common_headers = b"".join(_header(name, value) for name, value in common)
-        self.text = _segments(edition.text)
-        self.html = _segments(edition.html)
         self.boundary = boundary
-        self._text_head = _part_head(boundary, "plain")
-        self._html_head = _part_head(boundary, "html")
-        self._closing = f"\r\n--{boundary}--\r\n".encode("ascii")
+        self.body = _body_layout(boundary, _segments(edition.text), _segments(edition.html))
+        self.dkim = dkim
+        if dkim:
+            self._shared_head = dkim.shared_head(self.common_headers)
+            self._shared_body = dkim.shared_body([part if isinstance(part, bytes) else None for part in self.body])
 
     def message_id(self, subscriber_id: int) -> str:
         """Deterministic per (edition, subscriber): a copy re-sent after a crash can be dropped by the receiver."""
@@ -111,43 +115,51 @@ class DigestTemplate:
     def render(self, recipient: str, links: SubscriberLinks, message_id: str) -> bytes:
         """The recipient's message bytes: personal headers, then the shared parts with their links."""
         values = {UNSUBSCRIBE: links.unsubscribe, PREFERENCES: links.preferences}
-        personal = [
+        personal = b"".join((
             _date_header(),
             b"To: " + _address(recipient) + b"\r\n",
             b"Message-ID: " + message_id.encode("ascii") + b"\r\n",
             f"List-Unsubscribe: <{links.unsubscribe}>,\r\n <{links.unsubscribe_mailto}>\r\n".encode("ascii"),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-            self.common_headers,
-            b"\r\n",
-            self._text_head,
-        ]
-        personal.extend(_fill(self.text, values, escape=False))
-        personal.append(b"\r\n")
-        personal.append(self._html_head)
-        personal.extend(_fill(self.html, values, escape=True))
-        personal.append(self._closing)
-        return b"".join(personal)
+        ))
+        pieces = {slot: _link_piece(values, *slot) for slot in self.body if isinstance(slot, tuple)}
+        body = b"".join(pieces[part] if isinstance(part, tuple) else part for part in self.body)
+        if self.dkim is None:
+            return personal + self.common_headers + b"\r\n" + body
+        body_hash = self._shared_body.digest([pieces[part] for part in self.body if isinstance(part, tuple)])
+        return self.dkim.sign_prepared(personal, self._shared_head, body, body_hash)
 
 
-def _fill(segments: list[bytes | str], values: dict[str, str], *, escape: bool) -> list[bytes]:
-    filled = []
-    for segment in segments:
-        if isinstance(segment, bytes):
-            filled.append(segment)
+Slot = tuple[str, bool]  # (placeholder, HTML-escaped)
+
+
+def _body_layout(boundary: str, text: list[bytes | str], html_part: list[bytes | str]) -> list[bytes | Slot]:
+    """The body as shared bytes (adjacent ones merged) and slots for the per-recipient links."""
+    layout: list[bytes | Slot] = []
+    parts = [_part_head(boundary, "plain"), *[(p, False) if isinstance(p, str) else p for p in text], b"\r\n",
+             _part_head(boundary, "html"), *[(p, True) if isinstance(p, str) else p for p in html_part],
+             f"\r\n--{boundary}--\r\n".encode("ascii")]
+    for part in parts:
+        if isinstance(part, bytes) and layout and isinstance(layout[-1], bytes):
+            layout[-1] += part
         else:
-            url = html.escape(values[segment], quote=True) if escape else values[segment]
-            filled.append(_end_with_line_break(_qp_url(url)))
-    return filled
+            layout.append(part)
+    return layout
+
+
+def _link_piece(values: dict[str, str], placeholder: str, escape: bool) -> bytes:
+    url = html.escape(values[placeholder], quote=True) if escape else values[placeholder]
+    return _end_with_line_break(_qp_url(url))
 
 
 _date_cache: list = [0, b""]
 
 
 def _date_header() -> bytes:
-    """The Date header, formatted once per second."""
+    """The Date header, formatted once per second, in UTC as +0000 (RFC 5322; not the obsolete GMT)."""
     now = int(time.time())
     if _date_cache[0] != now:
-        _date_cache[1] = f"Date: {formatdate(now, usegmt=True)}\r\n".encode("ascii")
+        _date_cache[1] = f"Date: {rfc5322_date(now)}\r\n".encode("ascii")
         _date_cache[0] = now
     return _date_cache[1]
 
