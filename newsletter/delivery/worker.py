@@ -196,7 +196,8 @@ class Worker:
         self.pool.count("cancelled", claims.refuse(refused))
         for edition_id in {job.edition_id for job in jobs if job.edition_id is not None}:
             if edition_id not in self.pool.templates:
-                self.pool.templates[edition_id] = DigestTemplate(db.session.get(Edition, edition_id))
+                self.pool.templates[edition_id] = DigestTemplate(db.session.get(Edition, edition_id),
+                                                                 dkim=self.pool.signer)
         db.session.commit()
         self._unloaded = []
         self.pool.submit(jobs)
