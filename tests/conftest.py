@@ -68,6 +68,7 @@ def _test_config(database_url: str, instance: Path) -> dict:
         "SECRET_KEY": "test-secret-key",
         "BASE_URL": "http://newsletter.test",
         "MAIL_FROM": "Belarus Weekly <newsletter@newsletter.test>",
+        "WORKER_PROCESSES": 1,
     }
 
 

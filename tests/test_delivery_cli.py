@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import time
+
+import pytest
 import urllib.request
 
 from newsletter.cli.delivery import LogProgress, TerminalProgress
@@ -89,3 +91,10 @@ def _answers(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+def test_several_processes_on_sqlite_are_refused_clearly(app, runner, backend):
+    if backend != "sqlite":
+        pytest.skip("SQLite's rule; PostgreSQL runs several (test_delivery_pg_concurrency)")
+    result = runner.invoke(args=["worker", "--once", "--processes", "2"])
+    assert result.exit_code != 0 and "SQLite runs one worker process at a time" in result.output

@@ -164,3 +164,20 @@ def test_no_message_is_accepted_after_a_cancel_returns_with_two_workers(app, smt
     assert len(smtp_server.messages) == accepted_when_cancel_returned
     counts = statuses(edition.id)
     assert counts["sent"] == accepted_when_cancel_returned and counts["sent"] + counts["cancelled"] == 400
+
+
+def test_worker_processes_share_the_queue_and_split_the_connections(app, smtp_server, tmp_path):
+    emails = emails_of(add_subscribers(200, "en"))
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    env = worker_env(app, smtp_server, WORKER_BATCH_SIZE=10, SEND_RATE=200, SMTP_CONNECTIONS=2)
+
+    result = subprocess.run([NEWSLETTER, "worker", "--once", "--processes", "2"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert_each_once(smtp_server, emails)
+    assert statuses(edition.id) == {"sent": 200}
+    assert len(set(db.session.scalars(db.select(Delivery.claimed_by).distinct()))) == 2
+    assert result.stderr.count("started (1 connections)") == 2
+

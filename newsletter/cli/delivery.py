@@ -9,8 +9,12 @@ import time
 from datetime import timedelta
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
+from ..config import DEFAULTS
+from ..database import is_postgres
+from ..delivery import processes as processes_module
 from ..delivery import worker
 
 log = logging.getLogger("newsletter.worker")
@@ -78,9 +82,22 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Exit once every delivery is sent or permanently failed.")
+@click.option("--processes", type=click.IntRange(min=1), default=None,
+              help="Worker processes sharing the queue (default: NEWSLETTER_WORKER_PROCESSES, else the CPU "
+                   "count on PostgreSQL and 1 on SQLite); NEWSLETTER_SMTP_CONNECTIONS is split between them.")
 @with_appcontext
-def worker_command(once: bool) -> None:
+def worker_command(once: bool, processes: int | None) -> None:
     """Deliver queued mail (confirmations first, then digests)."""
+    config = current_app.config
+    count = processes or processes_module.default_count(is_postgres(), int(config["WORKER_PROCESSES"]))
+    if count > 1 and not is_postgres():
+        raise click.ClickException("SQLite runs one worker process at a time; use PostgreSQL for --processes N")
+    if count > 1:
+        settings = processes_module.child_environment(config, (*DEFAULTS, "DATABASE_URL", "SECRET_KEY"))
+        status = processes_module.run_children(count, once, int(config["SMTP_CONNECTIONS"]), settings)
+        if status:
+            raise SystemExit(status)
+        return
     reporter = TerminalProgress() if sys.stderr.isatty() else LogProgress()
     stop = threading.Event()
     _stop_on_signals(stop)
