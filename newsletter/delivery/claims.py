@@ -9,7 +9,7 @@ from sqlalchemy import and_, bindparam, case, exists, func, select, update
 from ..extensions import db
 from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
 from ..models.content import EditionStatus
-from ..models.delivery import DeliveryKind, DeliveryStatus
+from ..models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
 from ..models.subscribers import CONFIRMED
 from ..database import dialect_insert, is_postgres
 from .ledger import cancel_queued, has_renderer
@@ -51,24 +51,50 @@ def _not_held():
 
 
 def claim(worker_id: str, limit: int, lease_seconds: float) -> list[int]:
-    """Move up to `limit` due deliveries to `sending` under this worker's lease (SKIP LOCKED on PostgreSQL)."""
-    now = utcnow()
+    """Move up to `limit` due deliveries to `sending` under this worker's lease (SKIP LOCKED on PostgreSQL).
+
+    Fair queues: transactional mail and digests each get half of the batch whenever both are waiting (either
+    takes the other's unused half), and the ids come back interleaved, so a flood of sign-ups cannot starve
+    the weekly send, nor a large send hold back confirmations: with a send rate or quota, each class keeps
+    its share of it.
+    """
+    half = max(1, limit // 2)
+    transactional = _claim_class(PRIORITY_TRANSACTIONAL, half, worker_id, lease_seconds)
+    digests = _claim_class(PRIORITY_DIGEST, limit - len(transactional), worker_id, lease_seconds)
+    room = limit - len(transactional) - len(digests)
+    if room and len(transactional) == half:
+        transactional += _claim_class(PRIORITY_TRANSACTIONAL, room, worker_id, lease_seconds)
+    db.session.commit()
+    return _interleave(transactional, digests)
+
+
+def _claim_class(priority: int, limit: int, worker_id: str, lease_seconds: float) -> list[int]:
+    """One class's due rows, read off the partial index of queued rows (priority, next_attempt_at, id): the
+    cost is the batch's, however many rows are sent, failed or deferred to later."""
+    if limit <= 0:
+        return []
     due = (
         select(Delivery.id)
-        .where(Delivery.status == DeliveryStatus.QUEUED, Delivery.next_attempt_at <= now, _not_held())
-        .order_by(Delivery.priority, Delivery.id)
+        .where(Delivery.status == DeliveryStatus.QUEUED, Delivery.priority == priority,
+               Delivery.next_attempt_at <= utcnow(), _not_held())
+        .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    ids = db.session.scalars(
+    claimed = db.session.execute(
         update(Delivery)
         .where(Delivery.id.in_(due.scalar_subquery()))
         .values(status=DeliveryStatus.SENDING, claimed_by=worker_id, lease_expires_at=database_clock(lease_seconds))
-        .returning(Delivery.id)
+        .returning(Delivery.id, Delivery.next_attempt_at)
         .execution_options(synchronize_session=False)
     ).all()
-    db.session.commit()
-    return list(ids)
+    return [row.id for row in sorted(claimed, key=lambda row: (row.next_attempt_at, row.id))]
+
+
+def _interleave(first: list[int], second: list[int]) -> list[int]:
+    merged = [delivery_id for pair in zip(first, second) for delivery_id in pair]
+    shorter = min(len(first), len(second))
+    return merged + first[shorter:] + second[shorter:]
 
 
 def load_jobs(ids: list[int], worker_id: str | None = None) -> tuple[list[Job], dict[int, str]]:
@@ -90,10 +116,11 @@ def load_jobs(ids: list[int], worker_id: str | None = None) -> tuple[list[Job], 
         .outerjoin(Edition, Edition.id == Delivery.edition_id)
         .outerjoin(SubscriberLanguage, language)
         .outerjoin(Suppression, Suppression.email == Subscriber.email)
-        .where(Delivery.id.in_(bindparam("ids", expanding=True)), *held_by)
-        .order_by(Delivery.priority, Delivery.id),
+        .where(Delivery.id.in_(bindparam("ids", expanding=True)), *held_by),
         {"ids": ids},
     ).all()
+    position = {delivery_id: index for index, delivery_id in enumerate(ids)}
+    rows = sorted(rows, key=lambda row: position[row.id])
     db.session.commit()
     jobs, refused = [], {}
     for row in rows:

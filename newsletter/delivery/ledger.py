@@ -4,9 +4,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import json
 from datetime import timedelta
 
-from sqlalchemy import Select, bindparam, case, func, insert, literal, or_, select, update
+from sqlalchemy import Select, bindparam, case, delete, func, insert, literal, or_, select, update
 
 from ..database import is_postgres
 from ..extensions import db
@@ -18,6 +19,7 @@ from ..models.types import UTCDateTime
 from .gate import close_gate
 
 SENDABLE = (EditionStatus.DRAFT, EditionStatus.SCHEDULED)
+SETTLED = tuple(status for status in DeliveryStatus if status not in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING))
 AUDIENCE_LOCK = 0x6E6C7472  # the advisory lock key of `lock_audience`
 
 
@@ -291,7 +293,12 @@ def cancel_queued(edition_id: int, reason: str) -> int:
 
 
 def edition_counts(edition_id: int) -> dict:
-    """Deliveries per state, plus `total` and `next_retry_at` (ISO 8601 of the earliest pending retry, or None)."""
+    """Deliveries per state, plus `total` and `next_retry_at` (ISO 8601 of the earliest pending retry, or None).
+
+    An edition whose per-recipient rows were removed by the retention policy answers with the counts kept."""
+    archived = db.session.scalar(select(Edition.archived_counts).where(Edition.id == edition_id))
+    if archived:
+        return json.loads(archived)
     rows = db.session.execute(
         select(Delivery.status, func.count()).where(Delivery.edition_id == edition_id).group_by(Delivery.status)
     ).all()
@@ -306,3 +313,31 @@ def edition_counts(edition_id: int) -> dict:
     )
     counts["next_retry_at"] = next_retry.isoformat() if next_retry else None
     return counts
+
+
+def prune(retention_days: float, now=None) -> int:
+    """The retention policy: remove the per-recipient rows of editions settled more than `retention_days` ago
+    (their counts are kept on the edition) and of settled transactional mail as old. Returns rows removed.
+
+    Bounds the ledger's growth, and with it what an erasure or a count has to read."""
+    if retention_days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    old_editions = db.session.scalars(
+        select(Edition.id).where(Edition.archived_counts.is_(None), or_(
+            (Edition.status == EditionStatus.SENT) & (Edition.sent_at < cutoff),
+            (Edition.status == EditionStatus.CANCELLED) & (Edition.cancelled_at < cutoff),
+        ))
+    ).all()
+    removed = 0
+    for edition_id in old_editions:
+        counts = edition_counts(edition_id)
+        db.session.execute(update(Edition).where(Edition.id == edition_id)
+                           .values(archived_counts=json.dumps(counts)))
+        removed += db.session.execute(delete(Delivery).where(Delivery.edition_id == edition_id)).rowcount
+    removed += db.session.execute(
+        delete(Delivery).where(Delivery.edition_id.is_(None), Delivery.created_at < cutoff,
+                               Delivery.status.in_(SETTLED))
+    ).rowcount
+    db.session.commit()
+    return int(removed)

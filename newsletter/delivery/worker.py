@@ -33,6 +33,7 @@ REPORT_SECONDS = 1.0
 IDLE_POLL_SECONDS = 0.5
 OUTAGE_BACKOFF_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 OUTAGE_LOG_SECONDS = 30.0
+PRUNE_SECONDS = 3600.0
 
 
 class WorkerAlreadyRunning(RuntimeError):
@@ -124,6 +125,7 @@ class Worker:
         self._last_report = 0.0
         self._outage_since: float | None = None
         self._unloaded: list[int] = []
+        self._last_prune = 0.0
         self._outage_logged = 0.0
         self._failures = 0
 
@@ -213,6 +215,12 @@ class Worker:
             claims.requeue_expired()
             self._last_lease_check = now
         self._pause_for_the_breaker()
+        if now - self._last_prune >= PRUNE_SECONDS:
+            self._last_prune = now
+            removed = ledger.prune(float(self.app.config["LEDGER_RETENTION_DAYS"]))
+            if removed:
+                log.info("retention: %d delivery rows older than %s days removed (counts kept)", removed,
+                         self.app.config["LEDGER_RETENTION_DAYS"])
         self.pool.held = {edition_id: status for edition_id, status in _held_statuses()}
         if not self.pool.backlog():
             for edition_id, status in self.pool.held.items():

@@ -61,6 +61,7 @@ class Edition(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused_reason: Mapped[str | None] = mapped_column(String(500))
+    archived_counts: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (UniqueConstraint("week_start", "language"),)
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -75,7 +75,10 @@ class Delivery(db.Model):
 
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id"),
-        Index("ix_deliveries_claim", "status", "priority", "id"),
+        Index("ix_deliveries_due", "priority", "next_attempt_at", "id",
+              postgresql_where=text("status = 'queued'"), sqlite_where=text("status = 'queued'")),
+        Index("ix_deliveries_leased", "lease_expires_at",
+              postgresql_where=text("status = 'sending'"), sqlite_where=text("status = 'sending'")),
         Index("ix_deliveries_edition_status", "edition_id", "status"),
     )
 

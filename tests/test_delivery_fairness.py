@@ -1,0 +1,72 @@
+"""Fair queues and a ledger that stays small: a flood of sign-ups cannot starve the digest; old rows go."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import func, select, update
+
+from newsletter.delivery import claims, ledger, worker
+from newsletter.extensions import db
+from newsletter.models import Delivery, Edition, utcnow
+from newsletter.models.delivery import DeliveryKind
+
+from fixtures.delivery import add_edition, add_subscribers, queue_prebuilt_mail, statuses
+
+
+def test_a_flood_of_confirmations_during_a_send_cannot_starve_the_digest(fast_smtp_config, app, smtp_server):
+    """Measured before: with SEND_RATE=50 a flood kept the digest at 0 of 701 sent while 1,151 confirmations went."""
+    app.config.update(SEND_RATE=100, WORKER_BATCH_SIZE=20)
+    add_subscribers(40, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    for index in range(160):
+        queue_prebuilt_mail(f"flood{index}@example.org")
+    db.session.commit()
+
+    worker.run(once=True, poll_seconds=0.05)
+
+    assert statuses(edition.id) == {"sent": 40}
+    last_digest = db.session.scalar(select(func.max(Delivery.sent_at)).where(Delivery.edition_id == edition.id))
+    before = db.session.scalar(select(func.count()).where(
+        Delivery.kind != DeliveryKind.DIGEST, Delivery.sent_at <= last_digest))
+    assert before <= 40 + 20, f"{before} confirmations went out before the 40 digests were done"
+
+
+def test_a_claim_takes_half_of_each_class_and_interleaves_them(app):
+    add_subscribers(10, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    for index in range(10):
+        queue_prebuilt_mail(f"t{index}@example.org")
+    db.session.commit()
+
+    ids = claims.claim("w", 6, lease_seconds=60)
+
+    kinds = dict(db.session.execute(select(Delivery.id, Delivery.kind).where(Delivery.id.in_(ids))).all())
+    assert [kinds[delivery_id] == DeliveryKind.DIGEST for delivery_id in ids] == [False, True] * 3
+
+
+def test_a_claim_fills_the_batch_from_the_other_class_when_one_is_empty(app):
+    for index in range(10):
+        queue_prebuilt_mail(f"t{index}@example.org")
+    db.session.commit()
+    assert len(claims.claim("w", 8, lease_seconds=60)) == 8
+
+
+def test_retention_removes_old_rows_and_keeps_the_counts(app):
+    add_subscribers(5, "en")
+    old, recent = add_edition("en"), add_edition("en", week=date(2022, 1, 17))
+    for edition in (old, recent):
+        ledger.enqueue_edition(edition)
+    db.session.execute(update(Delivery).values(status="sent"))
+    db.session.execute(update(Edition).values(status="sent", sent_at=utcnow() - timedelta(days=10)))
+    db.session.execute(update(Edition).where(Edition.id == old.id).values(sent_at=utcnow() - timedelta(days=500)))
+    db.session.commit()
+    counts_before = ledger.edition_counts(old.id)
+
+    removed = ledger.prune(400)
+
+    assert removed == 5
+    assert statuses(old.id) == {} and statuses(recent.id) == {"sent": 5}
+    assert ledger.edition_counts(old.id) == counts_before and counts_before["sent"] == 5
+    assert ledger.prune(400) == 0
