@@ -24,7 +24,7 @@ def main() -> None:
 def init_app(app: Flask) -> None:
     """Attach each domain's command group to the app's CLI, in the order of the flow."""
     from .. import scheduler
-    from . import articles, delivery, editions, editors, sending, serve, subscribers
+    from . import articles, bounces, delivery, editions, editors, sending, serve, subscribers, suppression
 
     app.cli.add_command(subscribers.subscribers_group)
     app.cli.add_command(editors.editors_group)
@@ -34,3 +34,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(delivery.worker_command)
     app.cli.add_command(scheduler.scheduler_command)
     app.cli.add_command(serve.serve_command)
+    app.cli.add_command(bounces.bounces_group)
+    app.cli.add_command(suppression.suppression_group)

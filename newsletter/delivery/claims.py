@@ -268,7 +268,8 @@ class Recorder:
         recorded = self._write(job.delivery_id, status=states.FAILED, attempts=job.attempts + 1, last_reply=reply)
         if recorded and suppress and job.email:
             self.connection.execute(
-                dialect_insert(Suppression.__table__).values(email=job.email, reason=reply[:500], created_at=utcnow())
+                dialect_insert(Suppression.__table__).values(email=job.email, reason=reply[:500], created_at=utcnow(),
+                                                           delivery_id=job.delivery_id)
                 .on_conflict_do_nothing()
             )
             self.connection.commit()

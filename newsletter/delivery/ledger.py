@@ -8,7 +8,7 @@ from sqlalchemy import Select, case, func, insert, literal, or_, select, update
 
 from ..database import is_postgres
 from ..extensions import db
-from ..models import Consent, Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
+from ..models import BounceEvent, BounceKind, Consent, Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
 from ..models import content as editions
 from ..models import delivery as states
 from ..models.delivery import CONFIRMATION, PRIORITY_TRANSACTIONAL
@@ -245,4 +245,16 @@ def edition_counts(edition_id: int) -> dict:
         )
     )
     counts["next_retry_at"] = next_retry.isoformat() if next_retry else None
+    counts.update(bounce_counts(edition_id))
     return counts
+
+
+def bounce_counts(edition_id: int) -> dict[str, int]:
+    """`bounced` (hard or soft) and `complained`: deliveries of the edition with such a report."""
+    rows = dict(db.session.execute(
+        select(BounceEvent.kind, func.count(func.distinct(BounceEvent.delivery_id)))
+        .where(BounceEvent.edition_id == edition_id, BounceEvent.delivery_id.is_not(None))
+        .group_by(BounceEvent.kind)
+    ).all())
+    return {"bounced": int(rows.get(BounceKind.HARD, 0)) + int(rows.get(BounceKind.SOFT, 0)),
+            "complained": int(rows.get(BounceKind.COMPLAINT, 0))}

@@ -1,0 +1,58 @@
+"""`newsletter bounces serve | process`: bounce and complaint intake by SMTP or from a mailbox."""
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from ..bounces import mailboxes, rules, smtp_intake
+
+
+@click.group("bounces")
+def bounces_group() -> None:
+    """Take in bounce reports and complaints (DSN, ARF) for the VERP bounce addresses."""
+
+
+@bounces_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@with_appcontext
+def serve_command(host: str, port: int) -> None:
+    """Receive bounces over SMTP (for the bounce domain's MX or a relay's forward) until stopped."""
+    server = smtp_intake.make_server(current_app._get_current_object(), host, port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        server.start()
+    except (OSError, RuntimeError) as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
+    click.echo(f"Bounce server listening on {host}:{server.port} (Ctrl-C to stop)", err=True)
+    try:
+        stop.wait()
+    finally:
+        server.stop()
+
+
+@bounces_group.command("process")
+@click.option("--maildir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A maildir: messages in new/ are handled, then moved to cur/.")
+@click.option("--mbox", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="An mbox file: messages are handled, then removed from it.")
+@with_appcontext
+def process_command(maildir: Path | None, mbox: Path | None) -> None:
+    """Handle the bounce reports in a mailbox, each exactly once (safe from cron)."""
+    if (maildir is None) == (mbox is None):
+        raise click.UsageError("give exactly one of --maildir or --mbox")
+    settings = rules.BounceRules.from_config(current_app.config)
+    try:
+        report = mailboxes.process_maildir(maildir, settings) if maildir else mailboxes.process_mbox(mbox, settings)
+    except mailboxes.NotAMailbox as error:
+        raise click.ClickException(str(error)) from error
+    for path in report.kept:
+        click.echo(f"kept for reading (not applied): {path}", err=True)
+    click.echo(", ".join(f"{report.outcomes[outcome]} {outcome}" for outcome in rules.Outcome))
