@@ -57,7 +57,9 @@ SCHEMAS = {
                           {"type": "object", "properties": {"id": {"type": "integer"}}}]},
     "Counts": {"type": "object", "description": "Deliveries of the edition by state (test sends are not counted).",
                "properties": {**{k: {"type": "integer"} for k in
-                                 ("queued", "sending", "sent", "failed", "suppressed", "cancelled")},
+                                 ("queued", "sending", "sent", "failed", "suppressed", "cancelled", "total")},
+                              "bounced": {"type": "integer", "description": "deliveries with a bounce report"},
+                              "complained": {"type": "integer", "description": "deliveries with a complaint"},
                               "next_retry_at": {"type": ["string", "null"], "format": "date-time"}}},
     "Edition": {"type": "object", "properties": {
         "id": {"type": "integer"}, "week_start": {"type": "string", "format": "date"}, "language": LANGUAGE,
