@@ -1,7 +1,7 @@
 """The acceptance scenario: the sample week to 300 subscribers, then bounces and complaints come back.
 
 5 hard bounces (RFC 3464), 3 soft bounces for one address across its 3 editions, 2 ARF complaints; the same
-messages through `bounces serve` (SMTP) and `bounces process --maildir` give the same result.
+messages through `bounces serve` (SMTP), `bounces process --maildir` and the SES webhook give the same result.
 """
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import mailbox
 from datetime import date
 
 import pytest
-from fixtures.bounces import arf, dsn, send_to_bounce_server
+from fixtures.bounces import arf, dsn, send_to_bounce_server, ses_notification
 from fixtures.delivery import add_edition, add_subscribers
 
 from newsletter.delivery import ledger, worker
@@ -42,19 +42,31 @@ def _sent_to(smtp_server, address: str) -> list[tuple[str, str]]:
             if address in message.recipients]
 
 
-def _reports(smtp_server) -> tuple[list, list]:
-    """(first batch, last soft bounce): every report as (VERP, bytes), the third soft bounce held back."""
+def _reports(smtp_server, as_mail: bool = True, signer=None) -> tuple[list, list]:
+    """(first batch, last soft bounce): every report as (VERP, message bytes or a signed SES notification)."""
+    def report(kind: str, address: str, verp: str, message_id: str, number: int):
+        if not as_mail:
+            return ses_notification(signer, kind, verp, address, message_id, status=status[kind], number=number)
+        if kind == "complaint":
+            return arf(verp, address, message_id=message_id, verp=verp)
+        return dsn(verp, address, status[kind], message_id=message_id, tag=f" {number}")
+
+    status = {"hard": "5.1.1", "soft": "4.2.2", "complaint": ""}
     reports = []
-    for address in HARD:
-        [(verp, message_id)] = _sent_to(smtp_server, address)
-        reports.append((verp, dsn(verp, address, "5.1.1", message_id=message_id)))
-    soft = [(verp, dsn(verp, SOFT, "4.2.2", message_id=message_id, tag=f" {number}"))
+    for kind, addresses in (("hard", HARD), ("complaint", COMPLAINING)):
+        for address in addresses:
+            [(verp, message_id)] = _sent_to(smtp_server, address)
+            reports.append((verp, report(kind, address, verp, message_id, 0)))
+    soft = [(verp, report("soft", SOFT, verp, message_id, number))
             for number, (verp, message_id) in enumerate(_sent_to(smtp_server, SOFT))]
     assert len(soft) == 3
-    for address in COMPLAINING:
-        [(verp, message_id)] = _sent_to(smtp_server, address)
-        reports.append((verp, arf(verp, address, message_id=message_id, verp=verp)))
     return reports + soft[:2], soft[2:]
+
+
+def _by_ses_webhook(client, reports) -> None:
+    for _verp, notification in reports:
+        response = client.post("/webhooks/bounces/ses", json=notification)
+        assert response.json["outcomes"] == ["applied"], response.json
 
 
 def _by_smtp(app, server, reports) -> None:
@@ -75,14 +87,16 @@ def _suppressed() -> dict[str, str]:
     return dict(db.session.execute(db.select(Suppression.email, Suppression.cause)).all())
 
 
-@pytest.mark.parametrize("intake", ["smtp", "maildir"])
+@pytest.mark.parametrize("intake", ["smtp", "maildir", "ses"])
 def test_bounces_and_complaints_suppress_and_the_next_edition_skips_them(
-    intake, fast_smtp_config, app, smtp_server, built_week, runner, tmp_path, request
+    intake, sns_signer, fast_smtp_config, app, client, smtp_server, built_week, runner, tmp_path, request
 ):
     editions = _send_sample_week(built_week)
     assert len(smtp_server.messages) == 302
-    first, last = _reports(smtp_server)
-    if intake == "smtp":
+    first, last = _reports(smtp_server, as_mail=intake != "ses", signer=sns_signer)
+    if intake == "ses":
+        deliver = lambda reports: _by_ses_webhook(client, reports)  # noqa: E731
+    elif intake == "smtp":
         server = request.getfixturevalue("bounce_server")
         deliver = lambda reports: _by_smtp(app, server, reports)  # noqa: E731
     else:

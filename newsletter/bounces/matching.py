@@ -12,7 +12,10 @@ from sqlalchemy import select
 
 from ..delivery.compose import keyed_tag
 from ..delivery.verp import delivery_id_from_bounce
+from ..addresses import InvalidAddress
 from ..extensions import db
+from ..models.delivery import SENT
+from ..suppression import suppression_address
 from ..models import Delivery, Subscriber
 
 DIGEST_MESSAGE_ID = re.compile(r"^<?edition\.([0-9]{1,19})\.([0-9]{1,19})\.([0-9a-f]{16})@[^>]+>?$", re.IGNORECASE)
@@ -54,8 +57,22 @@ def _delivery_for_message_id(message_id: str, secret: str) -> Delivery | None:
     return None
 
 
-def find_target(addresses, message_id: str | None, secret: str) -> tuple[Target | None, int | None]:
-    """The delivery named by the VERP address or, failing that, the Message-ID.
+def _latest_delivery_to(recipient: str) -> Delivery | None:
+    """A provider that names only the address (Postmark): the latest message sent to that subscriber."""
+    try:
+        address = suppression_address(recipient)
+    except InvalidAddress:
+        return None
+    return db.session.scalar(
+        select(Delivery).join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Subscriber.email == address, Delivery.status == SENT)
+        .order_by(Delivery.sent_at.desc(), Delivery.id.desc()).limit(1)
+    )
+
+
+def find_target(addresses, message_id: str | None, secret: str,
+                recipient: str | None = None) -> tuple[Target | None, int | None]:
+    """The delivery named by the VERP address, else the Message-ID, else (providers only) the recipient.
 
     Returns (target, claimed id): a genuine VERP id whose delivery is gone gives (None, that id).
     """
@@ -63,6 +80,8 @@ def find_target(addresses, message_id: str | None, secret: str) -> tuple[Target 
     delivery = db.session.get(Delivery, delivery_id) if delivery_id is not None else None
     if delivery is None and message_id:
         delivery = _delivery_for_message_id(message_id, secret)
+    if delivery is None and recipient and delivery_id is None:
+        delivery = _latest_delivery_to(recipient)
     if delivery is None:
         return None, delivery_id
     address = None

@@ -40,11 +40,19 @@ class Report:
     addresses: tuple[str, ...] = field(default_factory=tuple)
     """Addresses that may be our VERP sender: the report's own recipients and the original's Return-Path."""
     has_original: bool = True
+    recipient: str | None = None
+    """The bounced address as a provider states it (Postmark): the last resort when nothing else names it."""
 
 
 def report_key(raw: bytes) -> str:
     """A digest of the report itself: the same message read twice is recorded once."""
     return hashlib.sha256(raw).hexdigest()
+
+
+def valid_status(text: object) -> str | None:
+    """`text` if it is an enhanced status code such as 5.1.1, else None."""
+    match = STATUS.fullmatch(text.strip()) if isinstance(text, str) else None
+    return ".".join(match.groups()) if match else None
 
 
 def kind_of_status(status: str) -> BounceKind:

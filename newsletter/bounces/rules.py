@@ -52,7 +52,8 @@ def handle(report: Report, rules: BounceRules, *, source: str, envelope: tuple[s
     """Record the report and apply the rules; the same report a second time changes nothing."""
     if db.session.scalar(select(BounceEvent.id).where(BounceEvent.report_key == report.key)) is not None:
         return Outcome.DUPLICATE
-    target, _claimed = find_target(envelope + report.addresses, report.original_message_id, rules.secret)
+    target, _claimed = find_target(envelope + report.addresses, report.original_message_id, rules.secret,
+                                   report.recipient)
     if report.kind == BounceKind.COMPLAINT and target is not None and target.subscriber_id is not None:
         _unsubscribe(target.subscriber_id)
     db.session.add(BounceEvent(

@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..api.responses import error_response
 from ..extensions import csrf, db
-from . import pages
+from . import pages, webhooks
 
 
 def _wants_json() -> bool:
@@ -55,3 +55,4 @@ def init_app(app: Flask) -> None:
         return jsonify({"status": "ok"})
 
     pages.init_app(app)
+    webhooks.init_app(app)
