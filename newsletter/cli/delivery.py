@@ -12,6 +12,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..delivery import worker
+from .readiness import ensure_ready
 
 log = logging.getLogger("newsletter.worker")
 LOG_EVERY_SECONDS = 5.0
@@ -81,6 +82,7 @@ def _stop_on_signals(stop: threading.Event) -> None:
 @with_appcontext
 def worker_command(once: bool) -> None:
     """Deliver queued mail (confirmations first, then digests)."""
+    ensure_ready()
     reporter = TerminalProgress() if sys.stderr.isatty() else LogProgress()
     stop = threading.Event()
     _stop_on_signals(stop)

@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 from ..delivery import worker
 from ..scheduler import start_background_scheduler, stop_background_scheduler
 from ..web.access_log import redact_tokens_in_access_log
+from .readiness import ensure_ready
 
 log = logging.getLogger("newsletter.serve")
 RESTART_SECONDS = 5.0
@@ -38,6 +39,7 @@ def _deliver_forever(app, stop: threading.Event) -> None:
 @with_appcontext
 def serve_command(host: str, port: int) -> None:
     """Serve the site and API (threaded WSGI server), deliver mail and run the scheduler, all in one process."""
+    ensure_ready()
     app = current_app._get_current_object()
     redact_tokens_in_access_log()
     server = make_server(host, port, app, threaded=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from .. import heartbeats
 from ..database import is_postgres
 from ..extensions import db
 from ..models import Edition
@@ -119,6 +120,7 @@ class Worker:
         self._last_lease_check = 0.0
         self._lease_check_seconds = max(MAINTENANCE_SECONDS, self.lease / 4)
         self._last_report = 0.0
+        self.heartbeat = heartbeats.WorkerBeat(self.worker_id, config)
 
     def run(self, once: bool) -> Progress:
         log.info("worker %s started (%d connections)", self.worker_id, self.pool.connections)
@@ -164,6 +166,7 @@ class Worker:
         if not force and now - self._last_maintenance < MAINTENANCE_SECONDS:
             return
         self._last_maintenance = now
+        self.heartbeat(self.pool.stats)
         if force or now - self._last_lease_check >= self._lease_check_seconds:
             self._last_lease_check = now
             claims.renew_leases(self.worker_id, self.lease, except_ids=frozenset(self.pool.unrecorded))
