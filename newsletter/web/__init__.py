@@ -9,7 +9,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..api.responses import error_response
 from ..extensions import csrf
-from . import health, pages, webhooks
+from . import health, metrics, pages, webhooks
 
 
 def _wants_json() -> bool:
@@ -45,5 +45,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected_error)
     health.init_app(app)
+    metrics.init_app(app)
     pages.init_app(app)
     webhooks.init_app(app)
