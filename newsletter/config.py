@@ -88,6 +88,7 @@ def load_config(app: Flask, overrides: dict | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = _with_driver(database_url)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_REQUEST_BYTES"])
     app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")
+    app.config["BASE_URL_EXPLICIT"] = "NEWSLETTER_BASE_URL" in os.environ or "BASE_URL" in (overrides or {})
 
 
 def _typed(key: str, value: object, kind: type) -> bool | int | float:

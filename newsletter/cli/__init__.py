@@ -1,9 +1,11 @@
 """The `newsletter` command: a Flask CLI group with one Click group per domain."""
 from __future__ import annotations
 
+import copy
+
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, run_command
 
 
 def _make_app() -> Flask:
@@ -19,6 +21,12 @@ def _make_app() -> Flask:
 @click.group(cls=FlaskGroup, create_app=_make_app, add_version_option=False)
 def main() -> None:
     """Self-hosted weekly newsletter: subscribers, editions and delivery."""
+
+
+# Flask's development server stays available as `newsletter run`, but `newsletter serve` is the way to run it.
+_hidden_run = copy.copy(run_command)
+_hidden_run.hidden = True
+main.add_command(_hidden_run, "run")
 
 
 def init_app(app: Flask) -> None:
