@@ -38,11 +38,11 @@ def check_smtp_url(url: str | None) -> None:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises ValueError on a port that is not a number)
     except ValueError as error:
-        raise NotReady(f"NEWSLETTER_SMTP_URL is not usable ({error}); expected smtp://user:pass@host:587"
+        raise NotReady(f"invalid SMTP settings: NEWSLETTER_SMTP_URL is not usable ({error}); expected smtp://user:pass@host:587"
                        "?starttls=true or smtps://user:pass@host:465") from None
     unknown = sorted(set(parse_qs(parts.query)) - set(SMTP_QUERY_KEYS))
     if unknown:
-        raise NotReady(f"NEWSLETTER_SMTP_URL has unknown option(s) {', '.join(unknown)}; "
+        raise NotReady(f"invalid SMTP settings: NEWSLETTER_SMTP_URL has unknown option(s) {', '.join(unknown)}; "
                        f"known: {', '.join(SMTP_QUERY_KEYS)}")
 
 

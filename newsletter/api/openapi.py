@@ -9,6 +9,8 @@ from . import api
 
 LANGUAGE = {"type": "string", "enum": list(LANGUAGES)}
 ERROR = {"$ref": "#/components/schemas/Error"}
+EMAIL_BODY = {"type": "object", "required": ["email"], "properties": {
+    "email": {"type": "string", "format": "email"}, "reason": {"type": "string", "maxLength": 500}}}
 ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 
 
@@ -158,6 +160,15 @@ def _paths() -> dict:
         "/editions/{id}/pause": {"post": _op("Pause a send in progress", control, params=ID)},
         "/editions/{id}/resume": {"post": _op("Resume a paused send where it stopped", control, params=ID)},
         "/editions/{id}/cancel": {"post": _op("Cancel an edition before or during its send", control, params=ID)},
+        "/suppressions": {
+            "get": _op("The suppression list (cause, reason, time, delivery; erased people without address)",
+                       {"200": _json({"type": "object", "properties": {"suppressions": {"type": "array"}}}),
+                        **_errors(401)}, tag="suppressions"),
+            "post": _op("Never mail an address again", {"201": _json({"type": "object"}, "Added"),
+                                                         "200": _json({"type": "object"}, "Listed already"),
+                                                         **_errors(401, 422)}, body=EMAIL_BODY, tag="suppressions")},
+        "/suppressions/remove": {"post": _op("Take an address off the suppression list", {
+            "204": {"description": "Removed"}, **_errors(401, 404, 422)}, body=EMAIL_BODY, tag="suppressions")},
         "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})}, public=True, tag="meta")},
     }
 
