@@ -1,16 +1,16 @@
 """`newsletter bounces process`: bounce reports from a maildir or an mbox the operator already has.
 
-Each message is handled exactly once: a maildir's handled messages move from new/ to cur/ (marked seen),
-an mbox is emptied of the messages handled, and a report seen before is recognised by its digest anyway.
+Each message is handled exactly once: `mail_folders` moves a maildir's handled messages to cur/ and empties
+an mbox of them, and a report seen before is recognised by its digest anyway.
 """
 from __future__ import annotations
 
-import mailbox
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..unsubscribe_mail import NotAMailbox
+from .. import mail_folders
+from ..mail_folders import NotAMailbox
 from . import parsing, rules
 
 __all__ = ["NotAMailbox", "IntakeReport", "process_maildir", "process_mbox", "take"]
@@ -40,37 +40,12 @@ def take(raw: bytes, settings: rules.BounceRules, *, source: str, envelope: tupl
 
 
 def process_maildir(path: Path, settings: rules.BounceRules) -> IntakeReport:
-    if not (path / "new").is_dir() or not (path / "cur").is_dir():
-        raise NotAMailbox(f"{path} is not a maildir (it needs new/ and cur/ folders)")
-    box = mailbox.Maildir(str(path), factory=None, create=False)
     report = IntakeReport()
-    arrived = (entry.name.split(box.colon)[0] for entry in (path / "new").iterdir() if not entry.name.startswith("."))
-    for key in sorted(arrived):
-        message = box.get_message(key)
-        take(box.get_bytes(key), settings, source="maildir", report=report)
-        message.set_subdir("cur")
-        message.add_flag("S")
-        box[key] = message
+    mail_folders.handle_maildir(path, lambda raw, _name: take(raw, settings, source="maildir", report=report))
     return report
 
 
 def process_mbox(path: Path, settings: rules.BounceRules) -> IntakeReport:
-    try:
-        box = mailbox.mbox(str(path), create=False)
-    except (mailbox.Error, OSError) as error:
-        raise NotAMailbox(f"{path} cannot be read as an mbox file") from error
     report = IntakeReport()
-    try:
-        box.lock()
-    except mailbox.ExternalClashError as error:
-        box.close()
-        raise NotAMailbox(f"{path} is locked by another program; try again later") from error
-    try:
-        for key in list(box.keys()):
-            take(box.get_bytes(key), settings, source="mbox", report=report)
-            box.remove(key)
-        box.flush()
-    finally:
-        box.unlock()
-        box.close()
+    mail_folders.handle_mbox(path, lambda raw, _name: take(raw, settings, source="mbox", report=report))
     return report

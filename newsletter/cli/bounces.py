@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..bounces import mailboxes, rules, smtp_intake
+from .mailbox_options import exactly_one, mailbox_options
 
 
 @click.group("bounces")
@@ -39,15 +40,11 @@ def serve_command(host: str, port: int) -> None:
 
 
 @bounces_group.command("process")
-@click.option("--maildir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A maildir: messages in new/ are handled, then moved to cur/.")
-@click.option("--mbox", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="An mbox file: messages are handled, then removed from it.")
+@mailbox_options
 @with_appcontext
 def process_command(maildir: Path | None, mbox: Path | None) -> None:
     """Handle the bounce reports in a mailbox, each exactly once (safe from cron)."""
-    if (maildir is None) == (mbox is None):
-        raise click.UsageError("give exactly one of --maildir or --mbox")
+    exactly_one(maildir, mbox)
     settings = rules.BounceRules.from_config(current_app.config)
     try:
         report = mailboxes.process_maildir(maildir, settings) if maildir else mailboxes.process_mbox(mbox, settings)
