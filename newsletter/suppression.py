@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import logging
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 
 from .addresses import normalise_address
 from .database import dialect_insert
@@ -98,6 +98,13 @@ def forget_address(address: str, secret: str) -> None:
     entry = db.session.scalar(select(Suppression).where(Suppression.email == address))
     if entry is not None:
         entry.email, entry.email_hash = None, address_hash(address, secret)
+
+
+def recognise(address: str, secret: str) -> None:
+    """An erased person's address seen again (they subscribe anew): its hashed entry gets the address back,
+    so the ledger, which matches entries by address, skips it again. In the caller's transaction."""
+    db.session.execute(update(Suppression).where(Suppression.email_hash == address_hash(address, secret))
+                       .values(email=address, email_hash=None))
 
 
 def entry_json(entry: Suppression) -> dict:

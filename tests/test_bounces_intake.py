@@ -138,3 +138,13 @@ def test_process_needs_exactly_one_mailbox_and_an_existing_one(runner, tmp_path)
     (tmp_path / "plain").mkdir()
     result = runner.invoke(args=["bounces", "process", "--maildir", str(tmp_path / "plain")])
     assert result.exit_code == 1 and "is not a maildir" in result.output
+
+
+def test_a_mailed_report_with_a_forged_verp_mac_names_nothing_and_is_kept(runner, one_sent, tmp_path):
+    _delivery, verp, _message_id, address = one_sent
+    forged = verp.replace(verp.split("-")[1][:10], "0000000000")
+    box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    box.add(dsn(forged, address, "5.1.1").replace(f"Return-Path: <{forged}>".encode(), b"X-No-Return-Path: 1"))
+    result = runner.invoke(args=["bounces", "process", "--maildir", str(tmp_path / "Maildir")])
+    assert "1 unmatched" in result.output and "kept for reading" in result.output
+    assert suppressed_emails() == set()
