@@ -148,3 +148,33 @@ def test_a_mailed_report_with_a_forged_verp_mac_names_nothing_and_is_kept(runner
     result = runner.invoke(args=["bounces", "process", "--maildir", str(tmp_path / "Maildir")])
     assert "1 unmatched" in result.output and "kept for reading" in result.output
     assert suppressed_emails() == set()
+
+
+def test_the_bounces_serve_command_takes_reports_until_stopped(app, one_sent, tmp_path):
+    import signal
+    import subprocess
+
+    from fixtures.bounces import free_port
+    from fixtures.delivery import NEWSLETTER, wait_for
+
+    delivery, verp, _message_id, address = one_sent
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "NEWSLETTER_DATABASE_URL": app.config["DATABASE_URL"],
+           "NEWSLETTER_SECRET_KEY": app.config["SECRET_KEY"], "NEWSLETTER_MAIL_FROM": app.config["MAIL_FROM"]}
+    server = subprocess.Popen([NEWSLETTER, "bounces", "serve", "--port", str(port)], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def delivered() -> bool:
+            try:
+                with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+                    client.sendmail("", [verp], dsn(verp, address, "5.1.1"))
+                return True
+            except OSError:
+                return False
+
+        wait_for(delivered, seconds=60)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0 and "Traceback" not in output, output
+    assert address in suppressed_emails()

@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 
 from ..bounces import mailboxes, rules, smtp_intake
 from .mailbox_options import exactly_one, mailbox_options
+from .readiness import ensure_ready
 
 
 @click.group("bounces")
@@ -24,6 +25,7 @@ def bounces_group() -> None:
 @with_appcontext
 def serve_command(host: str, port: int) -> None:
     """Receive bounces over SMTP (for the bounce domain's MX or a relay's forward) until stopped."""
+    ensure_ready()
     server = smtp_intake.make_server(current_app._get_current_object(), host, port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
