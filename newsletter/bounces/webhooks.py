@@ -44,8 +44,11 @@ class WebhookSettings:
 
     @classmethod
     def from_config(cls, config) -> WebhookSettings:
-        return cls(str(config["SNS_CERT_URL_PATTERN"]), config.get("POSTMARK_WEBHOOK_AUTH"),
-                   config.get("BOUNCE_WEBHOOK_TOKEN"))
+        def text(name: str) -> str | None:  # a token of digits arrives as a number from the environment
+            value = config.get(name)
+            return None if value in (None, "") else str(value)
+
+        return cls(str(config["SNS_CERT_URL_PATTERN"]), text("POSTMARK_WEBHOOK_AUTH"), text("BOUNCE_WEBHOOK_TOKEN"))
 
 
 def _key(*parts: object) -> str:
