@@ -148,8 +148,8 @@ def _import_subscriber(address: str, languages: list[str], confirmed_at: datetim
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
     when = confirmed_at or utcnow()
     outcome = "updated"
-    suppression.recognise(address, current_app.config["SECRET_KEY"])
-    if subscriber is None:
+    if subscriber is None:  # perhaps an erased person back, whose suppression entry is a hash
+        suppression.recognise(address, current_app.config["SECRET_KEY"])
         subscriber = Subscriber(email=address, locale=languages[0], created_at=utcnow())
         db.session.add(subscriber)
         outcome = "added"

@@ -103,8 +103,8 @@ def _subscribe_once(request: SubscriptionRequest) -> int | None:
     subscriber = db.session.scalar(
         select(Subscriber).where(Subscriber.email == request.email).with_for_update()
     )
-    suppression.recognise(request.email, current_app.config["SECRET_KEY"])
-    if subscriber is None:
+    if subscriber is None:  # a new row: perhaps an erased person back, whose suppression entry is a hash
+        suppression.recognise(request.email, current_app.config["SECRET_KEY"])
         subscriber = Subscriber(email=request.email, status=PENDING, locale=request.locale, created_at=utcnow())
         db.session.add(subscriber)
     elif _recently_answered(subscriber):
