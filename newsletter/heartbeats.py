@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from .database import dialect_insert
 from .extensions import db
@@ -24,6 +24,7 @@ SCHEDULER = "scheduler"
 ROLES = (WORKER, SCHEDULER)
 SCHEDULER_SECONDS = 60
 STALE_AFTER_INTERVALS = 2
+FORGET_AFTER = timedelta(days=7)
 
 
 def process_name(role: str) -> str:
@@ -31,11 +32,14 @@ def process_name(role: str) -> str:
 
 
 def beat(role: str, process: str, interval_seconds: int, detail: dict | None = None) -> None:
-    """Record that `process` is alive now (one row per process, overwritten); commits."""
+    """Record that `process` is alive now (one row per process, overwritten); commits.
+
+    Rows of processes silent for a week (restarted workers have new ids) are forgotten on the way."""
     values = {"role": role, "beat_at": utcnow(), "interval_seconds": int(interval_seconds),
               "detail": json.dumps(detail or {}, sort_keys=True)}
     statement = dialect_insert(Heartbeat.__table__).values(process=process, **values)
     db.session.execute(statement.on_conflict_do_update(index_elements=["process"], set_=values))
+    db.session.execute(delete(Heartbeat).where(Heartbeat.beat_at < values["beat_at"] - FORGET_AFTER))
     db.session.commit()
 
 

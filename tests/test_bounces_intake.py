@@ -178,3 +178,33 @@ def test_the_bounces_serve_command_takes_reports_until_stopped(app, one_sent, tm
         output, _ = server.communicate(timeout=30)
     assert server.returncode == 0 and "Traceback" not in output, output
     assert address in suppressed_emails()
+
+
+def test_a_database_failure_mid_mailbox_loses_nothing_and_counts_nothing_twice(runner, one_sent, tmp_path,
+                                                                               monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from newsletter.bounces import rules
+
+    _delivery, verp, _message_id, address = one_sent
+    folder = tmp_path / "Maildir"
+    box = mailbox.Maildir(str(folder), create=True)
+    box.add(dsn(verp, address, "4.2.2", tag=" first"))
+    box.add(dsn(verp, address, "4.2.2", tag=" second"))
+    real_handle, calls = rules.handle, []
+
+    def failing_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OperationalError("INSERT", {}, Exception("database went away"))
+        return real_handle(*args, **kwargs)
+
+    monkeypatch.setattr(rules, "handle", failing_second)
+    failed = runner.invoke(args=["bounces", "process", "--maildir", str(folder)])
+    assert failed.exit_code == 1 and "a second run does not count any report twice" in failed.output
+    assert len(failed.output.strip().splitlines()) == 1
+    assert len(list((folder / "new").iterdir())) == 1
+    monkeypatch.setattr(rules, "handle", real_handle)
+    again = runner.invoke(args=["bounces", "process", "--maildir", str(folder)])
+    assert "1 applied" in again.output
+    assert [event.kind for event in events()] == ["soft", "soft"]

@@ -103,3 +103,9 @@ def test_readyz_reports_a_failing_relay(client):
     heartbeats.beat("worker", "worker:relay-down", 30, {"smtp": "failing"})
     response = client.get("/readyz")
     assert response.status_code == 503 and response.json["smtp"] == {"status": "failing", "state": "failing"}
+
+
+def test_heartbeats_of_processes_silent_for_a_week_are_forgotten(app):
+    _beat("worker", 8 * 86400, process="worker:long-gone")
+    heartbeats.beat("worker", "worker:new", 30, {"smtp": "idle"})
+    assert [row.process for row in heartbeats.worker_beats()] == ["worker:new"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..bounces import mailboxes, rules, smtp_intake
 from .mailbox_options import exactly_one, mailbox_options
@@ -52,6 +53,9 @@ def process_command(maildir: Path | None, mbox: Path | None) -> None:
         report = mailboxes.process_maildir(maildir, settings) if maildir else mailboxes.process_mbox(mbox, settings)
     except mailboxes.NotAMailbox as error:
         raise click.ClickException(str(error)) from error
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"the database failed ({type(error).__name__}); messages not yet handled stay "
+                                   "in the mailbox, and a second run does not count any report twice") from None
     for path in report.kept:
         click.echo(f"kept for reading (not applied): {path}", err=True)
     click.echo(", ".join(f"{report.outcomes[outcome]} {outcome}" for outcome in rules.Outcome))
