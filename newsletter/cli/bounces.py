@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..bounces import mailboxes, rules, smtp_intake
@@ -34,8 +35,8 @@ def serve_command(host: str, port: int) -> None:
     try:
         server.start()
     except (OSError, RuntimeError) as error:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
-    click.echo(f"Bounce server listening on {host}:{server.port} (Ctrl-C to stop)", err=True)
+        raise click.ClickException(_("cannot listen on %(address)s: %(error)s", address=f"{host}:{port}", error=error)) from None
+    click.echo(_("Bounce server listening on %(address)s (Ctrl-C to stop)", address=f"{host}:{server.port}"), err=True)
     try:
         stop.wait()
     finally:
@@ -54,8 +55,9 @@ def process_command(maildir: Path | None, mbox: Path | None) -> None:
     except mailboxes.NotAMailbox as error:
         raise click.ClickException(str(error)) from error
     except SQLAlchemyError as error:
-        raise click.ClickException(f"the database failed ({type(error).__name__}); messages not yet handled stay "
-                                   "in the mailbox, and a second run does not count any report twice") from None
+        raise click.ClickException(_("the database failed (%(error)s); messages not yet handled stay in the mailbox, and a "
+                                     "second run does not count any report twice", error=type(error).__name__)) from None
     for path in report.kept:
-        click.echo(f"kept for reading (not applied): {path}", err=True)
-    click.echo(", ".join(f"{report.outcomes[outcome]} {outcome}" for outcome in rules.Outcome))
+        click.echo(_("kept for reading (not applied): %(path)s", path=path), err=True)
+    click.echo(_("%(applied)d applied, %(duplicate)d duplicate, %(unmatched)d unmatched, "
+                 "%(unrecognised)d unrecognised", **{str(outcome): report.outcomes[outcome] for outcome in rules.Outcome}))

@@ -6,6 +6,8 @@ import json
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from .. import suppression
 from ..addresses import InvalidAddress
@@ -26,9 +28,9 @@ def list_command(as_json: bool) -> None:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for row in rows:
-        click.echo("\t".join([row["created_at"][:19], row["email"] or "(erased)", row["cause"],
+        click.echo("\t".join([row["created_at"][:19], row["email"] or _("(erased)"), row["cause"],
                               str(row["delivery_id"] or "-"), row["reason"]]))
-    click.echo(f"{len(rows)} suppressed", err=True)
+    click.echo(ngettext("%(num)d address suppressed", "%(num)d addresses suppressed", len(rows)), err=True)
 
 
 @suppression_group.command("add")
@@ -41,7 +43,7 @@ def add_command(email: str, reason: str) -> None:
         added = suppression.add(email, reason, current_app.config["SECRET_KEY"])
     except InvalidAddress as error:
         raise click.ClickException(str(error)) from None
-    click.echo("added" if added else "already suppressed")
+    click.echo(_("added") if added else _("already suppressed"))
 
 
 @suppression_group.command("remove")
@@ -54,5 +56,5 @@ def remove_command(email: str) -> None:
     except InvalidAddress as error:
         raise click.ClickException(str(error)) from None
     except suppression.NotSuppressed:
-        raise click.ClickException("this address is not on the suppression list") from None
-    click.echo("removed")
+        raise click.ClickException(_("This address is not on the suppression list.")) from None
+    click.echo(_("removed"))
