@@ -9,6 +9,7 @@ from functools import lru_cache
 from urllib.parse import parse_qs, urlsplit
 
 from alembic.script import ScriptDirectory
+from flask_babel import gettext as _
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -38,12 +39,12 @@ def check_smtp_url(url: str | None) -> None:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises ValueError on a port that is not a number)
     except ValueError as error:
-        raise NotReady(f"invalid SMTP settings: NEWSLETTER_SMTP_URL is not usable ({error}); expected smtp://user:pass@host:587"
-                       "?starttls=true or smtps://user:pass@host:465") from None
+        raise NotReady(_("invalid SMTP settings: NEWSLETTER_SMTP_URL is not usable (%(error)s); expected "
+                         "smtp://user:pass@host:587?starttls=true or smtps://user:pass@host:465", error=error)) from None
     unknown = sorted(set(parse_qs(parts.query)) - set(SMTP_QUERY_KEYS))
     if unknown:
-        raise NotReady(f"invalid SMTP settings: NEWSLETTER_SMTP_URL has unknown option(s) {', '.join(unknown)}; "
-                       f"known: {', '.join(SMTP_QUERY_KEYS)}")
+        raise NotReady(_("invalid SMTP settings: NEWSLETTER_SMTP_URL has unknown option(s) %(unknown)s; "
+                         "known: %(known)s", unknown=", ".join(unknown), known=", ".join(SMTP_QUERY_KEYS)))
 
 
 def check_database() -> None:
@@ -55,11 +56,15 @@ def check_database() -> None:
                 current = frozenset(connection.scalars(text(f"SELECT version_num FROM {VERSION_TABLE}")))
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", error)).strip().splitlines()[0][:200]
-        raise NotReady(f"the database does not answer ({reason}); check NEWSLETTER_DATABASE_URL") from None
+        raise NotReady(_("the database does not answer (%(reason)s); check NEWSLETTER_DATABASE_URL",
+                         reason=reason)) from None
+    head = ", ".join(sorted(head_revisions()))
+    if not current:
+        raise NotReady(_("the database schema is not migrated, not at %(head)s: run `newsletter db upgrade`",
+                         head=head))
     if current != head_revisions():
-        state = "not migrated" if not current else f"at {', '.join(sorted(current))}"
-        raise NotReady(f"the database schema is {state}, not at {', '.join(sorted(head_revisions()))}: "
-                       "run `newsletter db upgrade`")
+        raise NotReady(_("the database schema is at %(current)s, not at %(head)s: run `newsletter db upgrade`",
+                         current=", ".join(sorted(current)), head=head))
 
 
 def check_startup(config) -> None:

@@ -109,3 +109,15 @@ def test_heartbeats_of_processes_silent_for_a_week_are_forgotten(app):
     _beat("worker", 8 * 86400, process="worker:long-gone")
     heartbeats.beat("worker", "worker:new", 30, {"smtp": "idle"})
     assert [row.process for row in heartbeats.worker_beats()] == ["worker:new"]
+
+
+def test_a_database_behind_the_head_names_its_revision_and_the_fix(unmigrated):
+    from sqlalchemy import text
+
+    with unmigrated.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            connection.execute(text("INSERT INTO alembic_version VALUES ('0002')"))
+    response = unmigrated.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert "is at 0002, not at 0006: run `newsletter db upgrade`" in response.json["database"]["problem"]
