@@ -1,10 +1,11 @@
-# Quick start: `make run` serves the newsletter on http://127.0.0.1:5000, `make test` runs the suite.
+# Quick start: `make run [PORT=5000]` serves the newsletter on http://127.0.0.1:5000, `make test` runs the suite.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 NEWSLETTER_TEST_DATABASE_URL ?= $(PG_TEST_URL)
 PYTEST_ARGS ?=
+PORT ?= 5000
 
 .PHONY: install install-test run test test-sqlite test-postgres bench catalogues clean
 
@@ -26,7 +27,7 @@ install-test: $(VENV)/.installed-test
 
 run: install
 	$(BIN)/newsletter db upgrade
-	$(BIN)/newsletter serve
+	$(BIN)/newsletter serve --port $(PORT)
 
 test: install-test
 	$(MAKE) --no-print-directory test-sqlite

@@ -1,4 +1,7 @@
-"""WSGI entry point: `gunicorn wsgi:app`."""
+"""WSGI entry point: `gunicorn wsgi:app` (reads `.env` in the working directory, as the CLI does)."""
+from dotenv import load_dotenv
+
 from newsletter import create_app
 
+load_dotenv(".env")
 app = create_app()

@@ -23,7 +23,7 @@ class NewsletterFlask(Flask):
 def create_app(config: dict | None = None) -> Flask:
     """Build the Flask application; `config` overrides the environment (used by tests)."""
     from . import config as config_module
-    from . import database, i18n, confirmation_mail, web, api, cli
+    from . import database, i18n, confirmation_mail, web, api, cli, log_limits
 
     instance_path = (config or {}).get("INSTANCE_PATH")
     app = NewsletterFlask(
@@ -37,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
     if proxy_hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_limits.limit_repeats()
     database.init_app(app)
     i18n.init_app(app)
     confirmation_mail.init_app(app)

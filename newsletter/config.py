@@ -46,6 +46,15 @@ DEFAULTS: dict[str, object] = {
     "REVIEW": False,
     "MAX_REQUEST_BYTES": 64 * 1024,
     "PROXY_HOPS": 0,
+    "SOFT_BOUNCE_LIMIT": 3,
+    "SOFT_BOUNCE_DAYS": 30,
+    "BOUNCE_KEEP_DIR": None,
+    "BOUNCE_MAX_BYTES": 10 * 1024 * 1024,
+    "SNS_CERT_URL_PATTERN": r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/",
+    "POSTMARK_WEBHOOK_AUTH": None,
+    "BOUNCE_WEBHOOK_TOKEN": None,
+    "METRICS_TOKEN": None,
+    "HEARTBEAT_SECONDS": 30,
     "FEED_BE": None,
     "FEED_RU": None,
     "FEED_EN": None,
@@ -75,11 +84,14 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         app.config["SECRET_KEY"] = _instance_secret_key(instance)
     if not app.config.get("OUTBOX_DIR"):
         app.config["OUTBOX_DIR"] = str(instance / "outbox")
+    if not app.config.get("BOUNCE_KEEP_DIR"):
+        app.config["BOUNCE_KEEP_DIR"] = str(instance / "bounces-kept")
     database_url = app.config.get("DATABASE_URL") or f"sqlite:///{instance / 'newsletter.db'}"
     app.config["DATABASE_URL"] = database_url
     app.config["SQLALCHEMY_DATABASE_URI"] = _with_driver(database_url)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_REQUEST_BYTES"])
     app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")
+    app.config["BASE_URL_EXPLICIT"] = "NEWSLETTER_BASE_URL" in os.environ or "BASE_URL" in (overrides or {})
 
 
 def _typed(key: str, value: object, kind: type) -> bool | int | float:

@@ -20,7 +20,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import update
 
-from . import editions
+from . import editions, heartbeats
 from .database import dialect_insert
 from .delivery import ledger
 from .extensions import db
@@ -28,6 +28,7 @@ from .models import utcnow
 from .models.content import SchedulerRun
 from .models.content import EditionStatus
 from .weeks import previous_week, publication_zone
+from .cli.readiness import ensure_ready
 
 log = logging.getLogger(__name__)
 FRIENDLY = re.compile(r"^(?:(?P<days>[a-z*][a-z0-9,*-]*)\s+)?(?P<hour>\d{1,2}):(?P<minute>\d{2})$")
@@ -167,6 +168,8 @@ def configure(scheduler, app: Flask):
     scheduler.add_job(_in_context(app, periodic_check), "interval", seconds=CHECK_SECONDS, id="periodic-check",
                       coalesce=True, max_instances=1, replace_existing=True)
     scheduler.add_job(_in_context(app, run_if_due), "date", id="catch-up", replace_existing=True)
+    scheduler.add_job(_in_context(app, heartbeats.beat_scheduler), "interval", seconds=heartbeats.SCHEDULER_SECONDS,
+                      next_run_time=datetime.now(timezone.utc), id="heartbeat", replace_existing=True)
     return scheduler
 
 
@@ -199,6 +202,7 @@ def stop_background_scheduler() -> None:
 def scheduler_command(once: bool) -> None:
     """Run the weekly scheduler in the foreground (build last week's editions and send them)."""
     app = current_app._get_current_object()
+    ensure_ready()
     try:
         parse_schedule(app.config["SCHEDULE"])
     except ScheduleError as error:

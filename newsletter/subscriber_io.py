@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TextIO
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from . import suppression
 from .addresses import InvalidAddress, normalise_address
+from .bounces import rules as bounce_rules
 from .config import LANGUAGES
 from .consent import IMPORT, RequestOrigin, record_confirmation, record_request
 from .delivery import ledger
@@ -145,7 +148,8 @@ def _import_subscriber(address: str, languages: list[str], confirmed_at: datetim
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
     when = confirmed_at or utcnow()
     outcome = "updated"
-    if subscriber is None:
+    if subscriber is None:  # perhaps an erased person back, whose suppression entry is a hash
+        suppression.recognise(address, current_app.config["SECRET_KEY"])
         subscriber = Subscriber(email=address, locale=languages[0], created_at=utcnow())
         db.session.add(subscriber)
         outcome = "added"
@@ -201,6 +205,8 @@ def erase_subscriber(subscriber: Subscriber) -> None:
     A queued transactional row left behind is cancelled by the worker (its subscriber is gone).
     """
     ledger.forget_subscribers(select(Subscriber.id).where(Subscriber.id == subscriber.id))
+    bounce_rules.forget_subscriber_events([subscriber.id])
+    suppression.forget_address(subscriber.email, current_app.config["SECRET_KEY"])
     db.session.delete(subscriber)
     db.session.commit()
 

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import tokens
+from . import suppression, tokens
 from .addresses import InvalidAddress, normalise_address
 from .config import LANGUAGES
 from .confirmation_mail import queue_already_subscribed, queue_confirmation
@@ -103,7 +103,8 @@ def _subscribe_once(request: SubscriptionRequest) -> int | None:
     subscriber = db.session.scalar(
         select(Subscriber).where(Subscriber.email == request.email).with_for_update()
     )
-    if subscriber is None:
+    if subscriber is None:  # a new row: perhaps an erased person back, whose suppression entry is a hash
+        suppression.recognise(request.email, current_app.config["SECRET_KEY"])
         subscriber = Subscriber(email=request.email, status=PENDING, locale=request.locale, created_at=utcnow())
         db.session.add(subscriber)
     elif _recently_answered(subscriber):

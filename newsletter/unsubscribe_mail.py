@@ -8,24 +8,20 @@ from __future__ import annotations
 
 import email
 import email.errors
-import mailbox
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
 from pathlib import Path
 
-from . import subscriptions, tokens
+from . import mail_folders, subscriptions, tokens
+from .mail_folders import NotAMailbox  # noqa: F401 (re-exported for the command line)
 from .models import Subscriber
 from .models.subscribers import UNSUBSCRIBED
 
 TOKEN = re.compile(r"\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 MAX_SCANNED_CHARACTERS = 64 * 1024
 UNREADABLE = (LookupError, ValueError, UnicodeError, email.errors.MessageError)
-
-
-class NotAMailbox(ValueError):
-    """The path is not a maildir (no new/ and cur/ folders) or not a readable mbox file."""
 
 
 @dataclass
@@ -77,38 +73,13 @@ def _handle(raw: bytes, name: str, report: MailReport) -> None:
 
 def process_maildir(path: Path) -> MailReport:
     """Handle every message in new/, moving each to cur/ (seen) once handled."""
-    if not (path / "new").is_dir() or not (path / "cur").is_dir():
-        raise NotAMailbox(f"{path} is not a maildir (it needs new/ and cur/ folders)")
-    box = mailbox.Maildir(str(path), factory=None, create=False)
     report = MailReport()
-    arrived = (entry.name.split(box.colon)[0] for entry in (path / "new").iterdir() if not entry.name.startswith("."))
-    for key in sorted(arrived):
-        message = box.get_message(key)
-        _handle(box.get_bytes(key), key, report)
-        message.set_subdir("cur")
-        message.add_flag("S")
-        box[key] = message
+    mail_folders.handle_maildir(path, lambda raw, name: _handle(raw, name, report))
     return report
 
 
 def process_mbox(path: Path) -> MailReport:
     """Handle every message in the mbox file and remove the ones handled."""
-    try:
-        box = mailbox.mbox(str(path), create=False)
-    except (mailbox.Error, OSError) as error:
-        raise NotAMailbox(f"{path} cannot be read as an mbox file") from error
     report = MailReport()
-    try:
-        box.lock()
-    except mailbox.ExternalClashError as error:
-        box.close()
-        raise NotAMailbox(f"{path} is locked by another program; try again later") from error
-    try:
-        for number, key in enumerate(list(box.keys()), start=1):
-            _handle(box.get_bytes(key), f"#{number}", report)
-            box.remove(key)
-        box.flush()
-    finally:
-        box.unlock()
-        box.close()
+    mail_folders.handle_mbox(path, lambda raw, name: _handle(raw, name, report))
     return report

@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from flask_migrate import stamp
+
 from newsletter import create_app
 from newsletter.extensions import db
 
 pytest_plugins = [
     "fixtures.smtp", "fixtures.subscribers", "fixtures.content", "fixtures.delivery", "fixtures.postgres_cluster",
+    "fixtures.bounces",
 ]
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -56,6 +59,7 @@ def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     schema_app = create_app(_test_config(url, tmp_path_factory.mktemp("instance")))
     with schema_app.app_context():
         db.create_all()
+        stamp()  # the models' schema is the migrations' head, as `newsletter db upgrade` leaves it
         db.engine.dispose()
     return url
 

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from flask_migrate import stamp
 
 from newsletter import create_app
 from newsletter.delivery import ledger
@@ -30,6 +31,7 @@ def cluster_app(disposable_postgres, app_config):
     app = create_app({**app_config, "DATABASE_URL": disposable_postgres.url})
     with app.app_context():
         db.create_all()
+        stamp()  # at head, as `newsletter db upgrade` leaves it: the worker checks this at start
         yield app
         _reconnect()
         db.engine.dispose()

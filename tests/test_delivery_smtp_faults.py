@@ -69,7 +69,7 @@ def test_permanent_refusals_are_recorded_and_unknown_users_suppressed(
     failed_email = failed and db.session.get(ledger.Subscriber, failed.subscriber_id).email
     assert_each_once(smtp_server, [address for address in emails if address != failed_email])
     assert failed_email not in {r for message in smtp_server.messages for r in message.recipients}
-    assert (db.session.get(Suppression, failed_email) is not None) is suppressed
+    assert (db.session.scalar(db.select(Suppression).filter_by(email=failed_email)) is not None) is suppressed
     assert ledger.edition_counts(edition.id)["failed"] == 1
 
 

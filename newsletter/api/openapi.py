@@ -9,6 +9,8 @@ from . import api
 
 LANGUAGE = {"type": "string", "enum": list(LANGUAGES)}
 ERROR = {"$ref": "#/components/schemas/Error"}
+EMAIL_BODY = {"type": "object", "required": ["email"], "properties": {
+    "email": {"type": "string", "format": "email"}, "reason": {"type": "string", "maxLength": 500}}}
 ID = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
 
 
@@ -57,7 +59,9 @@ SCHEMAS = {
                           {"type": "object", "properties": {"id": {"type": "integer"}}}]},
     "Counts": {"type": "object", "description": "Deliveries of the edition by state (test sends are not counted).",
                "properties": {**{k: {"type": "integer"} for k in
-                                 ("queued", "sending", "sent", "failed", "suppressed", "cancelled")},
+                                 ("queued", "sending", "sent", "failed", "suppressed", "cancelled", "total")},
+                              "bounced": {"type": "integer", "description": "deliveries with a bounce report"},
+                              "complained": {"type": "integer", "description": "deliveries with a complaint"},
                               "next_retry_at": {"type": ["string", "null"], "format": "date-time"}}},
     "Edition": {"type": "object", "properties": {
         "id": {"type": "integer"}, "week_start": {"type": "string", "format": "date"}, "language": LANGUAGE,
@@ -162,6 +166,15 @@ def _paths() -> dict:
             "200": _json({"type": "object", "properties": {"requeued": {"type": "integer"}}}),
             **_errors(401, 404, 409, 422)}, params=ID, body={"type": "object", "properties": {"reason": {
                 "type": "string", "maxLength": 200, "description": "only failures whose reply contains this"}}})},
+        "/suppressions": {
+            "get": _op("The suppression list (cause, reason, time, delivery; erased people without address)",
+                       {"200": _json({"type": "object", "properties": {"suppressions": {"type": "array"}}}),
+                        **_errors(401)}, tag="suppressions"),
+            "post": _op("Never mail an address again", {"201": _json({"type": "object"}, "Added"),
+                                                         "200": _json({"type": "object"}, "Listed already"),
+                                                         **_errors(401, 422)}, body=EMAIL_BODY, tag="suppressions")},
+        "/suppressions/remove": {"post": _op("Take an address off the suppression list", {
+            "204": {"description": "Removed"}, **_errors(401, 404, 422)}, body=EMAIL_BODY, tag="suppressions")},
         "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})}, public=True, tag="meta")},
     }
 

@@ -1,9 +1,11 @@
 """The `newsletter` command: a Flask CLI group with one Click group per domain."""
 from __future__ import annotations
 
+import copy
+
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, run_command
 
 
 def _make_app() -> Flask:
@@ -21,10 +23,16 @@ def main() -> None:
     """Self-hosted weekly newsletter: subscribers, editions and delivery."""
 
 
+# Flask's development server stays available as `newsletter run`, but `newsletter serve` is the way to run it.
+_hidden_run = copy.copy(run_command)
+_hidden_run.hidden = True
+main.add_command(_hidden_run, "run")
+
+
 def init_app(app: Flask) -> None:
     """Attach each domain's command group to the app's CLI, in the order of the flow."""
     from .. import scheduler
-    from . import articles, delivery, editions, editors, sending, serve, subscribers
+    from . import articles, bounces, delivery, editions, editors, sending, serve, subscribers, suppression
 
     app.cli.add_command(subscribers.subscribers_group)
     app.cli.add_command(editors.editors_group)
@@ -34,3 +42,5 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(delivery.worker_command)
     app.cli.add_command(scheduler.scheduler_command)
     app.cli.add_command(serve.serve_command)
+    app.cli.add_command(bounces.bounces_group)
+    app.cli.add_command(suppression.suppression_group)

@@ -16,6 +16,7 @@ from ..config import DEFAULTS
 from ..database import is_postgres
 from ..delivery import processes as processes_module
 from ..delivery import worker
+from .readiness import ensure_ready
 
 log = logging.getLogger("newsletter.worker")
 LOG_EVERY_SECONDS = 5.0
@@ -88,6 +89,7 @@ def _stop_on_signals(stop: threading.Event) -> None:
 @with_appcontext
 def worker_command(once: bool, processes: int | None) -> None:
     """Deliver queued mail (confirmations first, then digests)."""
+    ensure_ready()
     config = current_app.config
     count = processes or processes_module.default_count(is_postgres(), int(config["WORKER_PROCESSES"]))
     if count > 1 and not is_postgres():

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from urllib.parse import urlsplit
 
 import click
 from flask import current_app
@@ -13,6 +14,7 @@ from werkzeug.serving import make_server
 from ..delivery import worker
 from ..scheduler import start_background_scheduler, stop_background_scheduler
 from ..web.access_log import redact_tokens_in_access_log
+from .readiness import ensure_ready
 
 log = logging.getLogger("newsletter.serve")
 RESTART_SECONDS = 5.0
@@ -32,15 +34,27 @@ def _deliver_forever(app, stop: threading.Event) -> None:
                 stop.wait(RESTART_SECONDS)
 
 
+def _match_base_url(app, host: str, port: int) -> None:
+    """Without NEWSLETTER_BASE_URL, links point at this server; with one that points elsewhere, say so."""
+    served = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
+    if not app.config.get("BASE_URL_EXPLICIT"):
+        app.config["BASE_URL"] = served
+    elif urlsplit(app.config["BASE_URL"]).netloc != urlsplit(served).netloc:
+        click.echo(f"Warning: NEWSLETTER_BASE_URL is {app.config['BASE_URL']}, but this server listens on "
+                   f"{served}; links in emails point to the former (right behind a proxy).", err=True)
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
 @with_appcontext
 def serve_command(host: str, port: int) -> None:
     """Serve the site and API (threaded WSGI server), deliver mail and run the scheduler, all in one process."""
+    ensure_ready()
     app = current_app._get_current_object()
     redact_tokens_in_access_log()
     server = make_server(host, port, app, threaded=True)
+    _match_base_url(app, host, server.server_port)
     stop = threading.Event()
 
     def shut_down(_signum, _frame):

@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from .. import subscriber_io, subscriptions, unsubscribe_mail
+from .mailbox_options import exactly_one, mailbox_options
 
 
 @click.group("subscribers")
@@ -64,15 +65,11 @@ def purge_pending_command() -> None:
 
 
 @subscribers_group.command("unsubscribe-mail")
-@click.option("--maildir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A maildir: messages in new/ are handled, then moved to cur/.")
-@click.option("--mbox", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="An mbox file: messages are handled, then removed from it.")
+@mailbox_options
 @with_appcontext
 def unsubscribe_mail_command(maildir: Path | None, mbox: Path | None) -> None:
     """Unsubscribe by the mailto: List-Unsubscribe requests (a token in the Subject or body)."""
-    if (maildir is None) == (mbox is None):
-        raise click.UsageError("give exactly one of --maildir or --mbox")
+    exactly_one(maildir, mbox)
     try:
         report = unsubscribe_mail.process_maildir(maildir) if maildir else unsubscribe_mail.process_mbox(mbox)
     except unsubscribe_mail.NotAMailbox as error:

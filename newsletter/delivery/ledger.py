@@ -11,7 +11,9 @@ from sqlalchemy import Select, bindparam, case, delete, func, insert, literal, o
 
 from ..database import is_postgres
 from ..extensions import db
-from ..models import Consent, Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
+from ..models import (
+    BounceEvent, BounceKind, Consent, Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow,
+)
 from ..models.content import EditionStatus
 from ..models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
 from ..models.subscribers import CONFIRMED
@@ -312,6 +314,7 @@ def edition_counts(edition_id: int) -> dict:
         )
     )
     counts["next_retry_at"] = next_retry.isoformat() if next_retry else None
+    counts.update(bounce_counts(edition_id))
     return counts
 
 
@@ -341,3 +344,14 @@ def prune(retention_days: float, now=None) -> int:
     ).rowcount
     db.session.commit()
     return int(removed)
+
+
+def bounce_counts(edition_id: int) -> dict[str, int]:
+    """`bounced` (hard or soft) and `complained`: deliveries of the edition with such a report."""
+    rows = dict(db.session.execute(
+        select(BounceEvent.kind, func.count(func.distinct(BounceEvent.delivery_id)))
+        .where(BounceEvent.edition_id == edition_id, BounceEvent.delivery_id.is_not(None))
+        .group_by(BounceEvent.kind)
+    ).all())
+    return {"bounced": int(rows.get(BounceKind.HARD, 0)) + int(rows.get(BounceKind.SOFT, 0)),
+            "complained": int(rows.get(BounceKind.COMPLAINT, 0))}

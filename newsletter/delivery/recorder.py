@@ -220,7 +220,7 @@ class OutcomeRecorder:
                 if connection.execute(self._statement(shape), parameters).rowcount == 1:
                     connection.execute(_suppression_insert(connection.dialect.name),
                                        {"email": outcome.job.email, "reason": outcome.suppress_reason,
-                                        "created_at": utcnow()})
+                                        "created_at": utcnow(), "delivery_id": outcome.job.delivery_id})
 
     def _statement(self, shape: tuple):
         """An UPDATE by primary key. An accepted message is recorded whatever became of its lease (the relay

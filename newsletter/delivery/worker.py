@@ -16,6 +16,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import heartbeats
 from ..database import is_postgres
 from ..extensions import db
 from ..models import Edition
@@ -128,6 +129,7 @@ class Worker:
         self._last_prune = 0.0
         self._outage_logged = 0.0
         self._failures = 0
+        self.heartbeat = heartbeats.WorkerBeat(self.worker_id, config)
 
     def run(self, once: bool) -> Progress:
         log.info("worker %s started (%d connections)", self.worker_id, self.pool.connections)
@@ -210,6 +212,7 @@ class Worker:
         if not force and now - self._last_maintenance < MAINTENANCE_SECONDS:
             return
         self._last_maintenance = now
+        self.heartbeat(self.pool.stats)
         if force or now - self._last_lease_check >= self._lease_check_seconds:
             claims.renew_leases(self.worker_id, self.lease)
             claims.requeue_expired()

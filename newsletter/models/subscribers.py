@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -81,11 +82,29 @@ class Consent(db.Model):
     subscriber: Mapped[Subscriber] = relationship(back_populates="consents")
 
 
+class SuppressionCause(StrEnum):
+    """Why an address must not be mailed again."""
+
+    REJECTED = "rejected"
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCES = "soft_bounces"
+    COMPLAINT = "complaint"
+    MANUAL = "manual"
+
+
 class Suppression(db.Model):
-    """An address that must never be mailed again (hard bounce, complaint)."""
+    """An address that must never be mailed again, with why, when and the delivery that showed it.
+
+    `email` holds the normalised address while its owner is known. Erasure replaces it with `email_hash`
+    (an HMAC of the address under the secret key), so the address is gone but can still be recognised.
+    """
 
     __tablename__ = "suppressions"
 
-    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    email_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    cause: Mapped[str] = mapped_column(String(16), default=SuppressionCause.REJECTED)
     reason: Mapped[str] = mapped_column(String(500))
+    delivery_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy import text
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..api.responses import error_response
-from ..extensions import csrf, db
-from . import pages
+from ..extensions import csrf
+from . import health, metrics, pages, webhooks
 
 
 def _wants_json() -> bool:
@@ -45,13 +44,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected_error)
-
-    @app.get("/healthz")
-    def healthz():
-        try:
-            db.session.execute(text("SELECT 1"))
-        except Exception:  # any database failure means unhealthy
-            return jsonify({"status": "unavailable"}), 503
-        return jsonify({"status": "ok"})
-
+    health.init_app(app)
+    metrics.init_app(app)
     pages.init_app(app)
+    webhooks.init_app(app)

@@ -1,0 +1,52 @@
+"""Editor API for the suppression list: list, add, remove (addresses travel in JSON bodies, never in URLs)."""
+from __future__ import annotations
+
+from flask import current_app, jsonify
+from flask_babel import gettext as _
+
+from .. import suppression
+from ..addresses import InvalidAddress
+from . import api
+from .auth import require_editor
+from .requests import json_body
+from .responses import error_response
+
+
+def _address_in_body() -> object:
+    body = json_body()
+    return body.get("email") if isinstance(body, dict) else None
+
+
+@api.errorhandler(InvalidAddress)
+def _invalid_address(error: InvalidAddress):
+    return error_response(422, _("Invalid input."), {"email": str(error)})
+
+
+@api.errorhandler(suppression.NotSuppressed)
+def _not_suppressed(_error):
+    return error_response(404, _("This address is not on the suppression list."))
+
+
+@api.get("/suppressions")
+@require_editor
+def list_suppressions():
+    return jsonify({"suppressions": [suppression.entry_json(entry) for entry in suppression.entries()]})
+
+
+@api.post("/suppressions")
+@require_editor
+def add_suppression():
+    """`{"email": …, "reason": …}` → 201 when added, 200 when it was listed already."""
+    body = json_body()
+    reason = body.get("reason") if isinstance(body, dict) else None
+    added = suppression.add(_address_in_body(), reason if isinstance(reason, str) else "",
+                            current_app.config["SECRET_KEY"])
+    return jsonify({"added": added}), 201 if added else 200
+
+
+@api.post("/suppressions/remove")
+@require_editor
+def remove_suppression():
+    """`{"email": …}` → 204; 404 when the address is not listed."""
+    suppression.remove(_address_in_body(), current_app.config["SECRET_KEY"])
+    return "", 204

@@ -1,0 +1,51 @@
+"""`newsletter bounces process`: bounce reports from a maildir or an mbox the operator already has.
+
+Each message is handled exactly once: `mail_folders` moves a maildir's handled messages to cur/ and empties
+an mbox of them, and a report seen before is recognised by its digest anyway.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import mail_folders
+from ..mail_folders import NotAMailbox
+from . import parsing, rules
+
+__all__ = ["NotAMailbox", "IntakeReport", "process_maildir", "process_mbox", "take"]
+
+
+@dataclass
+class IntakeReport:
+    """How many reports had each outcome, and where the ones not applied were kept."""
+
+    outcomes: Counter = field(default_factory=Counter)
+    kept: list[Path] = field(default_factory=list)
+
+
+def take(raw: bytes, settings: rules.BounceRules, *, source: str, envelope: tuple[str, ...] = (),
+         report: IntakeReport | None = None) -> rules.Outcome:
+    """Parse, record and apply one report; keep it on disk when it was not applied."""
+    parsed = parsing.parse(raw)
+    outcome = rules.handle(parsed, settings, source=source, envelope=envelope)
+    kept = None
+    if outcome in (rules.Outcome.UNMATCHED, rules.Outcome.UNRECOGNISED):
+        kept = rules.keep(raw, parsed, settings)
+    if report is not None:
+        report.outcomes[outcome] += 1
+        if kept is not None:
+            report.kept.append(kept)
+    return outcome
+
+
+def process_maildir(path: Path, settings: rules.BounceRules) -> IntakeReport:
+    report = IntakeReport()
+    mail_folders.handle_maildir(path, lambda raw, _name: take(raw, settings, source="maildir", report=report))
+    return report
+
+
+def process_mbox(path: Path, settings: rules.BounceRules) -> IntakeReport:
+    report = IntakeReport()
+    mail_folders.handle_mbox(path, lambda raw, _name: take(raw, settings, source="mbox", report=report))
+    return report

@@ -1,0 +1,101 @@
+"""Heartbeats of the worker and scheduler processes, written to the database so every web process reads them.
+
+A worker's beat also carries the state of its SMTP relay as the worker saw it since its previous beat:
+`ok` (messages accepted), `failing` (only deferrals or failures), `idle` (nothing to send), or `files`
+(no relay configured; messages are written to the outbox).
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from .database import dialect_insert
+from .extensions import db
+from .models import Heartbeat, utcnow
+
+WORKER = "worker"
+SCHEDULER = "scheduler"
+ROLES = (WORKER, SCHEDULER)
+SCHEDULER_SECONDS = 60
+STALE_AFTER_INTERVALS = 2
+FORGET_AFTER = timedelta(days=7)
+
+
+def process_name(role: str) -> str:
+    return f"{role}:{socket.gethostname()[:100]}:{os.getpid()}"
+
+
+def beat(role: str, process: str, interval_seconds: int, detail: dict | None = None) -> None:
+    """Record that `process` is alive now (one row per process, overwritten); commits.
+
+    Rows of processes silent for a week (restarted workers have new ids) are forgotten on the way."""
+    values = {"role": role, "beat_at": utcnow(), "interval_seconds": int(interval_seconds),
+              "detail": json.dumps(detail or {}, sort_keys=True)}
+    statement = dialect_insert(Heartbeat.__table__).values(process=process, **values)
+    db.session.execute(statement.on_conflict_do_update(index_elements=["process"], set_=values))
+    db.session.execute(delete(Heartbeat).where(Heartbeat.beat_at < values["beat_at"] - FORGET_AFTER))
+    db.session.commit()
+
+
+def beat_scheduler() -> None:
+    """The scheduler's beat, an APScheduler job of its own so a failing weekly run does not silence it."""
+    beat(SCHEDULER, process_name(SCHEDULER), SCHEDULER_SECONDS)
+
+
+class WorkerBeat:
+    """The worker's beat, at most once per NEWSLETTER_HEARTBEAT_SECONDS, with its relay's state."""
+
+    def __init__(self, worker_id: str, config):
+        self.worker_id = worker_id
+        self.interval = max(1, int(config["HEARTBEAT_SECONDS"]))
+        self.smtp = "idle" if config.get("SMTP_URL") else "files"
+        self._last = 0.0
+        self._seen: Counter = Counter()
+
+    def __call__(self, stats: Counter) -> None:
+        now = time.monotonic()
+        if self._last and now - self._last < self.interval:
+            return
+        self._last = now
+        delta = {key: stats[key] - self._seen[key] for key in ("sent", "retried", "failed")}
+        self._seen = Counter(stats)
+        if self.smtp != "files":
+            if delta["sent"] > 0:
+                self.smtp = "ok"
+            elif delta["retried"] or delta["failed"]:
+                self.smtp = "failing"
+        beat(WORKER, f"worker:{self.worker_id}", self.interval, {"smtp": self.smtp, **dict(stats)})
+
+
+def _part(rows: list[Heartbeat], now: datetime) -> dict:
+    if not rows:
+        return {"status": "missing", "processes": 0}
+    latest = max(rows, key=lambda row: row.beat_at)
+    fresh = [row for row in rows
+             if now - row.beat_at <= timedelta(seconds=row.interval_seconds * STALE_AFTER_INTERVALS)]
+    return {"status": "ok" if fresh else "stale", "processes": len(fresh), "last_beat": latest.beat_at.isoformat(),
+            "age_seconds": round((now - latest.beat_at).total_seconds(), 1)}
+
+
+def readiness(now: datetime | None = None) -> dict:
+    """Per role: ok / stale / missing with the last beat; and the SMTP state from the freshest worker."""
+    now = now or utcnow()
+    rows = list(db.session.scalars(select(Heartbeat)))
+    parts = {role: _part([row for row in rows if row.role == role], now) for role in ROLES}
+    workers = sorted((row for row in rows if row.role == WORKER), key=lambda row: row.beat_at)
+    smtp = json.loads(workers[-1].detail or "{}").get("smtp", "unknown") if workers else "unknown"
+    if parts[WORKER]["status"] != "ok":
+        smtp = "unknown"
+    parts["smtp"] = {"status": {"ok": "ok", "idle": "ok", "files": "ok", "failing": "failing"}.get(smtp, "unknown"),
+                     "state": smtp}
+    return parts
+
+
+def worker_beats() -> list[Heartbeat]:
+    return list(db.session.scalars(select(Heartbeat).order_by(Heartbeat.process)))

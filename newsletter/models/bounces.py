@@ -1,0 +1,47 @@
+"""What comes back: bounce and complaint reports, each tied (where it can be) to the delivery it answers."""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+
+class BounceKind(StrEnum):
+    """What a report says about its delivery; `unrecognised` reports are kept for an operator to read."""
+
+    HARD = "hard"
+    SOFT = "soft"
+    COMPLAINT = "complaint"
+    UNRECOGNISED = "unrecognised"
+
+
+class BounceEvent(db.Model):
+    """One report about one delivery (a DSN, an ARF complaint, a provider's webhook event).
+
+    `report_key` is a digest of the report itself, unique, so a mailbox read twice or a webhook delivered
+    twice records it once. `edition_id` and `subscriber_id` are copied from the delivery (plain ids, like
+    the ledger's) so soft bounces count per edition and erasure finds a person's events.
+    """
+
+    __tablename__ = "bounce_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    report_key: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    delivery_id: Mapped[int | None]
+    edition_id: Mapped[int | None]
+    subscriber_id: Mapped[int | None]
+    status: Mapped[str | None] = mapped_column(String(16))
+    diagnostic: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_bounce_events_edition_kind", "edition_id", "kind"),
+        Index("ix_bounce_events_subscriber_kind", "subscriber_id", "kind", "received_at"),
+    )
