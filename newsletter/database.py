@@ -52,9 +52,18 @@ def is_postgres() -> bool:
     return db.engine.dialect.name == "postgresql"
 
 
+ID_CHUNK = 500
+
+
+def id_chunks(ids: list[int], size: int = ID_CHUNK):
+    """Slices of an id list small enough for one `IN (…)` (SQLite allows a few hundred variables per query)."""
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
 def dialect_insert(table):
     """An INSERT of the database's dialect, so it offers `on_conflict_do_nothing/update`."""
     return (postgresql if is_postgres() else sqlite).insert(table)
 
 
-__all__ = ["db", "dialect_insert", "init_app", "is_postgres", "Engine"]
+__all__ = ["db", "dialect_insert", "id_chunks", "init_app", "is_postgres", "Engine"]

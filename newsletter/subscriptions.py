@@ -20,6 +20,7 @@ from .confirmation_mail import queue_already_subscribed, queue_confirmation
 from .consent import (
     RequestOrigin, consent_languages, record_confirmation, record_request, superseded_by_unsubscribe,
 )
+from .database import id_chunks
 from .delivery import ledger
 from .extensions import db
 from .models import Consent, Subscriber, SubscriberLanguage, utcnow
@@ -240,23 +241,26 @@ class PurgeResult:
     consents: int
 
 
+def _delete_count(statement) -> int:
+    return int(db.session.execute(statement.execution_options(synchronize_session=False)).rowcount)
+
+
 def purge_pending(now: datetime | None = None) -> PurgeResult:
-    """Delete requests never confirmed within the confirmation window."""
+    """Delete requests never confirmed within the confirmation window: exactly the subscribers locked as
+    stale (one evaluation), so one confirmed meanwhile is kept whole."""
     cutoff = (now or utcnow()) - tokens.confirm_max_age()
     last_request = func.coalesce(Subscriber.request_mail_queued_at, Subscriber.created_at)
-    stale = select(Subscriber.id).where(Subscriber.status == PENDING, last_request < cutoff)
-    ledger.forget_subscribers(stale)
-    removed_languages = db.session.execute(
-        delete(SubscriberLanguage).where(
-            SubscriberLanguage.subscriber_id.in_(stale)
-            | ((SubscriberLanguage.confirmed_at.is_(None)) & (SubscriberLanguage.requested_at < cutoff))
-        )
-    ).rowcount
-    removed_consents = db.session.execute(
-        delete(Consent).where(
-            Consent.subscriber_id.in_(stale) | (Consent.confirmed_at.is_(None) & (Consent.requested_at < cutoff))
-        )
-    ).rowcount
-    removed = db.session.execute(delete(Subscriber).where(Subscriber.id.in_(stale))).rowcount
+    stale = ledger.forget_subscribers(
+        select(Subscriber.id).where(Subscriber.status == PENDING, last_request < cutoff))
+    removed_languages = _delete_count(delete(SubscriberLanguage).where(
+        SubscriberLanguage.confirmed_at.is_(None), SubscriberLanguage.requested_at < cutoff))
+    removed_consents = _delete_count(delete(Consent).where(
+        Consent.confirmed_at.is_(None), Consent.requested_at < cutoff))
+    removed = 0
+    for chunk in id_chunks(stale):
+        removed_languages += _delete_count(
+            delete(SubscriberLanguage).where(SubscriberLanguage.subscriber_id.in_(chunk)))
+        removed_consents += _delete_count(delete(Consent).where(Consent.subscriber_id.in_(chunk)))
+        removed += _delete_count(delete(Subscriber).where(Subscriber.id.in_(chunk)))
     db.session.commit()
     return PurgeResult(removed, removed_languages, removed_consents)
