@@ -197,9 +197,16 @@ def send_due_scheduled(now: datetime | None = None) -> int:
 
 
 def periodic_check() -> None:
-    """Every minute: finish a weekly run that failed or was missed, and start due scheduled sends."""
-    run_if_due()
-    send_due_scheduled()
+    """Every minute: finish a weekly run that failed or was missed, and start due scheduled sends.
+
+    Each part runs on its own: a weekly run that fails never holds back an editor's scheduled send.
+    """
+    for part in (run_if_due, send_due_scheduled):
+        try:
+            part()
+        except Exception:  # one part failing must not stop the other; the next check retries it
+            db.session.rollback()
+            log.exception("scheduler check: %s failed", part.__name__)
 
 
 def _in_context(app: Flask, function):

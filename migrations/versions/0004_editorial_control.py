@@ -1,7 +1,9 @@
 """Editorial control: overrides, trend marks, guids, sections, archive contents, per-language scheduler outcomes.
 
 Edition and delivery states keep their string values, so no state data changes; every new column is
-nullable or a new table, so existing rows stay as they are (no override, no trend, no guid).
+nullable or a new table, so existing rows stay as they are (no override, no trend, no guid). Existing
+articles' URLs are normalised as new ones are (newsletter.article_urls), unless that would give two articles
+one address: then the later one keeps its URL as it was, and nothing is lost.
 
 Revision ID: 0004
 Revises: 0002
@@ -11,6 +13,7 @@ Create Date: 2026-12-01 21:30:00.000000
 import sqlalchemy as sa
 from alembic import op
 
+from newsletter.article_urls import normalise_url
 from newsletter.models.types import UTCDateTime
 
 revision = '0004'
@@ -33,6 +36,7 @@ def upgrade():
         batch_op.add_column(sa.Column('excluded_article_ids', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('contents', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('unpublished_at', UTCDateTime(), nullable=True))
+    _normalise_article_urls()
     op.create_table(
         'sections',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -55,6 +59,22 @@ def upgrade():
                                 name=op.f('fk_scheduler_run_languages_due_at_scheduler_runs')),
         sa.PrimaryKeyConstraint('due_at', 'language', name=op.f('pk_scheduler_run_languages')),
     )
+
+
+def _normalise_article_urls():
+    connection = op.get_bind()
+    rows = connection.execute(sa.text("SELECT id, url FROM articles ORDER BY id")).all()
+    taken = {url for _id, url in rows}
+    for article_id, url in rows:
+        try:
+            normalised = normalise_url(url)
+        except ValueError:
+            continue
+        if normalised == url or normalised in taken:
+            continue
+        connection.execute(sa.text("UPDATE articles SET url = :url WHERE id = :id"), {"url": normalised, "id": article_id})
+        taken.discard(url)
+        taken.add(normalised)
 
 
 def downgrade():

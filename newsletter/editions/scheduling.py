@@ -32,29 +32,34 @@ def as_aware(moment: datetime, zone=None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=zone or publication_zone())
 
 
-def _split_zone(text: str) -> tuple[str, ZoneInfo | None]:
-    """"2026-12-07 09:00 Europe/Warsaw" -> the time and the named zone (BadSendTime if it is unknown)."""
-    head, _space, tail = text.rpartition(" ")
-    if not head or not any(c.isalpha() for c in tail) or tail.upper() == "Z":
-        return text, None
+def _read(text: str) -> datetime | None:
     try:
-        return head, ZoneInfo(tail)
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise BadSendTime(f"unknown time zone {tail[:60]!r}; use e.g. Europe/Minsk or an offset such as +03:00") from error
+        raise BadSendTime(f"unknown time zone {name[:60]!r}; use e.g. Europe/Minsk or an offset such as +03:00") from error
 
 
 def parse_send_time(value: object) -> datetime:
-    """An ISO 8601 date and time ("Z", an offset or a trailing zone name allowed; none means the publication's
-    zone), or BadSendTime. Whether it is in the past is `schedule_edition`'s business."""
+    """An ISO 8601 date and time, with "Z", an offset or a trailing zone name ("2026-12-07 09:00 Europe/Warsaw");
+    none means the publication's zone. Or BadSendTime. Whether it is in the past is `schedule_edition`'s business."""
     if not isinstance(value, str) or not value.strip():
         raise BadSendTime("is required: an ISO 8601 date and time, e.g. 2026-12-07T09:00")
-    text, zone = _split_zone(" ".join(value.split()))
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise BadSendTime(f"not an ISO 8601 date and time, e.g. 2026-12-07T09:00: {value[:60]!r}") from error
-    if zone is not None and parsed.tzinfo is not None:
-        raise BadSendTime("give either an offset or a zone name, not both")
+    text = " ".join(value.split())
+    parsed, zone = _read(text), None
+    head, _space, tail = text.rpartition(" ")
+    if parsed is None and head and _read(head) is not None:
+        parsed, zone = _read(head), _zone(tail)
+        if parsed.tzinfo is not None:
+            raise BadSendTime("give either an offset or a zone name, not both")
+    if parsed is None:
+        raise BadSendTime(f"not an ISO 8601 date and time, e.g. 2026-12-07T09:00: {value[:60]!r}")
     moment = as_aware(parsed, zone)
     if moment.year not in YEARS:
         raise BadSendTime(f"not in the years {YEARS.start} to {YEARS.stop - 1}")
