@@ -14,7 +14,7 @@ circuit breaker", means adding rows here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import and_, exists, false, or_, select, update
@@ -41,6 +41,7 @@ class Action(StrEnum):
     CANCEL = "cancel"
     REOPEN = "reopen"
     FINISH = "finish"        # the worker: every delivery is settled
+    WEEKLY_SEND = "weekly send"  # the scheduler's weekly run sends it (one an editor scheduled waits for its time)
     PUBLISH = "publish"      # shown in the public archive (a permission)
 
 
@@ -68,7 +69,6 @@ class Rule:
     clear: tuple[str, ...] = ()
     repeatable: bool = False
     holds: bool = False
-    verb: str = field(default="", compare=False)
 
 
 def _rule(action, sources, target=None, **options) -> Rule:
@@ -78,16 +78,17 @@ def _rule(action, sources, target=None, **options) -> Rule:
 TABLE: tuple[Rule, ...] = (
     _rule(Action.BUILD, {S.DRAFT, S.SCHEDULED}),
     _rule(Action.EDIT, {S.DRAFT, S.SCHEDULED}),
-    _rule(Action.SCHEDULE, {S.DRAFT, S.SCHEDULED}, S.SCHEDULED, verb="scheduled"),
-    _rule(Action.UNSCHEDULE, {S.SCHEDULED}, S.DRAFT, clear=("scheduled_for",), verb="unscheduled"),
-    _rule(Action.SEND, {S.DRAFT, S.SCHEDULED}, S.SENDING, stamp=("send_started_at",), verb="sent"),
-    _rule(Action.PAUSE, {S.SENDING}, S.PAUSED, repeatable=True, holds=True, verb="paused"),
-    _rule(Action.RESUME, {S.PAUSED}, S.SENDING, repeatable=True, verb="resumed"),
+    _rule(Action.SCHEDULE, {S.DRAFT, S.SCHEDULED}, S.SCHEDULED),
+    _rule(Action.UNSCHEDULE, {S.SCHEDULED}, S.DRAFT, clear=("scheduled_for",)),
+    _rule(Action.SEND, {S.DRAFT, S.SCHEDULED}, S.SENDING, stamp=("send_started_at",)),
+    _rule(Action.PAUSE, {S.SENDING}, S.PAUSED, repeatable=True, holds=True),
+    _rule(Action.RESUME, {S.PAUSED}, S.SENDING, repeatable=True),
     _rule(Action.CANCEL, {S.DRAFT, S.SCHEDULED, S.SENDING, S.PAUSED}, S.CANCELLED, stamp=("cancelled_at",),
-          clear=("scheduled_for",), repeatable=True, holds=True, verb="cancelled"),
+          clear=("scheduled_for",), repeatable=True, holds=True),
     _rule(Action.REOPEN, {S.CANCELLED}, S.DRAFT, guard=Guard.NO_DELIVERIES,
-          clear=("cancelled_at", "send_started_at", "scheduled_for"), verb="reopened"),
-    _rule(Action.FINISH, {S.SENDING}, S.SENT, stamp=("sent_at",), verb="finished"),
+          clear=("cancelled_at", "send_started_at", "scheduled_for")),
+    _rule(Action.FINISH, {S.SENDING}, S.SENT, stamp=("sent_at",)),
+    _rule(Action.WEEKLY_SEND, {S.DRAFT}),
     _rule(Action.PUBLISH, {S.SENDING, S.PAUSED, S.SENT}),
     _rule(Action.PUBLISH, {S.CANCELLED}, guard=Guard.DELIVERED),
 )
@@ -190,9 +191,3 @@ def transition(edition: Edition | int, action: Action, *, commit: bool = True, *
     if isinstance(edition, Edition):
         db.session.expire(edition)
     return rule.target
-
-
-def require(edition: Edition, action: Action) -> None:
-    """Raise EditionConflict unless the edition's current state allows `action` (a permission check)."""
-    if edition.status not in allowed_from(action):
-        raise EditionConflict(edition.id, edition.status, str(action))

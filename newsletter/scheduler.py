@@ -26,8 +26,9 @@ from . import editions
 from .config import LANGUAGES
 from .database import dialect_insert
 from .extensions import db
+from .lifecycle import Action, allows
 from .models import Edition, utcnow
-from .models.content import EditionStatus, SchedulerRun, SchedulerRunLanguage
+from .models.content import SchedulerRun, SchedulerRunLanguage
 from .weeks import previous_week, publication_zone
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def _record_language(due_at: datetime, language: str, ok: bool, outcome: str) ->
 
 def _send_built(edition: Edition) -> tuple[bool, str]:
     """Send a freshly built draft (unless in review mode); what happened, as (settled, outcome)."""
-    if edition.status != EditionStatus.DRAFT or review_mode():
+    if not allows(edition.status, Action.WEEKLY_SEND) or review_mode():
         return True, str(edition.status)
     try:
         return True, f"sending to {editions.send_edition(edition)}"

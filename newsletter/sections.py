@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
-from .characters import forbidden_message
+from .characters import text_problem
 from .config import LANGUAGES
 from .extensions import db
 from .models.content import Section
@@ -52,10 +52,8 @@ def _name(where: str, value: object, errors: dict, required: bool = False) -> st
         errors[where] = "must be a string"
         return None
     value = " ".join(value.split())
-    if len(value) > NAME_LIMIT:
-        errors[where] = f"is longer than {NAME_LIMIT} characters"
-    elif forbidden_message(value):
-        errors[where] = forbidden_message(value)
+    if text_problem(value, NAME_LIMIT):
+        errors[where] = text_problem(value, NAME_LIMIT)
     return value
 
 
