@@ -6,11 +6,13 @@ the code needs (rebuildable, sendable, held, public) are derived from the table 
 again. Adding a state, such as an approval step, or an action, such as "retry failed" or "paused by the
 circuit breaker", means adding rows here.
 
-    draft ──send──► sending ◄─resume── paused       sending ──finish──► sent
-      │ ▲             │ └────pause──────►▲
-    schedule│unschedule  cancel (draft, scheduled, sending, paused) ──► cancelled ──reopen──► draft
-      ▼ │                                                   (only when it has no deliveries at all)
-    scheduled ──send──► sending
+    draft ──schedule──► scheduled ──unschedule──► draft
+    draft, scheduled ──send──► sending ──finish──► sent
+    sending ──pause──► paused ──resume──► sending
+    draft, scheduled, sending, paused ──cancel──► cancelled ──reopen──► draft   (only with no deliveries)
+
+A new action is one more `_rule(...)` row (with `holds=True` if the worker must stop claiming its
+deliveries); extra columns it sets are passed to `transition(..., column=value)`.
 """
 from __future__ import annotations
 
@@ -161,7 +163,7 @@ def status_of(edition_id: int) -> str | None:
     return db.session.scalar(select(Edition.status).where(Edition.id == edition_id))
 
 
-def _refusal_reason(edition_id: int, status: str | None, action: Action) -> str | None:
+def _refusal_reason(status: str | None, action: Action) -> str | None:
     for rule in rules(action):
         if status in rule.sources and rule.guard is not None:
             return f"it has {'deliveries' if rule.guard == Guard.NO_DELIVERIES else 'no delivered copy'}"
@@ -175,7 +177,7 @@ def transition(edition: Edition | int, action: Action, *, commit: bool = True, *
     caller finishes the transaction (the send queues its deliveries in it); on a conflict it is rolled back.
     """
     edition_id = _edition_id(edition)
-    (rule, *_others) = [rule for rule in rules(action) if rule.target is not None]
+    rule = next(rule for rule in rules(action) if rule.target is not None)
     moved = db.session.execute(
         update(Edition).where(Edition.id == edition_id, condition(action))
         .values(**_move_values(rule, values)).execution_options(synchronize_session=False)
@@ -185,7 +187,7 @@ def transition(edition: Edition | int, action: Action, *, commit: bool = True, *
         db.session.rollback()
         if rule.repeatable and status == rule.target:
             return rule.target
-        raise EditionConflict(edition_id, status, str(action), _refusal_reason(edition_id, status, action))
+        raise EditionConflict(edition_id, status, str(action), _refusal_reason(status, action))
     if commit:
         db.session.commit()
     if isinstance(edition, Edition):

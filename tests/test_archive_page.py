@@ -2,9 +2,11 @@
 languages, pagination with titles, unpublishing, cancelled-but-delivered editions, a cacheable Atom feed."""
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ElementTree
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import update
 
 from newsletter.editions import cancel_edition, send_edition, set_published
@@ -108,3 +110,32 @@ def test_set_published_is_a_service(app, built_week):
     assert edition.unpublished_at is not None
     set_published(edition, True)
     assert edition.unpublished_at is None and date(2022, 1, 10) == edition.week_start
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                    reason="headless Chromium (/usr/bin/chromium) is not installed")
+def test_the_archive_page_fits_phones_and_desktops(client, built_week):
+    from playwright.sync_api import sync_playwright
+
+    for edition in built_week.values():
+        _send(edition)
+    html = client.get("/archive/be/2022-01-10").get_data(as_text=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            for width in (375, 1200):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.route("**/*", lambda route: route.abort())  # nothing remote may load
+                page.set_content(html)
+                assert page.evaluate("document.documentElement.scrollWidth") <= width
+                button = page.get_by_role("link", name="Падпісацца").bounding_box()
+                assert button and button["x"] >= 0 and button["x"] + button["width"] <= width
+                assert page.get_by_role("link", name="English").count() >= 1
+                page.close()
+        finally:
+            browser.close()
