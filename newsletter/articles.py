@@ -208,6 +208,11 @@ def update_article(article: Article, data: object) -> Article:
     return article
 
 
+def set_trend(article: Article, trend: str | None) -> Article:
+    """Mark the article `worse`, `better`, `unchanged` or nothing (None); ArticleInvalid otherwise."""
+    return update_article(article, {"trend": trend})
+
+
 def delete_article(article: Article) -> None:
     db.session.delete(article)
     db.session.commit()
