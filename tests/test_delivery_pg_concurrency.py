@@ -8,10 +8,11 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event, func, select
 
-from newsletter import subscriber_io, subscriptions
+from newsletter import editions, subscriber_io, subscriptions
 from newsletter.consent import API, RequestOrigin
 from newsletter.delivery import ledger
 from newsletter.extensions import db
+from newsletter.lifecycle import EditionConflict
 from newsletter.models import Delivery, Subscriber
 
 from fixtures.delivery import (
@@ -52,7 +53,7 @@ def test_concurrent_enqueues_of_one_edition_queue_it_once(app):
             barrier.wait()
             try:
                 outcomes.append(ledger.enqueue_edition(edition_id))
-            except ledger.SendConflict as error:
+            except EditionConflict as error:
                 outcomes.append(error)
 
     threads = [threading.Thread(target=send) for _ in range(2)]
@@ -61,7 +62,7 @@ def test_concurrent_enqueues_of_one_edition_queue_it_once(app):
     for thread in threads:
         thread.join(timeout=60)
 
-    assert sorted(map(type, outcomes), key=str) == sorted([int, ledger.SendConflict], key=str)
+    assert sorted(map(type, outcomes), key=str) == sorted([int, EditionConflict], key=str)
     assert statuses(edition_id) == {"queued": 200}
 
 
@@ -152,7 +153,7 @@ def test_no_message_is_accepted_after_a_cancel_returns_with_two_workers(app, smt
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     try:
         wait_for(lambda: len(smtp_server.messages) >= 60, seconds=60)
-        ledger.cancel_edition(edition.id)
+        editions.cancel_edition(edition.id)
         accepted_when_cancel_returned = len(smtp_server.messages)
         results = [worker.communicate(timeout=60) for worker in workers]
     finally:

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
+from newsletter import editions
 from newsletter.delivery import ledger, transport, worker
 from newsletter.extensions import db
 from newsletter.models import Delivery, Edition, Suppression, utcnow
@@ -93,11 +94,11 @@ def test_a_pause_longer_than_the_retry_age_loses_nobody(fast_smtp_config, app, s
     db.session.execute(update(Delivery).values(created_at=long_ago, attempts=1,
                                                first_deferred_at=long_ago + timedelta(minutes=10)))
     db.session.commit()
-    ledger.pause_edition(edition_id)
+    editions.pause_edition(edition_id)
     db.session.execute(update(Edition).values(paused_at=utcnow() - timedelta(days=3)))
     db.session.commit()
 
-    ledger.resume_edition(edition_id)
+    editions.resume_edition(edition_id)
     smtp_server.reply_next("RCPT", DROP, "451 4.3.0 try again later", DROP)
     worker.run(once=True, poll_seconds=0.05)
 

@@ -13,6 +13,10 @@ def init_app(app: Flask) -> None:
     from . import subscribers, subscriptions  # noqa: F401  (public subscriptions, editor subscribers API)
     from . import sending  # noqa: F401  (pause and resume an edition's send)
     from . import suppressions  # noqa: F401  (the suppression list)
+    from . import sections  # noqa: F401  (the topic sections)
+    from . import errors
+
+    errors.register(app)
 
     csrf.exempt(api)
     app.register_blueprint(api)

@@ -1,38 +1,36 @@
-"""Editor API: pause, resume and retry an edition's send (cancel is `POST /editions/ID/cancel` in editions.py)."""
+"""Editor API: pause, resume and retry an edition's send (cancel is `POST /editions/ID/cancel` in editions.py).
+
+A state that does not allow the action is a 409 from the app's one error handler (api/errors.py).
+"""
 from __future__ import annotations
 
 from flask import jsonify, request
 
+from .. import editions as service
 from ..delivery import ledger
-from ..extensions import db
-from ..models import Edition
 from . import api
 from .auth import require_editor
 from .requests import json_body
 from .responses import error_response, or_404
 
 
-def _control(edition_id: int, action):
-    or_404(db.session.get(Edition, edition_id), "No such edition.")
-    try:
-        status = action(edition_id)
-    except ledger.SendConflict as error:
-        return error_response(409, str(error))
-    edition = db.session.get(Edition, edition_id)
+def _control(edition_id: int, action, **extra):
+    edition = or_404(service.get_edition(edition_id), "No such edition.")
+    status = action(edition)
     return jsonify({"id": edition_id, "status": status, "paused_reason": edition.paused_reason,
-                    "counts": ledger.edition_counts(edition_id)})
+                    "counts": ledger.edition_counts(edition_id), **extra})
 
 
 @api.post("/editions/<int:edition_id>/pause")
 @require_editor
 def pause_send(edition_id: int):
-    return _control(edition_id, ledger.pause_edition)
+    return _control(edition_id, service.pause_edition)
 
 
 @api.post("/editions/<int:edition_id>/resume")
 @require_editor
 def resume_send(edition_id: int):
-    return _control(edition_id, ledger.resume_edition)
+    return _control(edition_id, service.resume_edition)
 
 
 @api.post("/editions/<int:edition_id>/retry-failed")
@@ -43,10 +41,11 @@ def retry_failed(edition_id: int):
     reason = body.get("reason") if isinstance(body, dict) else ""
     if not isinstance(body, dict) or (reason is not None and (not isinstance(reason, str) or len(reason) > 200)):
         return error_response(422, "Invalid request.", {"reason": "must be a string of at most 200 characters"})
-    edition = or_404(db.session.get(Edition, edition_id), "No such edition.")
-    try:
-        requeued = ledger.retry_failed(edition_id, reason or None)
-    except ledger.SendConflict as error:
-        return error_response(409, str(error))
-    return jsonify({"id": edition_id, "status": edition.status, "requeued": requeued,
-                    "counts": ledger.edition_counts(edition_id)})
+    requeued: list[int] = []
+
+    def retry(edition) -> str:
+        requeued.append(service.retry_failed(edition, reason or None))
+        return edition.status
+
+    response = _control(edition_id, retry)
+    return jsonify({**response.get_json(), "requeued": requeued[0]})

@@ -18,21 +18,10 @@ from ..models.content import EditionStatus
 from ..models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
 from ..models.subscribers import CONFIRMED
 from ..models.types import UTCDateTime
-from .gate import close_gate
+from ..lifecycle import Action, transition
 
-SENDABLE = (EditionStatus.DRAFT, EditionStatus.SCHEDULED)
 SETTLED = tuple(status for status in DeliveryStatus if status not in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING))
 AUDIENCE_LOCK = 0x6E6C7472  # the advisory lock key of `lock_audience`
-
-
-class SendConflict(Exception):
-    """The edition is not in a state that allows this action (the API answers 409)."""
-
-    def __init__(self, edition_id: int, status: str | None, action: str):
-        super().__init__(f"edition {edition_id} is {status or 'missing'}; cannot {action}")
-        self.edition_id = edition_id
-        self.status = status
-        self.action = action
 
 
 class NothingToRender(LookupError):
@@ -162,22 +151,15 @@ def enqueue_edition(edition: Edition | int) -> int:
     One set-based INSERT … SELECT. It is a plain INSERT, not an upsert: the edition leaves draft/scheduled
     in this transaction, under its row lock, so it has no deliveries yet, and the unique key (edition,
     subscriber) stands guard. Commits, and returns the number of deliveries queued (suppressed ones not
-    counted). Raises SendConflict if the edition was already sent or sending.
+    counted). Raises lifecycle.EditionConflict if the edition's state does not allow a send.
     """
     edition_id = _edition_id(edition)
+    transition(edition_id, Action.SEND, commit=False)
     now = utcnow()
-    moved = db.session.execute(
-        update(Edition)
-        .where(Edition.id == edition_id, Edition.status.in_(SENDABLE))
-        .values(status=EditionStatus.SENDING, send_started_at=now)
-        .returning(Edition.language)
-    ).first()
-    if moved is None:
-        db.session.rollback()
-        raise SendConflict(edition_id, _status_of(edition_id), "send")
+    language = db.session.scalar(select(Edition.language).where(Edition.id == edition_id))
     lock_audience(deleting=False)
     columns = ["kind", "priority", "edition_id", "subscriber_id", "status", "attempts", "next_attempt_at", "created_at"]
-    statement = insert(Delivery).from_select(columns, _audience(edition_id, moved.language, now))
+    statement = insert(Delivery).from_select(columns, _audience(edition_id, language, now))
     inserted = db.session.execute(statement.execution_options(preserve_rowcount=True)).rowcount
     suppressed = db.session.scalar(
         select(func.count()).where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.SUPPRESSED)
@@ -187,62 +169,12 @@ def enqueue_edition(edition: Edition | int) -> int:
     return int(inserted) - int(suppressed or 0)
 
 
-def _status_of(edition_id: int) -> str | None:
-    return db.session.scalar(select(Edition.status).where(Edition.id == edition_id))
-
-
 def _expire(edition: Edition | int) -> None:
     if isinstance(edition, Edition):
         db.session.expire(edition)
 
 
-def _transition(edition: Edition | int, action: str, allowed: tuple[str, ...], target: str, **values) -> str:
-    """Move the edition from one of `allowed` to `target` atomically; already at target is a no-op.
-
-    Pausing and cancelling first close the send gate: they wait for messages in flight, and once this returns
-    no worker starts another message of the edition.
-    """
-    edition_id = _edition_id(edition)
-    if target in (EditionStatus.PAUSED, EditionStatus.CANCELLED):
-        close_gate(edition_id)
-    paused_at = db.session.scalar(select(Edition.paused_at).where(Edition.id == edition_id))
-    moved = db.session.execute(
-        update(Edition).where(Edition.id == edition_id, Edition.status.in_(allowed)).values(status=target, **values)
-    ).rowcount
-    if not moved:
-        status = _status_of(edition_id)
-        db.session.rollback()
-        if status == target:
-            return target
-        raise SendConflict(edition_id, status, action)
-    if target == EditionStatus.CANCELLED:
-        cancel_queued(edition_id, "edition cancelled")
-    if action == "resume" and paused_at is not None:
-        _extend_deferrals(edition_id, utcnow() - paused_at)
-    db.session.commit()
-    _expire(edition)
-    return target
-
-
-def pause_edition(edition: Edition | int, reason: str | None = None) -> str:
-    """Stop the edition's send (messages in flight finish first); `reason` says why, e.g. the circuit breaker's."""
-    return _transition(edition, "pause", (EditionStatus.SENDING,), EditionStatus.PAUSED,
-                       paused_at=utcnow(), paused_reason=reason)
-
-
-def resume_edition(edition: Edition | int) -> str:
-    """Continue a paused send exactly where it stopped; time spent paused does not count toward retry age."""
-    return _transition(edition, "resume", (EditionStatus.PAUSED,), EditionStatus.SENDING,
-                       paused_at=None, paused_reason=None)
-
-
-def cancel_edition(edition: Edition | int) -> str:
-    """Cancel an edition before or during its send: queued deliveries are cancelled, sent ones stay sent."""
-    allowed = (EditionStatus.DRAFT, EditionStatus.SCHEDULED, EditionStatus.SENDING, EditionStatus.PAUSED)
-    return _transition(edition, "cancel", allowed, EditionStatus.CANCELLED, cancelled_at=utcnow(), scheduled_for=None)
-
-
-def _extend_deferrals(edition_id: int, paused_for: timedelta) -> None:
+def extend_deferrals(edition_id: int, paused_for: timedelta) -> None:
     """Move the first-deferral time of the edition's waiting retries forward by the pause, so a long pause
     cannot turn the next temporary failure into a permanent one."""
     rows = db.session.execute(
@@ -258,18 +190,10 @@ def _extend_deferrals(edition_id: int, paused_for: timedelta) -> None:
         )
 
 
-def retry_failed(edition: Edition | int, reply_contains: str | None = None) -> int:
-    """Queue the edition's failed deliveries once more (those whose reply contains `reply_contains`, if given).
-
-    One conditional UPDATE: a row leaves `failed` once, so two editors asking at the same time queue it once.
-    A sent edition goes back to sending so the worker settles it again; a paused one stays paused until resumed.
-    Returns the number of deliveries queued.
-    """
-    edition_id = _edition_id(edition)
-    status = _status_of(edition_id)
-    if status not in (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.SENT):
-        db.session.rollback()
-        raise SendConflict(edition_id, status, "retry failed deliveries")
+def requeue_failed(edition_id: int, reply_contains: str | None = None) -> int:
+    """Queue an edition's failed deliveries once more (those whose reply contains `reply_contains`, if given),
+    in the caller's transaction. One conditional UPDATE: a row leaves `failed` once, so two editors asking at
+    the same time queue it once. Returns the number of deliveries queued."""
     statement = (
         update(Delivery)
         .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.FAILED)
@@ -280,13 +204,7 @@ def retry_failed(edition: Edition | int, reply_contains: str | None = None) -> i
     )
     if reply_contains:
         statement = statement.where(Delivery.last_reply.contains(reply_contains, autoescape=True))
-    requeued = db.session.execute(statement).rowcount
-    if requeued:
-        db.session.execute(update(Edition).where(Edition.id == edition_id, Edition.status == EditionStatus.SENT)
-                           .values(status=EditionStatus.SENDING, sent_at=None))
-    db.session.commit()
-    _expire(edition)
-    return int(requeued)
+    return int(db.session.execute(statement).rowcount)
 
 
 def cancel_queued(edition_id: int, reason: str) -> int:

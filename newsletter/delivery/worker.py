@@ -21,6 +21,7 @@ from ..database import is_postgres
 from ..extensions import db
 from ..models import Edition
 from ..models.content import EditionStatus
+from .. import editions
 from . import claims, ledger
 from .digest import DigestTemplate
 from .pool import SenderPool
@@ -239,9 +240,9 @@ class Worker:
     def _pause_for_the_breaker(self) -> None:
         for edition_id, reason in self.pool.breaker.opened().items():
             try:
-                ledger.pause_edition(edition_id, reason=reason)
+                editions.pause_edition(edition_id, reason=reason)
                 log.error("edition %s paused: %s", edition_id, reason)
-            except ledger.SendConflict as error:
+            except editions.EditionConflict as error:
                 log.warning("circuit breaker for edition %s: %s", edition_id, error)
             self.pool.breaker.paused(edition_id)
 
