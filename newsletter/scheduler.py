@@ -23,6 +23,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select, update
 
 from . import editions, heartbeats
+from .delivery import ledger
 from .config import LANGUAGES
 from .database import dialect_insert
 from .extensions import db
@@ -211,6 +212,11 @@ def periodic_check() -> None:
             log.exception("scheduler check: %s failed", part.__name__)
 
 
+def apply_retention() -> None:
+    """The ledger's retention policy, hourly: one scheduler process, away from the workers' send loop."""
+    ledger.prune(float(current_app.config["LEDGER_RETENTION_DAYS"]))
+
+
 def _in_context(app: Flask, function):
     def job():
         with app.app_context():
@@ -249,6 +255,9 @@ def configure(scheduler, app: Flask):
     scheduler.add_job(_in_context(app, periodic_check), "date", id="catch-up",
                       name="catch-up at start: a missed weekly run and scheduled sends that came due meanwhile",
                       replace_existing=True)
+    scheduler.add_job(_in_context(app, apply_retention), "interval", hours=1, id="ledger-retention",
+                      name=f"ledger retention ({app.config['LEDGER_RETENTION_DAYS']} days, hourly)",
+                      coalesce=True, max_instances=1, replace_existing=True)
     scheduler.add_job(_in_context(app, heartbeats.beat_scheduler), "interval", seconds=heartbeats.SCHEDULER_SECONDS,
                       next_run_time=datetime.now(timezone.utc), id="heartbeat", name="heartbeat for /readyz",
                       replace_existing=True)

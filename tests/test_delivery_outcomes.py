@@ -165,6 +165,19 @@ def test_leases_use_the_database_clock_so_a_skewed_worker_requeues_nothing(app, 
 
     assert claims.requeue_expired() == 0
     assert statuses() == {"sending": 2}
-    claims.renew_leases("worker-a", lease_seconds=0.01)
+    claims.renew_leases("worker-a", lease_seconds=0.01, ids={1, 2})
     time.sleep(0.05)
     assert claims.requeue_expired() == 2
+
+
+def test_only_rows_the_worker_still_holds_keep_their_lease(app):
+    """A row claimed under this worker's name that it no longer knows about (a claim whose commit reply was
+    lost, an outcome that could not be stored) must expire and return to the queue, not stay stuck."""
+    _send(3)
+    ids = claims.claim("worker-a", 10, lease_seconds=0.01)
+    time.sleep(0.05)
+
+    claims.renew_leases("worker-a", lease_seconds=60, ids={ids[0]})
+
+    assert claims.requeue_expired() == 2
+    assert statuses() == {"sending": 1, "queued": 2}

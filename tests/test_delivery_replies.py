@@ -140,3 +140,21 @@ def test_replies_are_classified_by_what_they_are_about():
     assert reply(535, "5.7.8 authentication failed", transport.MAIL).systemic
     assert not reply(451, "4.3.0 later", transport.RCPT).systemic
     assert reply(550, "5.1.1 <bob@example.org> unknown", transport.RCPT).for_log() == "550 5.1.1 <address> unknown"
+
+
+def test_confirmations_going_through_do_not_keep_the_breaker_of_a_failing_digest_shut():
+    from newsletter.delivery.breaker import CircuitBreaker
+
+    breaker = CircuitBreaker(threshold=3)
+    quota = transport.SmtpReply(550, "5.4.5 quota exceeded", transport.DATA)
+    opened = []
+    for _ in range(3):
+        opened.append(breaker.refused(7, quota))
+        breaker.succeeded(None)  # a confirmation was accepted meanwhile
+        breaker.succeeded(8)  # and a message of another edition
+    assert opened == [False, False, True] and 7 in breaker.opened()
+
+
+def test_a_recipient_refused_at_data_is_not_counted_against_the_sending_side():
+    assert transport.SmtpReply(550, "5.1.1 mailbox unavailable", transport.DATA).about_recipient
+    assert transport.SmtpReply(554, "5.6.0 message content rejected", transport.DATA).systemic

@@ -4,6 +4,7 @@ A relay that answers "550 5.4.5 quota exceeded" or "5.7.1 sender not authorised"
 otherwise fail the whole list in seconds and mark the edition sent. Such replies say nothing about the
 readers, so after `threshold` of them in a row (any success resets the run) the edition is paused with the
 reply as its reason, nothing more is failed, and an editor can fix the cause, `retry-failed`, and resume.
+Runs are counted per edition, so confirmations going through meanwhile do not hide a failing digest.
 """
 from __future__ import annotations
 
@@ -15,12 +16,15 @@ from .transport import SmtpReply
 class CircuitBreaker:
     def __init__(self, threshold: int):
         self.threshold = max(1, int(threshold))
-        self._run = 0
+        self._runs: dict[int, int] = {}
         self._lock = threading.Lock()
         self._open: dict[int, str] = {}
 
-    def succeeded(self) -> None:
-        self._run = 0
+    def succeeded(self, edition_id: int | None) -> None:
+        """A message of the edition was accepted: its run starts again (other mail does not reset it)."""
+        if edition_id is not None and self._runs.get(edition_id):
+            with self._lock:
+                self._runs[edition_id] = 0
 
     def refused(self, edition_id: int | None, reply: SmtpReply) -> bool:
         """Count a permanent refusal; True when the breaker is open for this edition (do not fail the row)."""
@@ -29,12 +33,13 @@ class CircuitBreaker:
         with self._lock:
             if edition_id in self._open:
                 return True
-            self._run += 1
-            if self._run < self.threshold:
+            run = self._runs.get(edition_id, 0) + 1
+            self._runs[edition_id] = run
+            if run < self.threshold:
                 return False
-            self._open[edition_id] = (f"paused by the circuit breaker after {self._run} permanent refusals in a row "
+            self._open[edition_id] = (f"paused by the circuit breaker after {run} permanent refusals in a row "
                                       f"that are not about the recipient; last: {reply.for_log()}")[:500]
-            self._run = 0
+            self._runs[edition_id] = 0
             return True
 
     def opened(self) -> dict[int, str]:

@@ -11,7 +11,7 @@ from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppress
 from ..models.content import EditionStatus
 from ..models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
 from ..models.subscribers import CONFIRMED
-from ..database import dialect_insert, is_postgres
+from ..database import dialect_insert, id_chunks, is_postgres
 from ..lifecycle import HELD, Action, condition
 from .ledger import cancel_queued, has_renderer
 
@@ -164,13 +164,16 @@ def refuse(refused: dict[int, str]) -> int:
     return sum(reason != PAUSED_REASON for reason in refused.values())
 
 
-def renew_leases(worker_id: str, lease_seconds: float) -> None:
-    """Extend every lease of this worker, including rows whose outcome waits in memory to be recorded."""
-    db.session.execute(
-        update(Delivery)
-        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == worker_id)
-        .values(lease_expires_at=database_clock(lease_seconds))
-    )
+def renew_leases(worker_id: str, lease_seconds: float, ids: set[int]) -> None:
+    """Extend this worker's leases on the rows it still holds in memory (`ids`), including rows whose outcome
+    waits to be recorded; a row it no longer knows about is left to expire and return to the queue."""
+    for chunk in id_chunks(sorted(ids)):
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(chunk), Delivery.status == DeliveryStatus.SENDING,
+                   Delivery.claimed_by == worker_id)
+            .values(lease_expires_at=database_clock(lease_seconds))
+        )
     db.session.commit()
 
 
@@ -181,7 +184,9 @@ def _back_to_queue():
 
 
 def requeue_expired() -> int:
-    """Rows whose worker stopped renewing its lease go back to the queue."""
+    """Rows whose worker stopped renewing its lease go back to the queue. (A worker that has just seen the
+    database come back waits a few seconds before calling this, so that the others can store what they kept
+    in memory during the outage first.)"""
     moved = db.session.execute(
         update(Delivery)
         .where(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_expires_at < database_clock())

@@ -17,9 +17,9 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ..extensions import db
 from ..models import Edition
-from ..models.content import EditionStatus
 
 log = logging.getLogger(__name__)
+UNKNOWN = "unknown"  # the database could not say: hold this one message back, nothing else
 GATE_LOCK_CLASS = 0x6E6C6761  # the first key of the two-key advisory lock; the edition id is the second
 
 
@@ -39,7 +39,7 @@ class SendGate:
 
     @contextmanager
     def passage(self, edition_id: int | None):
-        """Yields the edition's status (None for mail of no edition; paused when the database cannot say),
+        """Yields the edition's status (None for mail of no edition, UNKNOWN when the database cannot say),
         holding the gate open until the block ends."""
         if edition_id is None:
             yield None
@@ -48,7 +48,7 @@ class SendGate:
             status = self._enter(int(edition_id))
         except SQLAlchemyError as error:
             self._discard(error)
-            yield EditionStatus.PAUSED  # unknown: hold the message back, it is sent later
+            yield UNKNOWN
             return
         try:
             yield status
@@ -93,7 +93,7 @@ class SendGate:
         return self._connection
 
     def _discard(self, error: SQLAlchemyError) -> None:
-        log.warning("send gate: database error (%s); message held back", error.__class__.__name__)
+        log.warning("send gate: database error (%s); the message waits", error.__class__.__name__)
         connection, self._connection = self._connection, None
         if connection is not None:
             try:

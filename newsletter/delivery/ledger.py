@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 import json
+import logging
 from datetime import timedelta
 
 from sqlalchemy import Select, bindparam, case, delete, func, insert, literal, or_, select, update
@@ -20,6 +21,7 @@ from ..models.subscribers import CONFIRMED
 from ..models.types import UTCDateTime
 from ..lifecycle import Action, transition
 
+log = logging.getLogger(__name__)
 SETTLED = tuple(status for status in DeliveryStatus if status not in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING))
 AUDIENCE_LOCK = 0x6E6C7472  # the advisory lock key of `lock_audience`
 
@@ -260,11 +262,14 @@ def prune(retention_days: float, now=None) -> int:
         db.session.execute(update(Edition).where(Edition.id == edition_id)
                            .values(archived_counts=json.dumps(counts)))
         removed += db.session.execute(delete(Delivery).where(Delivery.edition_id == edition_id)).rowcount
+        db.session.commit()  # one edition per transaction: short locks, and progress kept if stopped
     removed += db.session.execute(
         delete(Delivery).where(Delivery.edition_id.is_(None), Delivery.created_at < cutoff,
                                Delivery.status.in_(SETTLED))
     ).rowcount
     db.session.commit()
+    if removed:
+        log.info("retention: %d delivery rows older than %s days removed (counts kept)", removed, retention_days)
     return int(removed)
 
 

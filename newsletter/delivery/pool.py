@@ -17,7 +17,7 @@ from . import recorder
 from .breaker import CircuitBreaker
 from .claims import HELD, Job
 from .digest import DigestTemplate, build_digest_message
-from .gate import SendGate
+from .gate import UNKNOWN, SendGate
 from .ledger import NothingToRender, render_transactional
 from .transport import CONNECT, DeliveryError, open_transport
 from .verp import bounce_domain, envelope_sender
@@ -38,6 +38,7 @@ class SenderPool:
         self._stats_lock = threading.Lock()
         self._jobs: queue.Queue = queue.Queue()
         self._busy = 0
+        self._in_hand: set[int] = set()
         self._idle = threading.Condition()
         config = app.config
         self._secret = str(config["SECRET_KEY"])
@@ -61,8 +62,14 @@ class SenderPool:
     def submit(self, jobs: list[Job]) -> None:
         with self._idle:
             self._busy += len(jobs)
+            self._in_hand.update(job.delivery_id for job in jobs)
         for job in jobs:
             self._jobs.put(job)
+
+    def in_hand(self) -> set[int]:
+        """Ids submitted and not yet decided (queued for a sender, or being sent)."""
+        with self._idle:
+            return set(self._in_hand)
 
     def backlog(self) -> int:
         return self._busy
@@ -76,7 +83,7 @@ class SenderPool:
         return len(self._threads)
 
     def alive(self) -> bool:
-        return any(thread.is_alive() for thread in self._threads)
+        return self.recorder.alive() and any(thread.is_alive() for thread in self._threads)
 
     def close(self, record_timeout: float) -> frozenset[int]:
         """Stop the threads, then store their outcomes (waiting up to `record_timeout` for the database).
@@ -98,7 +105,10 @@ class SenderPool:
                 job = self._jobs.get_nowait()
             except queue.Empty:
                 break
-            dropped += job is not None
+            if job is not None:
+                dropped += 1
+                with self._idle:
+                    self._in_hand.discard(job.delivery_id)
         with self._idle:
             self._busy -= dropped
             self._idle.notify_all()
@@ -125,6 +135,7 @@ class SenderPool:
                     finally:
                         with self._idle:
                             self._busy -= 1
+                            self._in_hand.discard(job.delivery_id)
                             self._idle.notify_all()
             finally:
                 transport.close()
@@ -185,6 +196,9 @@ class SenderPool:
             return self._record(recorder.given_back(job, "worker stopped", cancelled=False))
         sender = envelope_sender(job.delivery_id, secret=self._secret, domain=self._bounce_domain)
         with gate.passage(job.edition_id) as status:
+            if status == UNKNOWN:
+                return self._record(recorder.given_back(job, "not sent: the database could not confirm the "
+                                                        "edition's state", cancelled=False))
             if status in HELD:
                 self.held[job.edition_id] = status
             if self._held_back(job):
@@ -195,7 +209,7 @@ class SenderPool:
                 return self._refused(job, error, transport)
         self._record(recorder.sent(job, str(reply)))
         self.throttle.succeeded()
-        self.breaker.succeeded()
+        self.breaker.succeeded(job.edition_id)
 
     def _deferred(self, job: Job, reply, **options) -> recorder.Outcome:
         return recorder.deferred(job, str(reply), retry_base=self._retry_base, max_age=self._max_age, **options)

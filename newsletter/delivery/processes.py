@@ -64,7 +64,8 @@ def run_children(count: int, once: bool, connections: int, environment: dict[str
 
     previous = {name: signal.signal(getattr(signal, name), pass_on) for name in ("SIGTERM", "SIGINT")}
     try:
-        return max(child.wait() for child in children)
+        codes = [child.wait() for child in children]
+        return max(code if code >= 0 else 128 - code for code in codes)  # killed by signal N: 128 + N
     finally:
         for name, handler in previous.items():
             signal.signal(getattr(signal, name), handler)

@@ -131,11 +131,17 @@ class OutcomeRecorder:
             self._thread.join(5)
         return self.pending_ids()
 
+    def alive(self) -> bool:
+        return self._thread.is_alive() or self._closing.is_set()
+
     def _run(self) -> None:
         while True:
             batch, done = self._collect()
-            if batch:
-                self._store(batch)
+            try:
+                if batch:
+                    self._store(batch)
+            except Exception:  # never let the recorder die with outcomes in hand: they stay pending
+                log.exception("recording %d outcomes failed unexpectedly; they stay in memory", len(batch))
             if done or self._abandon.is_set():
                 return
 

@@ -58,11 +58,11 @@ class SmtpReply:
     @property
     def about_recipient(self) -> bool:
         """A permanent refusal of this one recipient (as opposed to our sender, message, quota or policy)."""
-        if self.temporary or self.stage != RCPT:
+        if self.temporary or self.stage not in (RCPT, DATA):
             return False
         enhanced = self.enhanced
         if enhanced is None:
-            return True
+            return self.stage == RCPT
         subject = enhanced.split(".", 2)[1]
         return (subject == "1" and enhanced not in SENDER_STATUSES) or subject == "2"
 

@@ -35,7 +35,7 @@ REPORT_SECONDS = 1.0
 IDLE_POLL_SECONDS = 0.5
 OUTAGE_BACKOFF_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 OUTAGE_LOG_SECONDS = 30.0
-PRUNE_SECONDS = 3600.0
+REQUEUE_GRACE_SECONDS = 10.0
 
 
 class WorkerAlreadyRunning(RuntimeError):
@@ -127,7 +127,7 @@ class Worker:
         self._last_report = 0.0
         self._outage_since: float | None = None
         self._unloaded: list[int] = []
-        self._last_prune = 0.0
+        self._requeue_not_before = 0.0
         self._outage_logged = 0.0
         self._failures = 0
         self.heartbeat = heartbeats.WorkerBeat(self.worker_id, config)
@@ -164,7 +164,14 @@ class Worker:
         if self._outage_since is not None:
             log.info("database reachable again after %.1fs; delivering", time.monotonic() - self._outage_since)
             self._outage_since, self._outage_logged = None, 0.0
+            self._requeue_not_before = time.monotonic() + REQUEUE_GRACE_SECONDS
         return False
+
+    def _rows_in_hand(self) -> set[int]:
+        """The claimed rows this worker still knows about: not yet loaded, with a sender, or with an outcome
+        waiting to be stored. Only their leases are renewed; any other row claimed under this worker's name
+        (a claim whose commit reply was lost, an outcome dropped) expires and returns to the queue."""
+        return set(self._unloaded) | self.pool.in_hand() | self.pool.recorder.pending_ids()
 
     def _wait_for_database(self, error: SQLAlchemyError) -> None:
         """Never exit on a database outage: drop the broken connection, say so (not on every try), back off."""
@@ -175,8 +182,9 @@ class Worker:
         self._failures += 1
         if now - self._outage_logged >= OUTAGE_LOG_SECONDS:
             self._outage_logged = now
+            detail = str(getattr(error, "orig", error)).strip().splitlines() or [""]
             log.error("database unreachable (%s: %s); waiting for it, accepted mail is kept until recorded",
-                      error.__class__.__name__, str(getattr(error, "orig", error)).strip().splitlines()[0][:200])
+                      error.__class__.__name__, detail[0][:200])
         self.stop.wait(OUTAGE_BACKOFF_SECONDS[min(self._failures, len(OUTAGE_BACKOFF_SECONDS)) - 1])
 
     def _shut_down(self) -> None:
@@ -215,16 +223,11 @@ class Worker:
         self._last_maintenance = now
         self.heartbeat(self.pool.stats)
         if force or now - self._last_lease_check >= self._lease_check_seconds:
-            claims.renew_leases(self.worker_id, self.lease)
-            claims.requeue_expired()
+            claims.renew_leases(self.worker_id, self.lease, self._rows_in_hand())
+            if now >= self._requeue_not_before:
+                claims.requeue_expired()
             self._last_lease_check = now
         self._pause_for_the_breaker()
-        if now - self._last_prune >= PRUNE_SECONDS:
-            self._last_prune = now
-            removed = ledger.prune(float(self.app.config["LEDGER_RETENTION_DAYS"]))
-            if removed:
-                log.info("retention: %d delivery rows older than %s days removed (counts kept)", removed,
-                         self.app.config["LEDGER_RETENTION_DAYS"])
         self.pool.held = {edition_id: status for edition_id, status in _held_statuses()}
         if not self.pool.backlog():
             for edition_id, status in self.pool.held.items():
