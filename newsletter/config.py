@@ -46,6 +46,8 @@ DEFAULTS: dict[str, object] = {
     "FEED_BE": None,
     "FEED_RU": None,
     "FEED_EN": None,
+    "RATE_LIMITS": None,
+    "RATE_LIMIT_STORAGE_URL": "memory://",
 }
 
 

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import tokens
+from . import rate_limits, tokens
 from .addresses import InvalidAddress, normalise_address
 from .config import LANGUAGES
 from .confirmation_mail import queue_already_subscribed, queue_confirmation
@@ -103,11 +103,13 @@ def _subscribe_once(request: SubscriptionRequest) -> int | None:
     subscriber = db.session.scalar(
         select(Subscriber).where(Subscriber.email == request.email).with_for_update()
     )
+    if subscriber is not None and _recently_answered(subscriber):
+        return None
+    if not rate_limits.mail_allowed(request.email):
+        return None
     if subscriber is None:
         subscriber = Subscriber(email=request.email, status=PENDING, locale=request.locale, created_at=utcnow())
         db.session.add(subscriber)
-    elif _recently_answered(subscriber):
-        return None
     if subscriber.status == CONFIRMED and set(request.languages) <= set(subscriber.confirmed_languages):
         queue_already_subscribed(subscriber)
     else:
