@@ -48,6 +48,7 @@ DEFAULTS: dict[str, object] = {
     "FEED_EN": None,
     "RATE_LIMITS": None,
     "RATE_LIMIT_STORAGE_URL": "memory://",
+    "ALLOWED_ORIGINS": None,
 }
 
 
@@ -81,6 +82,8 @@ def load_config(app: Flask, overrides: dict | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = _with_driver(database_url)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_REQUEST_BYTES"])
     app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")
+    app.config["SESSION_COOKIE_SECURE"] = app.config["BASE_URL"].startswith("https://")
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
 
 
 def _typed(key: str, value: object, kind: type) -> bool | int | float:

@@ -12,6 +12,8 @@ def init_app(app: Flask) -> None:
     from . import articles, editions, openapi  # noqa: F401  (register the editor API routes)
     from . import subscribers, subscriptions  # noqa: F401  (public subscriptions, editor subscribers API)
     from . import sending  # noqa: F401  (pause and resume an edition's send)
+    from . import cors
 
     csrf.exempt(api)
     app.register_blueprint(api)
+    cors.init_app(app)
