@@ -51,3 +51,9 @@ def normalise_address(raw: object) -> str:
     if len(address) > MAX_ADDRESS_LENGTH:
         raise InvalidAddress(_l("The email address is too long (at most 254 characters)."))
     return address
+
+
+def masked(address: str) -> str:
+    """The address as a page may show it to whoever holds a link: `o***@example.org`."""
+    local, _at, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}"

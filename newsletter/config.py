@@ -49,6 +49,8 @@ DEFAULTS: dict[str, object] = {
     "RATE_LIMITS": None,
     "RATE_LIMIT_STORAGE_URL": "memory://",
     "ALLOWED_ORIGINS": None,
+    "LOGO_PATH": None,
+    "SITE_URL": None,
 }
 
 

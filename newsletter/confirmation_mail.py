@@ -14,7 +14,7 @@ from .consent import consent_languages, superseded_by_unsubscribe
 from .delivery.compose import build_message, transactional_message_id
 from .delivery.ledger import NothingToRender, enqueue_transactional, register_transactional_renderer
 from .extensions import db
-from .i18n import LANGUAGE_NAMES
+from .i18n import languages_phrase
 from .models import Consent, Subscriber, utcnow
 from .models.delivery import ALREADY_SUBSCRIBED, CONFIRMATION
 from .models.subscribers import CONFIRMED
@@ -54,7 +54,7 @@ def render_confirmation(delivery) -> bytes:
     with force_locale(subscriber.locale):
         context = {
             "confirm_url": confirm_url(consent, subscriber),
-            "language_names": [LANGUAGE_NAMES[code] for code in consent_languages(consent)],
+            "languages": languages_phrase(consent_languages(consent)),
             "max_age_days": tokens.confirm_max_age().days,
         }
         subject = _("Please confirm your subscription to %(publication)s", publication=_publication())
@@ -70,7 +70,7 @@ def render_already_subscribed(delivery) -> bytes:
     with force_locale(subscriber.locale):
         context = {
             "preferences_url": links.preferences,
-            "language_names": [LANGUAGE_NAMES[code] for code in subscriber.confirmed_languages],
+            "languages": languages_phrase(subscriber.confirmed_languages),
         }
         subject = _("You are already subscribed to %(publication)s", publication=_publication())
         return _build(delivery, subscriber, "already_subscribed", subject, context)

@@ -37,7 +37,11 @@ class InvalidSubscription(ValueError):
 
 
 class LinkUsed(tokens.TokenInvalid):
-    """A genuine confirmation link that was already followed."""
+    """A genuine confirmation link that was already followed; `subscriber` is whom it confirmed."""
+
+    def __init__(self, message: str, subscriber: Subscriber | None = None):
+        super().__init__(message)
+        self.subscriber = subscriber
 
 
 class LinkGone(tokens.TokenInvalid):
@@ -53,7 +57,7 @@ class SubscriptionRequest:
 
 
 def clean_languages(raw: object) -> list[str]:
-    """Known language codes in the catalogue order, or InvalidSubscription for the `languages` field."""
+    """Known language codes in the order the reader gave them, or InvalidSubscription for the `languages` field."""
     if not isinstance(raw, (list, tuple)) or not raw:
         raise InvalidSubscription({"languages": _l("Choose at least one language.")})
     if not all(isinstance(code, str) and code in LANGUAGES for code in raw):
@@ -61,7 +65,7 @@ def clean_languages(raw: object) -> list[str]:
         raise InvalidSubscription({"languages": message})
     if len(set(raw)) != len(raw):
         raise InvalidSubscription({"languages": _l("Choose each language once.")})
-    return [code for code in LANGUAGES if code in raw]
+    return list(raw)
 
 
 def build_request(email: object, languages: object, locale: str | None, origin: RequestOrigin) -> SubscriptionRequest:
@@ -78,7 +82,8 @@ def build_request(email: object, languages: object, locale: str | None, origin: 
         errors.update(error.errors)
     if errors:
         raise InvalidSubscription(errors)
-    return SubscriptionRequest(address, chosen, locale if locale in LANGUAGES else chosen[0], origin)
+    first_in_catalogue = next(code for code in LANGUAGES if code in chosen)
+    return SubscriptionRequest(address, chosen, locale if locale in LANGUAGES else first_in_catalogue, origin)
 
 
 def subscribe(request: SubscriptionRequest) -> None:
@@ -149,7 +154,7 @@ def confirm(token: str, ip: str | None, user_agent: str | None) -> Subscriber:
     """Follow a confirmation link once; raises TokenInvalid, TokenExpired, LinkUsed or LinkGone."""
     consent = consent_for_token(token)
     if consent.confirmed_at is not None:
-        raise LinkUsed("already confirmed")
+        raise LinkUsed("already confirmed", consent.subscriber)
     subscriber = consent.subscriber
     now = utcnow()
     record_confirmation(consent, ip, user_agent)
@@ -166,6 +171,15 @@ def confirm(token: str, ip: str | None, user_agent: str | None) -> Subscriber:
     db.session.commit()
     log.info("subscriber %s confirmed consent %s", subscriber.id, consent.id)
     return subscriber
+
+
+def languages_in_reader_order(subscriber: Subscriber) -> list[str]:
+    """The confirmed languages in the order the reader chose them (their latest request first)."""
+    confirmed = set(subscriber.confirmed_languages)
+    ordered: list[str] = []
+    for consent in sorted(subscriber.consents, key=lambda row: row.id, reverse=True):
+        ordered += [code for code in consent_languages(consent) if code in confirmed and code not in ordered]
+    return ordered + [code for code in subscriber.confirmed_languages if code not in ordered]
 
 
 def consent_for_token(token: str) -> Consent:

@@ -12,3 +12,6 @@ def init_app(app: Flask) -> None:
     from . import archive
 
     app.register_blueprint(archive.blueprint)
+    from . import reader
+
+    reader.init_app(app)
