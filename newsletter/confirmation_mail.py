@@ -16,14 +16,15 @@ from .delivery.ledger import NothingToRender, enqueue_transactional, register_tr
 from .extensions import db
 from .i18n import languages_phrase
 from .models import Consent, Subscriber, utcnow
-from .models.delivery import ALREADY_SUBSCRIBED, CONFIRMATION
-from .models.subscribers import CONFIRMED
+from .models.delivery import ALREADY_SUBSCRIBED, CONFIRMATION, UNSUBSCRIBE_LINK
+from .models.subscribers import CONFIRMED, UNSUBSCRIBED
 
 
 def init_app(app: Flask) -> None:
     """Let the worker render this module's kinds of transactional mail."""
     register_transactional_renderer(CONFIRMATION, render_confirmation)
     register_transactional_renderer(ALREADY_SUBSCRIBED, render_already_subscribed)
+    register_transactional_renderer(UNSUBSCRIBE_LINK, render_unsubscribe_link)
 
 
 def queue_confirmation(subscriber: Subscriber, consent: Consent) -> None:
@@ -74,6 +75,23 @@ def render_already_subscribed(delivery) -> bytes:
         }
         subject = _("You are already subscribed to %(publication)s", publication=_publication())
         return _build(delivery, subscriber, "already_subscribed", subject, context)
+
+
+def queue_unsubscribe_link(subscriber: Subscriber) -> None:
+    """Queue an email with the subscriber's unsubscribe link, asked for by address (committed by the caller)."""
+    enqueue_transactional(subscriber, kind=UNSUBSCRIBE_LINK)
+    subscriber.request_mail_queued_at = utcnow()
+
+
+def render_unsubscribe_link(delivery) -> bytes:
+    """The one-click unsubscribe link, for a reader whose own link was broken or expired."""
+    subscriber = _subscriber_of(delivery)
+    if subscriber.status == UNSUBSCRIBED:
+        raise NothingToRender("the subscriber has unsubscribed already")
+    links = tokens.subscriber_links(subscriber.id, subscriber.email)
+    with force_locale(subscriber.locale):
+        subject = _("Unsubscribe from %(publication)s", publication=_publication())
+        return _build(delivery, subscriber, "unsubscribe_link", subject, {"unsubscribe_url": links.unsubscribe})
 
 
 def _subscriber_of(delivery) -> Subscriber:

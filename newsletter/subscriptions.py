@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from . import rate_limits, tokens
 from .addresses import InvalidAddress, normalise_address
 from .config import LANGUAGES
-from .confirmation_mail import queue_already_subscribed, queue_confirmation
+from .confirmation_mail import queue_already_subscribed, queue_confirmation, queue_unsubscribe_link
 from .consent import (
     RequestOrigin, consent_languages, record_confirmation, record_request, superseded_by_unsubscribe,
 )
@@ -128,6 +128,22 @@ def _subscribe_once(request: SubscriptionRequest) -> int | None:
         queue_confirmation(subscriber, record_request(subscriber, request.languages, request.origin))
     db.session.flush()
     return subscriber.id
+
+
+def request_unsubscribe_link(address: str) -> None:
+    """Email a subscribed address its unsubscribe link; the caller's answer is the same whatever happened.
+
+    Nothing is sent to an unknown or unsubscribed address, nor within the resend window or over the
+    email limits that protect every address from being mail-bombed through this form.
+    """
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address).with_for_update())
+    if (
+        subscriber is not None and subscriber.status != UNSUBSCRIBED and not _recently_answered(subscriber)
+        and rate_limits.mail_allowed(address)
+    ):
+        queue_unsubscribe_link(subscriber)
+        log.info("unsubscribe link requested for subscriber %s", subscriber.id)
+    db.session.commit()
 
 
 def _recently_answered(subscriber: Subscriber) -> bool:
