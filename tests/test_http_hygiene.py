@@ -86,7 +86,8 @@ def _public_pages(app, client, add_subscriber):
     confirm = "/confirm/" + tokens.make_token(tokens.CONFIRM, [consent.id, tokens.address_fingerprint("new@example.org")])
     return ["/subscribe", confirm, links.unsubscribe.replace(base, ""), links.preferences.replace(base, ""),
             "/archive", "/archive/en", "/archive/en/feed.atom", "/healthz", "/no-such-page", "/confirm/bad-token",
-            "/api/v1/openapi.json", "/api/v1/editions"]
+            "/api/v1/openapi.json", "/api/v1/editions", "/", "/subscribe/sent", "/unsubscribe-by-address",
+            "/unsubscribe-by-address/sent", "/favicon.ico", "/logo"]
 
 
 def test_header_survey_of_every_public_page(app, client, add_subscriber):
