@@ -17,6 +17,7 @@ from .config import LANGUAGES
 from .digest_rendering import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 from .extensions import db
 from .models import Article
+from .request_text import is_unusable
 from .weeks import YEARS
 
 PLACEHOLDERS = (UNSUBSCRIBE_PLACEHOLDER, PREFERENCES_PLACEHOLDER)
@@ -63,6 +64,8 @@ def _text(data: dict, name: str, errors: dict, required: bool = True) -> str | N
         errors[name] = f"is longer than {LIMITS[name]} characters"
     elif "\x00" in value or any(marker in value for marker in PLACEHOLDERS):
         errors[name] = "contains a forbidden character sequence"
+    elif any(is_unusable(character) for character in value):
+        errors[name] = "contains an unpaired surrogate or a Unicode noncharacter"
     return value
 
 

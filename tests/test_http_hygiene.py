@@ -1,16 +1,17 @@
 """HTTP hygiene: ids out of range, unusable JSON text, the language switcher, 405, security headers, caching."""
 from __future__ import annotations
 
+import json
 import re
 import stat
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from newsletter import create_app, tokens
 from newsletter.delivery.transport import FileTransport
 from newsletter.extensions import db
-from newsletter.models import Subscriber
+from newsletter.models import Article, Subscriber
 
 NONCE = re.compile(r"script-src 'nonce-([^']+)'")
 
@@ -140,3 +141,14 @@ def test_outbox_files_are_readable_by_the_owner_only(tmp_path):
     transport.send("a@example.org", "b@example.org", b"Subject: x\r\n\r\nbody\r\n")
     [written] = list((tmp_path / "outbox").glob("*.eml"))
     assert stat.S_IMODE(written.stat().st_mode) == 0o600
+
+
+def test_a_surrogate_in_an_article_file_is_reported_not_a_crash(runner, tmp_path):
+    article = {"language": "en", "title": "Bad \ud800 title", "url": "https://site.example/a", "summary": "s",
+               "published_at": "2026-11-30T10:00:00+00:00", "section": "Economy"}
+    path = tmp_path / "articles.json"
+    path.write_text(json.dumps({"articles": [article]}))
+    result = runner.invoke(args=["articles", "import", str(path)])
+    assert result.exit_code != 0 and "surrogate" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert db.session.scalar(select(func.count()).select_from(Article)) == 0
