@@ -13,7 +13,7 @@ from newsletter.delivery.transport import FileTransport
 from newsletter.extensions import db
 from newsletter.models import Article, Subscriber
 
-NONCE = re.compile(r"script-src 'nonce-([^']+)'")
+NONCE = re.compile(r"script-src 'self' 'nonce-([^']+)'")
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 """HTTP hygiene for every response: security headers, bounded ids, links built from the route.
 
-- Every response carries a Content-Security-Policy that allows no inline script or style except by
-  this request's nonce (`csp_nonce()` in templates), `frame-ancestors 'none'` (the sign-up form may be
+- Every response carries a Content-Security-Policy that allows scripts and styles from this site's own
+  files and no inline script or style except by this request's nonce (`csp_nonce()` in templates), `frame-ancestors 'none'` (the sign-up form may be
   framed by `NEWSLETTER_ALLOWED_ORIGINS`), `X-Content-Type-Options: nosniff` and
   `Referrer-Policy: no-referrer`.
 - Pages reached by a signed link (confirm, unsubscribe, preferences) are never cached: the link is a key.
@@ -56,8 +56,9 @@ def _frame_ancestors() -> str:
 def _policy() -> str:
     nonce = csp_nonce()
     return (
-        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self' data:; "
-        f"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors {_frame_ancestors()}"
+        f"default-src 'none'; script-src 'self' 'nonce-{nonce}'; style-src 'self' 'nonce-{nonce}'; "
+        "img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+        f"frame-ancestors {_frame_ancestors()}"
     )
 
 
