@@ -24,6 +24,7 @@ from .digest_rendering import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 from .extensions import db
 from .models import Article
 from .models.content import Trend
+from .request_text import is_unusable
 from .weeks import YEARS
 
 PLACEHOLDERS = (UNSUBSCRIBE_PLACEHOLDER, PREFERENCES_PLACEHOLDER)
@@ -72,6 +73,8 @@ def _text(data: dict, name: str, errors: dict, required: bool = True) -> str | N
         errors[name] = text_problem(value, LIMITS[name])
     elif any(marker in value for marker in PLACEHOLDERS):
         errors[name] = "contains a forbidden character sequence"
+    elif any(is_unusable(character) for character in value):
+        errors[name] = "contains an unpaired surrogate or a Unicode noncharacter"
     return value
 
 

@@ -14,16 +14,17 @@ from .consent import consent_languages, superseded_by_unsubscribe
 from .delivery.compose import build_message, transactional_message_id
 from .delivery.ledger import NothingToRender, enqueue_transactional, register_transactional_renderer
 from .extensions import db
-from .i18n import LANGUAGE_NAMES
+from .i18n import languages_phrase
 from .models import Consent, Subscriber, utcnow
 from .models.delivery import DeliveryKind
-from .models.subscribers import CONFIRMED
+from .models.subscribers import CONFIRMED, UNSUBSCRIBED
 
 
 def init_app(app: Flask) -> None:
     """Let the worker render this module's kinds of transactional mail."""
     register_transactional_renderer(DeliveryKind.CONFIRMATION, render_confirmation)
     register_transactional_renderer(DeliveryKind.ALREADY_SUBSCRIBED, render_already_subscribed)
+    register_transactional_renderer(DeliveryKind.UNSUBSCRIBE_LINK, render_unsubscribe_link)
 
 
 def queue_confirmation(subscriber: Subscriber, consent: Consent) -> None:
@@ -54,7 +55,7 @@ def render_confirmation(delivery) -> bytes:
     with force_locale(subscriber.locale):
         context = {
             "confirm_url": confirm_url(consent, subscriber),
-            "language_names": [LANGUAGE_NAMES[code] for code in consent_languages(consent)],
+            "languages": languages_phrase(consent_languages(consent)),
             "max_age_days": tokens.confirm_max_age().days,
         }
         subject = _("Please confirm your subscription to %(publication)s", publication=_publication())
@@ -70,10 +71,27 @@ def render_already_subscribed(delivery) -> bytes:
     with force_locale(subscriber.locale):
         context = {
             "preferences_url": links.preferences,
-            "language_names": [LANGUAGE_NAMES[code] for code in subscriber.confirmed_languages],
+            "languages": languages_phrase(subscriber.confirmed_languages),
         }
         subject = _("You are already subscribed to %(publication)s", publication=_publication())
         return _build(delivery, subscriber, "already_subscribed", subject, context)
+
+
+def queue_unsubscribe_link(subscriber: Subscriber) -> None:
+    """Queue an email with the subscriber's unsubscribe link, asked for by address (committed by the caller)."""
+    enqueue_transactional(subscriber, kind=DeliveryKind.UNSUBSCRIBE_LINK)
+    subscriber.request_mail_queued_at = utcnow()
+
+
+def render_unsubscribe_link(delivery) -> bytes:
+    """The one-click unsubscribe link, for a reader whose own link was broken or expired."""
+    subscriber = _subscriber_of(delivery)
+    if subscriber.status == UNSUBSCRIBED:
+        raise NothingToRender("the subscriber has unsubscribed already")
+    links = tokens.subscriber_links(subscriber.id, subscriber.email)
+    with force_locale(subscriber.locale):
+        subject = _("Unsubscribe from %(publication)s", publication=_publication())
+        return _build(delivery, subscriber, "unsubscribe_link", subject, {"unsubscribe_url": links.unsubscribe})
 
 
 def _subscriber_of(delivery) -> Subscriber:

@@ -5,8 +5,9 @@ from pathlib import Path
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import get_locale, refresh
+from flask_babel import gettext as _
 
 from .config import LANGUAGES
 from .extensions import babel
@@ -14,10 +15,13 @@ from .extensions import babel
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_NAMES = {"be": "Беларуская", "ru": "Русский", "en": "English"}
+"""Each language's name in itself, for language choices; mid-sentence, use `languages_phrase`."""
+LANGUAGE_COOKIE = "lang"
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
 
 
 def select_locale() -> str:
-    """?lang= first, then a language forced for this request, then Accept-Language, then en."""
+    """?lang= first, then a language forced for this request, then the remembered choice, then Accept-Language."""
     if not has_request_context():
         return DEFAULT_LANGUAGE
     asked = request.args.get("lang", "")
@@ -26,7 +30,37 @@ def select_locale() -> str:
     forced = g.get("forced_language")
     if forced in LANGUAGES:
         return forced
+    remembered = request.cookies.get(LANGUAGE_COOKIE, "")
+    if remembered in LANGUAGES:
+        return remembered
     return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+
+
+def remember_language(response):
+    """A page opened with ?lang= keeps that choice in a cookie that holds the language and nothing else."""
+    asked = request.args.get("lang", "")
+    if (
+        request.method == "GET" and asked in LANGUAGES and request.cookies.get(LANGUAGE_COOKIE) != asked
+        and response.mimetype == "text/html" and not request.path.startswith("/api/")
+    ):
+        response.set_cookie(
+            LANGUAGE_COOKIE, asked, max_age=LANGUAGE_COOKIE_SECONDS, httponly=True, samesite="Lax",
+            secure=current_app.config["BASE_URL"].startswith("https://"),
+        )
+    return response
+
+
+def language_adverbs() -> dict[str, str]:
+    """How each language is named mid-sentence ("in Belarusian", "па-беларуску", "по-белорусски")."""
+    return {"be": _("Belarusian"), "ru": _("Russian"), "en": _("English")}
+
+
+def languages_phrase(codes: list[str]) -> str:
+    """Languages as a sentence says them, in the given order: "Belarusian and Russian", "па-беларуску і па-руску"."""
+    names = [language_adverbs()[code] for code in codes]
+    if len(names) < 2:
+        return "".join(names)
+    return _("%(first)s and %(last)s", first=", ".join(names[:-1]), last=names[-1])
 
 
 def choose_language_afresh() -> None:
@@ -60,7 +94,9 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS_DIR)
     babel.init_app(app, locale_selector=select_locale)
     app.before_request(choose_language_afresh)
+    app.after_request(remember_language)
 
     @app.context_processor
     def language_context() -> dict:
-        return {"languages": LANGUAGES, "language_names": LANGUAGE_NAMES, "current_language": current_language()}
+        return {"languages": LANGUAGES, "language_names": LANGUAGE_NAMES, "current_language": current_language(),
+                "languages_phrase": languages_phrase}

@@ -29,6 +29,14 @@ FORMULA_STARTS = ("=", "+", "-", "@")
 ESCAPE = "'"
 
 
+UNSUBSCRIBED_SKIP = "skipped: unsubscribed"
+SUPPRESSED_SKIP = "skipped: suppressed"
+SKIP_REASONS = {
+    UNSUBSCRIBED_SKIP: "this address unsubscribed; it is not subscribed again",
+    SUPPRESSED_SKIP: "this address is on the suppression list (bounced or complained); it is not subscribed again",
+}
+
+
 class ImportFormatError(ValueError):
     """The file as a whole cannot be read as the import format."""
 
@@ -138,13 +146,16 @@ def _import_row(row: dict, line: int, source_name: str, report: ImportReport) ->
         report.errors.append((line, str(error)))
         return
     outcome = _import_subscriber(address, languages, confirmed_at, source_name)
-    if outcome == "skipped":
-        report.skipped.append((line, "this address unsubscribed; it is not subscribed again"))
+    if outcome in SKIP_REASONS:
+        report.skipped.append((line, SKIP_REASONS[outcome]))
     else:
         setattr(report, outcome, getattr(report, outcome) + 1)
 
 
 def _import_subscriber(address: str, languages: list[str], confirmed_at: datetime | None, source_name: str) -> str:
+    """Add or update one subscriber; an unsubscribed or suppressed address is never subscribed again."""
+    if suppression.is_suppressed(address, current_app.config["SECRET_KEY"]):
+        return SUPPRESSED_SKIP
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
     when = confirmed_at or utcnow()
     outcome = "updated"
@@ -154,7 +165,7 @@ def _import_subscriber(address: str, languages: list[str], confirmed_at: datetim
         db.session.add(subscriber)
         outcome = "added"
     elif subscriber.status == UNSUBSCRIBED:
-        return "skipped"
+        return UNSUBSCRIBED_SKIP
     missing = [code for code in languages if code not in subscriber.confirmed_languages]
     if subscriber.status == CONFIRMED and not missing:
         return "unchanged"

@@ -13,10 +13,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import suppression, tokens
+from . import rate_limits, suppression, tokens
 from .addresses import InvalidAddress, normalise_address
 from .config import LANGUAGES
-from .confirmation_mail import queue_already_subscribed, queue_confirmation
+from .confirmation_mail import queue_already_subscribed, queue_confirmation, queue_unsubscribe_link
 from .consent import (
     RequestOrigin, consent_languages, record_confirmation, record_request, superseded_by_unsubscribe,
 )
@@ -38,7 +38,11 @@ class InvalidSubscription(ValueError):
 
 
 class LinkUsed(tokens.TokenInvalid):
-    """A genuine confirmation link that was already followed."""
+    """A genuine confirmation link that was already followed; `subscriber` is whom it confirmed."""
+
+    def __init__(self, message: str, subscriber: Subscriber | None = None):
+        super().__init__(message)
+        self.subscriber = subscriber
 
 
 class LinkGone(tokens.TokenInvalid):
@@ -54,13 +58,15 @@ class SubscriptionRequest:
 
 
 def clean_languages(raw: object) -> list[str]:
-    """Known language codes in the catalogue order, or InvalidSubscription for the `languages` field."""
+    """Known language codes in the order the reader gave them, or InvalidSubscription for the `languages` field."""
     if not isinstance(raw, (list, tuple)) or not raw:
         raise InvalidSubscription({"languages": _l("Choose at least one language.")})
     if not all(isinstance(code, str) and code in LANGUAGES for code in raw):
         message = _l("Choose languages from Belarusian (be), Russian (ru) and English (en).")
         raise InvalidSubscription({"languages": message})
-    return [code for code in LANGUAGES if code in raw]
+    if len(set(raw)) != len(raw):
+        raise InvalidSubscription({"languages": _l("Choose each language once.")})
+    return list(raw)
 
 
 def build_request(email: object, languages: object, locale: str | None, origin: RequestOrigin) -> SubscriptionRequest:
@@ -77,7 +83,8 @@ def build_request(email: object, languages: object, locale: str | None, origin: 
         errors.update(error.errors)
     if errors:
         raise InvalidSubscription(errors)
-    return SubscriptionRequest(address, chosen, locale if locale in LANGUAGES else chosen[0], origin)
+    first_in_catalogue = next(code for code in LANGUAGES if code in chosen)
+    return SubscriptionRequest(address, chosen, locale if locale in LANGUAGES else first_in_catalogue, origin)
 
 
 def subscribe(request: SubscriptionRequest) -> None:
@@ -98,28 +105,47 @@ def subscribe(request: SubscriptionRequest) -> None:
 def _subscribe_once(request: SubscriptionRequest) -> int | None:
     """Queue one email per request and resend window, whatever the state; render nothing here.
 
+    Over the per-address or overall email limits, nothing is written and nothing is sent.
     Every state does the same kind of work (a lookup, a few inserts, one delivery row, a commit),
     so the response time does not tell whether the address is subscribed.
     """
     subscriber = db.session.scalar(
         select(Subscriber).where(Subscriber.email == request.email).with_for_update()
     )
+    if subscriber is not None and _recently_answered(subscriber):
+        return None
+    if not rate_limits.mail_allowed(request.email):
+        return None
     if subscriber is None:  # a new row: perhaps an erased person back, whose suppression entry is a hash
         suppression.recognise(request.email, current_app.config["SECRET_KEY"])
         subscriber = Subscriber(email=request.email, status=PENDING, locale=request.locale, created_at=utcnow())
         db.session.add(subscriber)
-    elif _recently_answered(subscriber):
-        return None
     if subscriber.status == CONFIRMED and set(request.languages) <= set(subscriber.confirmed_languages):
         queue_already_subscribed(subscriber)
     else:
+        # A confirmed or unsubscribed row keeps its status until its owner clicks: a stranger's request
+        # never makes an unsubscribed row pending, which purge-pending would delete with its history.
         _replace_pending_languages(subscriber, request.languages)
-        if subscriber.status != CONFIRMED:
-            subscriber.status = PENDING
         subscriber.locale = request.locale
         queue_confirmation(subscriber, record_request(subscriber, request.languages, request.origin))
     db.session.flush()
     return subscriber.id
+
+
+def request_unsubscribe_link(address: str) -> None:
+    """Email a subscribed address its unsubscribe link; the caller's answer is the same whatever happened.
+
+    Nothing is sent to an unknown or unsubscribed address, nor within the resend window or over the
+    email limits that protect every address from being mail-bombed through this form.
+    """
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address).with_for_update())
+    if (
+        subscriber is not None and subscriber.status != UNSUBSCRIBED and not _recently_answered(subscriber)
+        and rate_limits.mail_allowed(address)
+    ):
+        queue_unsubscribe_link(subscriber)
+        log.info("unsubscribe link requested for subscriber %s", subscriber.id)
+    db.session.commit()
 
 
 def _recently_answered(subscriber: Subscriber) -> bool:
@@ -146,7 +172,7 @@ def confirm(token: str, ip: str | None, user_agent: str | None) -> Subscriber:
     """Follow a confirmation link once; raises TokenInvalid, TokenExpired, LinkUsed or LinkGone."""
     consent = consent_for_token(token)
     if consent.confirmed_at is not None:
-        raise LinkUsed("already confirmed")
+        raise LinkUsed("already confirmed", consent.subscriber)
     subscriber = consent.subscriber
     now = utcnow()
     record_confirmation(consent, ip, user_agent)
@@ -165,12 +191,21 @@ def confirm(token: str, ip: str | None, user_agent: str | None) -> Subscriber:
     return subscriber
 
 
+def languages_in_reader_order(subscriber: Subscriber) -> list[str]:
+    """The confirmed languages in the order the reader chose them (their latest request first)."""
+    confirmed = set(subscriber.confirmed_languages)
+    ordered: list[str] = []
+    for consent in sorted(subscriber.consents, key=lambda row: row.id, reverse=True):
+        ordered += [code for code in consent_languages(consent) if code in confirmed and code not in ordered]
+    return ordered + [code for code in subscriber.confirmed_languages if code not in ordered]
+
+
 def consent_for_token(token: str) -> Consent:
     """The unexpired consent a confirmation token points at (used or not)."""
     payload = tokens.read_token(tokens.CONFIRM, token, max_age=tokens.confirm_max_age())
     consent_id, fingerprint = _pair(payload)
     consent = db.session.get(Consent, consent_id, with_for_update=True)
-    if consent is None or tokens.address_fingerprint(consent.subscriber.email) != fingerprint:
+    if consent is None or not _fingerprint_matches(consent.subscriber, fingerprint):
         raise LinkGone("no such request")
     if consent.confirmed_at is None and superseded_by_unsubscribe(consent):
         raise LinkGone("request made before unsubscribing")
@@ -181,9 +216,13 @@ def subscriber_for_link(purpose: str, token: str) -> Subscriber:
     """The subscriber an unsubscribe or preferences token was made for, and only that one."""
     subscriber_id, fingerprint = _pair(tokens.read_token(purpose, token))
     subscriber = db.session.get(Subscriber, subscriber_id)
-    if subscriber is None or tokens.address_fingerprint(subscriber.email) != fingerprint:
+    if subscriber is None or not _fingerprint_matches(subscriber, fingerprint):
         raise LinkGone("no such subscriber")
     return subscriber
+
+
+def _fingerprint_matches(subscriber: Subscriber, fingerprint: str) -> bool:
+    return tokens.fingerprint_matches(fingerprint, subscriber.email, subscriber.former_fingerprint)
 
 
 def _pair(payload: object) -> tuple[int, str]:

@@ -28,10 +28,8 @@ class NotSuppressed(LookupError):
 
 
 def suppression_address(raw: object) -> str:
-    """The one normal form used for every suppression lookup (raises addresses.InvalidAddress).
-
-    At merge time this is the place to point at the project-wide normalisation function.
-    """
+    """The one normal form used for every suppression lookup: the project-wide one, as on subscribe and
+    import (raises addresses.InvalidAddress)."""
     return normalise_address(raw)
 
 

@@ -16,12 +16,12 @@ from newsletter.models import Heartbeat, utcnow
 def unmigrated(tmp_path):
     """An app on a fresh SQLite database nobody migrated."""
     return create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "INSTANCE_PATH": str(tmp_path / "i"),
-                       "SECRET_KEY": "k", "TESTING": True})
+                       "SECRET_KEY": "health-test-key-of-at-least-32-bytes", "TESTING": True})
 
 
 def test_serve_against_an_unmigrated_database_exits_with_one_line_naming_db_upgrade(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "NEWSLETTER_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}",
-           "NEWSLETTER_SECRET_KEY": "k"}
+           "NEWSLETTER_SECRET_KEY": "operator-test-key-of-at-least-32-bytes"}
     for command in (["serve", "--port", "0"], ["worker", "--once"], ["scheduler"]):
         result = subprocess.run([NEWSLETTER, *command], env=env, cwd=tmp_path, capture_output=True, text=True,
                                 timeout=120)

@@ -26,7 +26,7 @@ def test_flasks_run_is_hidden_from_help_but_still_works(tmp_path):
 
 def test_a_dotenv_file_in_the_working_directory_configures_the_cli(tmp_path):
     (tmp_path / ".env").write_text(f"NEWSLETTER_DATABASE_URL=sqlite:///{tmp_path / 'from-dotenv.db'}\n"
-                                   "NEWSLETTER_SECRET_KEY=from-dotenv\n")
+                                   "NEWSLETTER_SECRET_KEY=from-dotenv-a-key-of-at-least-32-bytes\n")
     assert _newsletter("db", "upgrade", cwd=tmp_path).returncode == 0
     assert (tmp_path / "from-dotenv.db").exists()
     assert _newsletter("suppression", "list", cwd=tmp_path).returncode == 0
@@ -35,7 +35,7 @@ def test_a_dotenv_file_in_the_working_directory_configures_the_cli(tmp_path):
 def _serve(tmp_path: Path, port: int, **env) -> tuple[dict, str]:
     """Start `serve --port`, read the OpenAPI servers URL (built from the base URL), stop it."""
     base = {"PATH": "/usr/bin:/bin", "NEWSLETTER_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
-            "NEWSLETTER_SECRET_KEY": "k", "NEWSLETTER_SCHEDULE": "sun 03:00", **env}
+            "NEWSLETTER_SECRET_KEY": "operator-test-key-of-at-least-32-bytes", "NEWSLETTER_SCHEDULE": "sun 03:00", **env}
     assert _newsletter("db", "upgrade", cwd=tmp_path, env=base).returncode == 0
     server = subprocess.Popen([NEWSLETTER, "serve", "--port", str(port)], cwd=tmp_path, env=base,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -39,7 +39,7 @@ def test_new_address_is_pending_with_one_confirmation_queued(client, subscribe_v
     parsed = parse_message(message)
     assert parsed["To"] == ADDRESS and parsed.get_content_type() == "multipart/alternative"
     assert parsed["Subject"] == "Подтвердите подписку на Belarus Weekly"
-    assert "Русский, English" in text_part(message)
+    assert "по-русски и по-английски" in text_part(message)
     assert confirm_path_in(message).startswith("/confirm/")
 
 
@@ -105,7 +105,7 @@ def test_unsubscribed_address_goes_through_double_opt_in_again(client, subscribe
     add_subscriber(ADDRESS, [], status=UNSUBSCRIBED)
     subscribe_via_api(ADDRESS, ["ru"])
     row = subscriber()
-    assert row.status == PENDING and row.pending_languages == ["ru"]
+    assert row.status == UNSUBSCRIBED and row.pending_languages == ["ru"]
     [message] = queued_messages()
     client.post(confirm_path_in(message))
     assert subscriber().status == CONFIRMED and subscriber().confirmed_languages == ["ru"]
@@ -117,7 +117,7 @@ def test_address_is_normalised_to_one_subscriber(client, subscribe_via_api, app)
     subscribe_via_api("  Reader@example.ORG ", ["en"])
     subscribe_via_api("user@Bücher.example", ["en"])
     addresses = sorted(db.session.scalars(select(Subscriber.email)))
-    assert addresses == ["Reader@example.org", "user@xn--bcher-kva.example"]
+    assert addresses == ["reader@example.org", "user@xn--bcher-kva.example"]
 
 
 def test_confirmation_is_in_the_first_chosen_language_or_the_given_locale(client):
@@ -240,7 +240,8 @@ def test_form_submission_confirms_in_the_page_language(client, form_token):
         "/subscribe?lang=be", data={"csrf_token": token, "email": ADDRESS, "languages": ["ru", "en"]},
         headers={"Referer": "http://newsletter.test/subscribe?lang=be"},
     )
-    assert response.status_code == 200 and "Праверце пошту" in response.get_data(as_text=True)
+    assert response.status_code == 303 and response.headers["Location"] == "/subscribe/sent?lang=be"
+    assert "Праверце пошту" in client.get(response.headers["Location"]).get_data(as_text=True)
     row = subscriber()
     assert row.locale == "be" and row.pending_languages == ["en", "ru"]
     assert row.consents[0].source == "form" and row.consents[0].source_page.endswith("/subscribe?lang=be")
@@ -261,7 +262,8 @@ def test_form_answers_alike_for_known_and_unknown_addresses(client, form_token, 
     pages = set()
     for address in ("confirmed@example.org", "new@example.org"):
         response = client.post("/subscribe", data={"csrf_token": form_token(), "email": address, "languages": "en"})
-        pages.add((response.status_code, response.get_data(as_text=True)))
+        page = re.sub(r'nonce="[^"]+"', 'nonce=""', response.get_data(as_text=True))  # one per response, by design
+        pages.add((response.status_code, page))
     assert len(pages) == 1
 
 
@@ -286,7 +288,7 @@ def test_honeypot_silently_drops_bots(client, form_token):
     response = client.post(
         "/subscribe", data={"csrf_token": form_token(), "email": ADDRESS, "languages": "en", "website": "http://spam"}
     )
-    assert response.status_code == 200 and "Check your inbox" in response.get_data(as_text=True)
+    assert response.status_code == 303 and response.headers["Location"].startswith("/subscribe/sent")
     assert snapshot() == {"subscribers": [], "languages": [], "consents": [], "deliveries": []}
 
 

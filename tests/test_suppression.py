@@ -16,8 +16,8 @@ def test_cli_add_list_remove(runner, app):
     assert runner.invoke(args=["suppression", "add", "Someone@example.net"]).output == "already suppressed\n"
     listed = json.loads(runner.invoke(args=["suppression", "list", "--json"]).output)
     assert [(row["email"], row["cause"], row["reason"]) for row in listed] == [
-        ("Someone@example.net", "manual", "asked by phone")]
-    assert "Someone@example.net\tmanual" in runner.invoke(args=["suppression", "list"]).output
+        ("someone@example.net", "manual", "asked by phone")]
+    assert "someone@example.net\tmanual" in runner.invoke(args=["suppression", "list"]).output
     assert runner.invoke(args=["suppression", "remove", "Someone@example.net"]).output == "removed\n"
     assert suppression.entries() == []
 
@@ -51,7 +51,7 @@ def test_erasure_keeps_only_a_keyed_hash_which_still_recognises_the_address(clie
     suppression.add("reader0@example.net", "complained", app.config["SECRET_KEY"])
     assert client.delete(f"/api/v1/subscribers/{subscriber_id}", headers=editor_headers).status_code == 204
     [entry] = db.session.scalars(db.select(Suppression)).all()
-    assert entry.email is None and entry.email_hash == suppression.address_hash("reader0@example.net", "test-secret-key")
+    assert entry.email is None and entry.email_hash == suppression.address_hash("reader0@example.net", app.config["SECRET_KEY"])
     assert "reader0" not in json.dumps(suppression.entry_json(entry))
     assert suppression.is_suppressed("reader0@example.net", app.config["SECRET_KEY"])
 

@@ -17,6 +17,8 @@ def init_app(app: Flask) -> None:
     from . import errors
 
     errors.register(app)
+    from . import cors
 
     csrf.exempt(api)
     app.register_blueprint(api)
+    cors.init_app(app)

@@ -11,7 +11,7 @@ from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppress
 from ..models.content import EditionStatus
 from ..models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
 from ..models.subscribers import CONFIRMED
-from ..database import dialect_insert, id_chunks, is_postgres
+from ..database import id_chunks, is_postgres
 from ..lifecycle import HELD, Action, condition
 from .ledger import cancel_queued, has_renderer
 

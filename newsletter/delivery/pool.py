@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections import Counter
 
 from sqlalchemy.exc import SQLAlchemyError

@@ -22,7 +22,7 @@ from ..extensions import db
 from ..models import Edition
 from ..models.content import EditionStatus
 from .. import editions
-from . import claims, ledger
+from . import claims
 from .digest import DigestTemplate
 from .pool import SenderPool
 from .signing import signer_from_config

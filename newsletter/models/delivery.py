@@ -33,6 +33,7 @@ class DeliveryKind(StrEnum):
     DIGEST = "digest"
     CONFIRMATION = "confirmation"
     ALREADY_SUBSCRIBED = "already_subscribed"
+    UNSUBSCRIBE_LINK = "unsubscribe_link"
 
 PRIORITY_TRANSACTIONAL = 0
 PRIORITY_DIGEST = 10

@@ -12,3 +12,8 @@ def init_app(app: Flask) -> None:
     from . import archive
 
     app.register_blueprint(archive.blueprint)
+    from . import address_unsubscribe, reader
+
+    app.register_blueprint(address_unsubscribe.bp)
+
+    reader.init_app(app)

@@ -3,17 +3,20 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, g, render_template, request
+from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
-from .. import subscriptions, tokens
+from .. import rate_limits, subscriptions, tokens
+from . import handle_http_error
 from ..config import LANGUAGES
 from ..consent import FORM, PREFERENCES, RequestOrigin
 from ..extensions import csrf, db
-from ..i18n import LANGUAGE_NAMES, current_language
-from ..models.subscribers import UNSUBSCRIBED
+from ..i18n import current_language
+from ..addresses import masked
+from ..models.subscribers import CONFIRMED, UNSUBSCRIBED
 
 log = logging.getLogger(__name__)
 bp = Blueprint("subscriptions", __name__)
@@ -34,10 +37,11 @@ def subscribe_form():
 
 
 @bp.post("/subscribe")
+@rate_limits.limit(rate_limits.SUBSCRIBE)
 def subscribe_submit():
     if request.form.get(HONEYPOT_FIELD):
         log.info("form submission dropped by the honeypot")
-        return render_template("pages/subscribe_sent.html")
+        return _check_your_inbox()
     email = request.form.get("email", "")
     chosen = request.form.getlist("languages")
     page = request.form.get("page") or request.referrer or request.url
@@ -47,7 +51,26 @@ def subscribe_submit():
     except subscriptions.InvalidSubscription as error:
         return _form_page(error.errors, email if isinstance(email, str) else "", chosen, 422)
     subscriptions.subscribe(subscription)
+    return _check_your_inbox()
+
+
+def _check_your_inbox():
+    """Post, redirect, get: refreshing the "check your inbox" page sends nothing again."""
+    return redirect(url_for("subscriptions.subscribe_sent", lang=current_language()), 303)
+
+
+@bp.get("/subscribe/sent")
+def subscribe_sent():
     return render_template("pages/subscribe_sent.html")
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many_requests(error: RateLimitExceeded):
+    """The form says so inline, with its fields kept; other pages get the app's 429 page."""
+    if request.endpoint != "subscriptions.subscribe_submit":
+        return handle_http_error(error)
+    errors = {"form": _l("Too many sign-ups from your network just now. Please wait a few minutes and try again.")}
+    return _form_page(errors, request.form.get("email", ""), request.form.getlist("languages"), 429)
 
 
 @bp.errorhandler(CSRFError)
@@ -79,26 +102,41 @@ def _link_error(error: tokens.TokenInvalid):
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
 @csrf.exempt
+@rate_limits.limit(rate_limits.CONFIRM)
 def confirm_link(token: str):
     """GET only shows a page that confirms by POST, so link scanners change nothing."""
     try:
         if request.method != "POST":
             consent = subscriptions.consent_for_token(token)
             if consent.confirmed_at is not None:
-                raise subscriptions.LinkUsed("already confirmed")
+                raise subscriptions.LinkUsed("already confirmed", consent.subscriber)
             _speak(consent.subscriber.locale)
             db.session.rollback()
             return render_template("pages/confirm.html", token=token)
         subscriber = subscriptions.confirm(token, request.remote_addr, request.user_agent.string)
+    except subscriptions.LinkUsed as used:
+        if used.subscriber is None or used.subscriber.status != CONFIRMED:
+            return _link_error(used)
+        return _subscribed_page(used.subscriber, again=True)
     except tokens.TokenInvalid as error:
         return _link_error(error)
+    return _subscribed_page(subscriber, again=False)
+
+
+def _subscribed_page(subscriber, again: bool):
+    """Confirmed (or confirmed before: opening the link again is no error), with the way to preferences."""
     _speak(subscriber.locale)
-    names = [LANGUAGE_NAMES[code] for code in subscriber.confirmed_languages]
-    return render_template("pages/confirmed.html", languages=names)
+    links = tokens.subscriber_links(subscriber.id, subscriber.email)
+    languages = subscriptions.languages_in_reader_order(subscriber)
+    page = render_template("pages/confirmed.html", languages=languages, again=again,
+                           preferences_url=links.preferences)
+    db.session.rollback()
+    return page
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt
+@rate_limits.limit(rate_limits.UNSUBSCRIBE)
 def unsubscribe_link(token: str):
     """One button on GET; any POST (RFC 8058 one-click included) unsubscribes at once with a 200."""
     try:
@@ -110,11 +148,14 @@ def unsubscribe_link(token: str):
         subscriptions.unsubscribe(subscriber)
     if subscriber.status == UNSUBSCRIBED:
         return render_template("pages/unsubscribed.html")
-    return render_template("pages/unsubscribe.html", token=token)
+    preferences = tokens.subscriber_links(subscriber.id, subscriber.email).preferences
+    return render_template("pages/unsubscribe.html", token=token, address=masked(subscriber.email),
+                           preferences_url=preferences)
 
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
 @csrf.exempt
+@rate_limits.limit(rate_limits.PREFERENCES)
 def preferences_link(token: str):
     try:
         subscriber = subscriptions.subscriber_for_link(tokens.PREFERENCES, token)
@@ -136,7 +177,8 @@ def preferences_link(token: str):
         except subscriptions.InvalidSubscription as error:
             errors, status = error.errors, 422
     page = render_template(
-        "pages/preferences.html", token=token, subscriber=subscriber, chosen=chosen, errors=errors, saved=saved,
+        "pages/preferences.html", token=token, address=masked(subscriber.email), chosen=chosen, errors=errors,
+        saved=saved,
         all_languages=LANGUAGES, unsubscribed=subscriber.status == UNSUBSCRIBED,
     )
     return page, status
