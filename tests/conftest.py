@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 from newsletter import create_app
 from newsletter.extensions import db
 
-pytest_plugins = ["fixtures.smtp", "fixtures.subscribers", "fixtures.content", "fixtures.delivery"]
+pytest_plugins = ["fixtures.smtp", "fixtures.subscribers", "fixtures.content", "fixtures.delivery", "fixtures.console"]
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

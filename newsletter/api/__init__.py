@@ -13,5 +13,6 @@ def init_app(app: Flask) -> None:
     from . import subscribers, subscriptions  # noqa: F401  (public subscriptions, editor subscribers API)
     from . import sending  # noqa: F401  (pause and resume an edition's send)
 
+    from . import audit  # noqa: F401  (records successful changes in the activity log)
     csrf.exempt(api)
     app.register_blueprint(api)

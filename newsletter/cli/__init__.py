@@ -34,3 +34,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(delivery.worker_command)
     app.cli.add_command(scheduler.scheduler_command)
     app.cli.add_command(serve.serve_command)
+    from .audit import audit_commands
+
+    audit_commands([subscribers.subscribers_group, editors.editors_group, articles.articles_group,
+                    editions.editions_group, sending.sending_group])

@@ -1,0 +1,128 @@
+"""One edition: previews (be/ru/en, phone or desktop, text part), size against clipping, test send,
+"Send to N subscribers now?", schedule, cancel. Every change goes through newsletter.editions."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, ngettext
+
+from .. import activity, archive, editions, overview
+from ..addresses import InvalidAddress, normalise_address
+from ..delivery.transport import DeliveryError
+from ..models import Edition
+from ..weeks import publication_zone
+from . import bp
+from .security import current_editor
+from .week import actor
+
+CLIPPING_BYTES = 102 * 1024
+"""Gmail shows only the first 102 KB of a message's HTML and hides the rest behind a link."""
+MAX_TEST_RECIPIENTS = 10
+PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+
+
+def _edition(edition_id: int) -> Edition:
+    return editions.get_edition(edition_id) or abort(404)
+
+
+def _siblings(edition: Edition) -> list[Edition]:
+    """The same week's editions in every language, for the side-by-side previews."""
+    return [e for e in editions.list_editions() if e.week_start == edition.week_start]
+
+
+def edition_page(edition: Edition, status: int = 200, **extra):
+    width = "375" if request.args.get("width", "375") == "375" else "desktop"
+    html_bytes = len((edition.html or "").encode("utf-8"))
+    return render_template(
+        "console/edition.html", edition=edition, siblings=_siblings(edition), width=width,
+        html_bytes=html_bytes, clipping_bytes=CLIPPING_BYTES, audience=overview.audience_size(edition.language),
+        counts=overview.sending_progress(edition.id).counts, text_part=archive.public_text(edition),
+        zone=str(publication_zone()), now_local=datetime.now(publication_zone()).strftime("%Y-%m-%dT%H:%M"),
+        **extra,
+    ), status
+
+
+@bp.get("/editions/<int:edition_id>")
+def edition_show(edition_id: int):
+    return edition_page(_edition(edition_id))
+
+
+@bp.get("/editions/<int:edition_id>/preview")
+def edition_preview(edition_id: int):
+    """The HTML part for a sandboxed iframe: its own CSP allows only inline styles and data: images."""
+    response = Response(archive.public_html(_edition(edition_id)), mimetype="text/html")
+    response.headers["Content-Security-Policy"] = PREVIEW_CSP
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+def _test_recipients(edition: Edition) -> tuple[list[str], str | None]:
+    if request.form.get("to") == "me":
+        if not current_editor().email:
+            return [], _("Your account has no e-mail address; list the addresses instead.")
+        return [current_editor().email], None
+    raw = [part for part in request.form.get("addresses", "").replace(",", " ").split() if part]
+    if not raw or len(raw) > MAX_TEST_RECIPIENTS:
+        return [], _("List 1 to %(count)d addresses.", count=MAX_TEST_RECIPIENTS)
+    try:
+        return [normalise_address(address[:400]) for address in raw], None
+    except InvalidAddress as invalid:
+        return [], str(invalid.message)
+
+
+@bp.post("/editions/<int:edition_id>/test")
+def edition_test(edition_id: int):
+    edition = _edition(edition_id)
+    recipients, problem = _test_recipients(edition)
+    if problem:
+        return edition_page(edition, 422, test_error=problem)
+    try:
+        editions.send_test(edition, recipients)
+    except DeliveryError as error:
+        return edition_page(edition, 502, test_error=_("The mail server did not accept the test: %(reply)s",
+                                                       reply=str(error)))
+    activity.record(actor(), "test_send", f"edition {edition.id}", f"{len(recipients)} recipients")
+    flash(ngettext("The test was sent to %(num)d address.", "The test was sent to %(num)d addresses.",
+                   len(recipients)))
+    return redirect(url_for("console.edition_show", edition_id=edition.id))
+
+
+@bp.get("/editions/<int:edition_id>/send")
+def edition_send_confirm(edition_id: int):
+    edition = _edition(edition_id)
+    return render_template("console/send_confirm.html", edition=edition,
+                           audience=overview.audience_size(edition.language))
+
+
+@bp.post("/editions/<int:edition_id>/send")
+def edition_send(edition_id: int):
+    """Enqueue; a conflict (cancelled or sent meanwhile) is shown by the console's 409 page, nothing sent."""
+    edition = _edition(edition_id)
+    queued = editions.send_edition(edition)
+    activity.record(actor(), "send", f"edition {edition.id}", f"{queued} queued")
+    return redirect(url_for("console.sending_page", edition_id=edition.id))
+
+
+@bp.post("/editions/<int:edition_id>/schedule")
+def edition_schedule(edition_id: int):
+    edition = _edition(edition_id)
+    try:
+        moment = editions.parse_send_time(request.form.get("at", "")[:40])
+    except editions.BadSendTime:
+        return edition_page(edition, 422, schedule_error=_("Enter a date and time, e.g. 2026-12-07 09:00."))
+    if moment <= datetime.now(publication_zone()):
+        return edition_page(edition, 422, schedule_error=_("This time has already passed. Choose a time in the future."))
+    editions.schedule_edition(edition, moment)
+    activity.record(actor(), "schedule", f"edition {edition.id}", moment.isoformat())
+    flash(_("The edition is scheduled."))
+    return redirect(url_for("console.edition_show", edition_id=edition.id))
+
+
+@bp.post("/editions/<int:edition_id>/cancel")
+def edition_cancel(edition_id: int):
+    edition = _edition(edition_id)
+    editions.cancel_edition(edition)
+    activity.record(actor(), "cancel", f"edition {edition.id}")
+    flash(_("The edition is cancelled."))
+    return redirect(url_for("console.edition_show", edition_id=edition.id))

@@ -1,0 +1,121 @@
+"""Read-only figures for the editors' console: the week at a glance, subscriber counts, a send's progress.
+
+These are queries over the same tables the services write; the console shows them, the services act.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from .config import LANGUAGES
+from .delivery import ledger
+from .extensions import db
+from .models import Delivery, Edition, Subscriber, SubscriberLanguage, utcnow
+from .models.content import SchedulerRun
+from .models.delivery import DeliveryKind, DeliveryStatus
+from .models.subscribers import CONFIRMED
+from .weeks import week_of
+
+RATE_WINDOW_SECONDS = 60
+
+
+@dataclass
+class WeekRow:
+    language: str
+    edition: Edition | None
+    recipients: int
+    scheduler_outcome: str | None
+
+
+@dataclass
+class WeekOverview:
+    week_start: date
+    rows: list[WeekRow]
+    last_run: SchedulerRun | None
+
+
+def audience_size(language: str) -> int:
+    """How many subscribers an edition in this language would be sent to now (confirmed in that language)."""
+    query = (
+        select(func.count())
+        .select_from(SubscriberLanguage)
+        .join(Subscriber, Subscriber.id == SubscriberLanguage.subscriber_id)
+        .where(SubscriberLanguage.language == language, SubscriberLanguage.confirmed_at.is_not(None),
+               Subscriber.status == CONFIRMED)
+    )
+    return int(db.session.scalar(query) or 0)
+
+
+def _outcome_by_language(run: SchedulerRun | None) -> dict[str, str]:
+    """The scheduler writes "ru: sending to 120; en: draft"; split it per language."""
+    if run is None or not run.outcome:
+        return {}
+    parts = [part.strip() for part in run.outcome.split(";")]
+    return {part[:2]: part[3:].strip() for part in parts if part[:2] in LANGUAGES and part[2:3] == ":"}
+
+
+def week_overview(week_start: date) -> WeekOverview:
+    editions = {e.language: e for e in db.session.scalars(select(Edition).where(Edition.week_start == week_start))}
+    run = db.session.scalar(
+        select(SchedulerRun).where(SchedulerRun.week_start == week_start).order_by(SchedulerRun.due_at.desc()).limit(1)
+    )
+    outcomes = _outcome_by_language(run)
+    rows = [WeekRow(language, editions.get(language), audience_size(language), outcomes.get(language))
+            for language in LANGUAGES]
+    return WeekOverview(week_start, rows, run)
+
+
+def current_and_previous_weeks(now: datetime | None = None) -> list[WeekOverview]:
+    this_week = week_of(now or utcnow())
+    return [week_overview(this_week), week_overview(this_week - timedelta(days=7))]
+
+
+def subscriber_counts() -> dict[str, dict[str, int]]:
+    """Subscribers per language and state: confirmed and pending languages, plus unsubscribed people."""
+    rows = db.session.execute(
+        select(SubscriberLanguage.language, Subscriber.status, SubscriberLanguage.confirmed_at.is_not(None), func.count())
+        .join(Subscriber, Subscriber.id == SubscriberLanguage.subscriber_id)
+        .group_by(SubscriberLanguage.language, Subscriber.status, SubscriberLanguage.confirmed_at.is_not(None))
+    ).all()
+    counts = {language: {"confirmed": 0, "pending": 0, "unsubscribed": 0} for language in LANGUAGES}
+    for language, status, confirmed, count in rows:
+        if language not in counts:
+            continue
+        state = "unsubscribed" if status not in (CONFIRMED, "pending") else ("confirmed" if confirmed else "pending")
+        counts[language][state] += int(count)
+    return counts
+
+
+@dataclass
+class Progress:
+    counts: dict
+    failed_by_reason: list[tuple[str, int]] = field(default_factory=list)
+    rate_per_minute: float = 0.0
+    eta_seconds: int | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.counts.get(DeliveryStatus.QUEUED, 0) + self.counts.get(DeliveryStatus.SENDING, 0) == 0
+
+
+def sending_progress(edition_id: int) -> Progress:
+    """Counts, the failures grouped by the server's reply, the rate over the last minute and the time left."""
+    counts = ledger.edition_counts(edition_id)
+    reasons = db.session.execute(
+        select(func.coalesce(func.substr(Delivery.last_reply, 1, 80), ""), func.count())
+        .where(Delivery.edition_id == edition_id, Delivery.kind == DeliveryKind.DIGEST,
+               Delivery.status == DeliveryStatus.FAILED)
+        .group_by(func.coalesce(func.substr(Delivery.last_reply, 1, 80), ""))
+        .order_by(func.count().desc())
+        .limit(10)
+    ).all()
+    since = utcnow() - timedelta(seconds=RATE_WINDOW_SECONDS)
+    recent = int(db.session.scalar(
+        select(func.count()).where(Delivery.edition_id == edition_id, Delivery.sent_at >= since)
+    ) or 0)
+    rate = recent * 60 / RATE_WINDOW_SECONDS
+    left = counts.get(DeliveryStatus.QUEUED, 0) + counts.get(DeliveryStatus.SENDING, 0)
+    eta = int(left * 60 / rate) if rate and left else None
+    return Progress(counts, [(reason, int(n)) for reason, n in reasons], rate, eta)
