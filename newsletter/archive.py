@@ -1,4 +1,8 @@
-"""The public archive: editions that went out, without any personal link."""
+"""The public archive: editions that went out, without any personal link.
+
+Which states are public is the lifecycle's PUBLISH rule: an edition stays once any copy was delivered, even
+if the rest of its send was cancelled, so delivered web-view links keep working; an editor can unpublish one.
+"""
 from __future__ import annotations
 
 from datetime import date
@@ -9,23 +13,24 @@ from sqlalchemy import select
 from .digest_rendering import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 from .extensions import db
 from .models import Edition
-from .models.content import EditionStatus
-
-PUBLIC_STATUSES = (EditionStatus.SENDING, EditionStatus.PAUSED, EditionStatus.SENT)
+from .lifecycle import Action, condition
 
 
-def public_editions(language: str | None = None, limit: int = 200) -> list[Edition]:
-    query = select(Edition).where(Edition.status.in_(PUBLIC_STATUSES))
+def _public():
+    return condition(Action.PUBLISH) & Edition.unpublished_at.is_(None)
+
+
+def public_editions(language: str | None = None, limit: int = 200, offset: int = 0) -> list[Edition]:
+    query = select(Edition).where(_public())
     if language:
         query = query.where(Edition.language == language)
-    return list(db.session.scalars(query.order_by(Edition.week_start.desc(), Edition.language).limit(limit)))
+    order = (Edition.week_start.desc(), Edition.language)
+    return list(db.session.scalars(query.order_by(*order).limit(limit).offset(offset)))
 
 
 def public_edition(language: str, week_start: date) -> Edition | None:
     return db.session.scalar(
-        select(Edition).where(
-            Edition.language == language, Edition.week_start == week_start, Edition.status.in_(PUBLIC_STATUSES)
-        )
+        select(Edition).where(Edition.language == language, Edition.week_start == week_start, _public())
     )
 
 

@@ -1,4 +1,8 @@
-"""Articles: validation, and adding, updating, deleting and importing them (identified by URL).
+"""Articles: validation, and adding, updating, deleting and importing them.
+
+An article's identity is its feed `guid` when it has one, else its normalised URL (newsletter.article_urls),
+so the same page under two spellings is one article; re-importing it under another language is refused,
+never a silent relabelling. Text holding control characters or noncharacters is refused per field.
 
 An import file is all or nothing: if any article is bad, nothing is stored and every problem is
 reported by the article's index. Feeds (newsletter.feeds) keep the good entries instead.
@@ -13,15 +17,20 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from .article_urls import normalise_url
+from .characters import forbidden_message
 from .config import LANGUAGES
 from .digest_rendering import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 from .extensions import db
 from .models import Article
+from .models.content import Trend
 from .weeks import YEARS
 
 PLACEHOLDERS = (UNSUBSCRIBE_PLACEHOLDER, PREFERENCES_PLACEHOLDER)
-LIMITS = {"section": 200, "title": 500, "summary": 5000, "author": 200, "url": 2000}
-FIELDS = ("language", "section", "title", "summary", "url", "published_at", "author")
+LIMITS = {"section": 200, "title": 500, "summary": 5000, "author": 200, "url": 2000, "guid": 2000}
+FIELDS = ("language", "section", "title", "summary", "url", "published_at", "author", "trend", "guid")
+MAX_IMPORT_ARTICLES = 20_000
+LOOKUP_CHUNK = 500
 
 
 class ArticleInvalid(ValueError):
@@ -61,7 +70,9 @@ def _text(data: dict, name: str, errors: dict, required: bool = True) -> str | N
     value = value.strip()
     if len(value) > LIMITS[name]:
         errors[name] = f"is longer than {LIMITS[name]} characters"
-    elif "\x00" in value or any(marker in value for marker in PLACEHOLDERS):
+    elif forbidden_message(value):
+        errors[name] = forbidden_message(value)
+    elif any(marker in value for marker in PLACEHOLDERS):
         errors[name] = "contains a forbidden character sequence"
     return value
 
@@ -73,6 +84,20 @@ def _url(data: dict, errors: dict) -> str | None:
     parts = urlsplit(value)
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc or any(c in value for c in " \r\n\t<>\"'"):
         errors["url"] = "must be an absolute http or https address"
+        return value
+    try:
+        return normalise_url(value)
+    except ValueError:
+        errors["url"] = "must be an absolute http or https address (its port is not a number)"
+        return value
+
+
+def _trend(data: dict, errors: dict) -> str | None:
+    value = data.get("trend")
+    if value is None or value == "":
+        return None
+    if value not in tuple(Trend):
+        errors["trend"] = f"must be one of {', '.join(Trend)} or null"
     return value
 
 
@@ -118,6 +143,8 @@ def validate_article(data: object) -> dict:
         "url": _url(data, errors),
         "published_at": _published_at(data, errors),
         "author": _text(data, "author", errors, required=False),
+        "trend": _trend(data, errors),
+        "guid": _text(data, "guid", errors, required=False),
     }
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
@@ -138,6 +165,14 @@ def _apply(article: Article, cleaned: dict) -> bool:
 
 
 URL_TAKEN = "an article with this address already exists"
+
+
+def language_change(article: Article, cleaned: dict) -> dict[str, str]:
+    """Re-importing an article under another language is refused, not silently relabelled."""
+    if article.language == cleaned["language"]:
+        return {}
+    return {"language": f"this article (id {article.id}) is stored in {article.language}; "
+                        "delete it first to publish it in another language"}
 
 
 def _commit_unless_url_taken() -> None:
@@ -165,6 +200,8 @@ def update_article(article: Article, data: object) -> Article:
         raise ArticleInvalid({"article": "must be a JSON object"})
     current = {name: getattr(article, name) for name in FIELDS}
     cleaned = validate_article({**current, **data})
+    if language_change(article, cleaned):
+        raise ArticleInvalid(language_change(article, cleaned))
     clash = db.session.scalar(select(Article.id).where(Article.url == cleaned["url"], Article.id != article.id))
     if clash:
         raise ArticleInvalid({"url": URL_TAKEN})
@@ -185,38 +222,73 @@ def list_articles(language: str | None = None, limit: int = 200, offset: int = 0
     return list(db.session.scalars(query.limit(limit).offset(offset)))
 
 
-def store_articles(items: list, keep_good: bool = False) -> ImportResult:
-    """Validate every item, then upsert by URL in one transaction.
+def _existing(urls: set[str], guids: set[str]) -> tuple[dict[str, Article], dict[str, Article]]:
+    """Stored articles with these URLs or guids, looked up in chunks (an import can hold thousands)."""
+    by_url: dict[str, Article] = {}
+    by_guid: dict[str, Article] = {}
+    for values, column, found in ((sorted(urls), Article.url, by_url), (sorted(guids), Article.guid, by_guid)):
+        for start in range(0, len(values), LOOKUP_CHUNK):
+            for article in db.session.scalars(select(Article).where(column.in_(values[start:start + LOOKUP_CHUNK]))):
+                found[getattr(article, column.key)] = article
+    return by_url, by_guid
 
-    With keep_good=False any bad item rejects the lot (ImportInvalid); otherwise bad items are skipped
-    and reported in the result.
-    """
-    result, valid, problems, seen = ImportResult(), [], {}, set()
+
+def _validated(items: list) -> tuple[list[dict], dict[str, dict[str, str]]]:
+    valid, problems, seen = [], {}, set()
     for index, item in enumerate(items):
         try:
             cleaned = validate_article(item)
             if cleaned["url"] in seen:
-                raise ArticleInvalid({"url": "appears twice in this import"})
+                raise ArticleInvalid({"url": "appears twice in this import (tracking parameters do not count)"})
         except ArticleInvalid as error:
             problems[str(index)] = error.errors
             continue
         seen.add(cleaned["url"])
-        valid.append(cleaned)
+        valid.append((index, cleaned))
+    return valid, problems
+
+
+def store_articles(items: list, keep_good: bool = False, keep_first_week: bool = False) -> ImportResult:
+    """Validate every item, then upsert by guid or URL in one transaction.
+
+    With keep_good=False any bad item rejects the lot (ImportInvalid); otherwise bad items are skipped
+    and reported in the result. keep_first_week (feeds): an article already stored keeps its publication
+    time, so an entry whose `updated` changes stays in the week it was first seen in.
+    """
+    if len(items) > MAX_IMPORT_ARTICLES:
+        raise ImportInvalid({"file": {"articles": f"holds {len(items)} articles; import at most "
+                                                  f"{MAX_IMPORT_ARTICLES} at a time (split the file)"}})
+    result = ImportResult()
+    valid, problems = _validated(items)
+    by_url, by_guid = _existing({c["url"] for _i, c in valid}, {c["guid"] for _i, c in valid if c["guid"]})
+    changes = []
+    for index, cleaned in valid:
+        article = by_guid.get(cleaned["guid"]) if cleaned["guid"] else None
+        article = article or by_url.get(cleaned["url"])
+        refused = language_change(article, cleaned) if article is not None else {}
+        if refused:
+            problems[str(index)] = refused
+            continue
+        if article is not None and keep_first_week:
+            cleaned = {**cleaned, "published_at": article.published_at}
+        changes.append((article, cleaned))
     if problems and not keep_good:
         raise ImportInvalid(problems)
     result.skipped = problems
-    existing = {a.url: a for a in db.session.scalars(select(Article).where(Article.url.in_(seen)))} if seen else {}
-    for cleaned in valid:
-        article = existing.get(cleaned["url"])
-        if article is None:
-            db.session.add(Article(**cleaned))
-            result.created += 1
-        elif _apply(article, cleaned):
-            result.updated += 1
-        else:
-            result.unchanged += 1
+    for article, cleaned in changes:
+        _store_one(article, cleaned, result)
     db.session.commit()
     return result
+
+
+def _store_one(article: Article | None, cleaned: dict, result: ImportResult) -> None:
+    if article is None:
+        db.session.add(Article(**cleaned))
+        result.created += 1
+    elif _apply(article, cleaned):
+        result.updated += 1
+    else:
+        result.unchanged += 1
 
 
 def import_json(raw: bytes | str) -> ImportResult:
@@ -225,6 +297,8 @@ def import_json(raw: bytes | str) -> ImportResult:
         document = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise ImportInvalid({"file": {"json": f"not valid JSON ({error})"}}) from error
+    except RecursionError as error:
+        raise ImportInvalid({"file": {"json": "nested too deeply to be an articles file"}}) from error
     items = document.get("articles") if isinstance(document, dict) else document
     if not isinstance(items, list):
         raise ImportInvalid({"file": {"articles": "expected a list of articles under \"articles\""}})

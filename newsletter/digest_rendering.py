@@ -1,23 +1,37 @@
-"""Rendering an edition once: Jinja -> MJML -> HTML, a plain-text part, and the subject.
+"""Rendering an edition once: Jinja -> MJML -> HTML, a plain-text part, the subject and the preheader.
 
-Personal links are left as the placeholders below; delivery fills them in per recipient.
+Personal links are left as the placeholders below; delivery fills them in per recipient. What was
+rendered (intro, lead article, sections and titles) is also returned as plain data, for the archive page.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .models import Article
 from .rendering import render_email
 from .weeks import format_period
 
+if TYPE_CHECKING:
+    from .editions.plan import DigestPlan
+
 UNSUBSCRIBE_PLACEHOLDER = "__UNSUBSCRIBE_URL__"
 PREFERENCES_PLACEHOLDER = "__PREFERENCES_URL__"
+GMAIL_CLIP_BYTES = 102 * 1024
+CLIP_WARNING_BYTES = 90 * 1024
+PREHEADER_LENGTH = 150
+LINK = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
+TREND_LABELS = {
+    "worse": _l("The situation got worse"),
+    "better": _l("The situation got better"),
+    "unchanged": _l("The situation has not changed"),
+}
 
 
 @dataclass(frozen=True)
@@ -25,47 +39,101 @@ class RenderedDigest:
     subject: str
     html: str
     text: str
+    contents: dict
 
 
-@dataclass(frozen=True)
-class Section:
-    name: str
-    articles: list[Article]
+def archive_url(base_url: str, language: str, week_start: date) -> str:
+    return f"{base_url}/archive/{language}/{week_start.isoformat()}"
 
 
-def group_by_section(articles: list[Article]) -> list[Section]:
-    """Sections in the order they were first added (lowest article id), articles by publication time."""
-    ordered = sorted(articles, key=lambda a: (a.published_at, a.id or 0))
-    first_seen: dict[str, int] = {}
-    for article in articles:
-        first_seen[article.section] = min(first_seen.get(article.section, article.id or 0), article.id or 0)
-    names = sorted(first_seen, key=lambda name: (first_seen[name], name))
-    return [Section(name, [a for a in ordered if a.section == name]) for name in names]
-
-
-def archive_url(language: str, week_start: date) -> str:
-    return f"{current_app.config['BASE_URL']}/archive/{language}/{week_start.isoformat()}"
-
-
-def digest_subject(language: str, week_start: date) -> str:
+def catalogue_subject(publication: str, language: str, week_start: date) -> str:
     with force_locale(language):
-        return _("%(publication)s: the week of %(period)s",
-                 publication=current_app.config["PUBLICATION_NAME"], period=format_period(week_start, language))
+        return _("%(publication)s: the week of %(period)s", publication=publication,
+                 period=format_period(week_start, language))
 
 
-def render_digest(language: str, week_start: date, articles: list[Article]) -> RenderedDigest:
+def paragraphs(text: str | None) -> list[list[tuple[str, str]]]:
+    """Plain text as paragraphs (split at blank lines) of ("text" | "link", value) runs, for safe rendering."""
+    result = []
+    for block in re.split(r"\n\s*\n", (text or "").strip()):
+        if not block.strip():
+            continue
+        runs, position = [], 0
+        for match in LINK.finditer(block):
+            runs.append(("text", block[position:match.start()]))
+            runs.append(("link", match.group()))
+            position = match.end()
+        runs.append(("text", block[position:]))
+        result.append([run for run in runs if run[1]])
+    return result
+
+
+def preheader(plan: DigestPlan) -> str:
+    """The editor's preheader, else the intro's opening, else the first article's title and summary."""
+    if plan.overrides.preheader:
+        return plan.overrides.preheader
+    source = plan.overrides.intro or ""
+    if not source.strip() and plan.articles:
+        source = f"{plan.articles[0].title}: {plan.articles[0].summary}"
+    words = " ".join(source.split())
+    return words if len(words) <= PREHEADER_LENGTH else words[:PREHEADER_LENGTH - 1].rsplit(" ", 1)[0] + "…"
+
+
+def _article_data(article: Article) -> dict:
+    return {"id": article.id, "title": article.title, "summary": article.summary, "url": article.url,
+            "author": article.author, "trend": article.trend, "section": article.section}
+
+
+def plan_contents(plan: DigestPlan, subject: str) -> dict:
+    """What the digest holds, as JSON-ready data (the archive page renders from it)."""
+    return {
+        "subject": subject,
+        "preheader": preheader(plan),
+        "intro": plan.overrides.intro or "",
+        "lead": _article_data(plan.lead) if plan.lead else None,
+        "sections": [{"name": s.name, "articles": [_article_data(a) for a in s.articles]} for s in plan.sections],
+    }
+
+
+def template_context(contents: dict, language: str, week_start: date, publication) -> dict:
+    """What the email templates and the archive page share."""
+    sections = contents["sections"]
+    count = sum(len(section["articles"]) for section in sections) + (1 if contents["lead"] else 0)
+    return {
+        "language": language,
+        "publication": publication.name,
+        "organisation_address": publication.address,
+        "site_url": publication.base_url,
+        "period": format_period(week_start, language),
+        "intro": paragraphs(contents["intro"]),
+        "intro_text": contents["intro"],
+        "lead": contents["lead"],
+        "sections": sections,
+        "article_count": count,
+        "preheader": contents["preheader"],
+        "trend_labels": TREND_LABELS,
+        "web_view_url": archive_url(publication.base_url, language, week_start),
+        "subscribe_url": f"{publication.base_url}/subscribe?lang={language}",
+    }
+
+
+def render_digest(plan: DigestPlan) -> RenderedDigest:
     """Render one language's digest for a week (in that language, whatever the request's locale)."""
+    language, publication = plan.language, plan.publication
+    subject = plan.overrides.subject or catalogue_subject(publication.name, language, plan.week_start)
+    contents = plan_contents(plan, subject)
     with force_locale(language):
-        context = {
-            "language": language,
-            "publication": current_app.config["PUBLICATION_NAME"],
-            "period": format_period(week_start, language),
-            "sections": group_by_section(articles),
-            "web_view_url": archive_url(language, week_start),
-            "subscribe_url": f"{current_app.config['BASE_URL']}/subscribe?lang={language}",
-            "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
-            "preferences_url": PREFERENCES_PLACEHOLDER,
-        }
-        html, text = render_email("digest", **context)
+        context = template_context(contents, language, plan.week_start, publication)
+        html, text = render_email("digest", **context, unsubscribe_url=UNSUBSCRIBE_PLACEHOLDER,
+                                  preferences_url=PREFERENCES_PLACEHOLDER)
     text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
-    return RenderedDigest(subject=digest_subject(language, week_start), html=html, text=text)
+    return RenderedDigest(subject=subject, html=html, text=text, contents=contents)
+
+
+def clip_warning(html: str) -> str | None:
+    """A warning when the HTML part nears the size at which Gmail clips a message (~102 KB)."""
+    size = len(html.encode("utf-8"))
+    if size < CLIP_WARNING_BYTES:
+        return None
+    return (f"the HTML part is {size // 1024} KB; Gmail clips messages over {GMAIL_CLIP_BYTES // 1024} KB "
+            "(exclude articles or shorten summaries)")

@@ -1,7 +1,11 @@
 """Pulling articles from the site's own per-language RSS or Atom feeds (feedparser).
 
 Each entry is validated like an imported article; bad entries are skipped and reported by index,
-good ones kept (a feed is re-read every week, one odd entry must not block it).
+good ones kept (a feed is re-read every week, one odd entry must not block it). Characters MRML refuses
+are stripped rather than refused (the feed is not ours to fix); an entry keeps its `guid`/`id` as its
+identity, its summary keeps paragraphs and list items, `content:encoded` stands in for a missing summary,
+relative links resolve against the feed's address, and an entry already stored keeps its week even when
+only its `updated` time changes.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urljoin
 
 import feedparser
 from flask import current_app
@@ -20,6 +25,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from . import articles
+from .characters import strip_forbidden
 from .config import LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -47,21 +53,39 @@ class FeedReport:
         return "\n".join([text + (f", {len(skipped)} skipped:" if skipped else "")] + skipped)
 
 
+BLOCKS = frozenset({"p", "div", "br", "ul", "ol", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6", "tr"})
+
+
 class _TextOnly(HTMLParser):
+    """The words of an HTML fragment, with paragraph breaks kept and list items as "• " lines."""
+
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag == "li":
+            self.parts.append("\n\n• ")
+        elif tag in BLOCKS:
+            self.parts.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in BLOCKS or tag == "li":
+            self.parts.append("\n\n")
 
     def handle_data(self, data: str) -> None:
         self.parts.append(data)
 
 
 def plain_text(markup: str) -> str:
-    """Summaries in feeds are HTML; digests need their words only."""
+    """Summaries in feeds are HTML; digests need their words, paragraphs and list items (clean characters only)."""
     parser = _TextOnly()
-    parser.feed(markup or "")
+    parser.feed(strip_forbidden(markup or ""))
     parser.close()
-    return " ".join("".join(parser.parts).split())
+    paragraphs = ("".join(parser.parts)).split("\n\n")
+    words = [" ".join(paragraph.split()) for paragraph in paragraphs]
+    text = "\n\n".join(word for word in words if word and word != "•")
+    return text.replace("\n\n• ", "\n• ") if "• " in text else text
 
 
 def read_source(source: str) -> bytes:
@@ -97,23 +121,39 @@ def _default_section(language: str) -> str:
         return _("News")
 
 
-def entry_article(entry, language: str) -> dict:
+def _summary(entry) -> str | None:
+    """The entry's summary, else its full content (`content:encoded`, Atom `content`)."""
+    summary = plain_text(entry.get("summary", ""))
+    if not summary:
+        contents = entry.get("content") or []
+        summary = next((plain_text(c.get("value", "")) for c in contents if c.get("value")), "")
+    return summary or None
+
+
+def _clean(value) -> str | None:
+    return strip_forbidden(value).strip() or None if isinstance(value, str) else value
+
+
+def entry_article(entry, language: str, base_url: str = "") -> dict:
     """One feed entry as article fields (validated later like any other article)."""
     tags = entry.get("tags") or []
     section = next((t.get("term") for t in tags if t.get("term")), None)
-    summary = plain_text(entry.get("summary", "")) or None
+    link = entry.get("link")
+    if isinstance(link, str) and base_url:
+        link = urljoin(base_url, link)
     return {
         "language": language,
-        "section": section or _default_section(language),
-        "title": plain_text(entry.get("title", "")) or None,
-        "summary": summary,
-        "url": entry.get("link"),
+        "section": _clean(section) or _default_section(language),
+        "title": " ".join(plain_text(entry.get("title", "")).split()) or None,
+        "summary": _summary(entry),
+        "url": link,
         "published_at": _published(entry),
-        "author": entry.get("author") or None,
+        "author": _clean(entry.get("author")),
+        "guid": _clean(entry.get("id")),
     }
 
 
-def parse_feed(body: bytes, language: str) -> list[dict]:
+def parse_feed(body: bytes, language: str, base_url: str = "") -> list[dict]:
     parsed = feedparser.parse(body)
     if not parsed.entries:
         if parsed.get("bozo"):
@@ -121,19 +161,20 @@ def parse_feed(body: bytes, language: str) -> list[dict]:
         if not parsed.get("version"):
             raise FeedError("not an RSS or Atom feed")
         raise FeedError("the feed has no entries")
-    return [entry_article(entry, language) for entry in parsed.entries]
+    return [entry_article(entry, language, base_url) for entry in parsed.entries]
 
 
 def fetch_feed(language: str, source: str) -> FeedReport:
     """Read one feed and store its good entries."""
     report = FeedReport(language=language, source=source)
     try:
-        items = parse_feed(read_source(source), language)
+        base = source if source.startswith(("http://", "https://")) else ""
+        items = parse_feed(read_source(source), language, base)
     except FeedError as error:
         report.error = str(error)
         log.warning("feed for %s not used: %s", language, error)
         return report
-    report.result = articles.store_articles(items, keep_good=True)
+    report.result = articles.store_articles(items, keep_good=True, keep_first_week=True)
     return report
 
 

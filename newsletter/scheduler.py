@@ -2,7 +2,9 @@
 
 Safe to run twice at once or to restart mid-run: the editions' and deliveries' unique keys decide
 what is created and sent. A `scheduler_runs` row per due time lets a restarted process notice a run
-it missed and do it once, if it is still within SCHEDULE_GRACE_SECONDS.
+it missed and do it once, if it is still within SCHEDULE_GRACE_SECONDS. Each language's outcome is
+recorded on its own (`scheduler_run_languages`): a language that fails to build is retried on the next
+check while the others are sent, and the run is finished only when every language is settled.
 """
 from __future__ import annotations
 
@@ -18,15 +20,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask, current_app
 from flask.cli import with_appcontext
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from . import editions
+from .config import LANGUAGES
 from .database import dialect_insert
-from .delivery import ledger
 from .extensions import db
-from .models import utcnow
-from .models.content import SchedulerRun
-from .models.content import EditionStatus
+from .models import Edition, utcnow
+from .models.content import EditionStatus, SchedulerRun, SchedulerRunLanguage
 from .weeks import previous_week, publication_zone
 
 log = logging.getLogger(__name__)
@@ -93,53 +94,119 @@ def _record_start(due_at: datetime, week_start) -> bool:
     return run.finished_at is None
 
 
+def _settled_languages(due_at: datetime) -> set[str]:
+    rows = db.session.scalars(
+        select(SchedulerRunLanguage.language).where(SchedulerRunLanguage.due_at == due_at, SchedulerRunLanguage.ok)
+    )
+    return set(rows)
+
+
+def _record_language(due_at: datetime, language: str, ok: bool, outcome: str) -> None:
+    values = {"due_at": due_at, "language": language, "ok": ok, "outcome": outcome, "recorded_at": utcnow()}
+    db.session.execute(
+        dialect_insert(SchedulerRunLanguage).values(**values)
+        .on_conflict_do_update(index_elements=["due_at", "language"],
+                               set_={"ok": ok, "outcome": outcome, "recorded_at": values["recorded_at"]})
+    )
+    db.session.commit()
+
+
+def _send_built(edition: Edition) -> tuple[bool, str]:
+    """Send a freshly built draft (unless in review mode); what happened, as (settled, outcome)."""
+    if edition.status != EditionStatus.DRAFT or review_mode():
+        return True, str(edition.status)
+    try:
+        return True, f"sending to {editions.send_edition(edition)}"
+    except editions.NothingToSend:
+        db.session.rollback()
+        return True, "no articles to send"
+    except editions.EditionConflict:
+        db.session.rollback()
+        return True, "already sent by another run"
+    except editions.BuildFailed as failure:
+        db.session.rollback()
+        return False, f"failed: {failure}"
+
+
+def _run_language(week_start, language: str) -> tuple[bool, str]:
+    report = editions.build_week_report(week_start, [language])
+    if language in report.failures:
+        return False, f"failed: {report.failures[language]}"
+    if not report.editions:
+        return True, "no articles"
+    return _send_built(report.editions[0])
+
+
 def weekly_run(due_at: datetime) -> list[str]:
-    """Build the week before `due_at` and, unless in review mode, send its draft editions."""
+    """Build the week before `due_at` and, unless in review mode, send its draft editions, one language at a time.
+
+    A language that fails is recorded and retried on the next check; the languages already settled in this
+    run are not touched again, so nobody gets a second copy. Returns the outcomes of this attempt.
+    """
     due_at = due_at.astimezone(timezone.utc)
     week_start = previous_week(due_at)
     if not _record_start(due_at, week_start):
         return []
-    outcome = []
-    for edition in editions.build_week(week_start):
-        if edition.status == EditionStatus.DRAFT and not review_mode():
-            try:
-                queued = editions.send_edition(edition)
-                outcome.append(f"{edition.language}: sending to {queued}")
-            except ledger.SendConflict:
-                outcome.append(f"{edition.language}: already sent by another run")
-        else:
-            outcome.append(f"{edition.language}: {edition.status}")
+    settled = _settled_languages(due_at)
+    outcome, failed = [], False
+    for language in [code for code in LANGUAGES if code not in settled]:
+        ok, text = _run_language(week_start, language)
+        _record_language(due_at, language, ok, text)
+        outcome.append(f"{language}: {text}")
+        failed = failed or not ok
+        (log.warning if not ok else log.info)("weekly run %s, %s: %s", due_at.isoformat(), language, text)
     db.session.execute(
         update(SchedulerRun).where(SchedulerRun.due_at == due_at)
-        .values(finished_at=utcnow(), outcome="; ".join(outcome) or "no articles")
+        .values(finished_at=None if failed else utcnow(), outcome="; ".join(outcome) or "no articles")
     )
     db.session.commit()
-    log.info("weekly run for %s (week of %s): %s", due_at.isoformat(), week_start, outcome or "no articles")
     return outcome
 
 
 def run_if_due(now: datetime | None = None) -> list[str] | None:
-    """Do the latest scheduled run if it is within the grace time and not finished yet."""
+    """Do the latest scheduled run if it is within the grace time and not finished yet (or retry its failures)."""
     due_at = latest_due_time(now or utcnow())
     return weekly_run(due_at) if due_at else None
 
 
+_reported_overdue: set[int] = set()
+
+
 def send_due_scheduled(now: datetime | None = None) -> int:
-    """Enqueue every scheduled edition whose time has come (the enqueue itself refuses a second send)."""
+    """Enqueue every scheduled edition whose time has come within the grace time; report the overdue ones.
+
+    One that cannot be sent (it fails to render, or another scheduler was first) is left for the next check.
+    """
     started = 0
-    for edition in editions.due_scheduled_editions(now):
+    for edition in editions.due_scheduled_editions(grace(), now):
         try:
             editions.send_edition(edition)
             started += 1
-        except ledger.SendConflict:
+        except editions.EditionConflict:
             db.session.rollback()
+        except editions.BuildFailed as failure:
+            db.session.rollback()
+            log.warning("scheduled send of edition %s not started: %s", edition.id, failure)
+    for edition in editions.overdue_editions(grace(), now):
+        if edition.id not in _reported_overdue:
+            _reported_overdue.add(edition.id)
+            log.warning("edition %s (%s, week of %s) is overdue: it was scheduled for %s, more than the grace "
+                        "time ago; it stays scheduled until an editor sends, reschedules or unschedules it",
+                        edition.id, edition.language, edition.week_start, editions.shown_time(edition.scheduled_for))
     return started
 
 
 def periodic_check() -> None:
-    """Every minute: finish a weekly run that failed or was missed, and start due scheduled sends."""
-    run_if_due()
-    send_due_scheduled()
+    """Every minute: finish a weekly run that failed or was missed, and start due scheduled sends.
+
+    Each part runs on its own: a weekly run that fails never holds back an editor's scheduled send.
+    """
+    for part in (run_if_due, send_due_scheduled):
+        try:
+            part()
+        except Exception:  # one part failing must not stop the other; the next check retries it
+            db.session.rollback()
+            log.exception("scheduler check: %s failed", part.__name__)
 
 
 def _in_context(app: Flask, function):
@@ -156,17 +223,29 @@ def _in_context(app: Flask, function):
     return job
 
 
+def next_run_description(trigger: CronTrigger, now: datetime | None = None) -> str:
+    """Which week the next weekly run will build, and when, in the publication's zone."""
+    when = trigger.get_next_fire_time(None, (now or utcnow()).astimezone(publication_zone()))
+    if when is None:
+        return "no weekly run is scheduled"
+    return f"next weekly run at {when.isoformat()} builds the week of {previous_week(when).isoformat()}"
+
+
 def configure(scheduler, app: Flask):
-    """Add the weekly job, the scheduled-editions check and a catch-up run at start."""
+    """Add the weekly job, the scheduled-editions check and a catch-up run at start; log the next run."""
     with app.app_context():
         zone = publication_zone()
         trigger = parse_schedule(app.config["SCHEDULE"], zone)
         grace_seconds = int(grace().total_seconds())
+        log.info("scheduler: %s", next_run_description(trigger))
     scheduler.add_job(_in_context(app, run_if_due), trigger, id="weekly", coalesce=True,
+                      name=f"weekly build and send ({app.config['SCHEDULE']})",
                       misfire_grace_time=grace_seconds, max_instances=1, replace_existing=True)
     scheduler.add_job(_in_context(app, periodic_check), "interval", seconds=CHECK_SECONDS, id="periodic-check",
+                      name="scheduled sends and retries of failed languages (every minute)",
                       coalesce=True, max_instances=1, replace_existing=True)
-    scheduler.add_job(_in_context(app, run_if_due), "date", id="catch-up", replace_existing=True)
+    scheduler.add_job(_in_context(app, run_if_due), "date", id="catch-up", name="catch-up of a missed weekly run",
+                      replace_existing=True)
     return scheduler
 
 
@@ -209,7 +288,8 @@ def scheduler_command(once: bool) -> None:
         click.echo(f"weekly run: {outcome if outcome is not None else 'none due'}; scheduled sends started: {started}")
         return
     scheduler = configure(BlockingScheduler(timezone=publication_zone()), app)
-    click.echo(f"Scheduler running ({app.config['SCHEDULE']}, {app.config['TIMEZONE']}); Ctrl+C stops it.")
+    click.echo(f"Scheduler running ({app.config['SCHEDULE']}, {app.config['TIMEZONE']}); "
+               f"{next_run_description(parse_schedule(app.config['SCHEDULE']))}; Ctrl+C stops it.")
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):

@@ -93,7 +93,7 @@ def test_schedule_then_cancel_before_sending(client, editor_headers, built_week)
                             headers=editor_headers)
     assert scheduled.status_code == 200
     assert scheduled.get_json()["status"] == "scheduled"
-    assert scheduled.get_json()["scheduled_for"] == "2030-01-07T06:00:00+00:00"
+    assert scheduled.get_json()["scheduled_for"] == "2030-01-07T09:00:00+03:00", "shown in the publication zone"
     cancelled = client.post(f"/api/v1/editions/{edition_id}/cancel", headers=editor_headers)
     assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
     assert client.post(f"/api/v1/editions/{edition_id}/send", headers=editor_headers).status_code == 409

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from newsletter.delivery import claims, ledger, worker
+from newsletter.editions import cancel_edition, pause_edition, resume_edition
 from newsletter.extensions import db
+from newsletter.lifecycle import EditionConflict
 from newsletter.models import Edition
 
 from fixtures.delivery import (
@@ -23,12 +25,12 @@ def test_pause_then_resume_sends_everyone_exactly_once(fast_smtp_config, app, sm
 
     with running_worker(app):
         wait_for(lambda: len(smtp_server.messages) >= 5)
-        assert ledger.pause_edition(edition.id) == "paused"
+        assert pause_edition(edition.id) == "paused"
         wait_for(lambda: statuses(edition.id).get("sending", 0) == 0)
         held = len(smtp_server.messages)
         assert held < 30
         assert statuses(edition.id) == {"sent": held, "queued": 30 - held}
-        assert ledger.resume_edition(edition.id) == "sending"
+        assert resume_edition(edition.id) == "sending"
         wait_for(lambda: len(smtp_server.messages) == 30)
         wait_for(lambda: db.session.get(Edition, edition.id, populate_existing=True).status == "sent")
 
@@ -42,7 +44,7 @@ def test_cancel_mid_send_stops_the_rest_and_keeps_what_was_sent(fast_smtp_config
 
     with running_worker(app):
         wait_for(lambda: len(smtp_server.messages) >= 5)
-        assert ledger.cancel_edition(edition.id) == "cancelled"
+        assert cancel_edition(edition.id) == "cancelled"
         wait_for(lambda: statuses(edition.id).get("sending", 0) == 0 and statuses(edition.id).get("queued", 0) == 0)
 
     counts = statuses(edition.id)
@@ -54,7 +56,7 @@ def test_cancel_mid_send_stops_the_rest_and_keeps_what_was_sent(fast_smtp_config
 
 def test_once_ignores_a_paused_edition(fast_smtp_config, app, smtp_server):
     edition, _emails = _sending_edition(3)
-    ledger.pause_edition(edition)
+    pause_edition(edition)
 
     worker.run(once=True, poll_seconds=0.05)
 
@@ -103,7 +105,7 @@ def test_a_pause_during_a_long_throttle_wait_holds_the_waiting_message(fast_smtp
 
     with running_worker(app):
         wait_for(lambda: len(smtp_server.messages) >= 1)
-        assert ledger.pause_edition(edition.id) == "paused"
+        assert pause_edition(edition.id) == "paused"
         wait_for(lambda: statuses(edition.id).get("sending", 0) == 0, seconds=10)
 
     assert len(smtp_server.messages) == 1
@@ -113,7 +115,7 @@ def test_a_pause_during_a_long_throttle_wait_holds_the_waiting_message(fast_smtp
 def test_rows_of_an_edition_paused_after_the_claim_go_back_to_the_queue(app):
     edition, _emails = _sending_edition(2)
     ids = claims.claim("worker-a", 10, lease_seconds=60)
-    ledger.pause_edition(edition.id)
+    pause_edition(edition.id)
 
     jobs, refused = claims.load_jobs(ids)
 

@@ -7,7 +7,9 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.delivery import ledger, worker
+from newsletter.editions import cancel_edition, pause_edition, resume_edition
 from newsletter.extensions import db
+from newsletter.lifecycle import EditionConflict
 from newsletter.models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
 
 from fixtures.delivery import add_edition, add_subscribers, queue_prebuilt_mail, statuses
@@ -52,7 +54,7 @@ def test_an_edition_is_never_enqueued_twice(app, status):
     edition.status = status
     db.session.commit()
 
-    with pytest.raises(ledger.SendConflict):
+    with pytest.raises(EditionConflict):
         ledger.enqueue_edition(edition)
     assert statuses(edition.id).total() == 2
 
@@ -91,29 +93,29 @@ def test_counts_report_every_state_and_the_next_retry(app):
 def test_pause_resume_and_cancel_move_only_from_allowed_states(app):
     add_subscribers(3, "en")
     edition = add_edition("en")
-    with pytest.raises(ledger.SendConflict):
-        ledger.pause_edition(edition)
-    with pytest.raises(ledger.SendConflict):
-        ledger.resume_edition(edition)
+    with pytest.raises(EditionConflict):
+        pause_edition(edition)
+    with pytest.raises(EditionConflict):
+        resume_edition(edition)
     ledger.enqueue_edition(edition)
 
-    assert ledger.resume_edition(edition) == "sending"
-    assert ledger.pause_edition(edition) == "paused"
-    assert ledger.pause_edition(edition) == "paused"
-    assert ledger.resume_edition(edition.id) == "sending"
-    assert ledger.cancel_edition(edition) == "cancelled"
-    assert ledger.cancel_edition(edition) == "cancelled"
+    assert resume_edition(edition) == "sending"
+    assert pause_edition(edition) == "paused"
+    assert pause_edition(edition) == "paused"
+    assert resume_edition(edition.id) == "sending"
+    assert cancel_edition(edition) == "cancelled"
+    assert cancel_edition(edition) == "cancelled"
     assert statuses(edition.id) == {"cancelled": 3}
-    with pytest.raises(ledger.SendConflict):
-        ledger.resume_edition(edition)
+    with pytest.raises(EditionConflict):
+        resume_edition(edition)
 
 
 def test_a_sent_edition_cannot_be_cancelled(app):
     edition = add_edition("en")
     edition.status = "sent"
     db.session.commit()
-    with pytest.raises(ledger.SendConflict) as raised:
-        ledger.cancel_edition(edition)
+    with pytest.raises(EditionConflict) as raised:
+        cancel_edition(edition)
     assert raised.value.status == "sent"
 
 

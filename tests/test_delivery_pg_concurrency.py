@@ -11,7 +11,9 @@ from sqlalchemy import event, func, select
 from newsletter import subscriber_io, subscriptions
 from newsletter.consent import API, RequestOrigin
 from newsletter.delivery import ledger
+from newsletter.editions import cancel_edition, pause_edition, resume_edition
 from newsletter.extensions import db
+from newsletter.lifecycle import EditionConflict
 from newsletter.models import Delivery, Subscriber
 
 from fixtures.delivery import (
@@ -52,7 +54,7 @@ def test_concurrent_enqueues_of_one_edition_queue_it_once(app):
             barrier.wait()
             try:
                 outcomes.append(ledger.enqueue_edition(edition_id))
-            except ledger.SendConflict as error:
+            except EditionConflict as error:
                 outcomes.append(error)
 
     threads = [threading.Thread(target=send) for _ in range(2)]
@@ -61,7 +63,7 @@ def test_concurrent_enqueues_of_one_edition_queue_it_once(app):
     for thread in threads:
         thread.join(timeout=60)
 
-    assert sorted(map(type, outcomes), key=str) == sorted([int, ledger.SendConflict], key=str)
+    assert sorted(map(type, outcomes), key=str) == sorted([int, EditionConflict], key=str)
     assert statuses(edition_id) == {"queued": 200}
 
 

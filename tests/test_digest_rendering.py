@@ -124,7 +124,7 @@ def test_layout_fits_narrow_and_wide_screens_in_light_and_dark(built_week, tmp_p
                 page.route("**/*", lambda route: route.abort())  # nothing remote may load
                 page.set_content(html)
                 assert page.evaluate("document.documentElement.scrollWidth") <= width
-                title_box = page.get_by_text("Донор безопасности в другом регионе").bounding_box()
+                title_box = page.get_by_role("heading", name="Донор безопасности в другом регионе").bounding_box()
                 assert title_box["x"] >= 0 and title_box["x"] + title_box["width"] <= width
                 background = page.evaluate(
                     "getComputedStyle(document.querySelector('.card td') || document.body).backgroundColor")

@@ -76,7 +76,7 @@ def test_building_twice_returns_the_same_editions_without_rendering_again(app, b
     def render_digest(*_args):
         raise AssertionError("unchanged editions must not be rendered again")
 
-    monkeypatch.setattr("newsletter.editions.render_digest", render_digest)
+    monkeypatch.setattr("newsletter.editions.building.render_digest", render_digest)
     again = {e.language: e for e in build_week(WEEK)}
     assert {code: e.id for code, e in again.items()} == {code: e.id for code, e in built_week.items()}
     assert edition_count() == 3
@@ -132,15 +132,15 @@ def test_an_edition_that_is_sending_or_sent_is_never_rebuilt(app, built_week):
 
 def test_schedule_and_cancel_before_sending(app, built_week):
     edition = built_week["ru"]
-    from datetime import datetime
+    from datetime import datetime, timezone
 
-    schedule_edition(edition, datetime(2022, 1, 17, 9, 0))
+    schedule_edition(edition, datetime(2022, 1, 17, 9, 0), now=datetime(2022, 1, 16, tzinfo=timezone.utc))
     assert edition.status == "scheduled"
     assert edition.scheduled_for.isoformat() == "2022-01-17T06:00:00+00:00"  # naive = Minsk time
     cancel_edition(edition)
     assert edition.status == "cancelled" and edition.scheduled_for is None
     with pytest.raises(EditionConflict):
-        schedule_edition(edition, datetime(2022, 1, 18, 9, 0))
+        schedule_edition(edition, datetime(2022, 1, 18, 9, 0), now=datetime(2022, 1, 16, tzinfo=timezone.utc))
     assert {e.language: e.status for e in build_week(WEEK)}["ru"] == "cancelled"
 
 

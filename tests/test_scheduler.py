@@ -97,7 +97,7 @@ def test_missed_run_beyond_the_grace_time_is_skipped(app, imported_samples, read
 def test_scheduled_edition_is_sent_when_its_time_comes(app, built_week, readers):
     from newsletter.editions import schedule_edition
 
-    schedule_edition(built_week["ru"], datetime(2022, 1, 18, 10, 0, tzinfo=MINSK))
+    schedule_edition(built_week["ru"], datetime(2022, 1, 18, 10, 0, tzinfo=MINSK), now=datetime(2022, 1, 17, tzinfo=MINSK))
     with time_machine.travel(datetime(2022, 1, 18, 9, 59, tzinfo=MINSK), tick=False):
         assert scheduler.send_due_scheduled() == 0
     with time_machine.travel(datetime(2022, 1, 18, 10, 0, 30, tzinfo=MINSK), tick=False):

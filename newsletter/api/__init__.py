@@ -12,6 +12,9 @@ def init_app(app: Flask) -> None:
     from . import articles, editions, openapi  # noqa: F401  (register the editor API routes)
     from . import subscribers, subscriptions  # noqa: F401  (public subscriptions, editor subscribers API)
     from . import sending  # noqa: F401  (pause and resume an edition's send)
+    from . import errors
+
+    errors.register(app)
 
     from . import audit  # noqa: F401  (records successful changes in the activity log)
     csrf.exempt(api)

@@ -23,6 +23,8 @@ def article_json(article: Article) -> dict:
         "url": article.url,
         "published_at": article.published_at.isoformat(),
         "author": article.author,
+        "trend": article.trend,
+        "guid": article.guid,
     }
 
 

@@ -1,13 +1,20 @@
-"""Editor API: editions (list, build, show with counts, preview, test send, send, schedule, cancel)."""
+"""Editor API: editions (list, build, show with counts, edit, preview, test send, send, schedule, cancel, reopen).
+
+Domain errors (EditionConflict -> 409, EditionInvalid -> 422, BuildFailed -> 422) are mapped once in errors.py.
+"""
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from datetime import timedelta
 
-from .. import archive, editions as service
+from flask import Response, current_app, jsonify, request
+
+from .. import editions as service
 from ..addresses import InvalidAddress, normalise_address
 from ..config import LANGUAGES
 from ..delivery import ledger
 from ..delivery.transport import DeliveryError
+from ..digest_rendering import clip_warning
+from ..editions.editorial import editorial_json
 from ..models import Edition
 from ..models.content import EditionStatus
 from ..weeks import BadWeek, parse_week
@@ -19,7 +26,13 @@ from .responses import error_response, or_404
 MAX_TEST_RECIPIENTS = 10
 
 
+def _grace() -> timedelta:
+    return timedelta(seconds=float(current_app.config["SCHEDULE_GRACE_SECONDS"]))
+
+
 def edition_json(edition: Edition) -> dict:
+    """An edition as the API shows it: times in the publication's zone with its offset."""
+    warning = clip_warning(edition.html or "")
     body = {
         "id": edition.id,
         "week_start": edition.week_start.isoformat(),
@@ -27,12 +40,15 @@ def edition_json(edition: Edition) -> dict:
         "status": edition.status,
         "subject": edition.subject,
         "article_count": edition.article_count,
-        "built_at": edition.built_at.isoformat() if edition.built_at else None,
-        "scheduled_for": edition.scheduled_for.isoformat() if edition.scheduled_for else None,
-        "send_started_at": edition.send_started_at.isoformat() if edition.send_started_at else None,
-        "sent_at": edition.sent_at.isoformat() if edition.sent_at else None,
-        "cancelled_at": edition.cancelled_at.isoformat() if edition.cancelled_at else None,
+        "stale": service.is_stale(edition),
+        "overdue": service.is_overdue(edition, _grace()),
+        "published": edition.unpublished_at is None,
+        "html_bytes": len((edition.html or "").encode("utf-8")),
+        "warnings": [warning] if warning else [],
+        **editorial_json(edition),
     }
+    for name in ("built_at", "scheduled_for", "send_started_at", "sent_at", "cancelled_at"):
+        body[name] = service.shown_time(getattr(edition, name))
     body["counts"] = ledger.edition_counts(edition.id)
     return body
 
@@ -65,8 +81,10 @@ def build_editions():
         errors["languages"] = f"must be a list of {', '.join(LANGUAGES)}"
     if errors:
         return error_response(422, "The request is not valid.", errors)
-    built = service.build_week(week_start, languages)
-    return jsonify({"week_start": week_start.isoformat(), "editions": [edition_json(e) for e in built]}), 200
+    built = service.build_week_report(week_start, languages)
+    failures = {language: str(failure) for language, failure in built.failures.items()}
+    return jsonify({"week_start": week_start.isoformat(), "editions": [edition_json(e) for e in built.editions],
+                    "failures": failures}), 200
 
 
 @api.get("/editions/<int:edition_id>")
@@ -76,14 +94,26 @@ def show_edition(edition_id: int):
     return jsonify(edition_json(edition))
 
 
+@api.patch("/editions/<int:edition_id>")
+@require_editor
+def edit_edition(edition_id: int):
+    """Any of subject, preheader, intro, lead_article_id, article_ids, excluded_article_ids (null: default)."""
+    edition = _edition_or_404(edition_id)
+    data = json_body()
+    if not isinstance(data, dict):
+        return error_response(400, "Send a JSON object with Content-Type: application/json.")
+    service.update_editorial(edition, data)
+    return jsonify(edition_json(edition))
+
+
 @api.get("/editions/<int:edition_id>/preview")
 @require_editor
 def preview_edition(edition_id: int):
     """The rendered HTML (or ?format=text, the text part) without personal links."""
     edition = _edition_or_404(edition_id)
     if request.args.get("format") == "text":
-        return Response(archive.public_text(edition), mimetype="text/plain")
-    response = Response(archive.public_html(edition), mimetype="text/html")
+        return Response(service.preview_text(edition), mimetype="text/plain")
+    response = Response(service.preview_html(edition), mimetype="text/html")
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
     return response
 
@@ -92,7 +122,7 @@ def preview_edition(edition_id: int):
 @require_editor
 def preview_edition_text(edition_id: int):
     edition = _edition_or_404(edition_id)
-    return Response(archive.public_text(edition), mimetype="text/plain")
+    return Response(service.preview_text(edition), mimetype="text/plain")
 
 
 def _test_recipients(data) -> tuple[list[str], str | None]:
@@ -126,36 +156,54 @@ def test_send(edition_id: int):
 @require_editor
 def send_edition(edition_id: int):
     edition = _edition_or_404(edition_id)
-    try:
-        queued = service.send_edition(edition)
-    except ledger.SendConflict as error:
-        return error_response(409, str(error))
-    return jsonify({"id": edition.id, "status": "sending", "queued": queued}), 202
+    queued = service.send_edition(edition)
+    return jsonify({"id": edition.id, "status": edition.status, "queued": queued}), 202
 
 
 @api.post("/editions/<int:edition_id>/schedule")
 @require_editor
 def schedule_edition(edition_id: int):
+    """`at`: ISO 8601, an offset or a zone name optional (default: the publication's zone); the past is a 422."""
     edition = _edition_or_404(edition_id)
     data = json_body()
-    try:
-        when = service.parse_send_time(data.get("at") if isinstance(data, dict) else None)
-    except service.BadSendTime:
-        return error_response(422, "The request is not valid.",
-                              {"at": "must be an ISO 8601 date and time in the years 1900 to 2999"})
-    try:
-        service.schedule_edition(edition, when)
-    except service.EditionConflict as error:
-        return error_response(409, str(error))
+    when = service.parse_send_time(data.get("at") if isinstance(data, dict) else None)
+    service.schedule_edition(edition, when)
     return jsonify(edition_json(edition))
+
+
+def _move(edition_id: int, action) -> Response:
+    edition = _edition_or_404(edition_id)
+    action(edition)
+    return jsonify(edition_json(edition))
+
+
+@api.post("/editions/<int:edition_id>/unschedule")
+@require_editor
+def unschedule_edition(edition_id: int):
+    return _move(edition_id, service.unschedule_edition)
 
 
 @api.post("/editions/<int:edition_id>/cancel")
 @require_editor
 def cancel_edition(edition_id: int):
-    edition = _edition_or_404(edition_id)
-    try:
-        service.cancel_edition(edition)
-    except service.EditionConflict as error:
-        return error_response(409, str(error))
-    return jsonify(edition_json(edition))
+    return _move(edition_id, service.cancel_edition)
+
+
+@api.post("/editions/<int:edition_id>/reopen")
+@require_editor
+def reopen_edition(edition_id: int):
+    """A cancelled edition with no deliveries goes back to draft; one with deliveries is a 409."""
+    return _move(edition_id, service.reopen_edition)
+
+
+@api.post("/editions/<int:edition_id>/unpublish")
+@require_editor
+def unpublish_edition(edition_id: int):
+    """Take the edition off the public archive (web-view links then answer 404)."""
+    return _move(edition_id, lambda edition: service.set_published(edition, False))
+
+
+@api.post("/editions/<int:edition_id>/publish")
+@require_editor
+def publish_edition(edition_id: int):
+    return _move(edition_id, lambda edition: service.set_published(edition, True))

@@ -40,6 +40,15 @@ def _op(summary: str, responses: dict, *, body: dict | None = None, params: list
     return operation
 
 
+EDITORIAL = {
+    "subject": {"type": ["string", "null"], "maxLength": 200}, "preheader": {"type": ["string", "null"], "maxLength": 200},
+    "intro": {"type": ["string", "null"], "maxLength": 5000, "description": "plain text; blank lines part paragraphs"},
+    "lead_article_id": {"type": ["integer", "null"]},
+    "article_ids": {"type": ["array", "null"], "items": {"type": "integer"},
+                    "description": "the included articles in reading order; the week's others are excluded"},
+    "excluded_article_ids": {"type": ["array", "null"], "items": {"type": "integer"}},
+}
+
 SCHEMAS = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "properties": {
         "code": {"type": "integer"}, "message": {"type": "string"},
@@ -52,7 +61,9 @@ SCHEMAS = {
         "title": {"type": "string", "maxLength": 500}, "summary": {"type": "string", "maxLength": 5000},
         "url": {"type": "string", "format": "uri", "pattern": "^https?://"},
         "published_at": {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone offset"},
-        "author": {"type": ["string", "null"], "maxLength": 200}}},
+        "author": {"type": ["string", "null"], "maxLength": 200},
+        "trend": {"type": ["string", "null"], "enum": ["worse", "better", "unchanged", None]},
+        "guid": {"type": ["string", "null"], "maxLength": 2000}}},
     "Article": {"allOf": [{"$ref": "#/components/schemas/ArticleInput"},
                           {"type": "object", "properties": {"id": {"type": "integer"}}}]},
     "Counts": {"type": "object", "description": "Deliveries of the edition by state (test sends are not counted).",
@@ -63,7 +74,13 @@ SCHEMAS = {
         "id": {"type": "integer"}, "week_start": {"type": "string", "format": "date"}, "language": LANGUAGE,
         "status": {"type": "string", "enum": [status.value for status in EditionStatus]},
         "subject": {"type": "string"}, "article_count": {"type": "integer"},
-        **{k: {"type": ["string", "null"], "format": "date-time"} for k in
+        "stale": {"type": "boolean", "description": "its articles or overrides changed since it was rendered"},
+        "overdue": {"type": "boolean", "description": "scheduled, and its time passed more than the grace ago"},
+        "published": {"type": "boolean"}, "html_bytes": {"type": "integer"},
+        "warnings": {"type": "array", "items": {"type": "string"}, "description": "e.g. near Gmail's clipping size"},
+        **EDITORIAL,
+        **{k: {"type": ["string", "null"], "format": "date-time",
+               "description": "in the publication's zone, with its offset"} for k in
            ("built_at", "scheduled_for", "send_started_at", "sent_at", "cancelled_at")},
         "counts": {"$ref": "#/components/schemas/Counts"}}},
     "Subscription": {"type": "object", "required": ["email", "languages"], "properties": {
@@ -134,7 +151,10 @@ def _paths() -> dict:
                 **_errors(400, 401, 422)}, body={"type": "object", "required": ["week"], "properties": {
                     "week": {"type": "string", "format": "date"}, "languages": {"type": "array", "items": LANGUAGE}}})},
         "/editions/{id}": {"get": _op("An edition with its delivery counts", {"200": _json(edition),
-                                                                             **_errors(401, 404)}, params=ID)},
+                                                                             **_errors(401, 404)}, params=ID),
+                           "patch": _op("Shape a draft or scheduled edition (null restores a default)", {
+                               "200": _json(edition), **_errors(400, 401, 404, 409, 422)}, params=ID,
+                               body={"type": "object", "properties": EDITORIAL})},
         "/editions/{id}/preview": {"get": _op("Preview the HTML (or ?format=text the text part), no personal links", {
             "200": {"description": "The rendered edition", "content": {"text/html": {"schema": {"type": "string"}},
                                                                         "text/plain": {"schema": {"type": "string"}}}},
@@ -156,6 +176,11 @@ def _paths() -> dict:
         "/editions/{id}/pause": {"post": _op("Pause a send in progress", control, params=ID)},
         "/editions/{id}/resume": {"post": _op("Resume a paused send where it stopped", control, params=ID)},
         "/editions/{id}/cancel": {"post": _op("Cancel an edition before or during its send", control, params=ID)},
+        "/editions/{id}/unschedule": {"post": _op("Return a scheduled edition to draft", control, params=ID)},
+        "/editions/{id}/reopen": {"post": _op("Return a cancelled edition with no deliveries to draft", control,
+                                              params=ID)},
+        "/editions/{id}/unpublish": {"post": _op("Take an edition off the public archive", control, params=ID)},
+        "/editions/{id}/publish": {"post": _op("Put an unpublished edition back in the archive", control, params=ID)},
         "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})}, public=True, tag="meta")},
     }
 

@@ -1,4 +1,7 @@
-"""`newsletter sending pause|resume|cancel|status ID`: the editor's controls over an edition's send."""
+"""`newsletter sending pause|resume|cancel|status ID`: the editor's controls over an edition's send.
+
+They go through the editions service, like the API; a state that does not allow the action is a CLI error.
+"""
 from __future__ import annotations
 
 import json
@@ -6,17 +9,22 @@ import json
 import click
 from flask.cli import with_appcontext
 
+from .. import editions as service
 from ..delivery import ledger
-from ..extensions import db
-from ..models import Edition
+
+
+def _edition_or_fail(edition_id: int):
+    edition = service.get_edition(edition_id)
+    if edition is None:
+        raise click.ClickException(f"No edition {edition_id}.")
+    return edition
 
 
 def _apply(edition_id: int, action) -> None:
-    if db.session.get(Edition, edition_id) is None:
-        raise click.ClickException(f"No edition {edition_id}.")
+    edition = _edition_or_fail(edition_id)
     try:
-        status = action(edition_id)
-    except ledger.SendConflict as error:
+        status = action(edition)
+    except service.EditionConflict as error:
         raise click.ClickException(str(error)) from None
     counts = ledger.edition_counts(edition_id)
     click.echo(f"Edition {edition_id}: {status}; {counts['sent']} sent, {counts['queued']} queued, "
@@ -33,7 +41,7 @@ def sending_group() -> None:
 @with_appcontext
 def pause_command(edition_id: int) -> None:
     """Stop sending an edition (messages in flight finish); resume continues where it stopped."""
-    _apply(edition_id, ledger.pause_edition)
+    _apply(edition_id, service.pause_edition)
 
 
 @sending_group.command("resume")
@@ -41,7 +49,7 @@ def pause_command(edition_id: int) -> None:
 @with_appcontext
 def resume_command(edition_id: int) -> None:
     """Continue a paused send."""
-    _apply(edition_id, ledger.resume_edition)
+    _apply(edition_id, service.resume_edition)
 
 
 @sending_group.command("cancel")
@@ -49,7 +57,7 @@ def resume_command(edition_id: int) -> None:
 @with_appcontext
 def cancel_command(edition_id: int) -> None:
     """Cancel an edition's send: nothing more goes out; what was sent stays sent."""
-    _apply(edition_id, ledger.cancel_edition)
+    _apply(edition_id, service.cancel_edition)
 
 
 @sending_group.command("status")
@@ -58,9 +66,7 @@ def cancel_command(edition_id: int) -> None:
 @with_appcontext
 def status_command(edition_id: int, as_json: bool) -> None:
     """Delivery counts of an edition (queued, sending, sent, failed, suppressed, cancelled, next retry)."""
-    edition = db.session.get(Edition, edition_id)
-    if edition is None:
-        raise click.ClickException(f"No edition {edition_id}.")
+    edition = _edition_or_fail(edition_id)
     counts = ledger.edition_counts(edition_id)
     if as_json:
         click.echo(json.dumps({"id": edition_id, "status": edition.status, "counts": counts}))

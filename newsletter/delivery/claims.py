@@ -14,9 +14,9 @@ from ..models.content import EditionStatus
 from ..models.delivery import DeliveryKind, DeliveryStatus
 from ..models.subscribers import CONFIRMED
 from ..database import dialect_insert, is_postgres
+from ..lifecycle import HELD, Action, condition
 from .ledger import cancel_queued, has_renderer
 
-HELD = (EditionStatus.PAUSED, EditionStatus.CANCELLED)
 RECENT_CANCEL_SECONDS = 600
 PAUSED_REASON = "not sent: edition paused"
 
@@ -189,7 +189,7 @@ def settle_editions() -> list[int]:
     )
     finished = db.session.scalars(
         update(Edition)
-        .where(Edition.status == EditionStatus.SENDING, ~unsettled)
+        .where(condition(Action.FINISH), ~unsettled)
         .values(status=EditionStatus.SENT, sent_at=utcnow())
         .returning(Edition.id)
         .execution_options(synchronize_session=False)

@@ -9,23 +9,12 @@ from sqlalchemy import Select, case, func, insert, literal, or_, select, update
 from ..database import is_postgres
 from ..extensions import db
 from ..models import Consent, Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
-from ..models.content import EditionStatus
 from ..models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
 from ..models.subscribers import CONFIRMED
 from ..models.types import UTCDateTime
+from ..lifecycle import Action, transition
 
-SENDABLE = (EditionStatus.DRAFT, EditionStatus.SCHEDULED)
 AUDIENCE_LOCK = 0x6E6C7472  # the advisory lock key of `lock_audience`
-
-
-class SendConflict(Exception):
-    """The edition is not in a state that allows this action (the API answers 409)."""
-
-    def __init__(self, edition_id: int, status: str | None, action: str):
-        super().__init__(f"edition {edition_id} is {status or 'missing'}; cannot {action}")
-        self.edition_id = edition_id
-        self.status = status
-        self.action = action
 
 
 class NothingToRender(LookupError):
@@ -151,22 +140,15 @@ def enqueue_edition(edition: Edition | int) -> int:
     One set-based INSERT … SELECT. It is a plain INSERT, not an upsert: the edition leaves draft/scheduled
     in this transaction, under its row lock, so it has no deliveries yet, and the unique key (edition,
     subscriber) stands guard. Commits, and returns the number of deliveries queued (suppressed ones not
-    counted). Raises SendConflict if the edition was already sent or sending.
+    counted). Raises lifecycle.EditionConflict if the edition's state does not allow a send.
     """
     edition_id = _edition_id(edition)
+    transition(edition_id, Action.SEND, commit=False)
     now = utcnow()
-    moved = db.session.execute(
-        update(Edition)
-        .where(Edition.id == edition_id, Edition.status.in_(SENDABLE))
-        .values(status=EditionStatus.SENDING, send_started_at=now)
-        .returning(Edition.language)
-    ).first()
-    if moved is None:
-        db.session.rollback()
-        raise SendConflict(edition_id, _status_of(edition_id), "send")
+    language = db.session.scalar(select(Edition.language).where(Edition.id == edition_id))
     lock_audience(deleting=False)
     columns = ["kind", "priority", "edition_id", "subscriber_id", "status", "attempts", "next_attempt_at", "created_at"]
-    statement = insert(Delivery).from_select(columns, _audience(edition_id, moved.language, now))
+    statement = insert(Delivery).from_select(columns, _audience(edition_id, language, now))
     inserted = db.session.execute(statement.execution_options(preserve_rowcount=True)).rowcount
     suppressed = db.session.scalar(
         select(func.count()).where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.SUPPRESSED)
@@ -176,48 +158,9 @@ def enqueue_edition(edition: Edition | int) -> int:
     return int(inserted) - int(suppressed or 0)
 
 
-def _status_of(edition_id: int) -> str | None:
-    return db.session.scalar(select(Edition.status).where(Edition.id == edition_id))
-
-
 def _expire(edition: Edition | int) -> None:
     if isinstance(edition, Edition):
         db.session.expire(edition)
-
-
-def _transition(edition: Edition | int, action: str, allowed: tuple[str, ...], target: str, **values) -> str:
-    """Move the edition from one of `allowed` to `target` atomically; already at target is a no-op."""
-    edition_id = _edition_id(edition)
-    moved = db.session.execute(
-        update(Edition).where(Edition.id == edition_id, Edition.status.in_(allowed)).values(status=target, **values)
-    ).rowcount
-    if not moved:
-        status = _status_of(edition_id)
-        db.session.rollback()
-        if status == target:
-            return target
-        raise SendConflict(edition_id, status, action)
-    if target == EditionStatus.CANCELLED:
-        cancel_queued(edition_id, "edition cancelled")
-    db.session.commit()
-    _expire(edition)
-    return target
-
-
-def pause_edition(edition: Edition | int) -> str:
-    """Stop claiming the edition's deliveries; messages already in flight finish. Returns the new status."""
-    return _transition(edition, "pause", (EditionStatus.SENDING,), EditionStatus.PAUSED)
-
-
-def resume_edition(edition: Edition | int) -> str:
-    """Continue a paused send exactly where it stopped."""
-    return _transition(edition, "resume", (EditionStatus.PAUSED,), EditionStatus.SENDING)
-
-
-def cancel_edition(edition: Edition | int) -> str:
-    """Cancel an edition before or during its send: queued deliveries are cancelled, sent ones stay sent."""
-    allowed = (EditionStatus.DRAFT, EditionStatus.SCHEDULED, EditionStatus.SENDING, EditionStatus.PAUSED)
-    return _transition(edition, "cancel", allowed, EditionStatus.CANCELLED, cancelled_at=utcnow(), scheduled_for=None)
 
 
 def cancel_queued(edition_id: int, reason: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -23,6 +23,14 @@ class EditionStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class Trend(StrEnum):
+    """The mark the publication puts on a commentary: the situation got worse, better, or did not change."""
+
+    WORSE = "worse"
+    BETTER = "better"
+    UNCHANGED = "unchanged"
+
+
 class Article(db.Model):
     __tablename__ = "articles"
 
@@ -34,6 +42,8 @@ class Article(db.Model):
     url: Mapped[str] = mapped_column(String(2000), unique=True)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     author: Mapped[str | None] = mapped_column(String(200))
+    trend: Mapped[str | None] = mapped_column(String(16))
+    guid: Mapped[str | None] = mapped_column(String(2000), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -59,8 +69,35 @@ class Edition(db.Model):
     send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The editor's shaping of this edition (None: the defaults); see newsletter.editions.editorial.
+    subject_override: Mapped[str | None] = mapped_column(String(200))
+    preheader: Mapped[str | None] = mapped_column(String(200))
+    intro: Mapped[str | None] = mapped_column(Text)
+    lead_article_id: Mapped[int | None] = mapped_column()
+    article_order: Mapped[list | None] = mapped_column(JSON)
+    excluded_article_ids: Mapped[list | None] = mapped_column(JSON)
+    # What was rendered, for the archive page (titles, sections, intro), and when it was taken off the archive.
+    contents: Mapped[dict | None] = mapped_column(JSON)
+    unpublished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("week_start", "language"),)
+
+
+class Section(db.Model):
+    """A topic section as data: an editor-defined order and a name per language.
+
+    Articles name their section in free text; `key` (the name case-folded, spaces collapsed) is how an
+    article finds its section, so "Economy" and "economy " are one section.
+    """
+
+    __tablename__ = "sections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    position: Mapped[int] = mapped_column(default=0)
+    name_be: Mapped[str | None] = mapped_column(String(200))
+    name_ru: Mapped[str | None] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200))
 
 
 class SchedulerRun(db.Model):
@@ -73,3 +110,16 @@ class SchedulerRun(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str] = mapped_column(Text, default="")
+
+
+class SchedulerRunLanguage(db.Model):
+    """One language's outcome in a scheduler run: a failed language is retried on the next check."""
+
+    __tablename__ = "scheduler_run_languages"
+
+    due_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, ForeignKey("scheduler_runs.due_at", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(2), primary_key=True)
+    ok: Mapped[bool] = mapped_column(default=False)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

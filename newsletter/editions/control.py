@@ -1,0 +1,111 @@
+"""Moving an edition on: preview, test send, send, pause, resume, cancel, reopen, unpublish.
+
+Every move goes through the lifecycle table (newsletter.lifecycle); the API, the CLI, the console and the
+scheduler call these functions and nothing below them. Preview, test send and send first rebuild a draft
+or scheduled edition that went stale, so what an editor checks is what readers get.
+"""
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import exists, select, update
+
+from .. import archive
+from ..delivery import digest, ledger
+from ..delivery.compose import sender_address
+from ..delivery.transport import open_transport
+from ..extensions import db
+from ..lifecycle import Action, EditionConflict, status_of, transition
+from ..models import Edition, utcnow
+from .building import rebuild_if_stale
+from .plan import in_week
+
+
+class NothingToSend(EditionConflict):
+    """The edition has no articles (they were deleted or all excluded), so it is not sent (HTTP 409)."""
+
+    def __init__(self, edition: Edition):
+        super().__init__(edition.id, edition.status, "send")
+        self.args = (f"edition {edition.id} has no articles (they were deleted or excluded); it cannot be sent",)
+
+
+def get_edition(edition_id: int) -> Edition | None:
+    return db.session.get(Edition, edition_id)
+
+
+def current(edition: Edition) -> Edition:
+    """The edition as readers would get it now: rebuilt first if it is a stale draft or scheduled one."""
+    return rebuild_if_stale(edition)
+
+
+def preview_html(edition: Edition) -> str:
+    return archive.public_html(current(edition))
+
+
+def preview_text(edition: Edition) -> str:
+    return archive.public_text(current(edition))
+
+
+def send_edition(edition: Edition) -> int:
+    """Rebuild if stale and enqueue one delivery per confirmed subscriber, in one transaction.
+
+    Raises EditionConflict (its state does not allow a send; NothingToSend when it has no articles) or
+    BuildFailed (its digest cannot be rendered).
+    """
+    week_has_articles = db.session.scalar(select(exists().where(in_week(edition.week_start, edition.language))))
+    if not week_has_articles:
+        db.session.rollback()
+        raise NothingToSend(edition)
+    rebuild_if_stale(edition, commit=False)
+    if edition.article_count == 0:
+        db.session.rollback()
+        raise NothingToSend(edition)
+    return ledger.enqueue_edition(edition)
+
+
+def send_test(edition: Edition, recipients: list[str]) -> None:
+    """Send a test copy straight through the transport: marked as a test, not in the ledger, not counted."""
+    edition = current(edition)
+    transport = open_transport(current_app.config)
+    try:
+        for recipient in recipients:
+            transport.send(sender_address(), recipient, digest.build_test_message(edition, recipient))
+    finally:
+        transport.close()
+
+
+def pause_edition(edition: Edition | int) -> str:
+    """Stop claiming the edition's deliveries; messages already in flight finish. Returns the new status."""
+    return transition(edition, Action.PAUSE)
+
+
+def resume_edition(edition: Edition | int) -> str:
+    """Continue a paused send exactly where it stopped."""
+    return transition(edition, Action.RESUME)
+
+
+def cancel_edition(edition: Edition | int) -> str:
+    """Cancel before or during the send: queued deliveries are cancelled in the same transaction."""
+    edition_id = edition if isinstance(edition, int) else edition.id
+    already = status_of(edition_id)
+    status = transition(edition, Action.CANCEL, commit=False)
+    if already != status:
+        ledger.cancel_queued(edition_id, "edition cancelled")
+        db.session.commit()
+    return status
+
+
+def reopen_edition(edition: Edition) -> Edition:
+    """A cancelled edition with no deliveries at all goes back to draft (EditionConflict otherwise)."""
+    transition(edition, Action.REOPEN)
+    db.session.refresh(edition)
+    return edition
+
+
+def set_published(edition: Edition, published: bool) -> Edition:
+    """Take an edition off the public archive, or put it back (its web-view links then answer 404)."""
+    db.session.execute(
+        update(Edition).where(Edition.id == edition.id).values(unpublished_at=None if published else utcnow())
+    )
+    db.session.commit()
+    db.session.refresh(edition)
+    return edition

@@ -1,0 +1,161 @@
+"""The editor's shaping of one edition: subject, preheader, intro, lead article, order and exclusions.
+
+One service for the API, the CLI and the web console. A change is validated as a whole and applied in one
+conditional UPDATE (only while the lifecycle allows editing), so nothing is half-applied; the edition then
+shows as stale until it is rebuilt, which preview, test send and send do by themselves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import update
+
+from ..characters import forbidden_message
+from ..extensions import db
+from ..lifecycle import Action, EditionConflict, condition, status_of
+from ..models import Edition
+from .plan import week_articles
+
+LIMITS = {"subject": 200, "preheader": 200, "intro": 5000}
+FIELDS = ("subject", "preheader", "intro", "lead_article_id", "article_ids", "excluded_article_ids")
+COLUMNS = {"subject": "subject_override", "preheader": "preheader", "intro": "intro",
+           "lead_article_id": "lead_article_id", "article_ids": "article_order",
+           "excluded_article_ids": "excluded_article_ids"}
+
+
+class EditionInvalid(ValueError):
+    """Input about an edition that cannot be used, field -> message (HTTP 422, a CLI error)."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class WeekArticles:
+    """The ids of the articles an edition may name: those of its own week and language."""
+
+    ids: frozenset[int]
+
+    def check(self, name: str, value: object, errors: dict) -> list[int] | None:
+        if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+            errors[name] = "must be a list of article ids"
+            return None
+        strangers = [i for i in value if i not in self.ids]
+        if strangers:
+            errors[name] = f"not articles of this edition's week and language: {', '.join(map(str, strangers))}"
+        elif len(set(value)) != len(value):
+            errors[name] = "names an article twice"
+        return value
+
+
+def _text(name: str, value: object, errors: dict) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors[name] = "must be a string or null"
+        return None
+    value = value.strip() if name != "intro" else value.strip("\n ").replace("\r\n", "\n")
+    if len(value) > LIMITS[name]:
+        errors[name] = f"is longer than {LIMITS[name]} characters"
+    elif forbidden_message(value):
+        errors[name] = forbidden_message(value)
+    elif name != "intro" and "\n" in value:
+        errors[name] = "must be one line"
+    return value or None
+
+
+def _lead(value: object, week: WeekArticles, errors: dict) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value not in week.ids:
+        errors["lead_article_id"] = "must be the id of an article of this edition's week and language, or null"
+    return value
+
+
+def validate_changes(edition: Edition, changes: object) -> dict:
+    """Column values for the given fields, or EditionInvalid listing every problem."""
+    if not isinstance(changes, dict) or not changes:
+        raise EditionInvalid({"edition": f"send a JSON object with any of {', '.join(FIELDS[:5])}"})
+    errors: dict[str, str] = {}
+    unknown = sorted(map(str, set(changes) - set(FIELDS)))
+    if unknown:
+        errors["fields"] = f"unknown field(s): {', '.join(unknown)}"
+    week = WeekArticles(frozenset(a.id for a in week_articles(edition.week_start, edition.language)))
+    values: dict = {}
+    for name in ("subject", "preheader", "intro"):
+        if name in changes:
+            values[COLUMNS[name]] = _text(name, changes[name], errors)
+    if "lead_article_id" in changes:
+        values["lead_article_id"] = _lead(changes["lead_article_id"], week, errors)
+    if "article_ids" in changes:
+        order = week.check("article_ids", changes["article_ids"], errors)
+        values["article_order"] = order
+        if order is not None and "excluded_article_ids" not in changes:
+            values["excluded_article_ids"] = sorted(week.ids - set(order))
+    if "excluded_article_ids" in changes:
+        values["excluded_article_ids"] = week.check("excluded_article_ids", changes["excluded_article_ids"], errors)
+    if errors:
+        raise EditionInvalid(errors)
+    return values
+
+
+def update_editorial(edition: Edition, changes: object) -> Edition:
+    """Apply any of subject, preheader, intro, lead_article_id, article_ids (the ordered list of included
+    articles; the week's others become excluded) and excluded_article_ids; all or nothing.
+
+    Raises EditionInvalid (422) or EditionConflict (409: the edition is no longer a draft or scheduled).
+    """
+    values = validate_changes(edition, changes)
+    moved = db.session.execute(
+        update(Edition).where(Edition.id == edition.id, condition(Action.EDIT)).values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not moved:
+        status = status_of(edition.id)
+        db.session.rollback()
+        raise EditionConflict(edition.id, status, "edit")
+    db.session.commit()
+    db.session.refresh(edition)
+    return edition
+
+
+def set_subject(edition: Edition, subject: str | None) -> Edition:
+    return update_editorial(edition, {"subject": subject})
+
+
+def set_preheader(edition: Edition, preheader: str | None) -> Edition:
+    return update_editorial(edition, {"preheader": preheader})
+
+
+def set_intro(edition: Edition, intro: str | None) -> Edition:
+    return update_editorial(edition, {"intro": intro})
+
+
+def set_lead_article(edition: Edition, article_id: int | None) -> Edition:
+    return update_editorial(edition, {"lead_article_id": article_id})
+
+
+def set_order(edition: Edition, article_ids: list[int]) -> Edition:
+    """The included articles in reading order; the week's other articles are excluded."""
+    return update_editorial(edition, {"article_ids": article_ids})
+
+
+def exclude_article(edition: Edition, article_id: int) -> Edition:
+    excluded = sorted(set(edition.excluded_article_ids or ()) | {article_id})
+    return update_editorial(edition, {"excluded_article_ids": excluded})
+
+
+def include_article(edition: Edition, article_id: int) -> Edition:
+    """Take an article back in (it goes after the ordered ones, unless the order names it)."""
+    excluded = sorted(set(edition.excluded_article_ids or ()) - {article_id})
+    changes: dict = {"excluded_article_ids": excluded}
+    if edition.article_order is not None and article_id not in edition.article_order:
+        changes["article_ids"] = [*edition.article_order, article_id]
+    return update_editorial(edition, changes)
+
+
+def editorial_json(edition: Edition) -> dict:
+    return {"subject_override": edition.subject_override, "preheader": edition.preheader, "intro": edition.intro,
+            "lead_article_id": edition.lead_article_id, "article_ids": edition.article_order,
+            "excluded_article_ids": edition.excluded_article_ids or []}

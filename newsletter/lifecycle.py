@@ -1,0 +1,198 @@
+"""The edition's lifecycle: every state, every action and which states allow it, in one table.
+
+Everything else asks this module: the transition function moves an edition with one conditional UPDATE
+(so two editors, two schedulers or a worker racing each other cannot both win), and the sets the rest of
+the code needs (rebuildable, sendable, held, public) are derived from the table instead of being spelled
+again. Adding a state, such as an approval step, or an action, such as "retry failed" or "paused by the
+circuit breaker", means adding rows here.
+
+    draft ──send──► sending ◄─resume── paused       sending ──finish──► sent
+      │ ▲             │ └────pause──────►▲
+    schedule│unschedule  cancel (draft, scheduled, sending, paused) ──► cancelled ──reopen──► draft
+      ▼ │                                                   (only when it has no deliveries at all)
+    scheduled ──send──► sending
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlalchemy import and_, exists, false, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
+
+from .extensions import db
+from .models import Delivery, Edition, utcnow
+from .models.content import EditionStatus
+from .models.delivery import DeliveryStatus
+
+S = EditionStatus
+
+
+class Action(StrEnum):
+    """What an editor, the scheduler or the worker can do to an edition."""
+
+    BUILD = "build"          # re-render from the current articles and overrides (a permission: the state stays)
+    EDIT = "edit"            # change subject, intro, order, lead article, exclusions (a permission)
+    SCHEDULE = "schedule"
+    UNSCHEDULE = "unschedule"
+    SEND = "send"
+    PAUSE = "pause"
+    RESUME = "resume"
+    CANCEL = "cancel"
+    REOPEN = "reopen"
+    FINISH = "finish"        # the worker: every delivery is settled
+    PUBLISH = "publish"      # shown in the public archive (a permission)
+
+
+class Guard(StrEnum):
+    """A condition on the edition's deliveries, checked inside the same conditional UPDATE."""
+
+    NO_DELIVERIES = "no deliveries"
+    DELIVERED = "at least one copy delivered"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row: `action` is allowed from `sources`; it moves the edition to `target` (None: no move).
+
+    `stamp` columns are set to the time of the move, `clear` columns to NULL. `repeatable`: asking for it
+    when already at `target` is a no-op rather than a conflict. `holds` marks a target whose queued
+    deliveries the worker must not claim.
+    """
+
+    action: Action
+    sources: frozenset[EditionStatus]
+    target: EditionStatus | None = None
+    guard: Guard | None = None
+    stamp: tuple[str, ...] = ()
+    clear: tuple[str, ...] = ()
+    repeatable: bool = False
+    holds: bool = False
+    verb: str = field(default="", compare=False)
+
+
+def _rule(action, sources, target=None, **options) -> Rule:
+    return Rule(action, frozenset(sources), target, **options)
+
+
+TABLE: tuple[Rule, ...] = (
+    _rule(Action.BUILD, {S.DRAFT, S.SCHEDULED}),
+    _rule(Action.EDIT, {S.DRAFT, S.SCHEDULED}),
+    _rule(Action.SCHEDULE, {S.DRAFT, S.SCHEDULED}, S.SCHEDULED, verb="scheduled"),
+    _rule(Action.UNSCHEDULE, {S.SCHEDULED}, S.DRAFT, clear=("scheduled_for",), verb="unscheduled"),
+    _rule(Action.SEND, {S.DRAFT, S.SCHEDULED}, S.SENDING, stamp=("send_started_at",), verb="sent"),
+    _rule(Action.PAUSE, {S.SENDING}, S.PAUSED, repeatable=True, holds=True, verb="paused"),
+    _rule(Action.RESUME, {S.PAUSED}, S.SENDING, repeatable=True, verb="resumed"),
+    _rule(Action.CANCEL, {S.DRAFT, S.SCHEDULED, S.SENDING, S.PAUSED}, S.CANCELLED, stamp=("cancelled_at",),
+          clear=("scheduled_for",), repeatable=True, holds=True, verb="cancelled"),
+    _rule(Action.REOPEN, {S.CANCELLED}, S.DRAFT, guard=Guard.NO_DELIVERIES,
+          clear=("cancelled_at", "send_started_at", "scheduled_for"), verb="reopened"),
+    _rule(Action.FINISH, {S.SENDING}, S.SENT, stamp=("sent_at",), verb="finished"),
+    _rule(Action.PUBLISH, {S.SENDING, S.PAUSED, S.SENT}),
+    _rule(Action.PUBLISH, {S.CANCELLED}, guard=Guard.DELIVERED),
+)
+
+
+def rules(action: Action) -> tuple[Rule, ...]:
+    return tuple(rule for rule in TABLE if rule.action == action)
+
+
+def allowed_from(action: Action) -> tuple[EditionStatus, ...]:
+    """Every state from which `action` is allowed (ignoring guards), as a tuple ready for SQL `IN`."""
+    return tuple(sorted(frozenset().union(*(rule.sources for rule in rules(action)))))
+
+
+REBUILDABLE = allowed_from(Action.BUILD)
+EDITABLE = allowed_from(Action.EDIT)
+SENDABLE = allowed_from(Action.SEND)
+HELD = tuple(sorted({rule.target for rule in TABLE if rule.holds}))
+PUBLIC = allowed_from(Action.PUBLISH)
+
+
+def allows(status: str, action: Action) -> bool:
+    """Whether `action` is allowed from `status`, guards aside (for showing buttons, not for deciding)."""
+    return status in allowed_from(action)
+
+
+class EditionConflict(Exception):
+    """The edition is not in a state that allows the action; names the current state (HTTP 409)."""
+
+    def __init__(self, edition_id: int, status: str | None, action: str, reason: str | None = None):
+        what = f"edition {edition_id} is {status or 'missing'}"
+        if reason:
+            what += f" ({reason})"
+        super().__init__(f"{what}; cannot {action}")
+        self.edition_id = edition_id
+        self.status = status
+        self.action = action
+
+
+def _guard_clause(guard: Guard | None) -> ColumnElement[bool] | None:
+    if guard is None:
+        return None
+    any_delivery = exists().where(Delivery.edition_id == Edition.id)
+    if guard == Guard.NO_DELIVERIES:
+        return ~any_delivery
+    return exists().where(Delivery.edition_id == Edition.id, Delivery.status == DeliveryStatus.SENT)
+
+
+def condition(action: Action) -> ColumnElement[bool]:
+    """SQL: the edition's state (and guard) allow `action`; usable in any query on editions."""
+    clauses = []
+    for rule in rules(action):
+        clause = Edition.status.in_(sorted(rule.sources))
+        guard = _guard_clause(rule.guard)
+        clauses.append(clause if guard is None else and_(clause, guard))
+    return or_(*clauses) if clauses else false()
+
+
+def _move_values(rule: Rule, values: dict) -> dict:
+    now = utcnow()
+    moved = {name: now for name in rule.stamp} | {name: None for name in rule.clear}
+    return moved | values | {"status": rule.target}
+
+
+def _edition_id(edition: Edition | int) -> int:
+    return edition if isinstance(edition, int) else edition.id
+
+
+def status_of(edition_id: int) -> str | None:
+    return db.session.scalar(select(Edition.status).where(Edition.id == edition_id))
+
+
+def _refusal_reason(edition_id: int, status: str | None, action: Action) -> str | None:
+    for rule in rules(action):
+        if status in rule.sources and rule.guard is not None:
+            return f"it has {'deliveries' if rule.guard == Guard.NO_DELIVERIES else 'no delivered copy'}"
+    return None
+
+
+def transition(edition: Edition | int, action: Action, *, commit: bool = True, **values) -> EditionStatus:
+    """Perform `action` with one conditional UPDATE; return the new state or raise EditionConflict.
+
+    `values` are further columns to set in the same UPDATE (e.g. `scheduled_for`). With `commit=False` the
+    caller finishes the transaction (the send queues its deliveries in it); on a conflict it is rolled back.
+    """
+    edition_id = _edition_id(edition)
+    (rule, *_others) = [rule for rule in rules(action) if rule.target is not None]
+    moved = db.session.execute(
+        update(Edition).where(Edition.id == edition_id, condition(action))
+        .values(**_move_values(rule, values)).execution_options(synchronize_session=False)
+    ).rowcount
+    if not moved:
+        status = status_of(edition_id)
+        db.session.rollback()
+        if rule.repeatable and status == rule.target:
+            return rule.target
+        raise EditionConflict(edition_id, status, str(action), _refusal_reason(edition_id, status, action))
+    if commit:
+        db.session.commit()
+    if isinstance(edition, Edition):
+        db.session.expire(edition)
+    return rule.target
+
+
+def require(edition: Edition, action: Action) -> None:
+    """Raise EditionConflict unless the edition's current state allows `action` (a permission check)."""
+    if edition.status not in allowed_from(action):
+        raise EditionConflict(edition.id, edition.status, str(action))
