@@ -7,13 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import func, select
 
+from . import editions
 from .config import LANGUAGES
 from .delivery import ledger
+from .editions.plan import make_plan, publication_settings
 from .extensions import db
 from .models import Delivery, Edition, Subscriber, SubscriberLanguage, utcnow
-from .models.content import SchedulerRun
+from .models import Article
+from .models.content import SchedulerRun, SchedulerRunLanguage
 from .models.delivery import DeliveryKind, DeliveryStatus
 from .models.subscribers import CONFIRMED
 from .weeks import week_of
@@ -27,6 +31,7 @@ class WeekRow:
     edition: Edition | None
     recipients: int
     scheduler_outcome: str | None
+    stale: bool = False
 
 
 @dataclass
@@ -49,20 +54,21 @@ def audience_size(language: str) -> int:
 
 
 def _outcome_by_language(run: SchedulerRun | None) -> dict[str, str]:
-    """The scheduler writes "ru: sending to 120; en: draft"; split it per language."""
-    if run is None or not run.outcome:
+    """Each language's outcome in the scheduler's last run for the week."""
+    if run is None:
         return {}
-    parts = [part.strip() for part in run.outcome.split(";")]
-    return {part[:2]: part[3:].strip() for part in parts if part[:2] in LANGUAGES and part[2:3] == ":"}
+    rows = db.session.scalars(select(SchedulerRunLanguage).where(SchedulerRunLanguage.due_at == run.due_at))
+    return {row.language: row.outcome for row in rows}
 
 
 def week_overview(week_start: date) -> WeekOverview:
-    editions = {e.language: e for e in db.session.scalars(select(Edition).where(Edition.week_start == week_start))}
+    found = {e.language: e for e in db.session.scalars(select(Edition).where(Edition.week_start == week_start))}
     run = db.session.scalar(
         select(SchedulerRun).where(SchedulerRun.week_start == week_start).order_by(SchedulerRun.due_at.desc()).limit(1)
     )
     outcomes = _outcome_by_language(run)
-    rows = [WeekRow(language, editions.get(language), audience_size(language), outcomes.get(language))
+    rows = [WeekRow(language, found.get(language), audience_size(language), outcomes.get(language),
+                    bool(found.get(language) and editions.is_stale(found[language])))
             for language in LANGUAGES]
     return WeekOverview(week_start, rows, run)
 
@@ -119,3 +125,27 @@ def sending_progress(edition_id: int) -> Progress:
     left = counts.get(DeliveryStatus.QUEUED, 0) + counts.get(DeliveryStatus.SENDING, 0)
     eta = int(left * 60 / rate) if rate and left else None
     return Progress(counts, [(reason, int(n)) for reason, n in reasons], rate, eta)
+
+
+def week_siblings(edition: Edition) -> list[Edition]:
+    """The same week's editions in every language, for the side-by-side previews."""
+    query = select(Edition).where(Edition.week_start == edition.week_start)
+    return sorted(db.session.scalars(query), key=lambda e: LANGUAGES.index(e.language))
+
+
+@dataclass
+class EditorialRow:
+    article: Article
+    included: bool
+    position: int
+
+
+def editorial_rows(edition: Edition) -> list[EditorialRow]:
+    """The week's articles as the digest reads them (lead first, then by section), excluded ones last."""
+    plan = make_plan(edition, edition.week_start, edition.language,
+                     publication_settings(current_app.config, edition.language))
+    shown = plan.articles
+    rest = [a for a in editions.week_articles(edition.week_start, edition.language) if a not in shown]
+    return ([EditorialRow(a, True, index + 1) for index, a in enumerate(shown)]
+            + [EditorialRow(a, False, len(shown) + index + 1) for index, a in enumerate(rest)])
+

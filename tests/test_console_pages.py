@@ -199,3 +199,61 @@ def test_api_and_cli_actions_are_in_the_activity_log(client, runner, editor_head
         ("api", "cancel", f"edition {edition.id}"), ("cli", "build", "week 2022-01-10")]
     assert entries[0].actor == "Test editor"
     assert date(2022, 1, 10)
+
+
+def _editorial_form(client, edition) -> dict:
+    """The editorial form's current values, as the browser would post them."""
+    from newsletter import overview
+
+    data = {"subject": "", "preheader": "", "intro": "", "lead_article_id": ""}
+    for row in overview.editorial_rows(edition):
+        data[f"position_{row.article.id}"] = str(row.position)
+        data[f"trend_{row.article.id}"] = row.article.trend or ""
+        if row.included:
+            data[f"include_{row.article.id}"] = "1"
+    return data
+
+
+def test_intro_order_exclusion_and_trend_in_one_save(editor_client, built_week):
+    from newsletter import overview
+
+    edition = built_week["ru"]
+    rows = overview.editorial_rows(edition)
+    first, last = rows[0].article, rows[-1].article
+    data = _editorial_form(editor_client, edition)
+    data.update({"intro": "Главное за неделю", f"position_{last.id}": "0", f"trend_{first.id}": "worse"})
+    del data[f"include_{rows[1].article.id}"]
+    response = post_form(editor_client, f"/console/editions/{edition.id}/editorial", data, token_from="/console/week")
+    assert response.status_code == 302
+    db.session.refresh(edition)
+    assert edition.intro == "Главное за неделю" and edition.article_order[0] == last.id
+    assert edition.excluded_article_ids == [rows[1].article.id]
+    assert db.session.get(Article, first.id).trend == "worse"
+    assert "Главное за неделю" in editor_client.get(f"/console/editions/{edition.id}").get_data(as_text=True)
+
+
+def test_editorial_fields_too_long_change_nothing(editor_client, built_week):
+    edition = built_week["en"]
+    data = _editorial_form(editor_client, edition)
+    data.update({"subject": "s" * 300, "intro": "kept?"})
+    response = post_form(editor_client, f"/console/editions/{edition.id}/editorial", data, token_from="/console/week")
+    assert response.status_code == 422 and "This is too long (at most 200 characters)." in response.get_data(as_text=True)
+    db.session.refresh(edition)
+    assert edition.intro is None and edition.subject_override is None
+
+
+def test_unschedule_and_reopen_from_the_console(editor_client, built_week):
+    edition = built_week["en"]
+    post_form(editor_client, f"/console/editions/{edition.id}/schedule", {"at": "2999-01-04T09:00"},
+              token_from="/console/week")
+    db.session.refresh(edition)
+    assert edition.status == "scheduled"
+    post_form(editor_client, f"/console/editions/{edition.id}/unschedule", token_from="/console/week")
+    db.session.refresh(edition)
+    assert edition.status == "draft"
+    post_form(editor_client, f"/console/editions/{edition.id}/cancel", token_from="/console/week")
+    post_form(editor_client, f"/console/editions/{edition.id}/reopen", token_from="/console/week")
+    db.session.refresh(edition)
+    assert edition.status == "draft"
+    actions = [e.action for e in db.session.scalars(select(ActivityEntry).order_by(ActivityEntry.id))]
+    assert actions == ["schedule", "unschedule", "cancel", "reopen"]

@@ -13,7 +13,7 @@ from . import bp
 from .field_errors import translated, translated_all
 from .week import actor
 
-FORM_FIELDS = ("language", "section", "title", "summary", "url", "published_at", "author")
+FORM_FIELDS = ("language", "section", "title", "summary", "url", "published_at", "author", "trend")
 
 
 def _filters() -> dict:
@@ -36,6 +36,7 @@ def _submitted() -> dict:
     """The form as the service's input; a date-time typed without a zone is read in the publication's zone."""
     data = {name: request.form.get(name, "") for name in FORM_FIELDS}
     data["author"] = data["author"] or None
+    data["trend"] = data["trend"] or None
     moment = data["published_at"].strip()
     try:
         parsed = datetime.fromisoformat(moment)

@@ -7,7 +7,6 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden, NotFound, RequestEntityTooLarge
 
 from .. import editions
-from ..delivery import ledger
 from . import bp
 
 
@@ -45,4 +44,3 @@ bp.register_error_handler(Forbidden, forbidden)
 bp.register_error_handler(NotFound, not_found)
 bp.register_error_handler(RequestEntityTooLarge, too_large)
 bp.register_error_handler(editions.EditionConflict, conflict)
-bp.register_error_handler(ledger.SendConflict, conflict)

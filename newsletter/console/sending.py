@@ -1,16 +1,15 @@
 """Sending: live progress (short polling with htmx; a plain reload without script), pause, resume, cancel."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from .. import activity, overview
-from ..delivery import ledger
+from .. import activity, editions, overview
 from . import bp
 from .editions import _edition
 from .week import actor
 
-CONTROLS = {"pause": ledger.pause_edition, "resume": ledger.resume_edition, "cancel": ledger.cancel_edition}
+CONTROLS = {"pause": editions.pause_edition, "resume": editions.resume_edition, "cancel": editions.cancel_edition}
 
 
 def _progress_context(edition_id: int) -> dict:
