@@ -23,7 +23,7 @@ class NewsletterFlask(Flask):
 def create_app(config: dict | None = None) -> Flask:
     """Build the Flask application; `config` overrides the environment (used by tests)."""
     from . import config as config_module
-    from . import database, i18n, confirmation_mail, web, api, cli, console
+    from . import database, i18n, confirmation_mail, rate_limits, web, api, cli, console
 
     instance_path = (config or {}).get("INSTANCE_PATH")
     app = NewsletterFlask(
@@ -39,6 +39,7 @@ def create_app(config: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     database.init_app(app)
     i18n.init_app(app)
+    rate_limits.init_app(app)
     confirmation_mail.init_app(app)
     web.init_app(app)
     api.init_app(app)

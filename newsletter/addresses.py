@@ -20,8 +20,18 @@ class InvalidAddress(ValueError):
         return str(self.message)
 
 
+def identity_form(local_part: str, domain: str) -> str:
+    """The stored form of an already validated address (also used by the migration that merged case variants)."""
+    return f"{local_part.lower()}@{domain.lower()}"
+
+
 def normalise_address(raw: object) -> str:
-    """Return the address's normal form (lower-cased A-label domain) or raise InvalidAddress."""
+    """Return the address's one normal form, or raise InvalidAddress.
+
+    The normal form is the local part lower-cased and the domain as a lower-cased A-label: one mailbox,
+    one identity. Subscribing, importing, erasing, looking up and the suppression list all go through
+    here, so `TARGet@` and `target@` are one subscriber, one resend window and one rate-limit counter.
+    """
     if not isinstance(raw, str) or not raw.strip():
         raise InvalidAddress(_l("Please enter your email address."))
     if any(character in raw for character in FORBIDDEN_CHARACTERS):
@@ -37,7 +47,7 @@ def normalise_address(raw: object) -> str:
         validated = validate_email(candidate, check_deliverability=False, allow_smtputf8=smtp_utf8)
     except EmailNotValidError as error:
         raise InvalidAddress(_l("This is not a valid email address.")) from error
-    address = f"{validated.local_part}@{validated.ascii_domain.lower()}"
+    address = identity_form(validated.local_part, validated.ascii_domain)
     if len(address) > MAX_ADDRESS_LENGTH:
         raise InvalidAddress(_l("The email address is too long (at most 254 characters)."))
     return address

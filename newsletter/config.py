@@ -53,6 +53,8 @@ DEFAULTS: dict[str, object] = {
     "CONSOLE_REQUIRE_2FA": False,
     "CONSOLE_SESSION_MINUTES": 480,
     "CONSOLE_UPLOAD_BYTES": 2 * 1024 * 1024,
+    "RATE_LIMITS": None,
+    "RATE_LIMIT_STORAGE_URL": "memory://",
 }
 
 

@@ -8,6 +8,7 @@ from flask import current_app
 
 from .extensions import db
 from .models import Consent, Subscriber, utcnow
+from .request_text import MAX_PAGE_LENGTH, MAX_USER_AGENT_LENGTH, recorded_text
 
 FORM = "form"
 API = "api"
@@ -41,11 +42,11 @@ def record_request(subscriber: Subscriber, languages: list[str], origin: Request
         subscriber=subscriber,
         languages=" ".join(languages),
         source=origin.source,
-        source_page=(origin.page or None) and origin.page[:500],
+        source_page=recorded_text(origin.page, MAX_PAGE_LENGTH),
         consent_text_version=str(current_app.config["CONSENT_TEXT_VERSION"]),
         requested_at=utcnow(),
         request_ip=stored_ip(origin.ip),
-        user_agent=origin.user_agent,
+        user_agent=recorded_text(origin.user_agent, MAX_USER_AGENT_LENGTH),
     )
     db.session.add(consent)
     return consent
@@ -54,7 +55,7 @@ def record_request(subscriber: Subscriber, languages: list[str], origin: Request
 def record_confirmation(consent: Consent, ip: str | None, user_agent: str | None) -> None:
     consent.confirmed_at = utcnow()
     consent.confirm_ip = stored_ip(ip)
-    consent.confirm_user_agent = user_agent
+    consent.confirm_user_agent = recorded_text(user_agent, MAX_USER_AGENT_LENGTH)
 
 
 def consent_languages(consent: Consent) -> list[str]:

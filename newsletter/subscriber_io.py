@@ -16,7 +16,7 @@ from .config import LANGUAGES
 from .consent import IMPORT, RequestOrigin, record_confirmation, record_request
 from .delivery import ledger
 from .extensions import db
-from .models import Subscriber, SubscriberLanguage, utcnow
+from .models import Subscriber, SubscriberLanguage, Suppression, utcnow
 from .models.subscribers import CONFIRMED, UNSUBSCRIBED
 
 IMPORT_TEXT_VERSION = "import"
@@ -24,6 +24,14 @@ EXPORT_COLUMNS = ["email", "languages", "confirmed_at"]
 COMMIT_EVERY = 500
 FORMULA_STARTS = ("=", "+", "-", "@")
 ESCAPE = "'"
+
+
+UNSUBSCRIBED_SKIP = "skipped: unsubscribed"
+SUPPRESSED_SKIP = "skipped: suppressed"
+SKIP_REASONS = {
+    UNSUBSCRIBED_SKIP: "this address unsubscribed; it is not subscribed again",
+    SUPPRESSED_SKIP: "this address is on the suppression list (bounced or complained); it is not subscribed again",
+}
 
 
 class ImportFormatError(ValueError):
@@ -135,13 +143,16 @@ def _import_row(row: dict, line: int, source_name: str, report: ImportReport) ->
         report.errors.append((line, str(error)))
         return
     outcome = _import_subscriber(address, languages, confirmed_at, source_name)
-    if outcome == "skipped":
-        report.skipped.append((line, "this address unsubscribed; it is not subscribed again"))
+    if outcome in SKIP_REASONS:
+        report.skipped.append((line, SKIP_REASONS[outcome]))
     else:
         setattr(report, outcome, getattr(report, outcome) + 1)
 
 
 def _import_subscriber(address: str, languages: list[str], confirmed_at: datetime | None, source_name: str) -> str:
+    """Add or update one subscriber; an unsubscribed or suppressed address is never subscribed again."""
+    if _suppressed(address):
+        return SUPPRESSED_SKIP
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
     when = confirmed_at or utcnow()
     outcome = "updated"
@@ -150,7 +161,7 @@ def _import_subscriber(address: str, languages: list[str], confirmed_at: datetim
         db.session.add(subscriber)
         outcome = "added"
     elif subscriber.status == UNSUBSCRIBED:
-        return "skipped"
+        return UNSUBSCRIBED_SKIP
     missing = [code for code in languages if code not in subscriber.confirmed_languages]
     if subscriber.status == CONFIRMED and not missing:
         return "unchanged"
@@ -168,6 +179,10 @@ def _import_subscriber(address: str, languages: list[str], confirmed_at: datetim
     consent.confirmed_at = when
     db.session.flush()
     return outcome
+
+
+def _suppressed(address: str) -> bool:
+    return db.session.scalar(select(Suppression.email).where(Suppression.email == address)) is not None
 
 
 def export_rows(include_all: bool = False) -> Iterator[list[str]]:

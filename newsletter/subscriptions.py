@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import tokens
+from . import rate_limits, tokens
 from .addresses import InvalidAddress, normalise_address
 from .config import LANGUAGES
 from .confirmation_mail import queue_already_subscribed, queue_confirmation
@@ -97,23 +97,26 @@ def subscribe(request: SubscriptionRequest) -> None:
 def _subscribe_once(request: SubscriptionRequest) -> int | None:
     """Queue one email per request and resend window, whatever the state; render nothing here.
 
+    Over the per-address or overall email limits, nothing is written and nothing is sent.
     Every state does the same kind of work (a lookup, a few inserts, one delivery row, a commit),
     so the response time does not tell whether the address is subscribed.
     """
     subscriber = db.session.scalar(
         select(Subscriber).where(Subscriber.email == request.email).with_for_update()
     )
+    if subscriber is not None and _recently_answered(subscriber):
+        return None
+    if not rate_limits.mail_allowed(request.email):
+        return None
     if subscriber is None:
         subscriber = Subscriber(email=request.email, status=PENDING, locale=request.locale, created_at=utcnow())
         db.session.add(subscriber)
-    elif _recently_answered(subscriber):
-        return None
     if subscriber.status == CONFIRMED and set(request.languages) <= set(subscriber.confirmed_languages):
         queue_already_subscribed(subscriber)
     else:
+        # A confirmed or unsubscribed row keeps its status until its owner clicks: a stranger's request
+        # never makes an unsubscribed row pending, which purge-pending would delete with its history.
         _replace_pending_languages(subscriber, request.languages)
-        if subscriber.status != CONFIRMED:
-            subscriber.status = PENDING
         subscriber.locale = request.locale
         queue_confirmation(subscriber, record_request(subscriber, request.languages, request.origin))
     db.session.flush()
@@ -168,7 +171,7 @@ def consent_for_token(token: str) -> Consent:
     payload = tokens.read_token(tokens.CONFIRM, token, max_age=tokens.confirm_max_age())
     consent_id, fingerprint = _pair(payload)
     consent = db.session.get(Consent, consent_id, with_for_update=True)
-    if consent is None or tokens.address_fingerprint(consent.subscriber.email) != fingerprint:
+    if consent is None or not _fingerprint_matches(consent.subscriber, fingerprint):
         raise LinkGone("no such request")
     if consent.confirmed_at is None and superseded_by_unsubscribe(consent):
         raise LinkGone("request made before unsubscribing")
@@ -179,9 +182,13 @@ def subscriber_for_link(purpose: str, token: str) -> Subscriber:
     """The subscriber an unsubscribe or preferences token was made for, and only that one."""
     subscriber_id, fingerprint = _pair(tokens.read_token(purpose, token))
     subscriber = db.session.get(Subscriber, subscriber_id)
-    if subscriber is None or tokens.address_fingerprint(subscriber.email) != fingerprint:
+    if subscriber is None or not _fingerprint_matches(subscriber, fingerprint):
         raise LinkGone("no such subscriber")
     return subscriber
+
+
+def _fingerprint_matches(subscriber: Subscriber, fingerprint: str) -> bool:
+    return tokens.fingerprint_matches(fingerprint, subscriber.email, subscriber.former_fingerprint)
 
 
 def _pair(payload: object) -> tuple[int, str]:

@@ -39,6 +39,12 @@ def address_fingerprint(email: str) -> str:
     return hmac.new(key, email.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
+def fingerprint_matches(fingerprint: str, email: str, former: str | None = None) -> bool:
+    """The token's fingerprint is this address's, or the one its links carried before the address was normalised."""
+    current = hmac.compare_digest(fingerprint, address_fingerprint(email))
+    return current or (former is not None and hmac.compare_digest(fingerprint, former))
+
+
 def make_token(purpose: str, payload: list | dict) -> str:
     return _serializer(purpose).dumps(payload)
 

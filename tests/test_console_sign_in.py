@@ -157,3 +157,18 @@ def test_cli_creates_an_admin_with_email_and_sets_a_password(runner):
     assert missing.exit_code == 1 and "no active editor" in missing.output
     bad_role = runner.invoke(args=["editors", "create", "Pavel", "--role", "owner"])
     assert bad_role.exit_code == 2
+
+
+def test_sign_in_attempts_are_rate_limited_the_same_for_every_account(app_config, make_account):
+    from newsletter import create_app
+
+    app_config["RATE_LIMITS"] = "sign-in=3/minute"
+    limited = create_app(app_config)
+    client = limited.test_client()
+    with limited.app_context():
+        make_account("Alena")
+        answers = [post_form(client, "/console/sign-in", {"login": login, "password": "wrong password"})
+                   for login in ("Alena", "Nobody", "Alena", "Nobody")]
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    assert "Too many sign-in attempts" in answers[-1].get_data(as_text=True)
+    assert answers[-1].headers.get("Retry-After")

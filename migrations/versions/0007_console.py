@@ -4,7 +4,7 @@ Existing editors keep their API tokens and get the editor role and no password: 
 console once an admin runs `newsletter editors set-password`.
 
 Revision ID: 0007
-Revises: 0002 (temporarily 0004 in this branch, see down_revision)
+Revises: 0002 (temporarily 0004 and 0005 in this branch, see down_revision)
 Create Date: 2026-12-01 21:40:00.000000
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 import newsletter.models.types
 
 revision = '0007'
-down_revision = '0004'  # temporarily: 0002 once the lead relinks the chain
+down_revision = ('0004', '0005')  # temporarily (merges this branch's heads): '0002' once the lead relinks
 branch_labels = None
 depends_on = None
 

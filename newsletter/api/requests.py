@@ -5,7 +5,9 @@ import json
 from collections.abc import Sequence
 
 from flask import abort, request
+from flask_babel import gettext as _
 
+from ..request_text import first_unusable_text
 from .responses import error_response
 
 NOT_JSON = "not-json"
@@ -21,13 +23,21 @@ class UnreadableBody(ValueError):
 
 
 def read_json() -> object:
-    """The parsed JSON body, or UnreadableBody; too deep nesting is malformed, not a server error."""
+    """The parsed JSON body, or UnreadableBody; too deep nesting is malformed, not a server error.
+
+    A string holding a surrogate or noncharacter stops the request with a 422 naming the field.
+    """
     if not request.is_json:
         raise UnreadableBody(NOT_JSON)
     try:
-        return json.loads(request.get_data(cache=True) or b"")
+        body = json.loads(request.get_data(cache=True) or b"")
     except (ValueError, RecursionError) as error:
         raise UnreadableBody(MALFORMED) from error
+    where = first_unusable_text(body)
+    if where is not None:
+        message = _("Text must not contain unpaired surrogates or Unicode noncharacters.")
+        abort(error_response(422, message, {where: message}))
+    return body
 
 
 def json_body() -> object | None:

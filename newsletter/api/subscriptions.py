@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import jsonify, request
 from flask_babel import gettext as _
 
-from .. import subscriptions
+from .. import rate_limits, subscriptions
 from ..consent import API, RequestOrigin
 from . import api
 from .requests import NOT_JSON, UnreadableBody, read_json
@@ -28,6 +28,7 @@ def _read_json_object():
 
 
 @api.post("/subscriptions")
+@rate_limits.limit(rate_limits.SUBSCRIBE)
 def create_subscription():
     """Accepted with the same body whatever the address's state: nothing reveals who is subscribed."""
     body, failure = _read_json_object()

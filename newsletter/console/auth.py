@@ -7,7 +7,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from .. import accounts, activity
+from .. import accounts, activity, rate_limits
 from .. import editors as editor_service
 from ..config import LANGUAGES
 from . import bp
@@ -35,6 +35,7 @@ def _start_session(editor) -> None:
 
 @bp.route("/", methods=["GET", "POST"], endpoint="sign_in")
 @bp.route("/sign-in", methods=["GET", "POST"])
+@rate_limits.limit(rate_limits.SIGN_IN)
 def sign_in():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("console.this_week"))
@@ -69,6 +70,7 @@ def _load(user_id: str):
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
+@rate_limits.limit(rate_limits.SIGN_IN)
 def sign_in_code():
     editor = _pending_editor()
     if editor is None:

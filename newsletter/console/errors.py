@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import current_app, render_template
 from flask_babel import gettext as _
+from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden, NotFound, RequestEntityTooLarge
 
@@ -33,6 +34,12 @@ def too_large(_error: RequestEntityTooLarge):
                  _("Too large"))
 
 
+def too_many(_error: RateLimitExceeded):
+    """The same answer whatever the account: too many attempts from this network, for a while."""
+    return _page(_("Too many sign-in attempts from your network. Please wait a few minutes and try again."), 429,
+                 _("Too many attempts"))
+
+
 def conflict(error: Exception):
     """Another editor (or the scheduler) changed the edition first: show it, nothing was done."""
     return _page(_("Someone else changed this edition first (%(detail)s). Nothing was done; reload the "
@@ -44,3 +51,4 @@ bp.register_error_handler(Forbidden, forbidden)
 bp.register_error_handler(NotFound, not_found)
 bp.register_error_handler(RequestEntityTooLarge, too_large)
 bp.register_error_handler(editions.EditionConflict, conflict)
+bp.register_error_handler(RateLimitExceeded, too_many)

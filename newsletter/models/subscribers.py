@@ -26,6 +26,8 @@ class Subscriber(db.Model):
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     request_mail_queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """When the last answer to a subscription request (confirmation or already-subscribed notice) was queued."""
+    former_fingerprint: Mapped[str | None] = mapped_column(String(16))
+    """The address fingerprint of links sent before the address was normalised (migration 0005), still honoured."""
 
     languages: Mapped[list[SubscriberLanguage]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", order_by="SubscriberLanguage.language"

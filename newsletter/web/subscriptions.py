@@ -6,9 +6,11 @@ import logging
 from flask import Blueprint, g, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
-from .. import subscriptions, tokens
+from .. import rate_limits, subscriptions, tokens
+from . import handle_http_error
 from ..config import LANGUAGES
 from ..consent import FORM, PREFERENCES, RequestOrigin
 from ..extensions import csrf, db
@@ -34,6 +36,7 @@ def subscribe_form():
 
 
 @bp.post("/subscribe")
+@rate_limits.limit(rate_limits.SUBSCRIBE)
 def subscribe_submit():
     if request.form.get(HONEYPOT_FIELD):
         log.info("form submission dropped by the honeypot")
@@ -48,6 +51,15 @@ def subscribe_submit():
         return _form_page(error.errors, email if isinstance(email, str) else "", chosen, 422)
     subscriptions.subscribe(subscription)
     return render_template("pages/subscribe_sent.html")
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many_requests(error: RateLimitExceeded):
+    """The form says so inline, with its fields kept; other pages get the app's 429 page."""
+    if request.endpoint != "subscriptions.subscribe_submit":
+        return handle_http_error(error)
+    errors = {"form": _l("Too many sign-ups from your network just now. Please wait a few minutes and try again.")}
+    return _form_page(errors, request.form.get("email", ""), request.form.getlist("languages"), 429)
 
 
 @bp.errorhandler(CSRFError)
@@ -79,6 +91,7 @@ def _link_error(error: tokens.TokenInvalid):
 
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
 @csrf.exempt
+@rate_limits.limit(rate_limits.CONFIRM)
 def confirm_link(token: str):
     """GET only shows a page that confirms by POST, so link scanners change nothing."""
     try:
@@ -99,6 +112,7 @@ def confirm_link(token: str):
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt
+@rate_limits.limit(rate_limits.UNSUBSCRIBE)
 def unsubscribe_link(token: str):
     """One button on GET; any POST (RFC 8058 one-click included) unsubscribes at once with a 200."""
     try:
@@ -115,6 +129,7 @@ def unsubscribe_link(token: str):
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
 @csrf.exempt
+@rate_limits.limit(rate_limits.PREFERENCES)
 def preferences_link(token: str):
     try:
         subscriber = subscriptions.subscriber_for_link(tokens.PREFERENCES, token)
