@@ -9,6 +9,8 @@ from ..weeks import BadWeek, parse_week
 from . import bp
 from .security import current_editor
 
+RECENT_EDITIONS = 12
+
 
 def actor() -> activity.Actor:
     return activity.editor_actor(current_editor(), "console")
@@ -16,7 +18,8 @@ def actor() -> activity.Actor:
 
 @bp.get("/week")
 def this_week():
-    return render_template("console/week.html", weeks=overview.current_and_previous_weeks())
+    return render_template("console/week.html", weeks=overview.current_and_previous_weeks(),
+                           recent=editions.list_editions()[:RECENT_EDITIONS])
 
 
 @bp.post("/week/build")
