@@ -172,3 +172,14 @@ def test_sign_in_attempts_are_rate_limited_the_same_for_every_account(app_config
     assert [a.status_code for a in answers] == [401, 401, 401, 429]
     assert "Too many sign-in attempts" in answers[-1].get_data(as_text=True)
     assert answers[-1].headers.get("Retry-After")
+
+
+def test_the_editors_language_is_remembered_on_the_account(app, client, make_account):
+    account = make_account("Alena")
+    sign_in(client, account)
+    post_form(client, "/console/language", {"language": "ru", "next": "/console/week"}, token_from="/console/week")
+    assert db.session.get(Editor, account.id).console_language == "ru"
+    other = app.test_client()
+    sign_in(other, account)
+    page = other.get("/console/week").get_data(as_text=True)
+    assert '<html lang="ru">' in page and "Эта неделя" in page
