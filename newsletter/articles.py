@@ -305,26 +305,6 @@ def import_json(raw: bytes | str) -> ImportResult:
     return store_articles(items)
 
 
-def find_articles(language: str | None = None, week_start=None, section: str | None = None,
-                  limit: int = 500) -> list[Article]:
-    """Articles for the console's list: by language, by the publication week they fall in, by section."""
-    from .weeks import week_bounds
-
-    query = select(Article).order_by(Article.published_at.desc(), Article.id.desc())
-    if language:
-        query = query.where(Article.language == language)
-    if week_start is not None:
-        start, end = week_bounds(week_start)
-        query = query.where(Article.published_at >= start, Article.published_at < end)
-    if section:
-        query = query.where(Article.section == section)
-    return list(db.session.scalars(query.limit(limit)))
-
-
-def sections() -> list[str]:
-    return list(db.session.scalars(select(Article.section).distinct().order_by(Article.section)))
-
-
 def get_article(article_id: int) -> Article | None:
     return db.session.get(Article, article_id)
 

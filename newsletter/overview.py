@@ -20,7 +20,7 @@ from .models import Article
 from .models.content import SchedulerRun, SchedulerRunLanguage
 from .models.delivery import DeliveryKind, DeliveryStatus
 from .models.subscribers import CONFIRMED
-from .weeks import week_of
+from .weeks import week_bounds, week_of
 
 RATE_WINDOW_SECONDS = 60
 
@@ -149,3 +149,20 @@ def editorial_rows(edition: Edition) -> list[EditorialRow]:
     return ([EditorialRow(a, True, index + 1) for index, a in enumerate(shown)]
             + [EditorialRow(a, False, len(shown) + index + 1) for index, a in enumerate(rest)])
 
+
+def find_articles(language: str | None = None, week_start=None, section: str | None = None,
+                  limit: int = 500) -> list[Article]:
+    """Articles for the console's list: by language, by the publication week they fall in, by section."""
+    query = select(Article).order_by(Article.published_at.desc(), Article.id.desc())
+    if language:
+        query = query.where(Article.language == language)
+    if week_start is not None:
+        start, end = week_bounds(week_start)
+        query = query.where(Article.published_at >= start, Article.published_at < end)
+    if section:
+        query = query.where(Article.section == section)
+    return list(db.session.scalars(query.limit(limit)))
+
+
+def sections() -> list[str]:
+    return list(db.session.scalars(select(Article.section).distinct().order_by(Article.section)))

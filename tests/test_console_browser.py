@@ -189,3 +189,27 @@ def test_no_serious_or_critical_accessibility_violations_on_any_console_page(app
     found["article errors"] = _serious_violations(page)
     assert {where: problems for where, problems in found.items() if problems} == {}
     page.close()
+
+
+def test_without_javascript_an_editor_signs_in_builds_and_sends(app, live_server, browser, make_account,
+                                                                make_subscriber, samples_path):
+    """Every action is a plain form POST: the same job with script switched off."""
+    from newsletter.articles import import_json
+
+    make_account("Alena", role="admin")
+    make_subscriber("reader@example.org", ["en"])
+    import_json(samples_path.read_bytes())
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, live_server, "Alena")
+    page.fill("#other-week", "2022-01-12")
+    page.click("form.filters button:text-is('Build')")
+    page.get_by_text("3 editions built for the week of 2022-01-10.").wait_for(timeout=WAIT_MS)
+    en = edition_of("en")
+    page.goto(f"{live_server}/console/editions/{en.id}/send")
+    page.click("button:text-is('Yes, send to 1 subscriber')")
+    page.wait_for_url(re.compile(r".*/sending$"), timeout=WAIT_MS)
+    assert edition_of("en").status == "sending"
+    page.click("button:text-is('Pause')")
+    page.locator("#send-state", has_text="paused").wait_for(timeout=WAIT_MS)
+    context.close()

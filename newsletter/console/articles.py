@@ -6,7 +6,7 @@ from datetime import datetime
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import activity, articles, feeds
+from .. import activity, articles, feeds, overview
 from ..config import LANGUAGES
 from ..weeks import BadWeek, parse_week, publication_zone
 from . import bp
@@ -28,8 +28,8 @@ def _filters() -> dict:
 @bp.get("/articles")
 def articles_list():
     filters = _filters()
-    return render_template("console/articles.html", rows=articles.find_articles(**filters), filters=filters,
-                           sections=articles.sections())
+    return render_template("console/articles.html", rows=overview.find_articles(**filters), filters=filters,
+                           sections=overview.sections())
 
 
 def _submitted() -> dict:
