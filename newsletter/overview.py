@@ -110,10 +110,10 @@ def sending_progress(edition_id: int) -> Progress:
     """Counts, the failures grouped by the server's reply, the rate over the last minute and the time left."""
     counts = ledger.edition_counts(edition_id)
     reasons = db.session.execute(
-        select(func.coalesce(func.substr(Delivery.last_reply, 1, 80), ""), func.count())
+        select(Delivery.last_reply, func.count())
         .where(Delivery.edition_id == edition_id, Delivery.kind == DeliveryKind.DIGEST,
                Delivery.status == DeliveryStatus.FAILED)
-        .group_by(func.coalesce(func.substr(Delivery.last_reply, 1, 80), ""))
+        .group_by(Delivery.last_reply)
         .order_by(func.count().desc())
         .limit(10)
     ).all()
@@ -124,7 +124,7 @@ def sending_progress(edition_id: int) -> Progress:
     rate = recent * 60 / RATE_WINDOW_SECONDS
     left = counts.get(DeliveryStatus.QUEUED, 0) + counts.get(DeliveryStatus.SENDING, 0)
     eta = int(left * 60 / rate) if rate and left else None
-    return Progress(counts, [(reason, int(n)) for reason, n in reasons], rate, eta)
+    return Progress(counts, [((reason or "")[:120], int(n)) for reason, n in reasons], rate, eta)
 
 
 def week_siblings(edition: Edition) -> list[Edition]:

@@ -257,3 +257,19 @@ def test_unschedule_and_reopen_from_the_console(editor_client, built_week):
     assert edition.status == "draft"
     actions = [e.action for e in db.session.scalars(select(ActivityEntry).order_by(ActivityEntry.id))]
     assert actions == ["schedule", "unschedule", "cancel", "reopen"]
+
+
+def test_failed_deliveries_are_grouped_by_reason_on_the_sending_page(editor_client, built_week, make_subscriber):
+    from newsletter import editions
+    from newsletter.models import Delivery
+
+    for index in range(3):
+        make_subscriber(f"reader{index}@example.org", ["en"])
+    edition = built_week["en"]
+    editions.send_edition(edition)
+    rows = db.session.scalars(select(Delivery).where(Delivery.edition_id == edition.id)).all()
+    for row, reply in zip(rows, ["550 5.1.1 no such user", "550 5.1.1 no such user", "552 mailbox full"]):
+        row.status, row.last_reply = "failed", reply
+    db.session.commit()
+    page = editor_client.get(f"/console/editions/{edition.id}/progress").get_data(as_text=True)
+    assert "550 5.1.1 no such user: 2" in page and "552 mailbox full: 1" in page
