@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .article_urls import normalise_url
-from .characters import forbidden_message
+from .characters import text_problem
 from .config import LANGUAGES
 from .digest_rendering import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 from .extensions import db
@@ -68,10 +68,8 @@ def _text(data: dict, name: str, errors: dict, required: bool = True) -> str | N
         errors[name] = "must be a string"
         return None
     value = value.strip()
-    if len(value) > LIMITS[name]:
-        errors[name] = f"is longer than {LIMITS[name]} characters"
-    elif forbidden_message(value):
-        errors[name] = forbidden_message(value)
+    if text_problem(value, LIMITS[name]):
+        errors[name] = text_problem(value, LIMITS[name])
     elif any(marker in value for marker in PLACEHOLDERS):
         errors[name] = "contains a forbidden character sequence"
     return value
@@ -210,6 +208,11 @@ def update_article(article: Article, data: object) -> Article:
     return article
 
 
+def set_trend(article: Article, trend: str | None) -> Article:
+    """Mark the article `worse`, `better`, `unchanged` or nothing (None); ArticleInvalid otherwise."""
+    return update_article(article, {"trend": trend})
+
+
 def delete_article(article: Article) -> None:
     db.session.delete(article)
     db.session.commit()
@@ -260,18 +263,7 @@ def store_articles(items: list, keep_good: bool = False, keep_first_week: bool =
                                                   f"{MAX_IMPORT_ARTICLES} at a time (split the file)"}})
     result = ImportResult()
     valid, problems = _validated(items)
-    by_url, by_guid = _existing({c["url"] for _i, c in valid}, {c["guid"] for _i, c in valid if c["guid"]})
-    changes = []
-    for index, cleaned in valid:
-        article = by_guid.get(cleaned["guid"]) if cleaned["guid"] else None
-        article = article or by_url.get(cleaned["url"])
-        refused = language_change(article, cleaned) if article is not None else {}
-        if refused:
-            problems[str(index)] = refused
-            continue
-        if article is not None and keep_first_week:
-            cleaned = {**cleaned, "published_at": article.published_at}
-        changes.append((article, cleaned))
+    changes = _matched(valid, problems, keep_first_week)
     if problems and not keep_good:
         raise ImportInvalid(problems)
     result.skipped = problems
@@ -279,6 +271,21 @@ def store_articles(items: list, keep_good: bool = False, keep_first_week: bool =
         _store_one(article, cleaned, result)
     db.session.commit()
     return result
+
+
+def _matched(valid: list, problems: dict, keep_first_week: bool) -> list[tuple[Article | None, dict]]:
+    """Each valid item with the stored article it is (by guid, else URL); a language change is a problem."""
+    by_url, by_guid = _existing({c["url"] for _i, c in valid}, {c["guid"] for _i, c in valid if c["guid"]})
+    changes = []
+    for index, cleaned in valid:
+        article = (by_guid.get(cleaned["guid"]) if cleaned["guid"] else None) or by_url.get(cleaned["url"])
+        if article is not None and language_change(article, cleaned):
+            problems[str(index)] = language_change(article, cleaned)
+            continue
+        if article is not None and keep_first_week:
+            cleaned = {**cleaned, "published_at": article.published_at}
+        changes.append((article, cleaned))
+    return changes
 
 
 def _store_one(article: Article | None, cleaned: dict, result: ImportResult) -> None:

@@ -33,3 +33,10 @@ def forbidden_message(value: str) -> str | None:
 def strip_forbidden(value: str) -> str:
     """The text without forbidden characters (vertical tab and form feed become a space)."""
     return _FORBIDDEN.sub("", value.replace("\x0b", " ").replace("\x0c", " "))
+
+
+def text_problem(value: str, limit: int) -> str | None:
+    """The one rule for stored text fields: at most `limit` characters, none of the forbidden ones."""
+    if len(value) > limit:
+        return f"is longer than {limit} characters"
+    return forbidden_message(value)

@@ -105,6 +105,8 @@ def template_context(contents: dict, language: str, week_start: date, publicatio
         "organisation_address": publication.address,
         "site_url": publication.base_url,
         "period": format_period(week_start, language),
+        # MRML copies <mj-title> into an aria-label and writes other spaces there as a literal "\u{202f}".
+        "title": " ".join(f"{publication.name} · {format_period(week_start, language)}".split()),
         "intro": paragraphs(contents["intro"]),
         "intro_text": contents["intro"],
         "lead": contents["lead"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import logging
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from . import articles
-from .characters import strip_forbidden
+from .characters import first_forbidden, strip_forbidden
 from .config import LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -153,8 +154,22 @@ def entry_article(entry, language: str, base_url: str = "") -> dict:
     }
 
 
+CHARACTER_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+
+
+def _without_forbidden_references(body: bytes) -> bytes:
+    """Drop character references to forbidden code points (feedparser fails on a lone surrogate's)."""
+    def keep(match: re.Match) -> bytes:
+        code = int(match[1], 16) if match[1] else int(match[2])
+        return b"" if code > 0x10FFFF or first_forbidden(chr(code)) else match[0]
+    return CHARACTER_REFERENCE.sub(keep, body)
+
+
 def parse_feed(body: bytes, language: str, base_url: str = "") -> list[dict]:
-    parsed = feedparser.parse(body)
+    try:
+        parsed = feedparser.parse(_without_forbidden_references(body))
+    except Exception as error:  # feedparser's loose parser can fail on odd input; a bad feed is a report
+        raise FeedError(f"not a readable RSS or Atom feed ({type(error).__name__})") from error
     if not parsed.entries:
         if parsed.get("bozo"):
             raise FeedError(f"not a readable RSS or Atom feed ({parsed.get('bozo_exception')})")

@@ -6,15 +6,17 @@ the code needs (rebuildable, sendable, held, public) are derived from the table 
 again. Adding a state, such as an approval step, or an action, such as "retry failed" or "paused by the
 circuit breaker", means adding rows here.
 
-    draft ──send──► sending ◄─resume── paused       sending ──finish──► sent
-      │ ▲             │ └────pause──────►▲
-    schedule│unschedule  cancel (draft, scheduled, sending, paused) ──► cancelled ──reopen──► draft
-      ▼ │                                                   (only when it has no deliveries at all)
-    scheduled ──send──► sending
+    draft ──schedule──► scheduled ──unschedule──► draft
+    draft, scheduled ──send──► sending ──finish──► sent
+    sending ──pause──► paused ──resume──► sending
+    draft, scheduled, sending, paused ──cancel──► cancelled ──reopen──► draft   (only with no deliveries)
+
+A new action is one more `_rule(...)` row (with `holds=True` if the worker must stop claiming its
+deliveries); extra columns it sets are passed to `transition(..., column=value)`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import and_, exists, false, or_, select, update
@@ -41,6 +43,7 @@ class Action(StrEnum):
     CANCEL = "cancel"
     REOPEN = "reopen"
     FINISH = "finish"        # the worker: every delivery is settled
+    WEEKLY_SEND = "weekly send"  # the scheduler's weekly run sends it (one an editor scheduled waits for its time)
     PUBLISH = "publish"      # shown in the public archive (a permission)
 
 
@@ -68,7 +71,6 @@ class Rule:
     clear: tuple[str, ...] = ()
     repeatable: bool = False
     holds: bool = False
-    verb: str = field(default="", compare=False)
 
 
 def _rule(action, sources, target=None, **options) -> Rule:
@@ -78,16 +80,17 @@ def _rule(action, sources, target=None, **options) -> Rule:
 TABLE: tuple[Rule, ...] = (
     _rule(Action.BUILD, {S.DRAFT, S.SCHEDULED}),
     _rule(Action.EDIT, {S.DRAFT, S.SCHEDULED}),
-    _rule(Action.SCHEDULE, {S.DRAFT, S.SCHEDULED}, S.SCHEDULED, verb="scheduled"),
-    _rule(Action.UNSCHEDULE, {S.SCHEDULED}, S.DRAFT, clear=("scheduled_for",), verb="unscheduled"),
-    _rule(Action.SEND, {S.DRAFT, S.SCHEDULED}, S.SENDING, stamp=("send_started_at",), verb="sent"),
-    _rule(Action.PAUSE, {S.SENDING}, S.PAUSED, repeatable=True, holds=True, verb="paused"),
-    _rule(Action.RESUME, {S.PAUSED}, S.SENDING, repeatable=True, verb="resumed"),
+    _rule(Action.SCHEDULE, {S.DRAFT, S.SCHEDULED}, S.SCHEDULED),
+    _rule(Action.UNSCHEDULE, {S.SCHEDULED}, S.DRAFT, clear=("scheduled_for",)),
+    _rule(Action.SEND, {S.DRAFT, S.SCHEDULED}, S.SENDING, stamp=("send_started_at",)),
+    _rule(Action.PAUSE, {S.SENDING}, S.PAUSED, repeatable=True, holds=True),
+    _rule(Action.RESUME, {S.PAUSED}, S.SENDING, repeatable=True),
     _rule(Action.CANCEL, {S.DRAFT, S.SCHEDULED, S.SENDING, S.PAUSED}, S.CANCELLED, stamp=("cancelled_at",),
-          clear=("scheduled_for",), repeatable=True, holds=True, verb="cancelled"),
+          clear=("scheduled_for",), repeatable=True, holds=True),
     _rule(Action.REOPEN, {S.CANCELLED}, S.DRAFT, guard=Guard.NO_DELIVERIES,
-          clear=("cancelled_at", "send_started_at", "scheduled_for"), verb="reopened"),
-    _rule(Action.FINISH, {S.SENDING}, S.SENT, stamp=("sent_at",), verb="finished"),
+          clear=("cancelled_at", "send_started_at", "scheduled_for")),
+    _rule(Action.FINISH, {S.SENDING}, S.SENT, stamp=("sent_at",)),
+    _rule(Action.WEEKLY_SEND, {S.DRAFT}),
     _rule(Action.PUBLISH, {S.SENDING, S.PAUSED, S.SENT}),
     _rule(Action.PUBLISH, {S.CANCELLED}, guard=Guard.DELIVERED),
 )
@@ -160,7 +163,7 @@ def status_of(edition_id: int) -> str | None:
     return db.session.scalar(select(Edition.status).where(Edition.id == edition_id))
 
 
-def _refusal_reason(edition_id: int, status: str | None, action: Action) -> str | None:
+def _refusal_reason(status: str | None, action: Action) -> str | None:
     for rule in rules(action):
         if status in rule.sources and rule.guard is not None:
             return f"it has {'deliveries' if rule.guard == Guard.NO_DELIVERIES else 'no delivered copy'}"
@@ -174,7 +177,7 @@ def transition(edition: Edition | int, action: Action, *, commit: bool = True, *
     caller finishes the transaction (the send queues its deliveries in it); on a conflict it is rolled back.
     """
     edition_id = _edition_id(edition)
-    (rule, *_others) = [rule for rule in rules(action) if rule.target is not None]
+    rule = next(rule for rule in rules(action) if rule.target is not None)
     moved = db.session.execute(
         update(Edition).where(Edition.id == edition_id, condition(action))
         .values(**_move_values(rule, values)).execution_options(synchronize_session=False)
@@ -184,15 +187,9 @@ def transition(edition: Edition | int, action: Action, *, commit: bool = True, *
         db.session.rollback()
         if rule.repeatable and status == rule.target:
             return rule.target
-        raise EditionConflict(edition_id, status, str(action), _refusal_reason(edition_id, status, action))
+        raise EditionConflict(edition_id, status, str(action), _refusal_reason(status, action))
     if commit:
         db.session.commit()
     if isinstance(edition, Edition):
         db.session.expire(edition)
     return rule.target
-
-
-def require(edition: Edition, action: Action) -> None:
-    """Raise EditionConflict unless the edition's current state allows `action` (a permission check)."""
-    if edition.status not in allowed_from(action):
-        raise EditionConflict(edition.id, edition.status, str(action))

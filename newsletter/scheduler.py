@@ -26,8 +26,9 @@ from . import editions
 from .config import LANGUAGES
 from .database import dialect_insert
 from .extensions import db
+from .lifecycle import Action, allows
 from .models import Edition, utcnow
-from .models.content import EditionStatus, SchedulerRun, SchedulerRunLanguage
+from .models.content import SchedulerRun, SchedulerRunLanguage
 from .weeks import previous_week, publication_zone
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def _record_language(due_at: datetime, language: str, ok: bool, outcome: str) ->
 
 def _send_built(edition: Edition) -> tuple[bool, str]:
     """Send a freshly built draft (unless in review mode); what happened, as (settled, outcome)."""
-    if edition.status != EditionStatus.DRAFT or review_mode():
+    if not allows(edition.status, Action.WEEKLY_SEND) or review_mode():
         return True, str(edition.status)
     try:
         return True, f"sending to {editions.send_edition(edition)}"
@@ -244,7 +245,8 @@ def configure(scheduler, app: Flask):
     scheduler.add_job(_in_context(app, periodic_check), "interval", seconds=CHECK_SECONDS, id="periodic-check",
                       name="scheduled sends and retries of failed languages (every minute)",
                       coalesce=True, max_instances=1, replace_existing=True)
-    scheduler.add_job(_in_context(app, run_if_due), "date", id="catch-up", name="catch-up of a missed weekly run",
+    scheduler.add_job(_in_context(app, periodic_check), "date", id="catch-up",
+                      name="catch-up at start: a missed weekly run and scheduled sends that came due meanwhile",
                       replace_existing=True)
     return scheduler
 
@@ -285,7 +287,9 @@ def scheduler_command(once: bool) -> None:
     if once:
         outcome = run_if_due()
         started = send_due_scheduled()
-        click.echo(f"weekly run: {outcome if outcome is not None else 'none due'}; scheduled sends started: {started}")
+        overdue = len(editions.overdue_editions(grace()))
+        click.echo(f"weekly run: {outcome if outcome is not None else 'none due'}; scheduled sends started: {started}"
+                   + (f"; overdue scheduled editions (see `newsletter editions list`): {overdue}" if overdue else ""))
         return
     scheduler = configure(BlockingScheduler(timezone=publication_zone()), app)
     click.echo(f"Scheduler running ({app.config['SCHEDULE']}, {app.config['TIMEZONE']}); "

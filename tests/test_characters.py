@@ -48,16 +48,17 @@ def test_an_import_names_the_article_and_stores_nothing(app, char):
     assert db.session.scalar(select(Article.id)) is None
 
 
-@pytest.mark.parametrize("char", [c for c in REFUSED if c not in ("\ud800", "\x00")],
-                         ids=[f"U+{ord(c):04X}" for c in REFUSED if c not in ("\ud800", "\x00")])
+@pytest.mark.parametrize("char", REFUSED, ids=[f"U+{ord(c):04X}" for c in REFUSED])
 def test_a_feed_strips_it_and_keeps_the_entry(app, tmp_path, char):
+    """Raw in the bytes where UTF-8 can carry it; a lone surrogate only as a character reference."""
+    char = "&#xD800;" if char == "\ud800" else char
     feed = f"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>t</title><link>https://example.org/</link><description>d</description>
 <item><title>Clean{char} title</title><link>https://example.org/en/2022/01/a</link><category>Economy</category>
 <description>&lt;p&gt;Para{char}graph&lt;/p&gt;</description><author>An{char}alyst</author>
 <pubDate>Fri, 14 Jan 2022 10:00:00 +0300</pubDate></item></channel></rss>"""
     path = tmp_path / "feed.xml"
-    path.write_bytes(feed.encode("utf-8", "surrogatepass"))
+    path.write_bytes(feed.encode("utf-8"))
     report = fetch_feed("en", str(path))
     assert report.error is None and report.result.created == 1, report.describe()
     article = db.session.scalars(select(Article)).one()

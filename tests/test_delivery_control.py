@@ -4,7 +4,6 @@ from __future__ import annotations
 from newsletter.delivery import claims, ledger, worker
 from newsletter.editions import cancel_edition, pause_edition, resume_edition
 from newsletter.extensions import db
-from newsletter.lifecycle import EditionConflict
 from newsletter.models import Edition
 
 from fixtures.delivery import (

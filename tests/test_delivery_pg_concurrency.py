@@ -11,7 +11,6 @@ from sqlalchemy import event, func, select
 from newsletter import subscriber_io, subscriptions
 from newsletter.consent import API, RequestOrigin
 from newsletter.delivery import ledger
-from newsletter.editions import cancel_edition, pause_edition, resume_edition
 from newsletter.extensions import db
 from newsletter.lifecycle import EditionConflict
 from newsletter.models import Delivery, Subscriber

@@ -97,3 +97,13 @@ def test_the_scheduler_names_its_next_run_and_its_jobs(app):
     jobs = scheduler.configure(BackgroundScheduler(), app).get_jobs()
     assert all(job.name and "_in_context" not in job.name and "job" != job.name for job in jobs)
     assert any("weekly build and send" in job.name for job in jobs)
+
+
+def test_scheduler_once_reports_overdue_editions(app, runner, built_week):
+    app.config["SCHEDULE_GRACE_SECONDS"] = 3600
+    schedule_edition(built_week["en"], datetime(2022, 1, 18, 10, 0, tzinfo=MINSK),
+                     now=datetime(2022, 1, 17, tzinfo=timezone.utc))
+    with time_machine.travel(datetime(2022, 1, 20, 12, 0, tzinfo=MINSK), tick=False):
+        result = runner.invoke(args=["scheduler", "--once"])
+    assert result.exit_code == 0 and "overdue scheduled editions" in result.output and ": 1" in result.output
+    assert built_week["en"].status == "scheduled"

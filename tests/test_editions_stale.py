@@ -91,3 +91,26 @@ def test_cli_list_shows_stale(runner, client, editor_headers, built_week):
     result = runner.invoke(args=["editions", "list", "--json"])
     rows = {row["language"]: row for row in __import__("json").loads(result.output)}
     assert rows["be"]["stale"] is True and rows["ru"]["stale"] is False
+
+
+def test_the_scheduled_send_rebuilds_a_stale_edition_in_the_same_move(client, editor_headers, built_week,
+                                                                        make_subscriber):
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    from newsletter import scheduler
+    from newsletter.editions import schedule_edition
+
+    make_subscriber("reader@example.org", ["ru"])
+    edition = built_week["ru"]
+    schedule_edition(edition, datetime(2022, 1, 18, 10, 0, tzinfo=ZoneInfo("Europe/Minsk")),
+                     now=datetime(2022, 1, 17, tzinfo=timezone.utc))
+    article = _article("Донор")
+    client.patch(f"/api/v1/articles/{article.id}", json={"title": "Донор, исправлено"}, headers=editor_headers)
+    assert client.get(f"/api/v1/editions/{edition.id}", headers=editor_headers).get_json()["stale"] is True
+    with time_machine.travel(datetime(2022, 1, 18, 10, 0, 30, tzinfo=ZoneInfo("Europe/Minsk")), tick=False):
+        assert scheduler.send_due_scheduled() == 1
+    db.session.refresh(edition)
+    assert edition.status == "sending" and "Донор, исправлено" in edition.html

@@ -1,7 +1,9 @@
 """`newsletter db upgrade` on an empty database yields exactly the models' schema."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -66,3 +68,33 @@ def test_downgrading_the_ledger_keys_forgets_rows_the_keys_would_refuse(empty_da
         db.engine.dispose()
     assert [tuple(row) for row in left] == [(2, None, None, None)]
     assert {"fk_deliveries_edition_id_editions", "fk_deliveries_subscriber_id_subscribers"} <= keys
+
+
+def _revision_before(name: str) -> str:
+    """The down_revision of a migration file (the lead relinks the chain when merging branches)."""
+    source = (Path(__file__).resolve().parent.parent / "migrations" / "versions" / name).read_text()
+    return re.search(r"^down_revision = '([^']+)'", source, re.MULTILINE).group(1)
+
+
+def test_editorial_control_normalises_existing_urls_without_merging_articles(empty_database_url, tmp_path):
+    before = _revision_before("0004_editorial_control.py")
+    app = create_app({"DATABASE_URL": empty_database_url, "INSTANCE_PATH": str(tmp_path / "instance")})
+    moment = datetime(2022, 1, 12, tzinfo=timezone.utc)
+    urls = ["https://Example.org/a/?utm_source=x", "https://example.org/b", "https://example.org/b/#top",
+            "https://example.org/c?id=1&fbclid=z"]
+    rows = [{"id": i + 1, "language": "en", "section": "S", "title": "T", "summary": "S", "url": url,
+             "published_at": moment, "created_at": moment, "updated_at": moment} for i, url in enumerate(urls)]
+    with app.app_context():
+        upgrade(revision=before)
+        with db.engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO articles (id, language, section, title, summary, url, published_at, created_at, "
+                "updated_at) VALUES (:id, :language, :section, :title, :summary, :url, :published_at, "
+                ":created_at, :updated_at)"), rows)
+        upgrade()
+        with db.engine.connect() as connection:
+            stored = dict(connection.execute(text("SELECT id, url FROM articles")).all())
+        downgrade(revision=before)
+        db.engine.dispose()
+    assert stored == {1: "https://example.org/a", 2: "https://example.org/b", 3: "https://example.org/b/#top",
+                      4: "https://example.org/c?id=1"}

@@ -12,6 +12,7 @@ def init_app(app: Flask) -> None:
     from . import articles, editions, openapi  # noqa: F401  (register the editor API routes)
     from . import subscribers, subscriptions  # noqa: F401  (public subscriptions, editor subscribers API)
     from . import sending  # noqa: F401  (pause and resume an edition's send)
+    from . import sections  # noqa: F401  (the topic sections)
     from . import errors
 
     errors.register(app)

@@ -8,6 +8,7 @@ from flask import Flask
 
 from ..editions import BuildFailed, EditionInvalid
 from ..lifecycle import EditionConflict
+from ..sections import SectionsInvalid
 from .responses import error_response
 
 
@@ -16,7 +17,7 @@ def edition_conflict(error: EditionConflict):
     return error_response(409, str(error))
 
 
-def edition_invalid(error: EditionInvalid):
+def edition_invalid(error: EditionInvalid | SectionsInvalid):
     return error_response(422, "The request is not valid.", error.errors)
 
 
@@ -28,4 +29,5 @@ def build_failed(error: BuildFailed):
 def register(app: Flask) -> None:
     app.register_error_handler(EditionConflict, edition_conflict)
     app.register_error_handler(EditionInvalid, edition_invalid)
+    app.register_error_handler(SectionsInvalid, edition_invalid)
     app.register_error_handler(BuildFailed, build_failed)

@@ -181,6 +181,12 @@ def _paths() -> dict:
                                               params=ID)},
         "/editions/{id}/unpublish": {"post": _op("Take an edition off the public archive", control, params=ID)},
         "/editions/{id}/publish": {"post": _op("Put an unpublished edition back in the archive", control, params=ID)},
+        "/sections": {
+            "get": _op("The topic sections in reading order", {"200": _json({"type": "object"}), **_errors(401)},
+                       tag="sections"),
+            "put": _op("Replace the sections: [{name, names: {be, ru, en}}] in reading order", {
+                "200": _json({"type": "object"}), **_errors(400, 401, 422)}, tag="sections", body={
+                    "type": "object", "properties": {"sections": {"type": "array", "items": {"type": "object"}}}})},
         "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})}, public=True, tag="meta")},
     }
 

@@ -24,12 +24,13 @@ def main() -> None:
 def init_app(app: Flask) -> None:
     """Attach each domain's command group to the app's CLI, in the order of the flow."""
     from .. import scheduler
-    from . import articles, delivery, editions, editors, sending, serve, subscribers
+    from . import articles, delivery, editions, editors, sections, sending, serve, subscribers
 
     app.cli.add_command(subscribers.subscribers_group)
     app.cli.add_command(editors.editors_group)
     app.cli.add_command(articles.articles_group)
     app.cli.add_command(editions.editions_group)
+    app.cli.add_command(sections.sections_group)
     app.cli.add_command(sending.sending_group)
     app.cli.add_command(delivery.worker_command)
     app.cli.add_command(scheduler.scheduler_command)

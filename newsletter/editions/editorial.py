@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import update
 
-from ..characters import forbidden_message
+from ..characters import text_problem
 from ..extensions import db
 from ..lifecycle import Action, EditionConflict, condition, status_of
 from ..models import Edition
@@ -56,10 +56,8 @@ def _text(name: str, value: object, errors: dict) -> str | None:
         errors[name] = "must be a string or null"
         return None
     value = value.strip() if name != "intro" else value.strip("\n ").replace("\r\n", "\n")
-    if len(value) > LIMITS[name]:
-        errors[name] = f"is longer than {LIMITS[name]} characters"
-    elif forbidden_message(value):
-        errors[name] = forbidden_message(value)
+    if text_problem(value, LIMITS[name]):
+        errors[name] = text_problem(value, LIMITS[name])
     elif name != "intro" and "\n" in value:
         errors[name] = "must be one line"
     return value or None

@@ -14,7 +14,7 @@ from sqlalchemy import and_, select
 
 from ..extensions import db
 from ..models import Article, Edition
-from ..models.content import Section
+from ..sections import section_key, sections_by_name
 from ..weeks import week_bounds
 
 TEMPLATE_VERSION = "digest-2"
@@ -103,11 +103,6 @@ def week_articles(week_start: date, language: str) -> list[Article]:
     return list(db.session.scalars(query.order_by(Article.published_at, Article.id)))
 
 
-def section_key(name: str) -> str:
-    """How an article's free-text section finds its section: case-folded, spaces collapsed."""
-    return " ".join(name.split()).casefold()
-
-
 def _ordered(articles: list[Article], overrides: Overrides) -> list[Article]:
     """The editor's order first, then articles the order does not name (late ones) by publication time."""
     by_id = {a.id: a for a in articles}
@@ -122,14 +117,15 @@ def group_sections(articles: list[Article], language: str, manual: bool) -> list
     Without a manual order, an undefined section's place is its lowest article id (the order articles were
     added); with one, where it first appears in the editor's order.
     """
-    defined = {s.key: s for s in db.session.scalars(select(Section))}
+    defined = sections_by_name()
     groups: dict[str, SectionGroup] = {}
     rank: dict[str, tuple] = {}
     for index, article in enumerate(articles):
         key = section_key(article.section)
+        section = defined.get(key)
+        key = section_key(section.key) if section else key
         if key not in groups:
-            section = defined.get(key)
-            name = (getattr(section, f"name_{language}", None) if section else None) or article.section
+            name = (getattr(section, f"name_{language}", None) or section.key) if section else article.section
             groups[key] = SectionGroup(key, name, [])
             rank[key] = (0, section.position, 0) if section else (1, index if manual else article.id or 0, 0)
         elif key not in defined and not manual:

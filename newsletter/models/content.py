@@ -86,8 +86,9 @@ class Edition(db.Model):
 class Section(db.Model):
     """A topic section as data: an editor-defined order and a name per language.
 
-    Articles name their section in free text; `key` (the name case-folded, spaces collapsed) is how an
-    article finds its section, so "Economy" and "economy " are one section.
+    Articles name their section in free text; `key` (the section's name, compared case-folded with spaces
+    collapsed, see newsletter.sections) or a per-language name is how an article finds its section, so
+    "Economy" and "economy " are one section.
     """
 
     __tablename__ = "sections"

@@ -1,0 +1,99 @@
+"""Topic sections as data: an editor-defined order and a name per language.
+
+An article names its section in free text, in its own language. A section is found by its name (`key`,
+compared case-folded with spaces collapsed) or by any of its per-language names, so "Economy", "economy " and
+"Экономика" can all be one section; sections nobody defined follow the defined ones, grouped the same way.
+"""
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from .characters import text_problem
+from .config import LANGUAGES
+from .extensions import db
+from .models.content import Section
+
+NAME_LIMIT = 200
+
+
+class SectionsInvalid(ValueError):
+    """A section list that cannot be stored, field -> message (HTTP 422, a CLI error)."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
+        self.errors = errors
+
+
+def section_key(name: str) -> str:
+    """How free-text section names are compared: case-folded, spaces collapsed."""
+    return " ".join(name.split()).casefold()
+
+
+def list_sections() -> list[Section]:
+    return list(db.session.scalars(select(Section).order_by(Section.position, Section.id)))
+
+
+def sections_by_name() -> dict[str, Section]:
+    """Every key and per-language name of every defined section -> the section (the first defined wins)."""
+    found: dict[str, Section] = {}
+    for section in list_sections():
+        for name in [section.key] + [getattr(section, f"name_{code}") or "" for code in LANGUAGES]:
+            if name.strip():
+                found.setdefault(section_key(name), section)
+    return found
+
+
+def _name(where: str, value: object, errors: dict, required: bool = False) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors[where] = "is required"
+        return None
+    if not isinstance(value, str):
+        errors[where] = "must be a string"
+        return None
+    value = " ".join(value.split())
+    if text_problem(value, NAME_LIMIT):
+        errors[where] = text_problem(value, NAME_LIMIT)
+    return value
+
+
+def _validated(items: object) -> list[dict]:
+    if not isinstance(items, list):
+        raise SectionsInvalid({"sections": "must be a list of {\"name\": ..., \"names\": {\"be\": ..., ...}}"})
+    errors: dict[str, str] = {}
+    rows, seen = [], set()
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors[f"sections[{index}]"] = "must be an object"
+            continue
+        name = _name(f"sections[{index}].name", item.get("name"), errors, required=True)
+        names = item.get("names") or {}
+        if not isinstance(names, dict) or set(names) - set(LANGUAGES):
+            errors[f"sections[{index}].names"] = f"must map {', '.join(LANGUAGES)} to names"
+            names = {}
+        row = {"key": name or "", "position": index}
+        row |= {f"name_{code}": _name(f"sections[{index}].names.{code}", names.get(code), errors) for code in LANGUAGES}
+        if name and section_key(name) in seen:
+            errors[f"sections[{index}].name"] = "names a section twice (case and spaces do not count)"
+        seen.add(section_key(name or ""))
+        rows.append(row)
+    if errors:
+        raise SectionsInvalid(errors)
+    return rows
+
+
+def replace_sections(items: object) -> list[Section]:
+    """Store the editor's sections in this order, replacing the previous list (all or nothing).
+
+    `items`: [{"name": "Economy", "names": {"be": "Эканоміка", "ru": "Экономика", "en": "Economy"}}, ...].
+    """
+    rows = _validated(items)
+    db.session.execute(delete(Section))
+    db.session.add_all(Section(**row) for row in rows)
+    db.session.commit()
+    return list_sections()
+
+
+def section_json(section: Section) -> dict:
+    return {"name": section.key, "position": section.position,
+            "names": {code: getattr(section, f"name_{code}") for code in LANGUAGES}}
