@@ -28,6 +28,7 @@ from sqlalchemy import func, select, text  # noqa: E402
 
 SINK = "/usr/sbin/smtp-sink"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
+BENCH_SECRET_KEY = "bench-secret-key-of-at-least-32-bytes"
 
 
 def ensure_smtp_sink() -> None:
@@ -98,7 +99,7 @@ def make_app(database_url: str, smtp_port: int, connections: int, instance: Path
     from newsletter import create_app
 
     return create_app({
-        "DATABASE_URL": database_url, "INSTANCE_PATH": str(instance), "SECRET_KEY": "bench-secret",
+        "DATABASE_URL": database_url, "INSTANCE_PATH": str(instance), "SECRET_KEY": BENCH_SECRET_KEY,
         "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "SMTP_CONNECTIONS": connections,
         "MAIL_FROM": "Belarus Weekly <newsletter@belarus.example.org>", "BASE_URL": "https://belarus.example.org",
     })
@@ -183,7 +184,7 @@ def enqueue(app) -> tuple[int, float, int]:
 def drain(database_url: str, port: int, connections: int, instance: Path) -> tuple[float, int]:
     """Run `newsletter worker --once` as its own process; returns (wall seconds, peak RSS in KiB)."""
     env = dict(os.environ, NEWSLETTER_DATABASE_URL=database_url, NEWSLETTER_SMTP_URL=f"smtp://127.0.0.1:{port}",
-               NEWSLETTER_SMTP_CONNECTIONS=str(connections), NEWSLETTER_SECRET_KEY="bench-secret",
+               NEWSLETTER_SMTP_CONNECTIONS=str(connections), NEWSLETTER_SECRET_KEY=BENCH_SECRET_KEY,
                NEWSLETTER_MAIL_FROM="Belarus Weekly <newsletter@belarus.example.org>",
                NEWSLETTER_BASE_URL="https://belarus.example.org", NEWSLETTER_INSTANCE_PATH=str(instance))
     command = [str(Path(sys.executable).parent / "newsletter"), "worker", "--once"]

@@ -55,9 +55,11 @@ DEFAULTS: dict[str, object] = {
     "CONSOLE_UPLOAD_BYTES": 2 * 1024 * 1024,
     "RATE_LIMITS": None,
     "RATE_LIMIT_STORAGE_URL": "memory://",
+    "ALLOWED_ORIGINS": None,
 }
 
 
+MIN_SECRET_KEY_BYTES = 32
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off", "")
 
@@ -70,6 +72,8 @@ def load_config(app: Flask, overrides: dict | None) -> None:
     """Fill app.config from defaults, the environment, then explicit overrides; typed settings are checked."""
     app.config.update(DEFAULTS)
     app.config.from_prefixed_env("NEWSLETTER")
+    if "NEWSLETTER_SECRET_KEY" in os.environ:  # a key is text: "12345" must not become the int 12345
+        app.config["SECRET_KEY"] = os.environ["NEWSLETTER_SECRET_KEY"]
     if overrides:
         app.config.update(overrides)
     for key, default in DEFAULTS.items():
@@ -77,8 +81,7 @@ def load_config(app: Flask, overrides: dict | None) -> None:
             app.config[key] = _typed(key, app.config[key], type(default))
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _instance_secret_key(instance)
+    app.config["SECRET_KEY"] = _checked_secret_key(app.config.get("SECRET_KEY"), instance)
     if not app.config.get("OUTBOX_DIR"):
         app.config["OUTBOX_DIR"] = str(instance / "outbox")
     database_url = app.config.get("DATABASE_URL") or f"sqlite:///{instance / 'newsletter.db'}"
@@ -86,6 +89,8 @@ def load_config(app: Flask, overrides: dict | None) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = _with_driver(database_url)
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_REQUEST_BYTES"])
     app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")
+    app.config["SESSION_COOKIE_SECURE"] = app.config["BASE_URL"].startswith("https://")
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
 
 
 def _typed(key: str, value: object, kind: type) -> bool | int | float:
@@ -112,13 +117,42 @@ def _with_driver(url: str) -> str:
     return url
 
 
-def _instance_secret_key(instance: Path) -> str:
-    """Generate the signing key once and keep it in the instance folder."""
-    key_file = instance / "secret_key"
-    if key_file.exists():
-        return key_file.read_text().strip()
-    key = secrets.token_urlsafe(48)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
+def _checked_secret_key(configured: object, instance: Path) -> str:
+    """The signing key as text of at least MIN_SECRET_KEY_BYTES; generated once when none is configured.
+
+    A short key would let anyone forge unsubscribe and preferences links, so start-up stops instead.
+    """
+    if configured is None or configured == "":
+        key, origin = _instance_secret_key(instance), f"the key file {instance / 'secret_key'}"
+    else:
+        key, origin = str(configured), "NEWSLETTER_SECRET_KEY"
+    if len(key.encode("utf-8")) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(
+            f"NEWSLETTER_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes; {origin} holds "
+            f"{len(key.encode('utf-8'))} (delete a short key file to have a new key generated, or set the variable)"
+        )
     return key
+
+
+def _instance_secret_key(instance: Path) -> str:
+    """Generate the signing key once and keep it in the instance folder, safely against racing processes.
+
+    The key is written whole to a temporary file and then linked into place: `os.link` fails if another
+    process got there first, and then that process's key, complete by construction, is the one read.
+    """
+    key_file = instance / "secret_key"
+    if not key_file.exists():
+        temporary = instance / f".secret_key.{os.getpid()}.{secrets.token_hex(8)}"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(temporary, key_file)
+            except FileExistsError:
+                pass  # another process won the race: its key is the key
+        finally:
+            temporary.unlink(missing_ok=True)
+    return key_file.read_text().strip()

@@ -59,6 +59,8 @@ def clean_languages(raw: object) -> list[str]:
     if not all(isinstance(code, str) and code in LANGUAGES for code in raw):
         message = _l("Choose languages from Belarusian (be), Russian (ru) and English (en).")
         raise InvalidSubscription({"languages": message})
+    if len(set(raw)) != len(raw):
+        raise InvalidSubscription({"languages": _l("Choose each language once.")})
     return [code for code in LANGUAGES if code in raw]
 
 

@@ -63,7 +63,7 @@ def _test_config(database_url: str, instance: Path) -> dict:
         "TESTING": True,
         "DATABASE_URL": database_url,
         "INSTANCE_PATH": str(instance),
-        "SECRET_KEY": "test-secret-key",
+        "SECRET_KEY": "test-secret-key-of-at-least-32-bytes",
         "BASE_URL": "http://newsletter.test",
         "MAIL_FROM": "Belarus Weekly <newsletter@newsletter.test>",
     }

@@ -261,7 +261,8 @@ def test_form_answers_alike_for_known_and_unknown_addresses(client, form_token, 
     pages = set()
     for address in ("confirmed@example.org", "new@example.org"):
         response = client.post("/subscribe", data={"csrf_token": form_token(), "email": address, "languages": "en"})
-        pages.add((response.status_code, response.get_data(as_text=True)))
+        page = re.sub(r'nonce="[^"]+"', 'nonce=""', response.get_data(as_text=True))  # one per response, by design
+        pages.add((response.status_code, page))
     assert len(pages) == 1
 
 

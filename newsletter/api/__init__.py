@@ -14,9 +14,11 @@ def init_app(app: Flask) -> None:
     from . import sending  # noqa: F401  (pause and resume an edition's send)
     from . import sections  # noqa: F401  (the topic sections)
     from . import errors
+    from . import cors
 
     errors.register(app)
 
     from . import audit  # noqa: F401  (records successful changes in the activity log)
     csrf.exempt(api)
     app.register_blueprint(api)
+    cors.init_app(app)

@@ -1,7 +1,7 @@
 """Editor API: articles (list, add, show, update, delete)."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import abort, jsonify, request
 
 from .. import articles as service
 from ..config import LANGUAGES
@@ -29,10 +29,13 @@ def article_json(article: Article) -> dict:
 
 
 def _int_arg(name: str, default: int, maximum: int) -> int:
-    try:
-        return max(0, min(int(request.args.get(name, default)), maximum))
-    except ValueError:
+    """A whole number from 0 to `maximum` in ASCII digits; anything else (" 5", "+5", "-1", "５") is a 422."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
         return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(maximum)) or int(raw) > maximum:
+        abort(error_response(422, f"Invalid {name}.", {name: f"must be a whole number from 0 to {maximum}"}))
+    return int(raw)
 
 
 @api.get("/articles")

@@ -48,6 +48,31 @@ EDITORIAL = {
                     "description": "the included articles in reading order; the week's others are excluded"},
     "excluded_article_ids": {"type": ["array", "null"], "items": {"type": "integer"}},
 }
+ARTICLE_FIELDS = {
+    "language": LANGUAGE, "section": {"type": "string", "maxLength": 200},
+    "title": {"type": "string", "maxLength": 500}, "summary": {"type": "string", "maxLength": 5000},
+    "url": {"type": "string", "format": "uri", "pattern": "^https?://[^\\s/?#<>\"']+([/?#][^\\s<>\"']*)?$"},
+    "published_at": {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone offset"},
+    "author": {"type": ["string", "null"], "maxLength": 200},
+    "trend": {"type": ["string", "null"], "enum": ["worse", "better", "unchanged", None]},
+    "guid": {"type": ["string", "null"], "maxLength": 2000},
+}
+ARTICLE_REQUIRED = ["language", "section", "title", "summary", "url", "published_at"]
+WEEK = {"type": "string", "format": "date", "pattern": "^(19|2[0-9])[0-9]{2}-", "description": "any day of the week"}
+CONTROL_RESULT = {"type": "object", "required": ["id", "status", "counts"], "properties": {
+    "id": {"type": "integer"}, "status": {"type": "string", "enum": [state.value for state in EditionStatus]},
+    "counts": {"$ref": "#/components/schemas/Counts"}}}
+
+STORABLE = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\ufdd0-\\ufdef\\ufffe\\uffff]*$"
+"""Text the services store: no control characters but tab/LF/CR, no noncharacters (newsletter.characters)."""
+SECTION_NAME = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^\\s*[^\\s\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\ufdd0-\\ufdef\\ufffe\\uffff][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\ufdd0-\\ufdef\\ufffe\\uffff]*$"}
+SECTIONS_BODY = {"type": "object", "required": ["sections"], "properties": {"sections": {
+    "type": "array", "description": "in reading order; no name twice (case and spaces do not count)",
+    "items": {"type": "object", "required": ["name"], "properties": {
+        "name": SECTION_NAME,
+        "names": {"type": ["object", "null"], "additionalProperties": False,
+                  "properties": {code: {"type": ["string", "null"], "maxLength": 200, "pattern": STORABLE}
+                                 for code in LANGUAGES}}}}}}}
 
 SCHEMAS = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "properties": {
@@ -55,17 +80,11 @@ SCHEMAS = {
         "fields": {"type": "object", "additionalProperties": {"type": "string"}}}}}},
     "FieldErrors": {"type": "object", "required": ["errors"], "properties": {
         "errors": {"type": "object", "additionalProperties": {"type": "string"}}}},
-    "ArticleInput": {"type": "object", "required": ["language", "section", "title", "summary", "url", "published_at"],
-                     "additionalProperties": False, "properties": {
-        "language": LANGUAGE, "section": {"type": "string", "maxLength": 200},
-        "title": {"type": "string", "maxLength": 500}, "summary": {"type": "string", "maxLength": 5000},
-        "url": {"type": "string", "format": "uri", "pattern": "^https?://"},
-        "published_at": {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone offset"},
-        "author": {"type": ["string", "null"], "maxLength": 200},
-        "trend": {"type": ["string", "null"], "enum": ["worse", "better", "unchanged", None]},
-        "guid": {"type": ["string", "null"], "maxLength": 2000}}},
-    "Article": {"allOf": [{"$ref": "#/components/schemas/ArticleInput"},
-                          {"type": "object", "properties": {"id": {"type": "integer"}}}]},
+    "ArticleInput": {"type": "object", "required": ARTICLE_REQUIRED, "additionalProperties": False,
+                     "properties": ARTICLE_FIELDS},
+    "ArticleChange": {"type": "object", "additionalProperties": False, "properties": ARTICLE_FIELDS},
+    "Article": {"type": "object", "required": ["id", *ARTICLE_REQUIRED],
+                "properties": {"id": {"type": "integer"}, **ARTICLE_FIELDS}},
     "Counts": {"type": "object", "description": "Deliveries of the edition by state (test sends are not counted).",
                "properties": {**{k: {"type": "integer"} for k in
                                  ("queued", "sending", "sent", "failed", "suppressed", "cancelled")},
@@ -85,7 +104,10 @@ SCHEMAS = {
         "counts": {"$ref": "#/components/schemas/Counts"}}},
     "Subscription": {"type": "object", "required": ["email", "languages"], "properties": {
         "email": {"type": "string", "format": "email", "maxLength": 254},
-        "languages": {"type": "array", "items": LANGUAGE, "minItems": 1, "uniqueItems": True}}},
+        "languages": {"type": "array", "items": LANGUAGE, "minItems": 1, "uniqueItems": True},
+        "locale": {"type": "string", "description": "language of the emails and pages (default: the first chosen)"},
+        "page": {"type": "string", "description": "the page the visitor subscribed on (default: Referer); "
+                                                  "cleaned and cut to 500 characters"}}},
     "Subscriber": {"type": "object", "properties": {
         "id": {"type": "integer"}, "email": {"type": "string"},
         "status": {"type": "string", "enum": ["pending", "confirmed", "unsubscribed"]},
@@ -100,6 +122,7 @@ def _paths() -> dict:
     edition = {"$ref": "#/components/schemas/Edition"}
     article = {"$ref": "#/components/schemas/Article"}
     control = {"200": _json(edition), **_errors(401, 404, 409)}
+    send_control = {"200": _json(CONTROL_RESULT), **_errors(401, 404, 409)}
     return {
         "/subscriptions": {"post": _op("Subscribe (double opt-in); the same 202 whatever the address's state", {
             "202": _json({"type": "object", "properties": {"status": {"const": "accepted"},
@@ -110,15 +133,16 @@ def _paths() -> dict:
             "subscribers": {"type": "array", "items": {"$ref": "#/components/schemas/Subscriber"}},
             "page": {"type": "integer"}, "per_page": {"type": "integer"}, "total": {"type": "integer"}}}),
             **_errors(401), **_field_errors(422)}, params=[
-                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1_000_000}},
                 {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
                 {"name": "status", "in": "query", "schema": {"type": "string",
                                                              "enum": ["pending", "confirmed", "unsubscribed"]}},
                 {"name": "language", "in": "query", "schema": LANGUAGE}], tag="subscribers")},
         "/subscribers/export": {"get": _op("Export subscribers as CSV", {"200": {
             "description": "CSV: email,languages,confirmed_at (with ?all=1 also pending and unsubscribed)",
-            "content": {"text/csv": {"schema": {"type": "string"}}}}, **_errors(401)},
-            params=[{"name": "all", "in": "query", "schema": {"type": "string", "enum": ["1", "true", "yes"]}}],
+            "content": {"text/csv": {"schema": {"type": "string"}}}}, **_errors(401), **_field_errors(422)},
+            params=[{"name": "all", "in": "query", "schema": {
+                "type": "string", "enum": ["1", "true", "yes", "0", "false", "no"]}}],
             tag="subscribers")},
         "/subscribers/{id}": {"delete": _op("Erase a subscriber and their personal data", {
             "204": {"description": "Erased"}, **_errors(401, 404)}, params=ID, tag="subscribers")},
@@ -130,14 +154,18 @@ def _paths() -> dict:
             "get": _op("List articles", {"200": _json({"type": "object", "properties": {
                 "articles": {"type": "array", "items": article}}}), **_errors(401, 422)}, params=[
                 {"name": "language", "in": "query", "schema": LANGUAGE},
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 1000}},
-                {"name": "offset", "in": "query", "schema": {"type": "integer"}}], tag="articles"),
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 1000}},
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 10**9}}],
+                tag="articles"),
             "post": _op("Add an article (identified by its URL)", {"201": _json(article), **_errors(400, 401, 422)},
                         body={"$ref": "#/components/schemas/ArticleInput"}, tag="articles")},
         "/articles/{id}": {
             "get": _op("Show an article", {"200": _json(article), **_errors(401, 404)}, params=ID, tag="articles"),
             "patch": _op("Change some fields of an article", {"200": _json(article), **_errors(400, 401, 404, 422)},
-                         body={"type": "object"}, params=ID, tag="articles"),
+                         body={"$ref": "#/components/schemas/ArticleChange"}, params=ID, tag="articles"),
+            "put": _op("Change some fields of an article (the same as PATCH)", {
+                "200": _json(article), **_errors(400, 401, 404, 422)},
+                body={"$ref": "#/components/schemas/ArticleChange"}, params=ID, tag="articles"),
             "delete": _op("Delete an article", {"204": {"description": "Deleted"}, **_errors(401, 404)},
                           params=ID, tag="articles")},
         "/editions": {
@@ -149,7 +177,7 @@ def _paths() -> dict:
                 "200": _json({"type": "object", "properties": {"week_start": {"type": "string", "format": "date"},
                                                                "editions": {"type": "array", "items": edition}}}),
                 **_errors(400, 401, 422)}, body={"type": "object", "required": ["week"], "properties": {
-                    "week": {"type": "string", "format": "date"}, "languages": {"type": "array", "items": LANGUAGE}}})},
+                    "week": WEEK, "languages": {"type": "array", "items": LANGUAGE}}})},
         "/editions/{id}": {"get": _op("An edition with its delivery counts", {"200": _json(edition),
                                                                              **_errors(401, 404)}, params=ID),
                            "patch": _op("Shape a draft or scheduled edition (null restores a default)", {
@@ -168,13 +196,14 @@ def _paths() -> dict:
                 "type": "object", "required": ["recipients"], "properties": {"recipients": {
                     "type": "array", "items": {"type": "string", "format": "email"}, "minItems": 1, "maxItems": 10}}})},
         "/editions/{id}/send": {"post": _op("Send now: enqueue one delivery per confirmed subscriber", {
-            "202": _json({"type": "object", "properties": {"queued": {"type": "integer"}}}, "Sending"),
+            "202": _json({"type": "object", "required": ["id", "status", "queued"], "properties": {
+                "id": {"type": "integer"}, "status": {"const": "sending"}, "queued": {"type": "integer"}}}, "Sending"),
             **_errors(401, 404, 409)}, params=ID)},
         "/editions/{id}/schedule": {"post": _op("Send automatically at a time (no offset: publication zone)",
                                                 {**control, **_errors(422)}, params=ID, body={
                 "type": "object", "required": ["at"], "properties": {"at": {"type": "string", "format": "date-time"}}})},
-        "/editions/{id}/pause": {"post": _op("Pause a send in progress", control, params=ID)},
-        "/editions/{id}/resume": {"post": _op("Resume a paused send where it stopped", control, params=ID)},
+        "/editions/{id}/pause": {"post": _op("Pause a send in progress", send_control, params=ID)},
+        "/editions/{id}/resume": {"post": _op("Resume a paused send where it stopped", send_control, params=ID)},
         "/editions/{id}/cancel": {"post": _op("Cancel an edition before or during its send", control, params=ID)},
         "/editions/{id}/unschedule": {"post": _op("Return a scheduled edition to draft", control, params=ID)},
         "/editions/{id}/reopen": {"post": _op("Return a cancelled edition with no deliveries to draft", control,
@@ -185,8 +214,7 @@ def _paths() -> dict:
             "get": _op("The topic sections in reading order", {"200": _json({"type": "object"}), **_errors(401)},
                        tag="sections"),
             "put": _op("Replace the sections: [{name, names: {be, ru, en}}] in reading order", {
-                "200": _json({"type": "object"}), **_errors(400, 401, 422)}, tag="sections", body={
-                    "type": "object", "properties": {"sections": {"type": "array", "items": {"type": "object"}}}})},
+                "200": _json({"type": "object"}), **_errors(400, 401, 422)}, tag="sections", body=SECTIONS_BODY)},
         "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})}, public=True, tag="meta")},
     }
 

@@ -36,8 +36,8 @@ def read_json() -> object:
         raise UnreadableBody(MALFORMED) from error
     where = first_unusable_text(body)
     if where is not None:
-        message = _("Text must not contain unpaired surrogates or Unicode noncharacters.")
-        abort(error_response(422, message, {where: f"{message} ({_first_unusable_code(body)})"}))
+        message = f'{_("Text must not contain unpaired surrogates or Unicode noncharacters.")} ({_first_unusable_code(body)})'
+        abort(error_response(422, message, {where: message}))
     return body
 
 

@@ -19,6 +19,8 @@ from .responses import or_404
 
 MAX_PER_PAGE = 500
 MAX_PAGE = 1_000_000
+ALL_WORDS = ("1", "true", "yes")
+NOT_ALL_WORDS = ("", "0", "false", "no")
 
 
 def _iso(moment) -> str | None:
@@ -86,7 +88,10 @@ def list_subscribers():
 @require_editor
 def export_subscribers():
     """The CSV of `newsletter subscribers export` (`?all=1` adds pending and unsubscribed, with status)."""
-    include_all = request.args.get("all", "") in ("1", "true", "yes")
+    flag = request.args.get("all", "").lower()
+    if flag not in ALL_WORDS + NOT_ALL_WORDS:
+        return _bad_query("all", "all must be one of 1, true, yes, 0, false, no")
+    include_all = flag in ALL_WORDS
     buffer = io.StringIO()
     subscriber_io.write_csv(buffer, include_all)
     return Response(

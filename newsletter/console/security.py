@@ -1,7 +1,6 @@
 """Console sessions and headers: Flask-Login, session expiry, the 2FA requirement, language, CSP and no-store."""
 from __future__ import annotations
 
-import secrets
 import time
 from functools import wraps
 
@@ -12,6 +11,7 @@ from flask_login import LoginManager, UserMixin, current_user, logout_user
 from .. import editors as editor_service
 from ..config import LANGUAGES
 from ..models import Editor
+from ..web.hygiene import csp_nonce
 from . import bp
 
 login_manager = LoginManager()
@@ -102,12 +102,6 @@ def _apply_language() -> None:
         refresh()
 
 
-def csp_nonce() -> str:
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(18)
-    return g.csp_nonce
-
-
 @bp.after_request
 def console_headers(response):
     """No console page is cached; scripts run only by nonce; no one may frame the console."""
@@ -140,7 +134,6 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "console.sign_in"
     login_manager.session_protection = "strong"
     app.before_request_funcs.setdefault(None, []).insert(0, _allow_console_uploads)
-    app.jinja_env.globals["csp_nonce"] = csp_nonce
 
 
 def status_labels() -> dict[str, str]:

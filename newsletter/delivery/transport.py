@@ -68,7 +68,7 @@ class FileTransport:
     def send(self, envelope_from: str, recipient: str, message: bytes) -> SmtpReply:
         name = f"{uuid.uuid4().hex}.eml"
         temporary = self.outbox / f".{name}.tmp"
-        with open(temporary, "wb") as handle:
+        with open(temporary, "wb", opener=lambda path, flags: os.open(path, flags, 0o600)) as handle:
             handle.write(message)
             handle.flush()
             os.fsync(handle.fileno())

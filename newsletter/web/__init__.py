@@ -6,11 +6,11 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import text
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from ..api.responses import error_response
 from ..extensions import csrf, db
-from . import pages
+from . import hygiene, pages
 
 
 def _wants_json() -> bool:
@@ -31,9 +31,13 @@ def _error_titles() -> dict[int, str]:
 def handle_http_error(error: HTTPException):
     code = error.code or 500
     message = _error_titles().get(code, error.description or "")
+    allowed = getattr(error, "valid_methods", None) if isinstance(error, MethodNotAllowed) else None
+    headers = {"Allow": ", ".join(sorted(allowed))} if allowed else {}
     if _wants_json():
-        return error_response(code, message)
-    return render_template("pages/error.html", code=code, message=message), code
+        response = error_response(code, message)
+        response.headers.update(headers)
+        return response
+    return render_template("pages/error.html", code=code, message=message), code, headers
 
 
 def handle_unexpected_error(error: Exception):
@@ -42,6 +46,7 @@ def handle_unexpected_error(error: Exception):
 
 
 def init_app(app: Flask) -> None:
+    hygiene.init_app(app)
     csrf.init_app(app)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected_error)
