@@ -36,6 +36,7 @@ ACTIONS = {
     "subscribers_export": _l("Subscribers exported"),
     "suppression_add": _l("Added to the suppression list"),
     "suppression_remove": _l("Removed from the suppression list"),
+    "sections_set": _l("Sections changed"),
     "account_create": _l("Account created"),
     "account_password": _l("Password changed"),
     "account_2fa_on": _l("Two-factor sign-in turned on"),

@@ -273,3 +273,17 @@ def test_failed_deliveries_are_grouped_by_reason_on_the_sending_page(editor_clie
     db.session.commit()
     page = editor_client.get(f"/console/editions/{edition.id}/progress").get_data(as_text=True)
     assert "550 5.1.1 no such user: 2" in page and "552 mailbox full: 1" in page
+
+
+def test_sections_order_and_names_are_saved_and_a_duplicate_changes_nothing(editor_client):
+    from newsletter import sections
+
+    data = {"rows": "3", "name_0": "Economy", "ru_0": "Экономика", "position_0": "2",
+            "name_1": "Security", "be_1": "Бяспека", "position_1": "1", "name_2": ""}
+    assert post_form(editor_client, "/console/sections", data, token_from="/console/week").status_code == 302
+    assert [s.key for s in sections.list_sections()] == ["Security", "Economy"]
+    twice = {"rows": "2", "name_0": "Economy", "name_1": "economy ", "position_0": "1", "position_1": "2"}
+    response = post_form(editor_client, "/console/sections", twice, token_from="/console/week")
+    assert response.status_code == 422 and "Nothing was saved." in response.get_data(as_text=True)
+    assert [s.key for s in sections.list_sections()] == ["Security", "Economy"]
+    assert editor_client.get("/console/sections").status_code == 200

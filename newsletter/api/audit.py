@@ -24,6 +24,7 @@ ENDPOINT_ACTIONS = {
     "api.cancel_edition": ("cancel", "edition"),
     "api.pause_send": ("pause", "edition"),
     "api.resume_send": ("resume", "edition"),
+    "api.replace_sections": ("sections_set", "sections"),
     "api.erase_subscriber": ("erase", "subscriber"),
     "api.erase_subscriber_by_email": ("erase", "subscriber"),
 }

@@ -38,4 +38,4 @@ def init_app(app: Flask) -> None:
     from .audit import audit_commands
 
     audit_commands([subscribers.subscribers_group, editors.editors_group, articles.articles_group,
-                    editions.editions_group, sending.sending_group])
+                    editions.editions_group, sending.sending_group, sections.sections_group])

@@ -24,6 +24,7 @@ COMMAND_ACTIONS = {
     ("articles", "fetch"): ("articles_fetch", None),
     ("subscribers", "import"): ("subscribers_import", None),
     ("subscribers", "export"): ("subscribers_export", None),
+    ("sections", "set"): ("sections_set", None),
     ("editors", "create"): ("account_create", "name"),
     ("editors", "set-password"): ("account_password", "name"),
     ("editors", "revoke"): ("account_revoke", "editor_id"),
