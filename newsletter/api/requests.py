@@ -36,7 +36,8 @@ def read_json() -> object:
         raise UnreadableBody(MALFORMED) from error
     where = first_unusable_text(body)
     if where is not None:
-        message = f'{_("Text must not contain unpaired surrogates or Unicode noncharacters.")} ({_first_unusable_code(body)})'
+        rule = _("Text must not contain unpaired surrogates or Unicode noncharacters.")
+        message = f"{rule} ({_first_unusable_code(body)})"
         abort(error_response(422, message, {where: message}))
     return body
 
