@@ -95,3 +95,17 @@ def test_pause_and_resume_through_the_api_give_409_in_the_wrong_state(client, ed
     edition_id = built_week["be"].id
     response = client.post(f"/api/v1/editions/{edition_id}/pause", headers=editor_headers)
     assert response.status_code == 409 and "is draft" in response.get_json()["error"]["message"]
+
+
+def test_outside_the_api_a_conflict_is_the_sites_error_page(app, built_week):
+    """The console (issue 11) lets the one handler answer too: an HTML page with the same message."""
+    @app.get("/console-probe/<int:edition_id>")
+    def probe(edition_id):
+        from newsletter.editions import get_edition, resume_edition
+
+        resume_edition(get_edition(edition_id))
+        return "moved"
+
+    response = app.test_client().get(f"/console-probe/{built_week['ru'].id}")
+    assert response.status_code == 409 and response.mimetype == "text/html"
+    assert "is draft" in response.get_data(as_text=True)
