@@ -25,7 +25,7 @@ MAX_TEST_RECIPIENTS = 10
 PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 
 
-def _edition(edition_id: int) -> Edition:
+def edition_or_404(edition_id: int) -> Edition:
     return editions.get_edition(edition_id) or abort(404)
 
 
@@ -44,13 +44,13 @@ def edition_page(edition: Edition, status: int = 200, **extra):
 
 @bp.get("/editions/<int:edition_id>")
 def edition_show(edition_id: int):
-    return edition_page(_edition(edition_id))
+    return edition_page(edition_or_404(edition_id))
 
 
 @bp.get("/editions/<int:edition_id>/preview")
 def edition_preview(edition_id: int):
     """The HTML part for a sandboxed iframe: its own CSP allows only inline styles and data: images."""
-    response = Response(editions.preview_html(_edition(edition_id)), mimetype="text/html")
+    response = Response(editions.preview_html(edition_or_404(edition_id)), mimetype="text/html")
     response.headers["Content-Security-Policy"] = PREVIEW_CSP
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
@@ -82,7 +82,7 @@ def _editorial_changes(edition: Edition) -> dict:
 
 @bp.post("/editions/<int:edition_id>/editorial")
 def edition_editorial(edition_id: int):
-    edition = _edition(edition_id)
+    edition = edition_or_404(edition_id)
     try:
         editions.update_editorial(edition, _editorial_changes(edition))
     except editions.EditionInvalid as invalid:
@@ -110,7 +110,7 @@ def _test_recipients() -> tuple[list[str], str | None]:
 
 @bp.post("/editions/<int:edition_id>/test")
 def edition_test(edition_id: int):
-    edition = _edition(edition_id)
+    edition = edition_or_404(edition_id)
     recipients, problem = _test_recipients()
     if problem:
         return edition_page(edition, 422, test_error=problem)
@@ -127,7 +127,7 @@ def edition_test(edition_id: int):
 
 @bp.get("/editions/<int:edition_id>/send")
 def edition_send_confirm(edition_id: int):
-    edition = _edition(edition_id)
+    edition = edition_or_404(edition_id)
     return render_template("console/send_confirm.html", edition=edition,
                            audience=overview.audience_size(edition.language))
 
@@ -135,7 +135,7 @@ def edition_send_confirm(edition_id: int):
 @bp.post("/editions/<int:edition_id>/send")
 def edition_send(edition_id: int):
     """Enqueue; a conflict (cancelled or sent meanwhile) is shown by the console's 409 page, nothing sent."""
-    edition = _edition(edition_id)
+    edition = edition_or_404(edition_id)
     queued = editions.send_edition(edition)
     activity.record(actor(), "send", f"edition {edition.id}", f"{queued} queued")
     return redirect(url_for("console.sending_page", edition_id=edition.id))
@@ -143,7 +143,7 @@ def edition_send(edition_id: int):
 
 @bp.post("/editions/<int:edition_id>/schedule")
 def edition_schedule(edition_id: int):
-    edition = _edition(edition_id)
+    edition = edition_or_404(edition_id)
     try:
         editions.schedule_edition(edition, editions.parse_send_time(request.form.get("at", "")[:60]))
     except editions.BadSendTime as bad:
@@ -155,7 +155,7 @@ def edition_schedule(edition_id: int):
 
 @bp.post("/editions/<int:edition_id>/cancel")
 def edition_cancel(edition_id: int):
-    edition = _edition(edition_id)
+    edition = edition_or_404(edition_id)
     editions.cancel_edition(edition)
     activity.record(actor(), "cancel", f"edition {edition.id}")
     flash(_("The edition is cancelled."))
@@ -164,7 +164,7 @@ def edition_cancel(edition_id: int):
 
 @bp.post("/editions/<int:edition_id>/unschedule")
 def edition_unschedule(edition_id: int):
-    edition = _edition(edition_id)
+    edition = edition_or_404(edition_id)
     editions.unschedule_edition(edition)
     activity.record(actor(), "unschedule", f"edition {edition.id}")
     flash(_("The edition is back to draft and will not be sent at its time."))
@@ -173,7 +173,7 @@ def edition_unschedule(edition_id: int):
 
 @bp.post("/editions/<int:edition_id>/reopen")
 def edition_reopen(edition_id: int):
-    edition = _edition(edition_id)
+    edition = edition_or_404(edition_id)
     editions.reopen_edition(edition)
     activity.record(actor(), "reopen", f"edition {edition.id}")
     flash(_("The edition is a draft again."))

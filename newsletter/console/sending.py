@@ -6,14 +6,14 @@ from flask_babel import gettext as _
 
 from .. import activity, editions, overview
 from . import bp
-from .editions import _edition
+from .editions import edition_or_404
 from .week import actor
 
 CONTROLS = {"pause": editions.pause_edition, "resume": editions.resume_edition, "cancel": editions.cancel_edition}
 
 
 def _progress_context(edition_id: int) -> dict:
-    edition = _edition(edition_id)
+    edition = edition_or_404(edition_id)
     return {"edition": edition, "progress": overview.sending_progress(edition.id)}
 
 
@@ -31,7 +31,7 @@ def sending_progress(edition_id: int):
 @bp.post("/editions/<int:edition_id>/sending/<action>")
 def sending_control(edition_id: int, action: str):
     control = CONTROLS.get(action)
-    edition = _edition(edition_id)
+    edition = edition_or_404(edition_id)
     if control is None:
         return redirect(url_for("console.sending_page", edition_id=edition.id))
     control(edition.id)
