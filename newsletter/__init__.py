@@ -23,7 +23,7 @@ class NewsletterFlask(Flask):
 def create_app(config: dict | None = None) -> Flask:
     """Build the Flask application; `config` overrides the environment (used by tests)."""
     from . import config as config_module
-    from . import database, i18n, confirmation_mail, rate_limits, web, api, cli, log_limits
+    from . import database, i18n, confirmation_mail, rate_limits, web, api, cli, console, log_limits
 
     instance_path = (config or {}).get("INSTANCE_PATH")
     app = NewsletterFlask(
@@ -44,5 +44,6 @@ def create_app(config: dict | None = None) -> Flask:
     confirmation_mail.init_app(app)
     web.init_app(app)
     api.init_app(app)
+    console.init_app(app)
     cli.init_app(app)
     return app

@@ -313,3 +313,18 @@ def import_json(raw: bytes | str) -> ImportResult:
     if not isinstance(items, list):
         raise ImportInvalid({"file": {"articles": "expected a list of articles under \"articles\""}})
     return store_articles(items)
+
+
+def get_article(article_id: int) -> Article | None:
+    return db.session.get(Article, article_id)
+
+
+def set_trends(marks: dict[int, str | None]) -> int:
+    """Set the trend mark of several articles (id -> worse/better/unchanged/None); all valid or none changed."""
+    targets = {a.id: a for a in db.session.scalars(select(Article).where(Article.id.in_(marks)))} if marks else {}
+    cleaned = {}
+    for article_id, article in targets.items():
+        cleaned[article_id] = validate_article({**{n: getattr(article, n) for n in FIELDS}, "trend": marks[article_id]})
+    changed = sum(_apply(targets[article_id], {"trend": values["trend"]}) for article_id, values in cleaned.items())
+    db.session.commit()
+    return changed

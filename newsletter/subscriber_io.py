@@ -229,3 +229,7 @@ def find_subscriber(raw_address: object) -> Subscriber | None:
     except InvalidAddress:
         return None
     return db.session.scalar(select(Subscriber).where(Subscriber.email == address))
+
+
+def get_subscriber(subscriber_id: int) -> Subscriber | None:
+    return db.session.get(Subscriber, subscriber_id)

@@ -26,7 +26,8 @@ CONTRACT = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, data
 schemathesis.openapi.format("email", st.from_regex(r"\A[a-z0-9]{1,12}(\.[a-z0-9]{1,8}){0,2}@example\.(org|com|net)\Z"))
 
 
-# Refusals that depend on what is stored, which no schema can say: an article URL already taken is a 422.
+# Refusals that depend on what is stored or on rules no schema can say: an article URL already taken is a
+# 422, and so is a section list naming one section twice (case and spaces do not count).
 STATEFUL_REFUSALS = {("POST", "/articles"): [positive_data_acceptance],
                      ("PUT", "/sections"): [positive_data_acceptance]}
 

@@ -15,10 +15,11 @@ def init_app(app: Flask) -> None:
     from . import suppressions  # noqa: F401  (the suppression list)
     from . import sections  # noqa: F401  (the topic sections)
     from . import errors
-
-    errors.register(app)
     from . import cors
 
+    errors.register(app)
+
+    from . import audit  # noqa: F401  (records successful changes in the activity log)
     csrf.exempt(api)
     app.register_blueprint(api)
     cors.init_app(app)

@@ -62,8 +62,19 @@ ARTICLE_FIELDS = {
 ARTICLE_REQUIRED = ["language", "section", "title", "summary", "url", "published_at"]
 WEEK = {"type": "string", "format": "date", "pattern": "^(19|2[0-9])[0-9]{2}-", "description": "any day of the week"}
 CONTROL_RESULT = {"type": "object", "required": ["id", "status", "counts"], "properties": {
-    "id": {"type": "integer"}, "status": {"type": "string", "enum": [status.value for status in EditionStatus]},
+    "id": {"type": "integer"}, "status": {"type": "string", "enum": [state.value for state in EditionStatus]},
     "paused_reason": {"type": ["string", "null"]}, "counts": {"$ref": "#/components/schemas/Counts"}}}
+
+STORABLE = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\ufdd0-\\ufdef\\ufffe\\uffff]*$"
+"""Text the services store: no control characters but tab/LF/CR, no noncharacters (newsletter.characters)."""
+SECTION_NAME = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^\\s*[^\\s\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\ufdd0-\\ufdef\\ufffe\\uffff][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\ufdd0-\\ufdef\\ufffe\\uffff]*$"}
+SECTIONS_BODY = {"type": "object", "required": ["sections"], "properties": {"sections": {
+    "type": "array", "description": "in reading order; no name twice (case and spaces do not count)",
+    "items": {"type": "object", "required": ["name"], "properties": {
+        "name": SECTION_NAME,
+        "names": {"type": ["object", "null"], "additionalProperties": False,
+                  "properties": {code: {"type": ["string", "null"], "maxLength": 200, "pattern": STORABLE}
+                                 for code in LANGUAGES}}}}}}}
 
 SCHEMAS = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "properties": {
@@ -222,8 +233,7 @@ def _paths() -> dict:
             "get": _op("The topic sections in reading order", {"200": _json({"type": "object"}), **_errors(401)},
                        tag="sections"),
             "put": _op("Replace the sections: [{name, names: {be, ru, en}}] in reading order", {
-                "200": _json({"type": "object"}), **_errors(400, 401, 422)}, tag="sections", body={
-                    "type": "object", "properties": {"sections": {"type": "array", "items": {"type": "object"}}}})},
+                "200": _json({"type": "object"}), **_errors(400, 401, 422)}, tag="sections", body=SECTIONS_BODY)},
         "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})}, public=True, tag="meta")},
     }
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from flask import abort, request
 from flask_babel import gettext as _
 
+from ..characters import first_forbidden
 from ..request_text import first_unusable_text
 from .responses import error_response
 
@@ -35,9 +36,16 @@ def read_json() -> object:
         raise UnreadableBody(MALFORMED) from error
     where = first_unusable_text(body)
     if where is not None:
-        message = _("Text must not contain unpaired surrogates or Unicode noncharacters.")
+        rule = _("Text must not contain unpaired surrogates or Unicode noncharacters.")
+        message = f"{rule} ({_first_unusable_code(body)})"
         abort(error_response(422, message, {where: message}))
     return body
+
+
+def _first_unusable_code(body: object) -> str:
+    """The offending character as U+XXXX, as newsletter.characters names it (the field's message shows it)."""
+    found = first_forbidden(json.dumps(body, ensure_ascii=False, default=str))
+    return found or "?"
 
 
 def json_body() -> object | None:

@@ -45,3 +45,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(serve.serve_command)
     app.cli.add_command(bounces.bounces_group)
     app.cli.add_command(suppression.suppression_group)
+    from .audit import audit_commands
+
+    audit_commands([subscribers.subscribers_group, editors.editors_group, articles.articles_group,
+                    editions.editions_group, sending.sending_group, sections.sections_group,
+                    suppression.suppression_group])

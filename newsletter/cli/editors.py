@@ -1,24 +1,48 @@
-"""`newsletter editors`: create, list and revoke editor API tokens."""
+"""`newsletter editors`: create, list and revoke editors; set their console password."""
 from __future__ import annotations
+
+import sys
 
 import click
 from flask.cli import AppGroup
 
+from .. import accounts
 from .. import editors as service
+from ..models import EditorRole
 
-editors_group = AppGroup("editors", help="Editors and their API tokens.")
+editors_group = AppGroup("editors", help="Editors: API tokens and console logins.")
 
 
 @editors_group.command("create")
 @click.argument("name")
-def create_command(name: str) -> None:
+@click.option("--email", default=None, help="The address the editor may also sign in with.")
+@click.option("--role", type=click.Choice([role.value for role in EditorRole]), default=EditorRole.EDITOR.value, show_default=True,
+              help="An admin also manages editors, erases subscribers and edits the suppression list.")
+def create_command(name: str, email: str | None, role: str) -> None:
     """Create an editor and print its API token (shown only this once)."""
     try:
-        editor, token = service.create_editor(name)
+        editor, token = service.create_editor(name, email=email, role=role)
     except service.EditorError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"Editor {editor.id} ({editor.name}) created. API token (shown only once):", err=True)
+    click.echo(f"Editor {editor.id} ({editor.name}, {editor.role}) created. API token (shown only once):", err=True)
     click.echo(token)
+
+
+@editors_group.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, required=True,
+              help="Read the password from the first line of standard input (never from the command line).")
+def set_password_command(name: str, password_stdin: bool) -> None:
+    """Set the console password of an active editor (by name or e-mail address)."""
+    editor = service.active_editor_named(name)
+    if editor is None:
+        raise click.ClickException(f"no active editor named {name!r}")
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        accounts.set_password(editor, password)
+    except accounts.PasswordRejected as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Password set for editor {editor.id} ({editor.name}).")
 
 
 @editors_group.command("list")
@@ -27,13 +51,14 @@ def list_command() -> None:
     for editor in service.list_editors():
         state = f"revoked {editor.revoked_at:%Y-%m-%d %H:%M}" if editor.revoked_at else "active"
         used = f"{editor.last_used_at:%Y-%m-%d %H:%M}" if editor.last_used_at else "never"
-        click.echo(f"{editor.id}\t{editor.name}\t{state}\tlast used {used}")
+        two_factor = "2FA" if editor.totp_secret else "no 2FA"
+        click.echo(f"{editor.id}\t{editor.name}\t{editor.role}\t{state}\t{two_factor}\tlast used {used}")
 
 
 @editors_group.command("revoke")
 @click.argument("editor_id", type=int)
 def revoke_command(editor_id: int) -> None:
-    """Revoke an editor's token at once."""
+    """Revoke an editor's token and console login at once."""
     try:
         editor = service.revoke_editor(editor_id)
     except service.EditorError as error:

@@ -2,12 +2,14 @@
 from .bounces import BounceEvent, BounceKind
 from .content import Article, Edition
 from .delivery import Delivery
-from .editors import Editor
+from .editors import ActivityEntry, Editor, EditorRole
 from .health import Heartbeat
 from .subscribers import Consent, Subscriber, SubscriberLanguage, Suppression
 from .types import utcnow
 
 __all__ = [
+    "ActivityEntry",
+    "EditorRole",
     "Article",
     "BounceEvent",
     "BounceKind",

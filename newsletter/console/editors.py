@@ -1,0 +1,64 @@
+"""Editors (admin only): list, create (the API token shown once), change a role, revoke."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from .. import activity
+from .. import editors as service
+from . import bp
+from .security import admin_required, current_editor
+from .week import actor
+
+
+def _page(status=200, **extra):
+    return render_template("console/editors.html", rows=service.list_editors(), **extra), status
+
+
+@bp.get("/editors")
+@admin_required
+def editors_page():
+    return _page()
+
+
+@bp.post("/editors")
+@admin_required
+def editors_create():
+    form = request.form
+    try:
+        editor, token = service.create_editor(form.get("name", ""), email=form.get("email") or None,
+                                              role=form.get("role", "editor"))
+    except service.EditorError:
+        return _page(422, create_error=_("Give a unique name (1 to 200 characters, no @), a valid unique e-mail "
+                                         "address or none, and a role."), values=form)
+    activity.record(actor(), "account_create", editor.name)
+    return _page(created=editor, token=token)
+
+
+@bp.post("/editors/<int:editor_id>/role")
+@admin_required
+def editors_role(editor_id: int):
+    editor = service.get_editor(editor_id) or abort(404)
+    if editor.id == current_editor().id:
+        flash(_("You cannot change your own role."), "error")
+        return redirect(url_for("console.editors_page"))
+    try:
+        service.set_role(editor, request.form.get("role", ""))
+    except service.EditorError:
+        abort(400)
+    activity.record(actor(), "account_role", editor.name, editor.role)
+    flash(_("The role is changed."))
+    return redirect(url_for("console.editors_page"))
+
+
+@bp.post("/editors/<int:editor_id>/revoke")
+@admin_required
+def editors_revoke(editor_id: int):
+    editor = service.get_editor(editor_id) or abort(404)
+    if editor.id == current_editor().id:
+        flash(_("You cannot revoke your own account."), "error")
+        return redirect(url_for("console.editors_page"))
+    service.revoke_editor(editor.id)
+    activity.record(actor(), "account_revoke", editor.name)
+    flash(_("The account is revoked; its token and sessions no longer work."))
+    return redirect(url_for("console.editors_page"))

@@ -1,0 +1,93 @@
+"""Subscribers: counts, lookup by exact address (by POST, so no address reaches a URL or a log), erase,
+CSV import with its per-line report, CSV export, and the suppression list."""
+from __future__ import annotations
+
+import io
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from .. import activity, overview, subscriber_io, suppression
+from ..addresses import InvalidAddress, normalise_address
+from . import bp
+from .articles import uploaded_file
+from .security import admin_required
+from .week import actor
+
+
+def _page(status=200, **extra):
+    return render_template("console/subscribers.html", counts=overview.subscriber_counts(), **extra), status
+
+
+@bp.get("/subscribers")
+def subscribers_page():
+    return _page()
+
+
+@bp.post("/subscribers/lookup")
+def subscribers_lookup():
+    raw = request.form.get("email", "")[:400]
+    try:
+        address = normalise_address(raw)
+    except InvalidAddress as invalid:
+        return _page(422, lookup=raw, lookup_error=invalid.message)
+    found = subscriber_io.find_subscriber(address)
+    return _page(lookup=raw, looked_up=True, subscriber=found)
+
+
+@bp.post("/subscribers/<int:subscriber_id>/erase")
+@admin_required
+def subscribers_erase(subscriber_id: int):
+    subscriber = subscriber_io.get_subscriber(subscriber_id) or abort(404)
+    subscriber_io.erase_subscriber(subscriber)
+    activity.record(actor(), "erase", f"subscriber {subscriber_id}")
+    flash(_("The subscriber is erased, with their consent records."))
+    return redirect(url_for("console.subscribers_page"))
+
+
+@bp.post("/subscribers/import")
+def subscribers_import():
+    raw, problem = uploaded_file(".csv", ("text/csv", "application/vnd.ms-excel"))
+    if problem:
+        return _page(422, import_problem=problem)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return _page(422, import_problem=_("The file is not UTF-8 text."))
+    try:
+        report = subscriber_io.import_csv(io.StringIO(text, newline=""), "console")
+    except subscriber_io.ImportFormatError as error:
+        return _page(422, import_problem=_("The file's first line must name the columns email and languages "
+                                            "(and optionally confirmed_at)."), import_detail=str(error))
+    activity.record(actor(), "subscribers_import", "",
+                    f"{report.added} added, {report.updated} updated, {len(report.errors)} rejected")
+    return _page(import_report=report)
+
+
+@bp.get("/subscribers/export.csv")
+def subscribers_export():
+    include_all = request.args.get("all") == "1"
+    buffer = io.StringIO()
+    count = subscriber_io.write_csv(buffer, include_all)
+    activity.record(actor(), "subscribers_export", "", f"{count} rows")
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'})
+
+
+@bp.get("/suppressions")
+@admin_required
+def suppression_list():
+    return render_template("console/suppressions.html", rows=suppression.entries())
+
+
+@bp.post("/suppressions/remove")
+@admin_required
+def suppression_remove():
+    try:
+        suppression.remove(request.form.get("email", ""), current_app.config["SECRET_KEY"])
+    except (suppression.NotSuppressed, InvalidAddress):
+        flash(_("This address is not on the suppression list."), "error")
+    else:
+        activity.record(actor(), "suppression_remove", "an address")
+        flash(_("The address may be mailed again."))
+    return redirect(url_for("console.suppression_list"))
