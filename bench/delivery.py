@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import queue
 import resource
 import os
 import shutil
@@ -237,57 +238,52 @@ def _pipelined(smtp: smtplib.SMTP, recipient: str, message: bytes) -> None:
     _pipelined_send(smtp, "bounces@belarus.example.org", recipient, message)
 
 
-def floor(port: int, connections: int, total: int, messages: list[bytes], send=_plain) -> float:
-    """Pre-built messages over the same connections in a bare loop, timed like the pipeline: from the first to
-    the last accepted message, connection set-up excluded."""
-    share = [total // connections + (1 if index < total % connections else 0) for index in range(connections)]
-    ready = threading.Barrier(connections)
-    accepted: list[tuple[float, float]] = []
-
-    def blast(count: int) -> None:
-        with smtplib.SMTP("127.0.0.1", port) as smtp:
-            smtp.ehlo()
-            ready.wait()
-            first = None
-            for index in range(count):
-                send(smtp, f"reader{index}@example.net", messages[index % len(messages)])
-                first = first or time.perf_counter()
-            accepted.append((first, time.perf_counter()))
-
-    threads = [threading.Thread(target=blast, args=(count,)) for count in share]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    first, last = min(start for start, _end in accepted), max(end for _start, end in accepted)
-    return total / max(last - first, 1e-6)
+def _shares(total: int, connections: int) -> list[int]:
+    return [total // connections + (1 if index < total % connections else 0) for index in range(connections)]
 
 
-def _blast_process(port: int, count: int, messages: list[bytes], ready, results) -> None:
+def _blast(port: int, count: int, messages: list[bytes], send, ready, accepted) -> None:
+    """One connection's loop: open it, wait for the others, send `count` messages; report (first, last)."""
     with smtplib.SMTP("127.0.0.1", port) as smtp:
         smtp.ehlo()
         ready.wait()
         first = None
         for index in range(count):
-            _plain(smtp, f"reader{index}@example.net", messages[index % len(messages)])
+            send(smtp, f"reader{index}@example.net", messages[index % len(messages)])
             first = first or time.perf_counter()
-        results.put((first, time.perf_counter()))
+        accepted.put((first, time.perf_counter()))
+
+
+def _rate(total: int, spans: list[tuple[float, float]]) -> float:
+    return total / max(max(end for _s, end in spans) - min(start for start, _e in spans), 1e-6)
+
+
+def floor(port: int, connections: int, total: int, messages: list[bytes], send=_plain) -> float:
+    """Pre-built messages over the same connections in a bare loop in threads, timed like the pipeline: from
+    the first to the last accepted message, connection set-up excluded."""
+    ready, accepted = threading.Barrier(connections), queue.Queue()
+    threads = [threading.Thread(target=_blast, args=(port, count, messages, send, ready, accepted))
+               for count in _shares(total, connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return _rate(total, [accepted.get() for _ in threads])
 
 
 def process_floor(port: int, connections: int, total: int, messages: list[bytes]) -> float:
     """The issue's floor: one bare smtplib process per connection (threads would share one GIL and make the
     floor weaker than the wire), timed from the first to the last accepted message."""
     context = multiprocessing.get_context("fork")
-    ready, results = context.Barrier(connections), context.Queue()
-    share = [total // connections + (1 if index < total % connections else 0) for index in range(connections)]
-    workers = [context.Process(target=_blast_process, args=(port, count, messages, ready, results))
-               for count in share]
+    ready, accepted = context.Barrier(connections), context.Queue()
+    workers = [context.Process(target=_blast, args=(port, count, messages, _plain, ready, accepted))
+               for count in _shares(total, connections)]
     for worker in workers:
         worker.start()
-    spans = [results.get(timeout=600) for _ in workers]
+    spans = [accepted.get(timeout=600) for _ in workers]
     for worker in workers:
         worker.join()
-    return total / max(max(end for _s, end in spans) - min(start for start, _e in spans), 1e-6)
+    return _rate(total, spans)
 
 
 def add_old_ledger(app, rows: int) -> float:

@@ -14,7 +14,7 @@ from newsletter.extensions import db
 
 pytest_plugins = [
     "fixtures.smtp", "fixtures.subscribers", "fixtures.content", "fixtures.delivery", "fixtures.postgres_cluster",
-    "fixtures.bounces", "fixtures.console",
+    "fixtures.bounces", "fixtures.console", "fixtures.browser",
 ]
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

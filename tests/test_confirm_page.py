@@ -1,20 +1,16 @@
 """The confirm, unsubscribe and preferences pages: scanner-safe, in the subscriber's language, and in a real browser."""
 from __future__ import annotations
 
-import os
-import threading
 
 import pytest
 from fixtures.subscribers import confirm_path_in, queued_messages, snapshot
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from newsletter import tokens
 from newsletter.extensions import db
 from newsletter.models import Subscriber
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 
-CHROMIUM = "/usr/bin/chromium"
 SUCCESS = {
     "be": "Вы паспяхова падпісаліся",
     "ru": "Вы успешно подписались",
@@ -136,30 +132,6 @@ def test_preferences_unsubscribe_button(app, client, add_subscriber):
 # --- a real browser ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def live_server(app):
-    """The app served on a loopback port in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"headless Chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.mark.browser

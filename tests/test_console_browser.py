@@ -2,52 +2,24 @@
 and an accessibility check (axe-core, vendored, injected by the test) on every console page."""
 from __future__ import annotations
 
-import os
 import re
-import threading
 from pathlib import Path
 
 import pyotp
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from fixtures.console import PASSWORD
 from fixtures.delivery import add_subscribers, running_worker, statuses, wait_for
 from newsletter.extensions import db
 from newsletter.models import Edition
 
-CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"
 WAIT_MS = 20000
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def live_server(app):
-    """The app served on a loopback port in a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"headless Chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
 
 
 def sign_in(page, base: str, name: str, totp_secret: str | None = None) -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from test_confirm_page import browser, live_server  # noqa: F401  (fixtures)
 
 from newsletter import create_app
 from newsletter.config import ConfigError
