@@ -110,6 +110,8 @@ def make_app(database_url: str, smtp_port: int, connections: int, instance: Path
 
 
 def reset_schema(app, database_url: str) -> None:
+    from flask_migrate import stamp
+
     from newsletter.extensions import db
 
     if database_url.startswith("postgresql"):
@@ -120,6 +122,7 @@ def reset_schema(app, database_url: str) -> None:
                 connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
                 connection.execute(text("CREATE SCHEMA public"))
         db.create_all()
+        stamp()  # the models' schema is the migrations' head: the worker checks that before it starts
 
 
 def ensure_database(database_url: str) -> None:
