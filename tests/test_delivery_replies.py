@@ -60,7 +60,8 @@ def test_a_quota_refusal_pauses_the_edition_and_retry_failed_completes_it(fast_s
     edition = db.session.get(Edition, edition_id)
     counts = statuses(edition_id)
     assert edition.status == "paused" and "5.4.5" in edition.paused_reason
-    assert counts["sent"] == 300 and counts["failed"] < 10 and counts["queued"] > 80
+    # a run of 10 refusals opens it; a success counted late on the other connection can restart the run once
+    assert counts["sent"] == 300 and counts["failed"] <= 10 + 2 and counts["queued"] > 80
     api = app.test_client().get(f"/api/v1/editions/{edition_id}",
                                 headers={"Authorization": f"Bearer {_token(app)}"}).get_json()
     assert "5.4.5" in api["paused_reason"]
