@@ -203,7 +203,7 @@ def languages_in_reader_order(subscriber: Subscriber) -> list[str]:
 def consent_for_token(token: str) -> Consent:
     """The unexpired consent a confirmation token points at (used or not)."""
     payload = tokens.read_token(tokens.CONFIRM, token, max_age=tokens.confirm_max_age())
-    consent_id, fingerprint = _pair(payload)
+    consent_id, fingerprint = _id_and_fingerprint(payload)
     consent = db.session.get(Consent, consent_id, with_for_update=True)
     if consent is None or not _fingerprint_matches(consent.subscriber, fingerprint):
         raise LinkGone("no such request")
@@ -214,7 +214,7 @@ def consent_for_token(token: str) -> Consent:
 
 def subscriber_for_link(purpose: str, token: str) -> Subscriber:
     """The subscriber an unsubscribe or preferences token was made for, and only that one."""
-    subscriber_id, fingerprint = _pair(tokens.read_token(purpose, token))
+    subscriber_id, fingerprint = _id_and_fingerprint(tokens.read_token(purpose, token))
     subscriber = db.session.get(Subscriber, subscriber_id)
     if subscriber is None or not _fingerprint_matches(subscriber, fingerprint):
         raise LinkGone("no such subscriber")
@@ -225,7 +225,8 @@ def _fingerprint_matches(subscriber: Subscriber, fingerprint: str) -> bool:
     return tokens.fingerprint_matches(fingerprint, subscriber.email, subscriber.former_fingerprint)
 
 
-def _pair(payload: object) -> tuple[int, str]:
+def _id_and_fingerprint(payload: object) -> tuple[int, str]:
+    """A link token's payload: the row id and the address fingerprint it was made for (TokenInvalid otherwise)."""
     if (
         not isinstance(payload, list)
         or len(payload) != 2

@@ -177,7 +177,7 @@ def schedule_edition(edition_id: int):
     return jsonify(edition_json(edition))
 
 
-def _move(edition_id: int, action) -> Response:
+def _edition_after(edition_id: int, action) -> Response:
     edition = _edition_or_404(edition_id)
     action(edition)
     return jsonify(edition_json(edition))
@@ -186,30 +186,30 @@ def _move(edition_id: int, action) -> Response:
 @api.post("/editions/<int:edition_id>/unschedule")
 @require_editor
 def unschedule_edition(edition_id: int):
-    return _move(edition_id, service.unschedule_edition)
+    return _edition_after(edition_id, service.unschedule_edition)
 
 
 @api.post("/editions/<int:edition_id>/cancel")
 @require_editor
 def cancel_edition(edition_id: int):
-    return _move(edition_id, service.cancel_edition)
+    return _edition_after(edition_id, service.cancel_edition)
 
 
 @api.post("/editions/<int:edition_id>/reopen")
 @require_editor
 def reopen_edition(edition_id: int):
     """A cancelled edition with no deliveries goes back to draft; one with deliveries is a 409."""
-    return _move(edition_id, service.reopen_edition)
+    return _edition_after(edition_id, service.reopen_edition)
 
 
 @api.post("/editions/<int:edition_id>/unpublish")
 @require_editor
 def unpublish_edition(edition_id: int):
     """Take the edition off the public archive (web-view links then answer 404)."""
-    return _move(edition_id, lambda edition: service.set_published(edition, False))
+    return _edition_after(edition_id, lambda edition: service.set_published(edition, False))
 
 
 @api.post("/editions/<int:edition_id>/publish")
 @require_editor
 def publish_edition(edition_id: int):
-    return _move(edition_id, lambda edition: service.set_published(edition, True))
+    return _edition_after(edition_id, lambda edition: service.set_published(edition, True))

@@ -206,21 +206,25 @@ class OutcomeRecorder:
             self.on_recorded(outcome)
 
     def _write(self, batch: list[Outcome]) -> None:
-        """One transaction: an executemany per shape of outcome; a suppression only where its row was ours."""
-        groups: dict[tuple, list[dict]] = {}
+        """One transaction, rows in ascending id order (the order every multi-row update of the ledger locks
+        them in, so this cannot deadlock with the worker's lease renewal): runs of the same shape of outcome
+        go as one executemany; a suppression only where its row was still ours."""
+        runs: list[tuple[tuple, list[dict]]] = []
         suppressing = []
-        for outcome in batch:
+        for outcome in sorted(batch, key=lambda outcome: outcome.job.delivery_id):
             shape = (outcome.accepted, *sorted(outcome.values))
             parameters = {"v_id": outcome.job.delivery_id, "v_worker": self.worker_id,
                           **{f"v_{key}": value for key, value in outcome.values.items()}}
             if outcome.suppress_reason and outcome.job.email:
                 suppressing.append((outcome, shape, parameters))
+            elif runs and runs[-1][0] == shape:
+                runs[-1][1].append(parameters)
             else:
-                groups.setdefault(shape, []).append(parameters)
+                runs.append((shape, [parameters]))
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql" and not self.durable:
                 connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
-            for shape, rows in groups.items():
+            for shape, rows in runs:
                 connection.execute(self._statement(shape), rows)
             for outcome, shape, parameters in suppressing:
                 if connection.execute(self._statement(shape), parameters).rowcount == 1:

@@ -36,6 +36,7 @@ IDLE_POLL_SECONDS = 0.5
 OUTAGE_BACKOFF_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 OUTAGE_LOG_SECONDS = 30.0
 REQUEUE_GRACE_SECONDS = 10.0
+TRANSIENT_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure: retry at once
 
 
 class WorkerAlreadyRunning(RuntimeError):
@@ -180,11 +181,13 @@ class Worker:
         if self._outage_since is None:
             self._outage_since, self._failures = now, 0
         self._failures += 1
-        if now - self._outage_logged >= OUTAGE_LOG_SECONDS:
+        detail = (str(getattr(error, "orig", error)).strip().splitlines() or [""])[0][:200]
+        if getattr(getattr(error, "orig", None), "sqlstate", None) in TRANSIENT_SQLSTATES:
+            log.warning("database conflict (%s); trying again", detail)
+        elif now - self._outage_logged >= OUTAGE_LOG_SECONDS:
             self._outage_logged = now
-            detail = str(getattr(error, "orig", error)).strip().splitlines() or [""]
             log.error("database unreachable (%s: %s); waiting for it, accepted mail is kept until recorded",
-                      error.__class__.__name__, detail[0][:200])
+                      error.__class__.__name__, detail)
         self.stop.wait(OUTAGE_BACKOFF_SECONDS[min(self._failures, len(OUTAGE_BACKOFF_SECONDS)) - 1])
 
     def _shut_down(self) -> None:
@@ -290,9 +293,9 @@ def _open_pool(app, worker_id: str, throttle, stop, signer) -> SenderPool:
 
 
 def _discard_session() -> None:
-    """Forget the session's connection after a database error; the pool reconnects (pre-ping) on next use."""
+    """Give back the session's connection after a database error: rolled back it returns to the pool, which
+    checks it (pre-ping) before the next use; one that cannot even roll back is closed."""
     try:
         db.session.rollback()
     except SQLAlchemyError:
-        pass
-    db.session.remove()
+        db.session.close()

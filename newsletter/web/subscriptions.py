@@ -81,7 +81,7 @@ def form_expired(_error):
     return _form_page(errors, request.form.get("email", ""), request.form.getlist("languages"), 400)
 
 
-def _speak(language: str) -> None:
+def _answer_in_language(language: str) -> None:
     """Render the rest of this response in the subscriber's language unless ?lang= asks otherwise."""
     g.forced_language = language
     refresh()
@@ -110,7 +110,7 @@ def confirm_link(token: str):
             consent = subscriptions.consent_for_token(token)
             if consent.confirmed_at is not None:
                 raise subscriptions.LinkUsed("already confirmed", consent.subscriber)
-            _speak(consent.subscriber.locale)
+            _answer_in_language(consent.subscriber.locale)
             db.session.rollback()
             return render_template("pages/confirm.html", token=token)
         subscriber = subscriptions.confirm(token, request.remote_addr, request.user_agent.string)
@@ -125,7 +125,7 @@ def confirm_link(token: str):
 
 def _subscribed_page(subscriber, again: bool):
     """Confirmed (or confirmed before: opening the link again is no error), with the way to preferences."""
-    _speak(subscriber.locale)
+    _answer_in_language(subscriber.locale)
     links = tokens.subscriber_links(subscriber.id, subscriber.email)
     languages = subscriptions.languages_in_reader_order(subscriber)
     page = render_template("pages/confirmed.html", languages=languages, again=again,
@@ -143,7 +143,7 @@ def unsubscribe_link(token: str):
         subscriber = subscriptions.subscriber_for_link(tokens.UNSUBSCRIBE, token)
     except tokens.TokenInvalid as error:
         return _link_error(error)
-    _speak(subscriber.locale)
+    _answer_in_language(subscriber.locale)
     if request.method == "POST":
         subscriptions.unsubscribe(subscriber)
     if subscriber.status == UNSUBSCRIBED:
@@ -161,7 +161,7 @@ def preferences_link(token: str):
         subscriber = subscriptions.subscriber_for_link(tokens.PREFERENCES, token)
     except tokens.TokenInvalid as error:
         return _link_error(error)
-    _speak(subscriber.locale)
+    _answer_in_language(subscriber.locale)
     errors, saved, status = {}, False, 200
     if request.method == "POST" and request.form.get("action") == "unsubscribe":
         subscriptions.unsubscribe(subscriber)
