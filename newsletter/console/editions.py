@@ -153,28 +153,26 @@ def edition_schedule(edition_id: int):
     return redirect(url_for("console.edition_show", edition_id=edition.id))
 
 
+def _edition_action(edition_id: int, action, verb: str, done: str):
+    """One lifecycle action from the edition page: perform it, log it, say so (a conflict is the 409 page)."""
+    edition = edition_or_404(edition_id)
+    action(edition)
+    activity.record(actor(), verb, f"edition {edition.id}")
+    flash(done)
+    return redirect(url_for("console.edition_show", edition_id=edition.id))
+
+
 @bp.post("/editions/<int:edition_id>/cancel")
 def edition_cancel(edition_id: int):
-    edition = edition_or_404(edition_id)
-    editions.cancel_edition(edition)
-    activity.record(actor(), "cancel", f"edition {edition.id}")
-    flash(_("The edition is cancelled."))
-    return redirect(url_for("console.edition_show", edition_id=edition.id))
+    return _edition_action(edition_id, editions.cancel_edition, "cancel", _("The edition is cancelled."))
 
 
 @bp.post("/editions/<int:edition_id>/unschedule")
 def edition_unschedule(edition_id: int):
-    edition = edition_or_404(edition_id)
-    editions.unschedule_edition(edition)
-    activity.record(actor(), "unschedule", f"edition {edition.id}")
-    flash(_("The edition is back to draft and will not be sent at its time."))
-    return redirect(url_for("console.edition_show", edition_id=edition.id))
+    return _edition_action(edition_id, editions.unschedule_edition, "unschedule",
+                           _("The edition is back to draft and will not be sent at its time."))
 
 
 @bp.post("/editions/<int:edition_id>/reopen")
 def edition_reopen(edition_id: int):
-    edition = edition_or_404(edition_id)
-    editions.reopen_edition(edition)
-    activity.record(actor(), "reopen", f"edition {edition.id}")
-    flash(_("The edition is a draft again."))
-    return redirect(url_for("console.edition_show", edition_id=edition.id))
+    return _edition_action(edition_id, editions.reopen_edition, "reopen", _("The edition is a draft again."))
