@@ -290,23 +290,30 @@ def process_floor(port: int, connections: int, total: int, messages: list[bytes]
 
 
 def add_old_ledger(app, rows: int) -> float:
-    """A ledger that has lived: `rows` settled rows of past editions, and a tenth as many deferred rows of a
-    paused edition due tomorrow (ahead of nothing, but in the way of any claim that scans). PostgreSQL only."""
+    """A ledger that has lived: `rows` settled rows of 100 past editions, each in its own partition as a send
+    leaves them, and a tenth of them deferred rows of a paused edition due tomorrow (ahead of nothing, but in
+    the way of any claim that scans). PostgreSQL only."""
+    from newsletter.delivery.partitions import id_range, partition_name
     from newsletter.extensions import db
 
     started = time.perf_counter()
     with app.app_context(), db.engine.begin() as connection:
-        connection.execute(text(
+        editions = connection.execute(text(
             "INSERT INTO editions (week_start, language, status, subject, html, text, source_hash, article_count,"
             " built_at, sent_at) SELECT DATE '2020-01-06' + 7 * n, 'ru', CASE WHEN n = 0 THEN 'paused' ELSE 'sent'"
-            " END, 'old', '', '', '', 0, now(), now() FROM generate_series(0, 99) AS n"))
-        connection.execute(text(
-            "INSERT INTO deliveries (kind, priority, edition_id, subscriber_id, status, attempts, next_attempt_at,"
-            " created_at, sent_at, last_reply) SELECT 'digest', 10, e.id, NULL,"
-            " CASE WHEN e.status = 'paused' THEN 'queued' WHEN n % 50 = 0 THEN 'failed' ELSE 'sent' END,"
-            " 1, CASE WHEN e.status = 'paused' THEN now() + interval '1 day' ELSE now() END, now(), now(), '250 ok'"
-            " FROM generate_series(1, :rows) AS n"
-            " JOIN editions e ON e.week_start = DATE '2020-01-06' + 7 * (n % 100)"), {"rows": rows})
+            " END, 'old', '', '', '', 0, now(), now() FROM generate_series(0, 99) AS n RETURNING id, status")).all()
+        for edition_id, status in editions:
+            name, (low, high) = partition_name(edition_id), id_range(edition_id)
+            connection.execute(text(
+                f"CREATE TABLE {name} PARTITION OF deliveries (UNIQUE (subscriber_id, edition_id))"
+                f" FOR VALUES FROM ({low}) TO ({high})"))
+            connection.execute(text(
+                "INSERT INTO deliveries (id, kind, priority, edition_id, subscriber_id, status, attempts,"
+                " next_attempt_at, created_at, sent_at, last_reply) SELECT :low + n, 'digest', 10, :edition, NULL,"
+                " CASE WHEN :paused THEN 'queued' WHEN n % 50 = 0 THEN 'failed' ELSE 'sent' END, 1,"
+                " CASE WHEN :paused THEN now() + interval '1 day' ELSE now() END, now(), now(), '250 ok'"
+                " FROM generate_series(1, :rows) AS n"),
+                {"low": low, "edition": edition_id, "paused": status == "paused", "rows": rows // len(editions)})
     with app.app_context():
         settle_after_bulk_load()
     return time.perf_counter() - started

@@ -4,6 +4,8 @@ import logging
 from alembic import context
 from flask import current_app
 
+from newsletter.models.delivery import compared_with_the_models, named_in_the_models
+
 logger = logging.getLogger("alembic.env")
 config = context.config
 migrate_extension = current_app.extensions["migrate"]
@@ -29,6 +31,8 @@ def _skip_empty_autogenerate(migration_context, revision, directives) -> None:
 def run_migrations_online() -> None:
     options = dict(migrate_extension.configure_args)
     options.setdefault("process_revision_directives", _skip_empty_autogenerate)
+    options.setdefault("include_object", compared_with_the_models)
+    options.setdefault("include_name", named_in_the_models)
     with migrate_extension.db.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, **options)
         with context.begin_transaction():

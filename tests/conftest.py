@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 from flask_migrate import stamp
 
 from newsletter import create_app
+from newsletter.delivery import partitions
 from newsletter.extensions import db
 
 pytest_plugins = [
@@ -97,6 +98,8 @@ def _empty_all_tables() -> None:
     if db.engine.dialect.name == "postgresql":
         names = ", ".join(table.name for table in tables)
         db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        for partition in partitions.edition_partitions():
+            db.session.execute(text(f"DROP TABLE {partition}"))
     else:
         for table in tables:
             db.session.execute(table.delete())

@@ -147,3 +147,55 @@ def test_an_edition_with_no_audience_settles_as_sent(app):
     assert ledger.enqueue_edition(edition) == 0
     worker.run(once=True, poll_seconds=0.05)
     assert db.session.get(Edition, edition.id).status == "sent"
+
+
+def test_the_ledger_refuses_a_row_for_a_subscriber_who_does_not_exist(app):
+    """The ledger's references are foreign keys again (migration 0008), on both backends."""
+    db.session.add(Delivery(kind="confirmation", priority=0, subscriber_id=999_999))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_an_edition_that_has_deliveries_cannot_be_deleted(app):
+    add_subscribers(2, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    with pytest.raises(IntegrityError):
+        db.session.execute(db.delete(Edition).where(Edition.id == edition.id))
+        db.session.commit()
+    db.session.rollback()
+    assert statuses(edition.id) == {"queued": 2}
+
+
+def test_deleting_a_subscriber_leaves_no_dangling_reference(app):
+    """Even a deletion that skipped `forget_subscribers`: the key sets the reference to NULL."""
+    ids = add_subscribers(3, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    db.session.execute(db.delete(SubscriberLanguage).where(SubscriberLanguage.subscriber_id == ids[0]))
+    db.session.execute(db.delete(Subscriber).where(Subscriber.id == ids[0]))
+    db.session.commit()
+    references = sorted(db.session.scalars(db.select(Delivery.subscriber_id)), key=lambda value: value or 0)
+    assert references == [None, ids[1], ids[2]]
+
+
+@pytest.mark.postgres_only
+def test_an_edition_is_loaded_into_a_partition_of_its_own_which_retention_drops(app):
+    from newsletter.delivery import partitions
+
+    add_subscribers(5, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    low, high = partitions.id_range(edition.id)
+
+    ids = db.session.scalars(db.select(Delivery.id).where(Delivery.edition_id == edition.id)).all()
+    assert partitions.edition_partitions() == [partitions.partition_name(edition.id)]
+    assert len(ids) == 5 and all(low < delivery_id < high for delivery_id in ids)
+
+    db.session.execute(db.update(Delivery).values(status="sent", sent_at=utcnow()))
+    db.session.execute(db.update(Edition).values(status="sent", sent_at=utcnow() - timedelta(days=401)))
+    db.session.commit()
+    assert ledger.prune(400) == 5
+    assert partitions.edition_partitions() == []
+    assert ledger.edition_counts(edition.id)["sent"] == 5

@@ -160,12 +160,12 @@ def test_a_late_outcome_from_a_worker_that_lost_its_lease_changes_nothing_but_an
 
 def test_leases_use_the_database_clock_so_a_skewed_worker_requeues_nothing(app, monkeypatch):
     _send(2)
-    claims.claim("worker-a", 10, lease_seconds=60)
+    claimed = claims.claim("worker-a", 10, lease_seconds=60)
     monkeypatch.setattr(claims, "utcnow", lambda: ledger.utcnow() + timedelta(hours=1))
 
     assert claims.requeue_expired() == 0
     assert statuses() == {"sending": 2}
-    claims.renew_leases("worker-a", lease_seconds=0.01, ids={1, 2})
+    claims.renew_leases("worker-a", lease_seconds=0.01, ids=set(claimed))
     time.sleep(0.05)
     assert claims.requeue_expired() == 2
 

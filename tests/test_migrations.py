@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from newsletter import create_app
 from newsletter.extensions import db
+from newsletter.models.delivery import compared_with_the_models, named_in_the_models
 
 
 @pytest.fixture
@@ -38,7 +39,9 @@ def test_upgrade_head_on_empty_database_matches_the_models(empty_database_url, t
     with app.app_context():
         upgrade()
         with db.engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), db.metadata)
+            context = MigrationContext.configure(connection, opts={
+                "include_object": compared_with_the_models, "include_name": named_in_the_models})
+            differences = compare_metadata(context, db.metadata)
         assert differences == []
         assert "deliveries" in inspect(db.engine).get_table_names()
         downgrade(revision="base")
@@ -46,7 +49,9 @@ def test_upgrade_head_on_empty_database_matches_the_models(empty_database_url, t
         db.engine.dispose()
 
 
-def test_downgrading_the_ledger_keys_forgets_rows_the_keys_would_refuse(empty_database_url, tmp_path):
+def test_restoring_the_ledger_keys_mends_rows_the_keys_would_refuse(backend, empty_database_url, tmp_path):
+    """0008 puts the keys back (and, on PostgreSQL, partitions the ledger): a row of an edition that is gone
+    goes, a row of a subscriber who is gone is forgotten, every other row stays, and its downgrade keeps them."""
     app = create_app({"DATABASE_URL": empty_database_url, "INSTANCE_PATH": str(tmp_path / "instance")})
     moment = datetime(2026, 1, 1, tzinfo=timezone.utc)
     common = {"priority": 0, "attempts": 1, "status": "sent", "next_attempt_at": moment, "created_at": moment}
@@ -54,20 +59,36 @@ def test_downgrading_the_ledger_keys_forgets_rows_the_keys_would_refuse(empty_da
             dict(common, id=2, kind="confirmation", edition_id=None, subscriber_id=98, payload=b"y",
                  last_reply="250 ok <a@b.c>")]
     with app.app_context():
-        upgrade()
+        upgrade(revision="0007")
         with db.engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO deliveries (id, kind, priority, edition_id, subscriber_id, payload, status, attempts, "
                 "next_attempt_at, created_at, last_reply) VALUES (:id, :kind, :priority, :edition_id, "
                 ":subscriber_id, :payload, :status, :attempts, :next_attempt_at, :created_at, :last_reply)"
             ), rows)
-        downgrade(revision="0001")
-        with db.engine.connect() as connection:
-            left = connection.execute(text("SELECT id, subscriber_id, payload, last_reply FROM deliveries")).all()
+        upgrade()
+        left = _ledger_rows()
         keys = {key["name"] for key in inspect(db.engine).get_foreign_keys("deliveries")}
+        with db.engine.begin() as connection:
+            added = connection.execute(text(
+                "INSERT INTO deliveries (kind, priority, status, attempts, next_attempt_at, created_at) "
+                "VALUES ('confirmation', 0, 'queued', 0, :moment, :moment) RETURNING id"), {"moment": moment}).scalar()
+            partitioned = backend == "postgresql" and connection.execute(text(
+                "SELECT count(*) FROM deliveries_single")).scalar() == 2
+        downgrade(revision="0007")
+        after_downgrade = _ledger_rows()
         db.engine.dispose()
-    assert [tuple(row) for row in left] == [(2, None, None, None)]
+    assert left == [(2, None, None, None)]
     assert {"fk_deliveries_edition_id_editions", "fk_deliveries_subscriber_id_subscribers"} <= keys
+    assert added == 3  # the sequence goes on after the rows moved
+    assert partitioned or backend == "sqlite"
+    assert after_downgrade == [(2, None, None, None), (3, None, None, None)]
+
+
+def _ledger_rows() -> list[tuple]:
+    with db.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(
+            text("SELECT id, subscriber_id, payload, last_reply FROM deliveries ORDER BY id"))]
 
 
 def _revision_before(name: str) -> str:

@@ -20,10 +20,10 @@ from ..models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryK
 from ..models.subscribers import CONFIRMED
 from ..models.types import UTCDateTime
 from ..lifecycle import Action, transition
+from . import partitions
 
 log = logging.getLogger(__name__)
 SETTLED = tuple(status for status in DeliveryStatus if status not in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING))
-AUDIENCE_LOCK = 0x6E6C7472  # the advisory lock key of `lock_audience`
 
 
 class NothingToRender(LookupError):
@@ -110,19 +110,6 @@ def _audience(edition_id: int, language: str, now):
     )
 
 
-def lock_audience(*, deleting: bool) -> None:
-    """Keep enqueues and deletions of subscribers apart, for the rest of the transaction.
-
-    The ledger holds subscriber ids without a foreign key, so an enqueue must not insert rows for a subscriber
-    whose deletion commits meanwhile, nor a deletion miss rows an enqueue has not committed yet. Enqueues share
-    the lock; a deletion takes it alone. PostgreSQL only: SQLite runs one writing transaction at a time anyway.
-    """
-    if not is_postgres():
-        return
-    take = func.pg_advisory_xact_lock if deleting else func.pg_advisory_xact_lock_shared
-    db.session.execute(select(take(AUDIENCE_LOCK)))
-
-
 def forget_subscribers(subscriber_ids: Select) -> list[int]:
     """Before subscribers are deleted, in the caller's transaction: lock them, and make their deliveries keep
     no reference to them, nor their message or the server's reply (which may quote the address).
@@ -130,12 +117,11 @@ def forget_subscribers(subscriber_ids: Select) -> list[int]:
     `subscriber_ids` selects ids from `subscribers` by the rows' own columns; it is evaluated once, under the
     row locks (PostgreSQL re-checks its condition on the latest row version), and the ids locked are returned:
     the caller deletes exactly those, so a row that changed meanwhile (a pending request confirmed) is neither
-    deleted nor left with a dangling reference. The row locks order this with a request that is queueing mail
-    for one of them (it holds the same lock); the audience lock orders it with enqueues. There is no index on
-    `subscriber_id` (every enqueue would pay for it): PostgreSQL reads one subscriber's rows off the (edition,
-    subscriber) index, under 0.1 s per million deliveries on a small VM.
+    deleted nor left behind. The row locks order this with a request that is queueing mail for one of them (it
+    holds the same lock). An edition being enqueued holds the `subscribers` table in SHARE ROW EXCLUSIVE mode,
+    so the deletion waits for it to commit; the foreign key (ON DELETE SET NULL) then clears the references
+    of the rows it added. Each partition finds one subscriber's rows through its (subscriber, edition) index.
     """
-    lock_audience(deleting=True)
     locked = list(db.session.scalars(subscriber_ids.with_for_update()))
     for chunk in id_chunks(locked):
         db.session.execute(
@@ -150,22 +136,27 @@ def forget_subscribers(subscriber_ids: Select) -> list[int]:
 def enqueue_edition(edition: Edition | int) -> int:
     """Move a draft or scheduled edition to `sending` and queue one delivery per confirmed subscriber.
 
-    One set-based INSERT … SELECT. It is a plain INSERT, not an upsert: the edition leaves draft/scheduled
-    in this transaction, under its row lock, so it has no deliveries yet, and the unique key (edition,
-    subscriber) stands guard. Commits, and returns the number of deliveries queued (suppressed ones not
-    counted). Raises lifecycle.EditionConflict if the edition's state does not allow a send.
+    One set-based INSERT … SELECT, in the transaction that moves the edition: on PostgreSQL into a table of
+    the edition's own, attached as a partition of the ledger (`partitions.load_edition`), so the foreign keys
+    are checked once for all rows. The edition leaves draft/scheduled under its row lock, so it has no
+    deliveries yet. Commits, and returns the number of deliveries queued (suppressed ones not counted).
+    Raises lifecycle.EditionConflict if the edition's state does not allow a send.
     """
     edition_id = _edition_id(edition)
+    if is_postgres():
+        partitions.lock_referenced_tables()
     transition(edition_id, Action.SEND, commit=False)
     now = utcnow()
     language = db.session.scalar(select(Edition.language).where(Edition.id == edition_id))
-    lock_audience(deleting=False)
     columns = ["kind", "priority", "edition_id", "subscriber_id", "status", "attempts", "next_attempt_at", "created_at"]
-    statement = insert(Delivery).from_select(columns, _audience(edition_id, language, now))
-    inserted = db.session.execute(statement.execution_options(preserve_rowcount=True)).rowcount
-    suppressed = db.session.scalar(
-        select(func.count()).where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.SUPPRESSED)
-    )
+    audience = _audience(edition_id, language, now)
+    if is_postgres():
+        inserted, suppressed = partitions.load_edition(edition_id, columns, audience)
+    else:
+        statement = insert(Delivery).from_select(columns, audience)
+        inserted = db.session.execute(statement.execution_options(preserve_rowcount=True)).rowcount
+        suppressed = db.session.scalar(select(func.count()).where(
+            Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.SUPPRESSED))
     db.session.commit()
     _expire(edition)
     return int(inserted) - int(suppressed or 0)
@@ -244,7 +235,8 @@ def edition_counts(edition_id: int) -> dict:
 
 def prune(retention_days: float, now=None) -> int:
     """The retention policy: remove the per-recipient rows of editions settled more than `retention_days` ago
-    (their counts are kept on the edition) and of settled transactional mail as old. Returns rows removed.
+    (their counts are kept on the edition; on PostgreSQL their partition is dropped) and of settled
+    transactional mail as old. Returns rows removed.
 
     Bounds the ledger's growth, and with it what an erasure or a count has to read."""
     if retention_days <= 0:
@@ -261,6 +253,8 @@ def prune(retention_days: float, now=None) -> int:
         counts = edition_counts(edition_id)
         db.session.execute(update(Edition).where(Edition.id == edition_id)
                            .values(archived_counts=json.dumps(counts)))
+        if is_postgres():
+            removed += partitions.drop_edition(edition_id)
         removed += db.session.execute(delete(Delivery).where(Delivery.edition_id == edition_id)).rowcount
         db.session.commit()  # one edition per transaction: short locks, and progress kept if stopped
     removed += db.session.execute(

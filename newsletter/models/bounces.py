@@ -33,7 +33,7 @@ class BounceEvent(db.Model):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     report_key: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
-    delivery_id: Mapped[int | None]
+    delivery_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     edition_id: Mapped[int | None]
     subscriber_id: Mapped[int | None]
     status: Mapped[str | None] = mapped_column(String(16))

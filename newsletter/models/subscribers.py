@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -108,5 +108,5 @@ class Suppression(db.Model):
     email_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     cause: Mapped[str] = mapped_column(String(16), default=SuppressionCause.REJECTED)
     reason: Mapped[str] = mapped_column(String(500))
-    delivery_id: Mapped[int | None]
+    delivery_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
