@@ -180,3 +180,27 @@ def test_test_send_is_marked_and_carries_no_personal_links(app):
     assert message["Subject"] == f"[ТЕСТ] {RU_SUBJECT}"
     assert "/unsubscribe/" not in message.get_body(("html",)).get_content()
     assert "/unsubscribe/" not in message["List-Unsubscribe"]
+
+
+@pytest.mark.parametrize("dotted", [False, True], ids=["plain", "lines-starting-with-dots"])
+def test_dots_at_line_starts_arrive_intact_whether_or_not_the_message_needed_stuffing(
+        fast_smtp_config, app, smtp_server, dotted):
+    """A digest built in SMTP's wire form goes after DATA as it is; one with a line that starts with a dot
+    (which only the transport may stuff) is not marked so, and arrives intact too."""
+    text = DIGEST_TEXT + ("\n.\n. a line starting with a dot\n..\n" if dotted else "")
+    add_subscribers(1, "en")
+    edition = add_edition("en", text=text)
+    links = SubscriberLinks("https://n.test/u", "https://n.test/p", "mailto:u@n.test")
+    assert getattr(digest.DigestTemplate(edition).render("a@example.net", links, "<id@n.test>"),
+                   "transparent", False) is not dotted
+    ledger.enqueue_edition(edition)
+
+    worker.run(once=True, poll_seconds=0.05)
+
+    [message] = smtp_server.messages
+    parsed = message.parsed()
+    text_part, _html_part = parsed.iter_parts()
+    content = text_part.get_content().replace("\r\n", "\n")
+    https = parsed["List-Unsubscribe"].split(",")[0].strip().strip("<>")
+    preferences = content.split("Preferences: ")[1].split("\n")[0]
+    assert content == text.replace(digest.UNSUBSCRIBE, https).replace(digest.PREFERENCES, preferences)

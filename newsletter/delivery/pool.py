@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import Counter
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -122,7 +123,7 @@ class SenderPool:
             gate = SendGate(db.engine)
             try:
                 while True:
-                    job = self._jobs.get()
+                    job = self._next_job(gate)
                     if job is None:
                         return
                     try:
@@ -139,6 +140,15 @@ class SenderPool:
             finally:
                 transport.close()
                 gate.close()
+
+    def _next_job(self, gate: SendGate) -> Job | None:
+        """The next job; the gate is let go first if there is none yet, so a pause never waits for an idle
+        sender."""
+        try:
+            return self._jobs.get_nowait()
+        except queue.Empty:
+            gate.release()
+            return self._jobs.get()
 
     def _message(self, job: Job) -> bytes:
         if job.kind == DeliveryKind.DIGEST:
@@ -180,7 +190,9 @@ class SenderPool:
         return True
 
     def _deliver(self, job: Job, transport, gate: SendGate) -> None:
-        self.recorder.wait_until_healthy(self.stop)
+        if not self.recorder.healthy.is_set():
+            gate.release()
+            self.recorder.wait_until_healthy(self.stop)
         if self._held_back(job):
             return
         try:
@@ -191,6 +203,8 @@ class SenderPool:
         except SQLAlchemyError as error:
             return self._record(recorder.given_back(job, f"not sent: database error ({error.__class__.__name__})",
                                                     cancelled=False))
+        if self.throttle.limited or self.throttle.paused_until() > time.time():
+            gate.release()  # the wait for a slot can be long
         if not self.throttle.acquire(self.stop):
             return self._record(recorder.given_back(job, "worker stopped", cancelled=False))
         sender = envelope_sender(job.delivery_id, secret=self._secret, domain=self._bounce_domain)

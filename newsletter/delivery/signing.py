@@ -32,9 +32,11 @@ MAX_LINE = 78
 
 
 class SignedMessage(bytes):
-    """Message bytes that already start with a signature; `signed_by` is the signer's (domain, selector, a=)."""
+    """Message bytes that already start with a signature; `signed_by` is the signer's (domain, selector, a=),
+    and `transparent` says the bytes are in SMTP's wire form as they are (see `compose.WireMessage`)."""
 
     signed_by: tuple[bytes, bytes, bytes] = (b"", b"", b"")
+    transparent = False
 
 
 class DkimSigner:

@@ -291,7 +291,9 @@ class SmtpTransport:
 
 
 def _data_bytes(message: bytes) -> bytes:
-    """CRLF line ends, dot-stuffed, terminated: what goes after DATA."""
+    """CRLF line ends, dot-stuffed, terminated: what goes after DATA (a message built in that form as it is)."""
+    if getattr(message, "transparent", False) and message.endswith(b"\r\n"):
+        return message + b".\r\n"
     if message.count(b"\n") != message.count(b"\r\n"):
         message = BARE_LINE_END.sub(b"\r\n", message)
     if message.startswith(b"."):
