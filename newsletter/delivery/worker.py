@@ -24,6 +24,7 @@ from ..models.content import EditionStatus
 from .. import editions
 from . import claims
 from .digest import DigestTemplate
+from .outage import OutageBackoff, is_conflict
 from .pool import SenderPool
 from .signing import signer_from_config
 from .throttle import Throttle
@@ -36,7 +37,6 @@ IDLE_POLL_SECONDS = 0.5
 OUTAGE_BACKOFF_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 OUTAGE_LOG_SECONDS = 30.0
 REQUEUE_GRACE_SECONDS = 10.0
-TRANSIENT_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure: retry at once
 
 
 class WorkerAlreadyRunning(RuntimeError):
@@ -126,11 +126,9 @@ class Worker:
         self._last_lease_check = 0.0
         self._lease_check_seconds = max(MAINTENANCE_SECONDS, self.lease / 4)
         self._last_report = 0.0
-        self._outage_since: float | None = None
+        self._outage = OutageBackoff(OUTAGE_BACKOFF_SECONDS, OUTAGE_LOG_SECONDS)
         self._unloaded: list[int] = []
         self._requeue_not_before = 0.0
-        self._outage_logged = 0.0
-        self._failures = 0
         self.heartbeat = heartbeats.WorkerBeat(self.worker_id, config)
 
     def run(self, once: bool) -> Progress:
@@ -162,9 +160,9 @@ class Worker:
             self.pool.wait_for_room(1, timeout=MAINTENANCE_SECONDS)
         else:
             return self._idle(once)
-        if self._outage_since is not None:
-            log.info("database reachable again after %.1fs; delivering", time.monotonic() - self._outage_since)
-            self._outage_since, self._outage_logged = None, 0.0
+        if self._outage.ongoing:
+            log.info("database reachable again after %.1fs; delivering", self._outage.seconds_so_far())
+            self._outage.reset()
             self._requeue_not_before = time.monotonic() + REQUEUE_GRACE_SECONDS
         return False
 
@@ -177,18 +175,14 @@ class Worker:
     def _wait_for_database(self, error: SQLAlchemyError) -> None:
         """Never exit on a database outage: drop the broken connection, say so (not on every try), back off."""
         _discard_session()
-        now = time.monotonic()
-        if self._outage_since is None:
-            self._outage_since, self._failures = now, 0
-        self._failures += 1
+        delay = self._outage.next_delay()
         detail = (str(getattr(error, "orig", error)).strip().splitlines() or [""])[0][:200]
-        if getattr(getattr(error, "orig", None), "sqlstate", None) in TRANSIENT_SQLSTATES:
+        if is_conflict(error):
             log.warning("database conflict (%s); trying again", detail)
-        elif now - self._outage_logged >= OUTAGE_LOG_SECONDS:
-            self._outage_logged = now
+        elif self._outage.should_log():
             log.error("database unreachable (%s: %s); waiting for it, accepted mail is kept until recorded",
                       error.__class__.__name__, detail)
-        self.stop.wait(OUTAGE_BACKOFF_SECONDS[min(self._failures, len(OUTAGE_BACKOFF_SECONDS)) - 1])
+        self.stop.wait(delay)
 
     def _shut_down(self) -> None:
         """Stop the senders, store their outcomes, release what was claimed but not sent."""
