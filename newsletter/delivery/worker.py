@@ -214,28 +214,43 @@ class Worker:
         return True
 
     def _maintain(self, force: bool = False) -> None:
+        """Housekeeping between claims, at most every `MAINTENANCE_SECONDS` (`force`: now, and all of it)."""
         now = time.monotonic()
         if not force and now - self._last_maintenance < MAINTENANCE_SECONDS:
             return
         self._last_maintenance = now
         self.heartbeat(self.pool.stats)
         if force or now - self._last_lease_check >= self._lease_check_seconds:
-            claims.renew_leases(self.worker_id, self.lease, self._rows_in_hand())
-            if now >= self._requeue_not_before:
-                claims.requeue_expired()
+            self._keep_leases(now)
             self._last_lease_check = now
         self._pause_for_the_breaker()
+        self._follow_held_editions()
+        self._settle_editions()
+        if self.report and (force or now - self._last_report >= REPORT_SECONDS):
+            self._last_report = now
+            self.report(self._progress())
+
+    def _keep_leases(self, now: float) -> None:
+        """Renew the leases of the rows in hand; requeue rows whose worker stopped renewing theirs, but not
+        within `REQUEUE_GRACE_SECONDS` after an outage, while the others may still be storing what they kept."""
+        claims.renew_leases(self.worker_id, self.lease, self._rows_in_hand())
+        if now >= self._requeue_not_before:
+            claims.requeue_expired()
+
+    def _follow_held_editions(self) -> None:
+        """Tell the senders which editions are paused or cancelled now, so they give those rows back instead of
+        sending them; once nothing waits to be sent, the templates of cancelled editions can go."""
         self.pool.held = {edition_id: status for edition_id, status in _held_statuses()}
         if not self.pool.backlog():
             for edition_id, status in self.pool.held.items():
                 if status == EditionStatus.CANCELLED:
                     self.pool.templates.pop(edition_id, None)
+
+    def _settle_editions(self) -> None:
+        """Mark editions with nothing left to send as sent; their templates are no longer needed."""
         for edition_id in claims.settle_editions():
             self.pool.templates.pop(edition_id, None)
             log.info("edition %s: every delivery settled, marked sent", edition_id)
-        if self.report and (force or now - self._last_report >= REPORT_SECONDS):
-            self._last_report = now
-            self.report(self._progress())
 
     def _pause_for_the_breaker(self) -> None:
         for edition_id, reason in self.pool.breaker.opened().items():
