@@ -1,7 +1,6 @@
 """The worker: claims due deliveries in batches and feeds them to the SMTP pool until done or stopped."""
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import socket
@@ -9,15 +8,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import heartbeats
-from ..database import is_postgres
 from ..extensions import db
 from ..models import Edition
 from ..models.content import EditionStatus
@@ -27,6 +23,7 @@ from .digest import DigestTemplate
 from .outage import OutageBackoff, is_conflict
 from .pool import SenderPool
 from .signing import signer_from_config
+from .sqlite_lock import sqlite_worker_lock
 from .throttle import Throttle
 from .transport import smtp_settings
 
@@ -37,10 +34,6 @@ IDLE_POLL_SECONDS = 0.5
 OUTAGE_BACKOFF_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 OUTAGE_LOG_SECONDS = 30.0
 REQUEUE_GRACE_SECONDS = 10.0
-
-
-class WorkerAlreadyRunning(RuntimeError):
-    """SQLite allows one worker process at a time."""
 
 
 class WorkerSetupError(RuntimeError):
@@ -59,32 +52,6 @@ class Progress:
     @property
     def done(self) -> int:
         return self.sent + self.failed + self.cancelled
-
-
-@contextmanager
-def sqlite_worker_lock(app):
-    """An exclusive lock file next to the SQLite database (in the instance folder by default) while a worker runs."""
-    if is_postgres():
-        yield
-        return
-    database = db.engine.url.database
-    in_memory = not database or database == ":memory:"
-    path = Path(app.instance_path) / "worker.lock" if in_memory else Path(f"{database}.worker.lock")
-    handle = open(path, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise WorkerAlreadyRunning(
-            f"another worker is already running on this SQLite database (lock held on {path}); "
-            "SQLite supports one worker process at a time: stop the other one, or use PostgreSQL to run several"
-        ) from None
-    try:
-        handle.seek(0), handle.truncate(), handle.write(str(os.getpid())), handle.flush()
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
 
 
 def run(
