@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from newsletter import editions
-from newsletter.delivery import ledger, transport, worker
+from newsletter.delivery import ledger, replies, transport, worker
 from newsletter.extensions import db
 from newsletter.models import Delivery, Edition, Suppression, utcnow
 
@@ -130,24 +130,24 @@ def test_a_message_with_bare_line_feeds_is_sent(fast_smtp_config, app, smtp_serv
 
 
 def test_replies_are_classified_by_what_they_are_about():
-    reply = transport.SmtpReply
-    assert reply(550, "5.1.1 no such user", transport.RCPT).unknown_recipient
-    assert not reply(550, "5.1.8 sender rejected", transport.RCPT).unknown_recipient
-    assert reply(550, "5.1.8 sender rejected", transport.RCPT).systemic
-    assert reply(550, "5.1.7 bad sender mailbox syntax", transport.RCPT).systemic
-    assert reply(552, "5.2.2 mailbox full", transport.RCPT).about_recipient
-    assert reply(554, "5.7.1 relay access denied", transport.RCPT).systemic
-    assert reply(550, "5.4.5 quota exceeded", transport.DATA).systemic
-    assert reply(535, "5.7.8 authentication failed", transport.MAIL).systemic
-    assert not reply(451, "4.3.0 later", transport.RCPT).systemic
-    assert reply(550, "5.1.1 <bob@example.org> unknown", transport.RCPT).for_log() == "550 5.1.1 <address> unknown"
+    reply = replies.SmtpReply
+    assert reply(550, "5.1.1 no such user", replies.RCPT).unknown_recipient
+    assert not reply(550, "5.1.8 sender rejected", replies.RCPT).unknown_recipient
+    assert reply(550, "5.1.8 sender rejected", replies.RCPT).systemic
+    assert reply(550, "5.1.7 bad sender mailbox syntax", replies.RCPT).systemic
+    assert reply(552, "5.2.2 mailbox full", replies.RCPT).about_recipient
+    assert reply(554, "5.7.1 relay access denied", replies.RCPT).systemic
+    assert reply(550, "5.4.5 quota exceeded", replies.DATA).systemic
+    assert reply(535, "5.7.8 authentication failed", replies.MAIL).systemic
+    assert not reply(451, "4.3.0 later", replies.RCPT).systemic
+    assert reply(550, "5.1.1 <bob@example.org> unknown", replies.RCPT).for_log() == "550 5.1.1 <address> unknown"
 
 
 def test_confirmations_going_through_do_not_keep_the_breaker_of_a_failing_digest_shut():
     from newsletter.delivery.breaker import CircuitBreaker
 
     breaker = CircuitBreaker(threshold=3)
-    quota = transport.SmtpReply(550, "5.4.5 quota exceeded", transport.DATA)
+    quota = replies.SmtpReply(550, "5.4.5 quota exceeded", replies.DATA)
     opened = []
     for _ in range(3):
         opened.append(breaker.refused(7, quota))
@@ -157,5 +157,5 @@ def test_confirmations_going_through_do_not_keep_the_breaker_of_a_failing_digest
 
 
 def test_a_recipient_refused_at_data_is_not_counted_against_the_sending_side():
-    assert transport.SmtpReply(550, "5.1.1 mailbox unavailable", transport.DATA).about_recipient
-    assert transport.SmtpReply(554, "5.6.0 message content rejected", transport.DATA).systemic
+    assert replies.SmtpReply(550, "5.1.1 mailbox unavailable", replies.DATA).about_recipient
+    assert replies.SmtpReply(554, "5.6.0 message content rejected", replies.DATA).systemic

@@ -16,6 +16,7 @@ from ..config import DEFAULTS
 from ..database import is_postgres
 from ..delivery import processes as processes_module
 from ..delivery import worker
+from ..delivery.sqlite_lock import WorkerAlreadyRunning
 from .readiness import ensure_ready
 
 log = logging.getLogger("newsletter.worker")
@@ -105,6 +106,6 @@ def worker_command(once: bool, processes: int | None) -> None:
     _stop_on_signals(stop)
     try:
         result = worker.run(once=once, stop=stop, progress=reporter)
-    except (worker.WorkerAlreadyRunning, worker.WorkerSetupError) as error:
+    except (WorkerAlreadyRunning, worker.WorkerSetupError) as error:
         raise click.ClickException(str(error)) from None
     reporter.finish(result)

@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from werkzeug.serving import make_server
 
 from ..delivery import worker
+from ..delivery.sqlite_lock import WorkerAlreadyRunning
 from ..scheduler import start_background_scheduler, stop_background_scheduler
 from ..web.access_log import redact_tokens_in_access_log
 from .readiness import ensure_ready
@@ -26,7 +27,7 @@ def _deliver_forever(app, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 worker.run(once=False, stop=stop)
-            except worker.WorkerAlreadyRunning as error:
+            except WorkerAlreadyRunning as error:
                 log.error("in-process worker not started: %s", error)
                 return
             except Exception:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from .transport import SmtpReply
+from .replies import SmtpReply
 
 
 class CircuitBreaker:

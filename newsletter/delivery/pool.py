@@ -19,7 +19,8 @@ from .claims import HELD, Job
 from .digest import DigestTemplate, build_digest_message
 from .gate import UNKNOWN, SendGate
 from .ledger import NothingToRender, render_transactional
-from .transport import CONNECT, DeliveryError, open_transport
+from .replies import CONNECT
+from .transport import DeliveryError, open_transport
 from .verp import bounce_domain, envelope_sender
 
 log = logging.getLogger(__name__)

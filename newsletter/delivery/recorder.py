@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from ..models import Delivery, Suppression, utcnow
 from ..models.delivery import DeliveryStatus
 from .claims import Job
+from .outage import OutageBackoff, is_outage
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 100
@@ -163,24 +164,23 @@ class OutcomeRecorder:
 
     def _store(self, batch: list[Outcome]) -> None:
         """Write the batch, retrying through outages; a batch the database refuses is written row by row."""
-        failures, logged_at = 0, 0.0
+        outage = OutageBackoff(OUTAGE_BACKOFF_SECONDS, OUTAGE_LOG_SECONDS)
         while not self._abandon.is_set():
             try:
                 self._write(batch)
             except DBAPIError as error:
-                if not _is_outage(error):
+                if not is_outage(error):
                     return self._store_one_by_one(batch)
-                failures += 1
+                delay = outage.next_delay()
                 self.healthy.clear()
-                if time.monotonic() - logged_at >= OUTAGE_LOG_SECONDS:
-                    logged_at = time.monotonic()
+                if outage.should_log():
                     log.error("database unreachable while recording %d outcomes (%s); kept in memory, retrying",
                               len(batch), error.__class__.__name__)
-                time.sleep(OUTAGE_BACKOFF_SECONDS[min(failures, len(OUTAGE_BACKOFF_SECONDS)) - 1])
+                time.sleep(delay)
                 continue
             except SQLAlchemyError:
                 return self._store_one_by_one(batch)
-            if failures:
+            if outage.ongoing:
                 log.info("database reachable again: %d outcomes recorded", len(batch))
             self.healthy.set()
             return self._recorded(batch)
@@ -249,13 +249,6 @@ class OutcomeRecorder:
             statement = table.update().where(*condition).values(lease_expires_at=None, **values)
             self._statements[shape] = statement
         return statement
-
-
-def _is_outage(error: DBAPIError) -> bool:
-    """A dropped connection or an unreachable server, as opposed to a statement the database refuses."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
-    return bool(error.connection_invalidated) or isinstance(error, (OperationalError, InterfaceError))
 
 
 def _suppression_insert(dialect: str):

@@ -1,7 +1,6 @@
 """The worker: claims due deliveries in batches and feeds them to the SMTP pool until done or stopped."""
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import socket
@@ -9,23 +8,22 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import heartbeats
-from ..database import is_postgres
 from ..extensions import db
 from ..models import Edition
 from ..models.content import EditionStatus
 from .. import editions
 from . import claims
 from .digest import DigestTemplate
+from .outage import OutageBackoff, is_conflict
 from .pool import SenderPool
 from .signing import signer_from_config
+from .sqlite_lock import sqlite_worker_lock
 from .throttle import Throttle
 from .transport import smtp_settings
 
@@ -36,11 +34,6 @@ IDLE_POLL_SECONDS = 0.5
 OUTAGE_BACKOFF_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 OUTAGE_LOG_SECONDS = 30.0
 REQUEUE_GRACE_SECONDS = 10.0
-TRANSIENT_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure: retry at once
-
-
-class WorkerAlreadyRunning(RuntimeError):
-    """SQLite allows one worker process at a time."""
 
 
 class WorkerSetupError(RuntimeError):
@@ -59,32 +52,6 @@ class Progress:
     @property
     def done(self) -> int:
         return self.sent + self.failed + self.cancelled
-
-
-@contextmanager
-def sqlite_worker_lock(app):
-    """An exclusive lock file next to the SQLite database (in the instance folder by default) while a worker runs."""
-    if is_postgres():
-        yield
-        return
-    database = db.engine.url.database
-    in_memory = not database or database == ":memory:"
-    path = Path(app.instance_path) / "worker.lock" if in_memory else Path(f"{database}.worker.lock")
-    handle = open(path, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise WorkerAlreadyRunning(
-            f"another worker is already running on this SQLite database (lock held on {path}); "
-            "SQLite supports one worker process at a time: stop the other one, or use PostgreSQL to run several"
-        ) from None
-    try:
-        handle.seek(0), handle.truncate(), handle.write(str(os.getpid())), handle.flush()
-        yield
-    finally:
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        handle.close()
 
 
 def run(
@@ -126,11 +93,9 @@ class Worker:
         self._last_lease_check = 0.0
         self._lease_check_seconds = max(MAINTENANCE_SECONDS, self.lease / 4)
         self._last_report = 0.0
-        self._outage_since: float | None = None
+        self._outage = OutageBackoff(OUTAGE_BACKOFF_SECONDS, OUTAGE_LOG_SECONDS)
         self._unloaded: list[int] = []
         self._requeue_not_before = 0.0
-        self._outage_logged = 0.0
-        self._failures = 0
         self.heartbeat = heartbeats.WorkerBeat(self.worker_id, config)
 
     def run(self, once: bool) -> Progress:
@@ -162,9 +127,9 @@ class Worker:
             self.pool.wait_for_room(1, timeout=MAINTENANCE_SECONDS)
         else:
             return self._idle(once)
-        if self._outage_since is not None:
-            log.info("database reachable again after %.1fs; delivering", time.monotonic() - self._outage_since)
-            self._outage_since, self._outage_logged = None, 0.0
+        if self._outage.ongoing:
+            log.info("database reachable again after %.1fs; delivering", self._outage.seconds_so_far())
+            self._outage.reset()
             self._requeue_not_before = time.monotonic() + REQUEUE_GRACE_SECONDS
         return False
 
@@ -177,18 +142,14 @@ class Worker:
     def _wait_for_database(self, error: SQLAlchemyError) -> None:
         """Never exit on a database outage: drop the broken connection, say so (not on every try), back off."""
         _discard_session()
-        now = time.monotonic()
-        if self._outage_since is None:
-            self._outage_since, self._failures = now, 0
-        self._failures += 1
+        delay = self._outage.next_delay()
         detail = (str(getattr(error, "orig", error)).strip().splitlines() or [""])[0][:200]
-        if getattr(getattr(error, "orig", None), "sqlstate", None) in TRANSIENT_SQLSTATES:
+        if is_conflict(error):
             log.warning("database conflict (%s); trying again", detail)
-        elif now - self._outage_logged >= OUTAGE_LOG_SECONDS:
-            self._outage_logged = now
+        elif self._outage.should_log():
             log.error("database unreachable (%s: %s); waiting for it, accepted mail is kept until recorded",
                       error.__class__.__name__, detail)
-        self.stop.wait(OUTAGE_BACKOFF_SECONDS[min(self._failures, len(OUTAGE_BACKOFF_SECONDS)) - 1])
+        self.stop.wait(delay)
 
     def _shut_down(self) -> None:
         """Stop the senders, store their outcomes, release what was claimed but not sent."""
@@ -220,28 +181,43 @@ class Worker:
         return True
 
     def _maintain(self, force: bool = False) -> None:
+        """Housekeeping between claims, at most every `MAINTENANCE_SECONDS` (`force`: now, and all of it)."""
         now = time.monotonic()
         if not force and now - self._last_maintenance < MAINTENANCE_SECONDS:
             return
         self._last_maintenance = now
         self.heartbeat(self.pool.stats)
         if force or now - self._last_lease_check >= self._lease_check_seconds:
-            claims.renew_leases(self.worker_id, self.lease, self._rows_in_hand())
-            if now >= self._requeue_not_before:
-                claims.requeue_expired()
+            self._keep_leases(now)
             self._last_lease_check = now
         self._pause_for_the_breaker()
+        self._follow_held_editions()
+        self._settle_editions()
+        if self.report and (force or now - self._last_report >= REPORT_SECONDS):
+            self._last_report = now
+            self.report(self._progress())
+
+    def _keep_leases(self, now: float) -> None:
+        """Renew the leases of the rows in hand; requeue rows whose worker stopped renewing theirs, but not
+        within `REQUEUE_GRACE_SECONDS` after an outage, while the others may still be storing what they kept."""
+        claims.renew_leases(self.worker_id, self.lease, self._rows_in_hand())
+        if now >= self._requeue_not_before:
+            claims.requeue_expired()
+
+    def _follow_held_editions(self) -> None:
+        """Tell the senders which editions are paused or cancelled now, so they give those rows back instead of
+        sending them; once nothing waits to be sent, the templates of cancelled editions can go."""
         self.pool.held = {edition_id: status for edition_id, status in _held_statuses()}
         if not self.pool.backlog():
             for edition_id, status in self.pool.held.items():
                 if status == EditionStatus.CANCELLED:
                     self.pool.templates.pop(edition_id, None)
+
+    def _settle_editions(self) -> None:
+        """Mark editions with nothing left to send as sent; their templates are no longer needed."""
         for edition_id in claims.settle_editions():
             self.pool.templates.pop(edition_id, None)
             log.info("edition %s: every delivery settled, marked sent", edition_id)
-        if self.report and (force or now - self._last_report >= REPORT_SECONDS):
-            self._last_report = now
-            self.report(self._progress())
 
     def _pause_for_the_breaker(self) -> None:
         for edition_id, reason in self.pool.breaker.opened().items():
