@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from ..models import Delivery, Suppression, utcnow
 from ..models.delivery import DeliveryStatus
 from .claims import Job
-from .outage import OutageBackoff, is_outage
+from .outage import OutageBackoff, is_conflict, is_outage
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 100
@@ -169,6 +169,10 @@ class OutcomeRecorder:
             try:
                 self._write(batch)
             except DBAPIError as error:
+                if is_conflict(error):  # a deadlock or serialization failure: try again, senders go on
+                    log.info("recording %d outcomes met a conflicting transaction; trying again", len(batch))
+                    time.sleep(OUTAGE_BACKOFF_SECONDS[0])
+                    continue
                 if not is_outage(error):
                     return self._store_one_by_one(batch)
                 delay = outage.next_delay()
