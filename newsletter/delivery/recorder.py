@@ -15,10 +15,11 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam
+from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -228,8 +229,12 @@ class OutcomeRecorder:
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql" and not self.durable:
                 connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
+            batched = connection.dialect.name == "postgresql"
             for shape, rows in runs:
-                connection.execute(self._statement(shape), rows)
+                if batched and len(rows) > 1:
+                    connection.execute(_batch_update(shape), _columns_of(rows))
+                else:
+                    connection.execute(self._statement(shape), rows)
             for outcome, shape, parameters in suppressing:
                 if connection.execute(self._statement(shape), parameters).rowcount == 1:
                     connection.execute(_suppression_insert(connection.dialect.name),
@@ -253,6 +258,38 @@ class OutcomeRecorder:
             statement = table.update().where(*condition).values(lease_expires_at=None, **values)
             self._statements[shape] = statement
         return statement
+
+
+COLUMN_TYPES = {"id": "bigint", "status": "varchar", "sent_at": "timestamptz", "attempts": "integer",
+                "last_reply": "varchar", "next_attempt_at": "timestamptz", "first_deferred_at": "timestamptz"}
+
+
+@lru_cache(maxsize=32)
+def _batch_update(shape: tuple) -> TextClause:
+    """PostgreSQL: a run of outcomes of one shape as one UPDATE over arrays, with the conditions of
+    `OutcomeRecorder._statement`. One statement is planned once for the run, where an executemany planned
+    every row again (each plan prunes the ledger's partitions: tens of microseconds per row)."""
+    accepted, *columns = shape
+    names = ["id", *columns]
+    arrays = ", ".join(f"CAST(:{name} AS {COLUMN_TYPES[name]}[])" for name in names)
+    values = ", ".join(f"{column} = outcome.{column}" for column in columns)
+    owner = "CAST(:worker AS varchar)" if accepted else "NULL"
+    held = "d.status <> 'sent'" if accepted else "d.status = 'sending' AND d.claimed_by = :worker"
+    return text(
+        f"UPDATE deliveries AS d SET {values}, lease_expires_at = NULL, claimed_by = {owner} "
+        f"FROM unnest({arrays}) AS outcome({', '.join(names)}) "
+        f"WHERE d.id = outcome.id AND d.id = ANY(CAST(:id AS bigint[])) AND {held}"
+    )
+
+
+def _columns_of(rows: list[dict]) -> dict:
+    """`_statement`'s parameter rows as one array per column, for `_batch_update`."""
+    arrays = {name.removeprefix("v_"): [_plain(row[name]) for row in rows] for name in rows[0] if name != "v_worker"}
+    return {**arrays, "worker": rows[0]["v_worker"]}
+
+
+def _plain(value):
+    return str(value) if isinstance(value, str) else value  # a StrEnum as its value, whatever the driver's rule
 
 
 def _suppression_insert(dialect: str):
