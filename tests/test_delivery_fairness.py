@@ -46,6 +46,22 @@ def test_a_claim_takes_half_of_each_class_and_interleaves_them(app):
     assert [kinds[delivery_id] == DeliveryKind.DIGEST for delivery_id in ids] == [False, True] * 3
 
 
+def test_a_batch_of_one_serves_both_classes_in_turn(app):
+    """Measured before: with WORKER_BATCH_SIZE=1 every claim went to a waiting confirmation, so a steady
+    flow of sign-ups held the digest back entirely."""
+    add_subscribers(4, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    for index in range(4):
+        queue_prebuilt_mail(f"t{index}@example.org")
+    db.session.commit()
+
+    claimed = [claims.claim("w", 1, lease_seconds=60, turn=turn) for turn in range(1, 5)]
+
+    kinds = dict(db.session.execute(select(Delivery.id, Delivery.kind)).all())
+    assert sorted(kinds[ids[0]] == DeliveryKind.DIGEST for ids in claimed) == [False, False, True, True]
+
+
 def test_a_claim_fills_the_batch_from_the_other_class_when_one_is_empty(app):
     for index in range(10):
         queue_prebuilt_mail(f"t{index}@example.org")

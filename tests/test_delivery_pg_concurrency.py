@@ -10,10 +10,10 @@ from sqlalchemy import event, func, select
 
 from newsletter import editions, subscriber_io, subscriptions
 from newsletter.consent import API, RequestOrigin
-from newsletter.delivery import ledger
+from newsletter.delivery import claims, ledger
 from newsletter.extensions import db
 from newsletter.lifecycle import EditionConflict
-from newsletter.models import Delivery, Subscriber
+from newsletter.models import Delivery, Edition, Subscriber
 
 from fixtures.delivery import (
     NEWSLETTER, add_edition, add_subscribers, assert_each_once, emails_of, statuses, wait_for, worker_env,
@@ -182,3 +182,21 @@ def test_worker_processes_share_the_queue_and_split_the_connections(app, smtp_se
     assert len(set(db.session.scalars(db.select(Delivery.claimed_by).distinct()))) == 2
     assert result.stderr.count("started (1 connections)") == 2
 
+
+
+def test_an_edition_whose_failed_rows_are_being_queued_again_is_not_marked_sent_meanwhile(app):
+    """retry_failed holds the edition's row while it queues failed rows again; the worker's settling used to
+    wait for it and then, with its statement's older snapshot, mark the edition sent over the queued rows."""
+    add_subscribers(3, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    db.session.execute(db.update(Delivery).values(status="failed", last_reply="550 5.4.5 quota"))
+    db.session.commit()
+
+    with commit_held(app, lambda: editions.retry_failed(edition.id)):
+        assert claims.settle_editions() == []
+    db.session.expire_all()
+
+    assert statuses(edition.id) == {"queued": 3}
+    assert claims.settle_editions() == []
+    assert db.session.get(Edition, edition.id).status == "sending"

@@ -61,20 +61,21 @@ def _outside_paused_partitions() -> list:
     return [or_(Delivery.id < low, Delivery.id >= high) for low, high in map(id_range, paused)]
 
 
-def claim(worker_id: str, limit: int, lease_seconds: float) -> list[int]:
+def claim(worker_id: str, limit: int, lease_seconds: float, turn: int = 0) -> list[int]:
     """Move up to `limit` due deliveries to `sending` under this worker's lease (SKIP LOCKED on PostgreSQL).
 
     Fair queues: transactional mail and digests each get half of the batch whenever both are waiting (either
     takes the other's unused half), and the ids come back interleaved, so a flood of sign-ups cannot starve
     the weekly send, nor a large send hold back confirmations: with a send rate or quota, each class keeps
-    its share of it.
+    its share of it. The odd slot of an odd batch goes to each class in turn (`turn`: the worker's count of
+    claims), so even a batch of one serves both.
     """
-    half = max(1, limit // 2)
+    share = limit // 2 + (limit % 2 if turn % 2 == 0 else 0)
     lease = (worker_id, lease_seconds, _outside_paused_partitions())
-    transactional = _claim_class(PRIORITY_TRANSACTIONAL, half, *lease)
+    transactional = _claim_class(PRIORITY_TRANSACTIONAL, share, *lease)
     digests = _claim_class(PRIORITY_DIGEST, limit - len(transactional), *lease)
     room = limit - len(transactional) - len(digests)
-    if room and len(transactional) == half:
+    if room and len(transactional) == share:
         transactional += _claim_class(PRIORITY_TRANSACTIONAL, room, *lease)
     db.session.commit()
     return _interleave(transactional, digests)
@@ -234,12 +235,20 @@ def settle_editions() -> list[int]:
     cancelled = select(Edition.id).where(Edition.status == EditionStatus.CANCELLED, Edition.cancelled_at >= recent)
     for edition_id in db.session.scalars(cancelled).all():
         cancel_queued(edition_id, "edition cancelled")
+    # Lock the candidates first (skipping one an editor holds, as `retry_failed` does while it queues failed
+    # rows again), then look for unsettled rows in a second statement: its snapshot is taken after the locks,
+    # so rows queued again by a transaction that held one are seen, and the edition is not marked sent.
+    candidates = db.session.scalars(
+        select(Edition.id).where(condition(Action.FINISH)).with_for_update(skip_locked=True)).all()
+    if not candidates:
+        db.session.commit()
+        return []
     unsettled = exists().where(
         Delivery.edition_id == Edition.id, Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING])
     )
     finished = db.session.scalars(
         update(Edition)
-        .where(condition(Action.FINISH), ~unsettled)
+        .where(Edition.id.in_(candidates), condition(Action.FINISH), ~unsettled)
         .values(status=EditionStatus.SENT, sent_at=utcnow())
         .returning(Edition.id)
         .execution_options(synchronize_session=False)

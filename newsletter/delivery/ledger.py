@@ -8,7 +8,7 @@ import json
 import logging
 from datetime import timedelta
 
-from sqlalchemy import Select, bindparam, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Interval, Select, bindparam, case, delete, func, insert, literal, or_, select, update
 
 from ..database import id_chunks, is_postgres
 from ..extensions import db
@@ -169,12 +169,16 @@ def _expire(edition: Edition | int) -> None:
 
 def extend_deferrals(edition_id: int, paused_for: timedelta) -> None:
     """Move the first-deferral time of the edition's waiting retries forward by the pause, so a long pause
-    cannot turn the next temporary failure into a permanent one."""
-    rows = db.session.execute(
-        select(Delivery.id, Delivery.first_deferred_at).where(
-            Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED,
-            Delivery.first_deferred_at.is_not(None))
-    ).all()
+    cannot turn the next temporary failure into a permanent one. One UPDATE on PostgreSQL; SQLite stores
+    these times as text, so there the rows are moved from Python."""
+    waiting = (Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED,
+               Delivery.first_deferred_at.is_not(None))
+    if is_postgres():
+        db.session.execute(update(Delivery).where(*waiting)
+                           .values(first_deferred_at=Delivery.first_deferred_at + literal(paused_for, Interval()))
+                           .execution_options(synchronize_session=False))
+        return
+    rows = db.session.execute(select(Delivery.id, Delivery.first_deferred_at).where(*waiting)).all()
     if rows:
         table = Delivery.__table__
         db.session.execute(

@@ -95,6 +95,7 @@ class Worker:
         self._last_report = 0.0
         self._outage = OutageBackoff(OUTAGE_BACKOFF_SECONDS, OUTAGE_LOG_SECONDS)
         self._unloaded: list[int] = []
+        self._claims = 0  # claims made: whose turn the odd slot of a batch is
         self._requeue_not_before = 0.0
         self.heartbeat = heartbeats.WorkerBeat(self.worker_id, config)
 
@@ -165,7 +166,9 @@ class Worker:
     def _claim_batch(self) -> bool:
         """Claim due rows and hand them to the pool. Rows claimed just before the database went away are kept
         (`_unloaded`) and loaded on the next turn, so none stays leased to this worker without being sent."""
-        ids = self._unloaded or claims.claim(self.worker_id, self.batch, self.lease)
+        if not self._unloaded:
+            self._claims += 1
+        ids = self._unloaded or claims.claim(self.worker_id, self.batch, self.lease, turn=self._claims)
         if not ids:
             return False
         self._unloaded = ids
