@@ -19,11 +19,13 @@ from .claims import HELD, Job
 from .digest import DigestTemplate, build_digest_message
 from .gate import UNKNOWN, SendGate
 from .ledger import NothingToRender, render_transactional
+from .pipelining import Envelope
 from .replies import CONNECT
 from .transport import DeliveryError, open_transport
 from .verp import bounce_domain, envelope_sender
 
 log = logging.getLogger(__name__)
+_STOP = object()  # the stop sentinel, taken from the queue as the following job
 
 
 class SenderPool:
@@ -123,24 +125,46 @@ class SenderPool:
             transport = open_transport(self.app.config)
             gate = SendGate(db.engine)
             try:
-                while True:
-                    job = self._next_job(gate)
-                    if job is None:
+                job = self._next_job(gate)
+                while job is not None:
+                    following = self._following_job()
+                    self._serve_one(job, transport, gate, self._envelope_of(following))
+                    if following is _STOP:
                         return
-                    try:
-                        self._deliver(job, transport, gate)
-                    except Exception as error:
-                        log.exception("delivery %s: unexpected error; queued again", job.delivery_id)
-                        self._record(recorder.deferred(job, f"worker error: {error.__class__.__name__}",
-                                                       retry_base=self._retry_base, max_age=self._max_age))
-                    finally:
-                        with self._idle:
-                            self._busy -= 1
-                            self._in_hand.discard(job.delivery_id)
-                            self._idle.notify_all()
+                    job = following if following is not None else self._next_job(gate)
             finally:
                 transport.close()
                 gate.close()
+
+    def _serve_one(self, job: Job, transport, gate: SendGate, then: Envelope | None) -> None:
+        try:
+            self._deliver(job, transport, gate, then)
+            transport.keep_only(then)
+        except Exception as error:
+            log.exception("delivery %s: unexpected error; queued again", job.delivery_id)
+            self._record(recorder.deferred(job, f"worker error: {error.__class__.__name__}",
+                                           retry_base=self._retry_base, max_age=self._max_age))
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._in_hand.discard(job.delivery_id)
+                self._idle.notify_all()
+
+    def _following_job(self):
+        """The job after the current one if one is waiting (None if not, `_STOP` for the stop sentinel), taken
+        now so that its envelope can travel with the current message's content."""
+        try:
+            following = self._jobs.get_nowait()
+        except queue.Empty:
+            return None
+        return _STOP if following is None else following
+
+    def _envelope_of(self, job) -> Envelope | None:
+        """The envelope to announce for `job`: not with a rate limit (the relay would wait on it), nor for a
+        job that will be held back anyway."""
+        if job is None or job is _STOP or not job.email or self.throttle.limited or job.edition_id in self.held:
+            return None
+        return Envelope(envelope_sender(job.delivery_id, secret=self._secret, domain=self._bounce_domain), job.email)
 
     def _next_job(self, gate: SendGate) -> Job | None:
         """The next job; the gate is let go first if there is none yet, so a pause never waits for an idle
@@ -190,7 +214,7 @@ class SenderPool:
         self._record(recorder.given_back(job, reason, cancelled=held == EditionStatus.CANCELLED))
         return True
 
-    def _deliver(self, job: Job, transport, gate: SendGate) -> None:
+    def _deliver(self, job: Job, transport, gate: SendGate, then: Envelope | None = None) -> None:
         if not self.recorder.healthy.is_set():
             gate.release()
             self.recorder.wait_until_healthy(self.stop)
@@ -218,7 +242,7 @@ class SenderPool:
             if self._held_back(job):
                 return
             try:
-                reply = transport.send(sender, job.email, message)
+                reply = transport.send(sender, job.email, message, then)
             except DeliveryError as error:
                 return self._refused(job, error, transport)
         self._record(recorder.sent(job, str(reply)))

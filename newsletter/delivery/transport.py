@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 import smtplib
 import socket
 import ssl
@@ -12,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from .pipelining import Envelope, pipelined_send
 from .replies import CONNECT, DATA, MAIL, RCPT, SmtpReply
 
 IDLE_PROBE_SECONDS = 5.0
-BARE_LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
 
 
 class DeliveryError(Exception):
@@ -34,7 +33,8 @@ class FileTransport:
         self.outbox = Path(outbox_dir)
         self.outbox.mkdir(parents=True, exist_ok=True)
 
-    def send(self, envelope_from: str, recipient: str, message: bytes) -> SmtpReply:
+    def send(self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None = None
+             ) -> SmtpReply:
         name = f"{uuid.uuid4().hex}.eml"
         temporary = self.outbox / f".{name}.tmp"
         with open(temporary, "wb", opener=lambda path, flags: os.open(path, flags, 0o600)) as handle:
@@ -43,6 +43,9 @@ class FileTransport:
             os.fsync(handle.fileno())
         temporary.replace(self.outbox / name)
         return SmtpReply(250, f"written {name}")
+
+    def keep_only(self, envelope: Envelope | None) -> None:
+        """Files announce nothing ahead (see `SmtpTransport.keep_only`)."""
 
     def close(self) -> None:
         pass
@@ -100,6 +103,7 @@ class SmtpTransport:
         self._sent_on_connection = 0
         self._content_started = False
         self._last_used = time.monotonic()
+        self._announced: Envelope | None = None  # the next message's envelope, sent with this one's content
 
     def describe(self) -> str:
         return f"{self.settings.host}:{self.settings.port}"
@@ -142,18 +146,32 @@ class SmtpTransport:
         self._sent_on_connection = 0
         return connection
 
-    def send(self, envelope_from: str, recipient: str, message: bytes) -> SmtpReply:
-        """Send one message; a pooled connection the relay closed meanwhile is replaced at once, not deferred."""
+    def send(self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None = None
+             ) -> SmtpReply:
+        """Send one message; a pooled connection the relay closed meanwhile is replaced at once, not deferred.
+
+        `following` is the envelope of the message the caller will most likely send next: it goes out with
+        this message's content (RFC 2920 allows content first in a group), saving that message a round trip.
+        A caller that then sends something else, or nothing, calls `keep_only` first."""
         reused = self._connection is not None
         try:
-            return self._send_once(envelope_from, recipient, message)
+            return self._send_once(envelope_from, recipient, message, following)
         except DeliveryError as error:
             if not (reused and error.reply.stage == DATA and error.reply.code == 0 and not self._content_started):
                 raise
-        return self._send_once(envelope_from, recipient, message)
+        return self._send_once(envelope_from, recipient, message, following)
 
-    def _send_once(self, envelope_from: str, recipient: str, message: bytes) -> SmtpReply:
+    def keep_only(self, envelope: Envelope | None) -> None:
+        """Drop the connection if it carries an announced envelope other than `envelope`: the relay waits for
+        that message's content, and nothing but a new session gets it out of that state."""
+        if self._announced is not None and self._announced != envelope:
+            self._drop()
+
+    def _send_once(self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None
+                   ) -> SmtpReply:
         self._content_started = False
+        envelope = Envelope(envelope_from, recipient)
+        self.keep_only(envelope)
         try:
             if self._connection is None:
                 self._connection = self._connect()
@@ -161,7 +179,14 @@ class SmtpTransport:
                 self._content_started = True
                 self._connection.sendmail(envelope_from, [recipient], message, mail_options=["SMTPUTF8"])
             elif self._connection.has_extn("pipelining"):
-                _pipelined_send(self._connection, envelope_from, recipient, message, self._started_content)
+                announced, self._announced = self._announced == envelope, None
+                following = following if self._may_announce(following) else None
+
+                def content_going_out() -> None:  # with the next envelope, if any: from now on it is announced
+                    self._content_started, self._announced = True, following
+
+                pipelined_send(self._connection, envelope, message, content_going_out,
+                               announced=announced, following=following)
             else:
                 self._probe_if_idle()
                 self._content_started = True
@@ -188,8 +213,9 @@ class SmtpTransport:
             self.close()
         return SmtpReply(250, "accepted")
 
-    def _started_content(self) -> None:
-        self._content_started = True
+    def _may_announce(self, following: Envelope | None) -> bool:
+        limit = self.settings.messages_per_connection
+        return following is not None and following.ascii() and self._sent_on_connection + 1 < limit
 
     def _probe_if_idle(self) -> None:
         """Without pipelining the content goes out in the same call: check a connection idle for a while first."""
@@ -207,6 +233,8 @@ class SmtpTransport:
         return DeliveryError(SmtpReply(code, _text(text), stage))
 
     def _reset(self) -> None:
+        if self._announced is not None:
+            return  # the refused message's transaction is over, and the next envelope is on its way
         try:
             if self._connection is not None:
                 self._connection.rset()
@@ -214,11 +242,14 @@ class SmtpTransport:
             self._drop()
 
     def _drop(self) -> None:
+        self._announced = None
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
 
     def close(self) -> None:
+        if self._announced is not None:
+            return self._drop()  # QUIT would be taken for the announced message's content
         connection, self._connection = self._connection, None
         if connection is None:
             return
@@ -226,51 +257,6 @@ class SmtpTransport:
             connection.quit()
         except (smtplib.SMTPException, OSError):
             connection.close()
-
-
-def _data_bytes(message: bytes) -> bytes:
-    """CRLF line ends, dot-stuffed, terminated: what goes after DATA (a message built in that form as it is)."""
-    if getattr(message, "transparent", False) and message.endswith(b"\r\n"):
-        return message + b".\r\n"
-    if message.count(b"\n") != message.count(b"\r\n"):
-        message = BARE_LINE_END.sub(b"\r\n", message)
-    if message.startswith(b"."):
-        message = b"." + message
-    message = message.replace(b"\r\n.", b"\r\n..")
-    if not message.endswith(b"\r\n"):
-        message += b"\r\n"
-    return message + b".\r\n"
-
-
-def _pipelined_send(connection: smtplib.SMTP, envelope_from: str, recipient: str, message: bytes,
-                    content_starting=lambda: None) -> None:
-    """RFC 2920: MAIL, RCPT and DATA in one write, then the content: two round trips instead of four."""
-    connection.send(f"MAIL FROM:<{envelope_from}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii"))
-    mail, rcpt, data = _pipelined_replies(connection)
-    if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
-        connection.send(b".\r\n")
-        connection.getreply()
-    if mail[0] != 250:
-        raise smtplib.SMTPSenderRefused(mail[0], mail[1], envelope_from)
-    if rcpt[0] not in (250, 251):
-        raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
-    if data[0] != 354:
-        raise smtplib.SMTPDataError(data[0], data[1])
-    content_starting()
-    connection.send(_data_bytes(message))
-    code, text = connection.getreply()
-    if code != 250:
-        raise smtplib.SMTPDataError(code, text)
-
-
-def _pipelined_replies(connection: smtplib.SMTP) -> list[tuple[int, bytes]]:
-    """The replies to MAIL, RCPT and DATA; after a 421 the server closes, so that 421 stands for the rest."""
-    replies: list[tuple[int, bytes]] = []
-    while len(replies) < 3:
-        replies.append(connection.getreply())
-        if replies[-1][0] == 421:
-            replies.extend([replies[-1]] * (3 - len(replies)))
-    return replies
 
 
 def smtp_settings(config) -> SmtpSettings:
