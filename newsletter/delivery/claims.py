@@ -9,7 +9,9 @@ from sqlalchemy import and_, bindparam, case, exists, func, or_, select, union_a
 from ..extensions import db
 from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
 from ..models.content import EditionStatus
-from ..models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
+from ..models.delivery import (
+    LEDGER_PARTITION_SPAN, PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus,
+)
 from ..models.subscribers import CONFIRMED
 from ..database import id_chunks, is_postgres
 from ..lifecycle import HELD, Action, condition
@@ -51,14 +53,17 @@ def _not_held():
     return ~exists().where(Edition.id == Delivery.edition_id, Edition.status.in_(HELD))
 
 
-def _outside_paused_partitions() -> list:
-    """PostgreSQL: conditions on `id` that leave out the partitions of paused editions, so the planner prunes
-    them and a claim does not walk past a paused edition's due rows one by one (`_not_held` still guards
-    every row). Paused only: a cancelled edition's queued rows are cancelled within seconds."""
+def _claimable_partitions() -> list:
+    """PostgreSQL: a condition on `id` that reads only the partitions able to hold claimable rows, that of
+    rows inserted one at a time and those of editions being sent. The planner prunes every other one: a
+    paused edition's (whose due rows a claim would otherwise walk past one by one) and the many settled ones
+    a long-lived ledger keeps, so claims and counts cost the same whatever the ledger's age. (`_not_held`
+    still guards every row.)"""
     if not is_postgres():
         return []
-    paused = db.session.scalars(select(Edition.id).where(Edition.status == EditionStatus.PAUSED)).all()
-    return [or_(Delivery.id < low, Delivery.id >= high) for low, high in map(id_range, paused)]
+    sending = db.session.scalars(select(Edition.id).where(Edition.status == EditionStatus.SENDING)).all()
+    ranges = [Delivery.id.between(low, high - 1) for low, high in map(id_range, sending)]
+    return [or_(Delivery.id < LEDGER_PARTITION_SPAN, *ranges)]
 
 
 def claim(worker_id: str, limit: int, lease_seconds: float, turn: int = 0) -> list[int]:
@@ -71,7 +76,7 @@ def claim(worker_id: str, limit: int, lease_seconds: float, turn: int = 0) -> li
     claims), so even a batch of one serves both.
     """
     share = limit // 2 + (limit % 2 if turn % 2 == 0 else 0)
-    lease = (worker_id, lease_seconds, _outside_paused_partitions())
+    lease = (worker_id, lease_seconds, _claimable_partitions())
     transactional = _claim_class(PRIORITY_TRANSACTIONAL, share, *lease)
     digests = _claim_class(PRIORITY_DIGEST, limit - len(transactional), *lease)
     room = limit - len(transactional) - len(digests)
@@ -81,7 +86,7 @@ def claim(worker_id: str, limit: int, lease_seconds: float, turn: int = 0) -> li
     return _interleave(transactional, digests)
 
 
-def _claim_class(priority: int, limit: int, worker_id: str, lease_seconds: float, outside_paused: list) -> list[int]:
+def _claim_class(priority: int, limit: int, worker_id: str, lease_seconds: float, claimable: list) -> list[int]:
     """One class's due rows, read off the partial index of queued rows (priority, next_attempt_at, id): the
     cost is the batch's, however many rows are sent, failed or deferred to later.
 
@@ -93,7 +98,7 @@ def _claim_class(priority: int, limit: int, worker_id: str, lease_seconds: float
     due = db.session.scalars(
         select(Delivery.id)
         .where(Delivery.status == DeliveryStatus.QUEUED, Delivery.priority == priority,
-               Delivery.next_attempt_at <= utcnow(), _not_held(), *outside_paused)
+               Delivery.next_attempt_at <= utcnow(), _not_held(), *claimable)
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -263,10 +268,10 @@ def outstanding() -> tuple[int, datetime | None]:
 
     One arm per state, each matching that state's partial index, in one statement: two statements would see
     two moments, and miss a row that moved from sending back to queued in between."""
-    outside_paused = _outside_paused_partitions()
+    claimable = _claimable_partitions()
     arms = [
         select(func.count().label("count"), func.min(moment).label("earliest"))
-        .where(Delivery.status == status, _not_held(), *outside_paused)
+        .where(Delivery.status == status, _not_held(), *claimable)
         for status, moment in ((DeliveryStatus.QUEUED, Delivery.next_attempt_at),
                                (DeliveryStatus.SENDING, Delivery.lease_expires_at))
     ]

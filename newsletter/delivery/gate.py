@@ -9,7 +9,8 @@ back-off) and when the status it read holds the edition. A pause or cancel there
 in flight plus at most `RECHECK_SECONDS`; once it returns, no message of the edition starts anywhere. A
 sender asking again queues behind a waiting pause, so a pause is never starved.
 
-Why not ask before every message: two round trips per message cost a fifth of the throughput.
+Why not ask before every message: two round trips per message cost a third of one process's throughput
+(1,392 against 2,147 msg/s in the benchmark).
 (PostgreSQL. SQLite runs one worker, and the check is a plain read before each message: a pause can meet a
 message whose check happened an instant before it.)
 """
