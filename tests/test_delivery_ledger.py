@@ -199,3 +199,19 @@ def test_an_edition_is_loaded_into_a_partition_of_its_own_which_retention_drops(
     assert ledger.prune(400) == 5
     assert partitions.edition_partitions() == []
     assert ledger.edition_counts(edition.id)["sent"] == 5
+
+
+@pytest.mark.postgres_only
+def test_an_edition_sent_to_nobody_keeps_no_partition_and_can_be_reopened_and_sent(app):
+    """Dropping an attached partition would lock the whole ledger; an empty load is never attached."""
+    from newsletter.delivery import partitions
+    from newsletter.editions import reopen_edition
+
+    edition = add_edition("en")
+    assert ledger.enqueue_edition(edition) == 0
+    assert partitions.edition_partitions() == []
+    cancel_edition(edition)
+    reopen_edition(edition)
+    add_subscribers(2, "en")
+    assert ledger.enqueue_edition(edition) == 2
+    assert partitions.edition_partitions() == [partitions.partition_name(edition.id)]

@@ -47,11 +47,12 @@ def upgrade():
     op.execute(f"CREATE TABLE deliveries_single PARTITION OF deliveries "
                f"(CONSTRAINT uq_deliveries_single_subscriber_edition UNIQUE (subscriber_id, edition_id)) "
                f"FOR VALUES FROM (MINVALUE) TO ({SPAN})")
+    last_id = op.get_bind().scalar(sa.text("SELECT coalesce(max(id), 0) FROM deliveries_previous"))
     _move_rows_and_sequence()
-    # Editions' rows are only ever loaded whole into their own partition from now on; rows already here
-    # (sent before this revision) are left as they are, hence NOT VALID.
-    op.execute("ALTER TABLE deliveries_single ADD CONSTRAINT ck_deliveries_single_no_edition "
-               "CHECK (edition_id IS NULL) NOT VALID")
+    # Editions' rows are only ever loaded whole into their own partition from now on; the rows already here
+    # (up to the last id at this upgrade) stay, and stay writable.
+    op.execute(f"ALTER TABLE deliveries_single ADD CONSTRAINT ck_deliveries_single_no_edition "
+               f"CHECK (edition_id IS NULL OR id <= {int(last_id)})")
 
 
 def downgrade():
@@ -64,8 +65,9 @@ def downgrade():
     _create_partitioned(keys=False)
     _move_rows_and_sequence()
     for table in ("suppressions", "bounce_events"):
+        # a partition's ids do not fit: such references are forgotten, as the 0007 schema cannot hold them
         op.alter_column(table, "delivery_id", type_=sa.Integer(), existing_type=sa.BigInteger(),
-                        postgresql_using="delivery_id::integer")
+                        postgresql_using="CASE WHEN delivery_id < 2147483648 THEN delivery_id::integer END")
 
 
 def _set_aside_unpartitioned():

@@ -76,12 +76,12 @@ def claim(worker_id: str, limit: int, lease_seconds: float, turn: int = 0) -> li
     claims), so even a batch of one serves both.
     """
     share = limit // 2 + (limit % 2 if turn % 2 == 0 else 0)
-    lease = (worker_id, lease_seconds, _claimable_partitions())
-    transactional = _claim_class(PRIORITY_TRANSACTIONAL, share, *lease)
-    digests = _claim_class(PRIORITY_DIGEST, limit - len(transactional), *lease)
+    claiming = (worker_id, lease_seconds, _claimable_partitions())  # the same for each class's claim
+    transactional = _claim_class(PRIORITY_TRANSACTIONAL, share, *claiming)
+    digests = _claim_class(PRIORITY_DIGEST, limit - len(transactional), *claiming)
     room = limit - len(transactional) - len(digests)
     if room and len(transactional) == share:
-        transactional += _claim_class(PRIORITY_TRANSACTIONAL, room, *lease)
+        transactional += _claim_class(PRIORITY_TRANSACTIONAL, room, *claiming)
     db.session.commit()
     return _interleave(transactional, digests)
 

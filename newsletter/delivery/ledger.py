@@ -133,6 +133,13 @@ def forget_subscribers(subscriber_ids: Select) -> list[int]:
     return locked
 
 
+def lock_for_enqueue() -> None:
+    """Take the locks an enqueue needs, first thing in the caller's transaction (PostgreSQL; a no-op when held
+    already, and on SQLite, which has one writer at a time)."""
+    if is_postgres():
+        partitions.lock_referenced_tables()
+
+
 def enqueue_edition(edition: Edition | int) -> int:
     """Move a draft or scheduled edition to `sending` and queue one delivery per confirmed subscriber.
 
@@ -143,8 +150,7 @@ def enqueue_edition(edition: Edition | int) -> int:
     Raises lifecycle.EditionConflict if the edition's state does not allow a send.
     """
     edition_id = _edition_id(edition)
-    if is_postgres():
-        partitions.lock_referenced_tables()
+    lock_for_enqueue()
     transition(edition_id, Action.SEND, commit=False)
     now = utcnow()
     language = db.session.scalar(select(Edition.language).where(Edition.id == edition_id))
@@ -258,7 +264,11 @@ def prune(retention_days: float, now=None) -> int:
         db.session.execute(update(Edition).where(Edition.id == edition_id)
                            .values(archived_counts=json.dumps(counts)))
         if is_postgres():
-            removed += partitions.drop_edition(edition_id)
+            dropped = partitions.drop_edition(edition_id)
+            if dropped is None:
+                db.session.rollback()  # the ledger is busy: this edition waits for the next round
+                continue
+            removed += dropped
         removed += db.session.execute(delete(Delivery).where(Delivery.edition_id == edition_id)).rowcount
         db.session.commit()  # one edition per transaction: short locks, and progress kept if stopped
     removed += db.session.execute(

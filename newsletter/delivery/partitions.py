@@ -12,7 +12,10 @@ edition's move to `sending`, or not at all.
 """
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import Select, column, func, insert, literal, table, text
+from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
 from ..models.delivery import LEDGER_PARTITION_SPAN
@@ -22,6 +25,7 @@ from ..models.delivery import LEDGER_PARTITION_SPAN
 # (sign-ups, bounce handling) waiting about as long as the load, and no one can delete a subscriber that the
 # load has read.
 REFERENCED_TABLES = ("editions", "subscribers")
+log = logging.getLogger(__name__)
 
 
 def lock_referenced_tables() -> None:
@@ -52,7 +56,11 @@ def load_edition(edition_id: int, columns: list[str], rows: Select) -> tuple[int
     db.session.execute(text(f"CREATE TABLE {name} (LIKE deliveries INCLUDING DEFAULTS)"))
     numbered = rows.with_only_columns(literal(low) + func.row_number().over(), *rows.selected_columns)
     target = table(name, *(column(name_) for name_ in ["id", *columns]))
-    db.session.execute(insert(target).from_select(["id", *columns], numbered))
+    loaded = db.session.execute(insert(target).from_select(["id", *columns], numbered)
+                                .execution_options(preserve_rowcount=True)).rowcount
+    if not loaded:  # an edition sent to nobody keeps no partition (so a reopened one can be sent again)
+        db.session.execute(text(f"DROP TABLE {name}"))
+        return 0, 0
     db.session.execute(text(
         f"ALTER TABLE {name} ADD CONSTRAINT ck_{name}_ids CHECK (id >= {low} AND id < {high}), "
         f"ADD CONSTRAINT pk_{name} PRIMARY KEY (id), "
@@ -73,13 +81,25 @@ def _drop_if_empty(name: str) -> None:
     db.session.execute(text(f"DROP TABLE {name}"))
 
 
-def drop_edition(edition_id: int) -> int:
-    """Remove an edition's partition, if it has one (retention): returns the rows it held."""
+DROP_LOCK_TIMEOUT = "2s"
+
+
+def drop_edition(edition_id: int) -> int | None:
+    """Remove an edition's partition, if it has one (retention), and return the rows it held. Dropping a
+    partition locks the whole ledger for an instant, so it waits at most `DROP_LOCK_TIMEOUT` for the workers'
+    transactions: None if it could not get the lock (the caller rolls back and tries again later)."""
     name = partition_name(edition_id)
     if db.session.scalar(text("SELECT to_regclass(:name)"), {"name": name}) is None:
         return 0
     rows = int(db.session.scalar(text(f"SELECT count(*) FROM {name}")))
-    db.session.execute(text(f"DROP TABLE {name}"))
+    db.session.execute(text(f"SET LOCAL lock_timeout = '{DROP_LOCK_TIMEOUT}'"))
+    try:
+        with db.session.begin_nested():
+            db.session.execute(text(f"DROP TABLE {name}"))
+    except OperationalError:
+        log.info("retention: the ledger was busy; partition %s is dropped at the next round", name)
+        return None
+    db.session.execute(text("SET LOCAL lock_timeout = 0"))
     return rows
 
 

@@ -136,10 +136,10 @@ class SenderPool:
                 transport.close()
                 gate.close()
 
-    def _serve_one(self, job: Job, transport, gate: SendGate, then: Envelope | None) -> None:
+    def _serve_one(self, job: Job, transport, gate: SendGate, announce: Envelope | None) -> None:
         try:
-            self._deliver(job, transport, gate, then)
-            transport.keep_only(then)
+            self._deliver(job, transport, gate, announce)
+            transport.keep_only(announce)
         except Exception as error:
             log.exception("delivery %s: unexpected error; queued again", job.delivery_id)
             self._record(recorder.deferred(job, f"worker error: {error.__class__.__name__}",
@@ -214,9 +214,10 @@ class SenderPool:
         self._record(recorder.given_back(job, reason, cancelled=held == EditionStatus.CANCELLED))
         return True
 
-    def _deliver(self, job: Job, transport, gate: SendGate, then: Envelope | None = None) -> None:
+    def _deliver(self, job: Job, transport, gate: SendGate, announce: Envelope | None = None) -> None:
         if not self.recorder.healthy.is_set():
             gate.release()
+            transport.keep_only(None)  # an envelope sent ahead would time out at the relay meanwhile
             self.recorder.wait_until_healthy(self.stop)
         if self._held_back(job):
             return
@@ -230,6 +231,7 @@ class SenderPool:
                                                     cancelled=False))
         if self.throttle.limited or self.throttle.paused_until() > time.time():
             gate.release()  # the wait for a slot can be long
+            transport.keep_only(None)
         if not self.throttle.acquire(self.stop):
             return self._record(recorder.given_back(job, "worker stopped", cancelled=False))
         sender = envelope_sender(job.delivery_id, secret=self._secret, domain=self._bounce_domain)
@@ -242,7 +244,7 @@ class SenderPool:
             if self._held_back(job):
                 return
             try:
-                reply = transport.send(sender, job.email, message, then)
+                reply = transport.send(sender, job.email, message, announce)
             except DeliveryError as error:
                 return self._refused(job, error, transport)
         self._record(recorder.sent(job, str(reply)))

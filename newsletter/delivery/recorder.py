@@ -211,9 +211,9 @@ class OutcomeRecorder:
             self.on_recorded(outcome)
 
     def _write(self, batch: list[Outcome]) -> None:
-        """One transaction, rows in ascending id order (the order every multi-row update of the ledger locks
-        them in, so this cannot deadlock with the worker's lease renewal): runs of the same shape of outcome
-        go as one executemany; a suppression only where its row was still ours."""
+        """One transaction: runs of outcomes of one shape (in ascending id order) as one statement each (an
+        executemany, or on PostgreSQL one UPDATE over arrays, whose lock order the planner picks: a deadlock
+        with lease renewal is retried as a conflict); a suppression only where its row was still ours."""
         runs: list[tuple[tuple, list[dict]]] = []
         suppressing = []
         for outcome in sorted(batch, key=lambda outcome: outcome.job.delivery_id):

@@ -57,6 +57,7 @@ def send_edition(edition: Edition) -> int:
     if not week_has_articles:
         db.session.rollback()
         raise NothingToSend(edition)
+    ledger.lock_for_enqueue()  # before the rebuild writes the edition: see `partitions.lock_referenced_tables`
     rebuild_if_stale(edition, commit=False)
     if edition.article_count == 0:
         db.session.rollback()
