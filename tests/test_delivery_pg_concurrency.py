@@ -112,7 +112,7 @@ def dangling_references() -> int:
 
 
 def test_an_erasure_waits_for_an_enqueue_in_progress_and_clears_its_rows(app):
-    """The ledger has no foreign keys; the audience lock keeps an erasure from missing rows not yet committed."""
+    """The enqueue holds the subscribers table, so the erasure waits for its commit; the key clears its new row."""
     ids = add_subscribers(20, "en")
     edition_id = add_edition("en").id
 
