@@ -215,3 +215,29 @@ def test_an_edition_sent_to_nobody_keeps_no_partition_and_can_be_reopened_and_se
     add_subscribers(2, "en")
     assert ledger.enqueue_edition(edition) == 2
     assert partitions.edition_partitions() == [partitions.partition_name(edition.id)]
+
+
+@pytest.mark.postgres_only
+def test_retention_waits_for_a_busy_ledger_instead_of_stopping_the_workers(app, monkeypatch):
+    """Dropping a partition locks the whole ledger: while a worker's transaction holds it, retention gives up
+    after its lock timeout, keeps everything as it was, and drops the partition at the next round."""
+    from newsletter.delivery import partitions
+
+    monkeypatch.setattr(partitions, "DROP_LOCK_TIMEOUT", "200ms")
+    add_subscribers(3, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    db.session.execute(db.update(Delivery).values(status="sent", sent_at=utcnow()))
+    db.session.execute(db.update(Edition).values(status="sent", sent_at=utcnow() - timedelta(days=401)))
+    db.session.commit()
+
+    with db.engine.connect() as busy_worker:
+        busy_worker.execute(db.update(Delivery).where(Delivery.edition_id == edition.id).values(attempts=2))
+        assert ledger.prune(400) == 0
+        busy_worker.rollback()
+    db.session.expire_all()
+    assert partitions.edition_partitions() == [partitions.partition_name(edition.id)]
+    assert db.session.get(Edition, edition.id).archived_counts is None
+
+    assert ledger.prune(400) == 3
+    assert partitions.edition_partitions() == []

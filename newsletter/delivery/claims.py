@@ -4,19 +4,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, exists, func, or_, select, union_all, update
+from sqlalchemy import and_, bindparam, case, exists, func, select, union_all, update
 
 from ..extensions import db
 from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
 from ..models.content import EditionStatus
-from ..models.delivery import (
-    LEDGER_PARTITION_SPAN, PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus,
-)
+from ..models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
 from ..models.subscribers import CONFIRMED
 from ..database import id_chunks, is_postgres
 from ..lifecycle import HELD, Action, condition
 from .ledger import cancel_queued, has_renderer
-from .partitions import id_range
+from .partitions import in_partitions_of
 
 RECENT_CANCEL_SECONDS = 600
 PAUSED_REASON = "not sent: edition paused"
@@ -62,8 +60,7 @@ def _claimable_partitions() -> list:
     if not is_postgres():
         return []
     sending = db.session.scalars(select(Edition.id).where(Edition.status == EditionStatus.SENDING)).all()
-    ranges = [Delivery.id.between(low, high - 1) for low, high in map(id_range, sending)]
-    return [or_(Delivery.id < LEDGER_PARTITION_SPAN, *ranges)]
+    return [in_partitions_of(sending)]
 
 
 def claim(worker_id: str, limit: int, lease_seconds: float, turn: int = 0) -> list[int]:

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Select, column, func, insert, literal, table, text
+from sqlalchemy import ColumnElement, Select, column, func, insert, literal, or_, table, text
 from sqlalchemy.exc import OperationalError
 
 from ..extensions import db
-from ..models.delivery import LEDGER_PARTITION_SPAN
+from ..models.delivery import LEDGER_PARTITION_SPAN, Delivery
 
 # Taken before the edition's row, so that an enqueue never waits for a table lock while holding a row lock
 # another writer waits for. Attaching checks the keys under these locks; taking them first keeps writers
@@ -44,15 +44,21 @@ def id_range(edition_id: int) -> tuple[int, int]:
     return low, low + LEDGER_PARTITION_SPAN
 
 
+def in_partitions_of(edition_ids: list[int]) -> ColumnElement[bool]:
+    """A condition on `Delivery.id` that reads only `deliveries_single` and the partitions of these editions:
+    the planner prunes every other partition."""
+    ranges = [Delivery.id.between(low, high - 1) for low, high in map(id_range, edition_ids)]
+    return or_(Delivery.id < LEDGER_PARTITION_SPAN, *ranges)
+
+
 def load_edition(edition_id: int, columns: list[str], rows: Select) -> tuple[int, int]:
     """Load `rows` (values for `columns`, without `id`) as the edition's partition and attach it.
 
-    Returns (rows loaded, of which suppressed). A partition left empty under the same name (an edition id
-    reused after the ledger was emptied) is dropped first; one holding rows is an error the caller sees.
+    Returns (rows loaded, of which suppressed).
     """
     name = partition_name(edition_id)
     low, high = id_range(edition_id)
-    _drop_if_empty(name)
+    _refuse_if_present(name)
     db.session.execute(text(f"CREATE TABLE {name} (LIKE deliveries INCLUDING DEFAULTS)"))
     numbered = rows.with_only_columns(literal(low) + func.row_number().over(), *rows.selected_columns)
     target = table(name, *(column(name_) for name_ in ["id", *columns]))
@@ -68,17 +74,15 @@ def load_edition(edition_id: int, columns: list[str], rows: Select) -> tuple[int
     ))
     db.session.execute(text(f"ANALYZE {name}"))
     db.session.execute(text(f"ALTER TABLE deliveries ATTACH PARTITION {name} FOR VALUES FROM ({low}) TO ({high})"))
-    counts = db.session.execute(text(
-        f"SELECT count(*), count(*) FILTER (WHERE status = 'suppressed') FROM {name}")).one()
-    return int(counts[0]), int(counts[1])
+    suppressed = db.session.scalar(text(f"SELECT count(*) FROM {name} WHERE status = 'suppressed'"))
+    return int(loaded), int(suppressed)
 
 
-def _drop_if_empty(name: str) -> None:
-    if db.session.scalar(text("SELECT to_regclass(:name)"), {"name": name}) is None:
-        return
-    if db.session.scalar(text(f"SELECT EXISTS (SELECT FROM {name})")):
-        raise RuntimeError(f"the ledger partition {name} already holds deliveries")
-    db.session.execute(text(f"DROP TABLE {name}"))
+def _refuse_if_present(name: str) -> None:
+    """An edition is enqueued once, and one sent to nobody keeps no partition, so a partition of that name
+    can only be left from an edition id used before (a ledger emptied by hand): say so rather than mix."""
+    if db.session.scalar(text("SELECT to_regclass(:name)"), {"name": name}) is not None:
+        raise RuntimeError(f"the ledger partition {name} already exists; drop it (it holds an older edition's rows)")
 
 
 DROP_LOCK_TIMEOUT = "2s"
@@ -99,7 +103,7 @@ def drop_edition(edition_id: int) -> int | None:
     except OperationalError:
         log.info("retention: the ledger was busy; partition %s is dropped at the next round", name)
         return None
-    db.session.execute(text("SET LOCAL lock_timeout = 0"))
+    db.session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
     return rows
 
 

@@ -125,20 +125,23 @@ class SenderPool:
             transport = open_transport(self.app.config)
             gate = SendGate(db.engine)
             try:
-                job = self._next_job(gate)
+                job, envelope = self._next_job(gate), None
                 while job is not None:
                     following = self._following_job()
-                    self._serve_one(job, transport, gate, self._envelope_of(following))
+                    announce = self._envelope_of(following)
+                    self._serve_one(job, transport, gate, envelope, announce)
                     if following is _STOP:
                         return
-                    job = following if following is not None else self._next_job(gate)
+                    job, envelope = (following, announce) if following is not None else (self._next_job(gate), None)
             finally:
                 transport.close()
                 gate.close()
 
-    def _serve_one(self, job: Job, transport, gate: SendGate, announce: Envelope | None) -> None:
+    def _serve_one(self, job: Job, transport, gate: SendGate, envelope: Envelope | None,
+                   announce: Envelope | None) -> None:
+        """Deliver `job` (whose `envelope` is known when it was announced) and announce the next one's."""
         try:
-            self._deliver(job, transport, gate, announce)
+            self._deliver(job, transport, gate, envelope or self._envelope(job), announce)
             transport.keep_only(announce)
         except Exception as error:
             log.exception("delivery %s: unexpected error; queued again", job.delivery_id)
@@ -164,6 +167,9 @@ class SenderPool:
         job that will be held back anyway."""
         if job is None or job is _STOP or not job.email or self.throttle.limited or job.edition_id in self.held:
             return None
+        return self._envelope(job)
+
+    def _envelope(self, job: Job) -> Envelope:
         return Envelope(envelope_sender(job.delivery_id, secret=self._secret, domain=self._bounce_domain), job.email)
 
     def _next_job(self, gate: SendGate) -> Job | None:
@@ -214,7 +220,7 @@ class SenderPool:
         self._record(recorder.given_back(job, reason, cancelled=held == EditionStatus.CANCELLED))
         return True
 
-    def _deliver(self, job: Job, transport, gate: SendGate, announce: Envelope | None = None) -> None:
+    def _deliver(self, job: Job, transport, gate: SendGate, envelope: Envelope, announce: Envelope | None) -> None:
         if not self.recorder.healthy.is_set():
             gate.release()
             transport.keep_only(None)  # an envelope sent ahead would time out at the relay meanwhile
@@ -234,7 +240,6 @@ class SenderPool:
             transport.keep_only(None)
         if not self.throttle.acquire(self.stop):
             return self._record(recorder.given_back(job, "worker stopped", cancelled=False))
-        sender = envelope_sender(job.delivery_id, secret=self._secret, domain=self._bounce_domain)
         with gate.passage(job.edition_id) as status:
             if status == UNKNOWN:
                 return self._record(recorder.given_back(job, "not sent: the database could not confirm the "
@@ -244,7 +249,7 @@ class SenderPool:
             if self._held_back(job):
                 return
             try:
-                reply = transport.send(sender, job.email, message, announce)
+                reply = transport.send(envelope.sender, envelope.recipient, message, announce)
             except DeliveryError as error:
                 return self._refused(job, error, transport)
         self._record(recorder.sent(job, str(reply)))
