@@ -19,8 +19,7 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import any_, bindparam, cast, func
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -243,48 +242,54 @@ class OutcomeRecorder:
                                         "created_at": utcnow(), "delivery_id": outcome.job.delivery_id})
 
     def _statement(self, shape: tuple):
-        """An UPDATE by primary key, with `_recordable`'s conditions."""
+        """An UPDATE by primary key. An accepted message is recorded whatever became of its lease (the relay
+        took it, so it must never be queued again); any other outcome only while this worker holds the row."""
         statement = self._statements.get(shape)
         if statement is None:
             accepted, *columns = shape
             table = Delivery.__table__
+            condition = [table.c.id == bindparam("v_id")]
+            if accepted:
+                condition.append(table.c.status != DeliveryStatus.SENT)
+            else:
+                condition += [table.c.status == DeliveryStatus.SENDING, table.c.claimed_by == bindparam("v_worker")]
             values = {column: bindparam(f"v_{column}") for column in columns}
-            statement = _recording(table, accepted, bindparam("v_worker"), values).where(table.c.id == bindparam("v_id"))
+            values["claimed_by"] = bindparam("v_worker") if accepted else None  # who sent it stays on record
+            statement = table.update().where(*condition).values(lease_expires_at=None, **values)
             self._statements[shape] = statement
         return statement
 
 
-def _recording(table, accepted: bool, worker, values: dict):
-    """The UPDATE that records outcomes of one shape, without its choice of rows. An accepted message is
-    recorded whatever became of its lease (the relay took it, so it must never be queued again); any other
-    outcome only while this worker holds the row. Who sent a message stays on record."""
-    if accepted:
-        held = [table.c.status != DeliveryStatus.SENT]
-    else:
-        held = [table.c.status == DeliveryStatus.SENDING, table.c.claimed_by == worker]
-    return (table.update().where(*held)
-            .values(lease_expires_at=None, claimed_by=worker if accepted else None, **values))
+COLUMN_TYPES = {"id": "bigint", "status": "varchar", "sent_at": "timestamptz", "attempts": "integer",
+                "last_reply": "varchar", "next_attempt_at": "timestamptz", "first_deferred_at": "timestamptz"}
 
 
 @lru_cache(maxsize=32)
-def _batch_update(shape: tuple):
-    """PostgreSQL: a run of outcomes of one shape as one UPDATE over arrays (`unnest`), with the conditions
-    of `_recording`. One statement is planned once for the run, where an executemany planned every row again
-    (each plan prunes the ledger's partitions: tens of microseconds per row)."""
+def _batch_update(shape: tuple) -> TextClause:
+    """PostgreSQL: a run of outcomes of one shape as one UPDATE over arrays, with the conditions of
+    `OutcomeRecorder._statement`. One statement is planned once for the run, where an executemany planned
+    every row again (each plan prunes the ledger's partitions: tens of microseconds per row)."""
     accepted, *columns = shape
-    table = Delivery.__table__
     names = ["id", *columns]
-    arrays = [cast(bindparam(name), postgresql.ARRAY(table.c[name].type)) for name in names]
-    outcome = func.unnest(*arrays).table_valued(*names).render_derived(name="outcome")
-    values = {column: outcome.c[column] for column in columns}
-    return _recording(table, accepted, bindparam("worker"), values).where(
-        table.c.id == outcome.c.id, table.c.id == any_(cast(bindparam("id"), postgresql.ARRAY(table.c.id.type))))
+    arrays = ", ".join(f"CAST(:{name} AS {COLUMN_TYPES[name]}[])" for name in names)
+    values = ", ".join(f"{column} = outcome.{column}" for column in columns)
+    owner = "CAST(:worker AS varchar)" if accepted else "NULL"
+    held = "d.status <> 'sent'" if accepted else "d.status = 'sending' AND d.claimed_by = :worker"
+    return text(
+        f"UPDATE deliveries AS d SET {values}, lease_expires_at = NULL, claimed_by = {owner} "
+        f"FROM unnest({arrays}) AS outcome({', '.join(names)}) "
+        f"WHERE d.id = outcome.id AND d.id = ANY(CAST(:id AS bigint[])) AND {held}"
+    )
 
 
 def _columns_of(rows: list[dict]) -> dict:
     """`_statement`'s parameter rows as one array per column, for `_batch_update`."""
-    arrays = {name.removeprefix("v_"): [row[name] for row in rows] for name in rows[0] if name != "v_worker"}
+    arrays = {name.removeprefix("v_"): [_plain(row[name]) for row in rows] for name in rows[0] if name != "v_worker"}
     return {**arrays, "worker": rows[0]["v_worker"]}
+
+
+def _plain(value):
+    return str(value) if isinstance(value, str) else value  # a StrEnum as its value, whatever the driver's rule
 
 
 def _suppression_insert(dialect: str):
