@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from ..extensions import db
 from ..lifecycle import HELD
 from ..models import Edition
+from .outage import discard
 
 log = logging.getLogger(__name__)
 UNKNOWN = "unknown"  # the database could not say: hold this one message back, nothing else
@@ -127,9 +128,4 @@ class SendGate:
     def _discard(self, error: SQLAlchemyError) -> None:
         log.warning("send gate: database error (%s); the message waits", error.__class__.__name__)
         connection, self._connection, self._holding = self._connection, None, None
-        if connection is not None:
-            try:
-                connection.invalidate()
-                connection.close()
-            except SQLAlchemyError:
-                pass
+        discard(connection)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
 CONFLICT_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure
@@ -64,3 +65,15 @@ def is_outage(error: DBAPIError) -> bool:
 def is_conflict(error: SQLAlchemyError) -> bool:
     """A deadlock or serialization failure: another transaction got in the way; trying again will do."""
     return getattr(getattr(error, "orig", None), "sqlstate", None) in CONFLICT_SQLSTATES
+
+
+def discard(connection: Connection | None) -> None:
+    """Close a connection that met an error without giving it back to the pool: one broken by an outage must
+    not be handed out again, and one that merely failed costs a reconnect, which errors are rare enough for."""
+    if connection is None:
+        return
+    try:
+        connection.invalidate()
+        connection.close()
+    except SQLAlchemyError:
+        pass

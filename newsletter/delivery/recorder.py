@@ -10,7 +10,6 @@ is written again on a fresh one, with back-off, for as long as the database take
 from __future__ import annotations
 
 import logging
-import queue
 import random
 import threading
 import time
@@ -20,13 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import TextClause, bindparam, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ..models import Delivery, Suppression, utcnow
 from ..models.delivery import DeliveryStatus
 from .claims import Job
-from .outage import OutageBackoff, is_conflict, is_outage
+from .inbox import BatchInbox
+from .outage import OutageBackoff, discard, is_conflict, is_outage
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 100
@@ -97,19 +97,20 @@ class OutcomeRecorder:
         self.on_recorded = on_recorded
         self.healthy = threading.Event()
         self.healthy.set()
-        self._queue: queue.Queue = queue.Queue()
+        self._inbox = BatchInbox(BATCH_SIZE, BATCH_SECONDS)
         self._pending: dict[int, Outcome] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._abandon = threading.Event()
         self._statements: dict[tuple, object] = {}
+        self._held: Connection | None = None
         self._thread = threading.Thread(target=self._run, name="outcome-recorder", daemon=True)
         self._thread.start()
 
     def put(self, outcome: Outcome) -> None:
         with self._lock:
             self._pending[outcome.job.delivery_id] = outcome
-        self._queue.put(outcome)
+        self._inbox.put(outcome)
 
     def pending_ids(self) -> frozenset[int]:
         """Rows whose outcome is decided but not yet stored: they stay `sending` under this worker's lease."""
@@ -126,7 +127,7 @@ class OutcomeRecorder:
     def close(self, timeout: float) -> frozenset[int]:
         """Store what is queued (waiting up to `timeout` for the database); returns the ids left unstored."""
         self._closing.set()
-        self._queue.put(None)
+        self._inbox.close()
         self._thread.join(timeout)
         if self._thread.is_alive():
             self._abandon.set()
@@ -138,30 +139,14 @@ class OutcomeRecorder:
 
     def _run(self) -> None:
         while True:
-            batch, done = self._collect()
+            batch, done = self._inbox.take()
             try:
                 if batch:
                     self._store(batch)
             except Exception:  # never let the recorder die with outcomes in hand: they stay pending
                 log.exception("recording %d outcomes failed unexpectedly; they stay in memory", len(batch))
             if done or self._abandon.is_set():
-                return
-
-    def _collect(self) -> tuple[list[Outcome], bool]:
-        first = self._queue.get()
-        if first is None:
-            return [], True
-        batch, deadline = [first], time.monotonic() + BATCH_SECONDS
-        while len(batch) < BATCH_SIZE:
-            try:
-                item = self._queue.get(timeout=max(deadline - time.monotonic(), 0))
-            except queue.Empty:
-                break
-            if item is None:
-                self._queue.put(None)
-                break
-            batch.append(item)
-        return batch, False
+                return self._drop_connection()
 
     def _store(self, batch: list[Outcome]) -> None:
         """Write the batch, retrying through outages; a batch the database refuses is written row by row."""
@@ -226,20 +211,39 @@ class OutcomeRecorder:
                 runs[-1][1].append(parameters)
             else:
                 runs.append((shape, [parameters]))
-        with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql" and not self.durable:
-                connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
-            batched = connection.dialect.name == "postgresql"
-            for shape, rows in runs:
-                if batched and len(rows) > 1:
-                    connection.execute(_batch_update(shape), _columns_of(rows))
-                else:
-                    connection.execute(self._statement(shape), rows)
-            for outcome, shape, parameters in suppressing:
-                if connection.execute(self._statement(shape), parameters).rowcount == 1:
-                    connection.execute(_suppression_insert(connection.dialect.name),
-                                       {"email": outcome.job.email, "reason": outcome.suppress_reason,
-                                        "created_at": utcnow(), "delivery_id": outcome.job.delivery_id})
+        connection = self._connection()
+        try:
+            with connection.begin():
+                self._write_runs(connection, runs, suppressing)
+        except SQLAlchemyError:
+            self._drop_connection()
+            raise
+
+    def _connection(self) -> Connection:
+        """The recorder's own connection, kept between batches: checked out of the pool for each batch, it
+        was pinged each time, a round trip per batch. Any error drops it and the next batch opens another."""
+        if self._held is None:
+            self._held = self.engine.connect()
+        return self._held
+
+    def _drop_connection(self) -> None:
+        connection, self._held = self._held, None
+        discard(connection)
+
+    def _write_runs(self, connection: Connection, runs: list, suppressing: list) -> None:
+        if connection.dialect.name == "postgresql" and not self.durable:
+            connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
+        batched = connection.dialect.name == "postgresql"
+        for shape, rows in runs:
+            if batched and len(rows) > 1:
+                connection.execute(_batch_update(shape), _columns_of(rows))
+            else:
+                connection.execute(self._statement(shape), rows)
+        for outcome, shape, parameters in suppressing:
+            if connection.execute(self._statement(shape), parameters).rowcount == 1:
+                connection.execute(_suppression_insert(connection.dialect.name),
+                                   {"email": outcome.job.email, "reason": outcome.suppress_reason,
+                                    "created_at": utcnow(), "delivery_id": outcome.job.delivery_id})
 
     def _statement(self, shape: tuple):
         """An UPDATE by primary key. An accepted message is recorded whatever became of its lease (the relay
