@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
-import json
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode, int_to_bytes, want_bytes
 
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
@@ -35,8 +35,11 @@ def address_fingerprint(email: str) -> str:
     Keyed with SECRET_KEY: token payloads are only signed, not encrypted, so a plain hash of the
     address could be checked against a guessed address by anyone holding a link.
     """
-    key = str(current_app.config["SECRET_KEY"]).encode("utf-8")
-    return hmac.new(key, email.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+    return _fingerprint(str(current_app.config["SECRET_KEY"]).encode("utf-8"), email)
+
+
+def _fingerprint(key: bytes, email: str) -> str:
+    return hmac.digest(key, email.encode("utf-8"), "sha256").hex()[:16]
 
 
 def fingerprint_matches(fingerprint: str, email: str, former: str | None = None) -> bool:
@@ -74,21 +77,38 @@ class SubscriberLinks:
 class LinkSigner:
     """Signs subscribers' personal links (paths served by the subscriptions blueprint).
 
-    Build it once and reuse it: the delivery worker signs a pair of links for every message, and the
-    signers, key derivation included, are made here only once. The tokens are exactly `make_token`'s.
+    Build it once and reuse it: the delivery worker signs a pair of links for every message. The tokens are
+    exactly `make_token`'s (itsdangerous's timed signer), but made here with the signer's key derived once,
+    the timestamp encoded once a second and each HMAC computed in one call to OpenSSL: itsdangerous derives
+    the key again and builds its HMAC in Python for every token, 20 µs a token, a tenth of what a worker
+    thread spends on a message.
     """
 
     def __init__(self):
         config = current_app.config
         self.base = config["BASE_URL"]
         self.mail_domain = config["MAIL_FROM"].rsplit("@", 1)[-1].strip("> ")
-        self._signers = {purpose: _serializer(purpose).make_signer() for purpose in (UNSUBSCRIBE, PREFERENCES)}
+        self._fingerprint_key = str(config["SECRET_KEY"]).encode("utf-8")
+        signers = {purpose: _serializer(purpose).make_signer() for purpose in (UNSUBSCRIBE, PREFERENCES)}
+        self._keys = {purpose: signer.derive_key() for purpose, signer in signers.items()}
+        self._digest = {purpose: signer.digest_method().name for purpose, signer in signers.items()}
+        self._separator = {purpose: want_bytes(signer.sep) for purpose, signer in signers.items()}
+        self._second = (-1, b"")
+
+    def _timestamp(self) -> bytes:
+        now = int(time.time())
+        if self._second[0] != now:
+            self._second = (now, base64_encode(int_to_bytes(now)))
+        return self._second[1]
 
     def _token(self, purpose: str, payload: bytes) -> str:
-        return self._signers[purpose].sign(payload).decode("ascii")
+        separator = self._separator[purpose]
+        value = payload + separator + self._timestamp()
+        signature = base64_encode(hmac.digest(self._keys[purpose], value, self._digest[purpose]))
+        return (value + separator + signature).decode("ascii")
 
     def links(self, subscriber_id: int, email: str) -> SubscriberLinks:
-        compact = json.dumps([subscriber_id, address_fingerprint(email)], separators=(",", ":")).encode("utf-8")
+        compact = f'[{int(subscriber_id)},"{_fingerprint(self._fingerprint_key, email)}"]'.encode("ascii")  # json.dumps, compact separators
         payload = base64.urlsafe_b64encode(compact).rstrip(b"=")
         unsubscribe = self._token(UNSUBSCRIBE, payload)
         return SubscriberLinks(

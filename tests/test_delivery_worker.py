@@ -1,6 +1,8 @@
 """The worker drains the ledger through the SMTP pool: one accepted message per subscriber, editions settled."""
 from __future__ import annotations
 
+import pytest
+
 from newsletter.delivery import ledger, worker
 from newsletter.extensions import db
 from newsletter.models import Delivery, Edition
@@ -85,3 +87,50 @@ def test_once_waits_for_another_workers_lease_without_busy_polling(fast_smtp_con
     assert statuses(edition.id) == {"sent": 2}
     assert len(recipients(smtp_server.messages)) == 2
     assert len(looks) < 15, f"{len(looks)} polls while waiting 1.5 s"
+
+
+def test_each_message_built_while_the_relay_reads_the_last_is_its_reader_s(fast_smtp_config, app, smtp_server):
+    """With one pipelined connection every message but the first is built ahead, in the wait for the reply
+    to the one before: each must still reach its own reader, with that reader's own links."""
+    from newsletter.delivery.verp import delivery_id_from_bounce
+    from newsletter.tokens import UNSUBSCRIBE, read_token
+
+    app.config["SMTP_CONNECTIONS"] = 1
+    ids = add_subscribers(25, "en")
+    ledger.enqueue_edition(add_edition("en"))
+
+    worker.run(once=True, poll_seconds=0.05)
+
+    assert len(smtp_server.messages) == 25
+    subscriber_of = {row.id: row.subscriber_id for row in db.session.scalars(db.select(Delivery))}
+    for received in smtp_server.messages:
+        parsed = received.parsed()
+        assert parsed["To"] == received.recipients[0]
+        token = parsed["List-Unsubscribe"].split(",")[0].strip().strip("<>").rsplit("/", 1)[1]
+        reader = read_token(UNSUBSCRIBE, token)[0]
+        assert subscriber_of[delivery_id_from_bounce(received.mail_from)] == reader
+        assert received.recipients == [f"reader{ids.index(reader)}@example.net"]
+
+
+def test_a_message_that_cannot_be_built_ahead_is_built_in_its_turn(app):
+    """Building ahead never raises: the failure is met again, and dealt with, when the job's turn comes."""
+    from newsletter.delivery.claims import Job
+    from newsletter.delivery.messages import MessageBuilder
+    from newsletter.models import utcnow
+
+    class Broken:
+        def message_id(self, subscriber_id):
+            return "<id@example.net>"
+
+        def render(self, *args):
+            raise RuntimeError("template broken")
+
+    builder = MessageBuilder(signer=None)
+    builder.templates[7] = Broken()
+    job = Job(1, "digest", 7, 3, "reader@example.net", None, 0, utcnow())
+
+    builder.build_ahead(job)
+    builder.build_ahead(None)
+
+    with pytest.raises(RuntimeError, match="template broken"):
+        builder.message(job)

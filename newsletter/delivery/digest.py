@@ -23,6 +23,8 @@ from .signing import DkimSigner
 
 PLACEHOLDER_PATTERN = re.compile(f"({UNSUBSCRIBE}|{PREFERENCES})")
 MAX_QP_LINE = 76
+PERSONAL_FIELDS = (b"Date", b"To", b"Message-ID", b"List-Unsubscribe", b"List-Unsubscribe-Post")  # each reader's
+_PLAIN = re.compile(rb"[!-<>-~]*")  # what quoted-printable leaves as it is: printable ASCII but "=", no blanks
 
 
 def qp_encode(text: str) -> bytes:
@@ -38,7 +40,10 @@ def _qp_url(url: str) -> bytes:
     A soft line break can fall just before a dot of the token; such a line is wrapped again with that dot
     encoded, so the message stays in SMTP's wire form as built (see `compose.WireMessage`): about two in
     three messages had to be scanned and dot-stuffed whole before."""
-    encoded = binascii.b2a_qp(url.encode("utf-8"), quotetabs=True, istext=True, header=False)
+    raw = url.encode("utf-8")
+    if _PLAIN.fullmatch(raw):  # printable ASCII but `=`: quoted-printable only wraps it
+        return _wrapped(raw)
+    encoded = binascii.b2a_qp(raw, quotetabs=True, istext=True, header=False)
     if encoded.startswith(b".") or b"\n." in encoded:
         return _wrapped(encoded.replace(b"=\n", b""))
     return encoded.replace(b"\n", b"\r\n")
@@ -125,11 +130,13 @@ class DigestTemplate:
         self.common_headers = b"".join(_header(name, value) for name, value in common)
         self.boundary = boundary
         self.body = _body_layout(boundary, _segments(edition.text), _segments(edition.html))
+        self._slot_at = [(index, part) for index, part in enumerate(self.body) if isinstance(part, tuple)]
+        self._slots = list(dict.fromkeys(slot for _index, slot in self._slot_at))
         self.dkim = dkim
         self._transparent = all(is_transparent(part) for part in [self.common_headers, *self.body]
                                 if isinstance(part, bytes))
         if dkim:
-            self._shared_head = dkim.shared_head(self.common_headers)
+            self._head_plan = dkim.prepare_head(PERSONAL_FIELDS, self.common_headers)
             self._shared_body = dkim.shared_body([part if isinstance(part, bytes) else None for part in self.body])
 
     def message_id(self, subscriber_id: int) -> str:
@@ -140,21 +147,25 @@ class DigestTemplate:
     def render(self, recipient: str, links: SubscriberLinks, message_id: str) -> bytes:
         """The recipient's message bytes: personal headers, then the shared parts with their links."""
         values = {UNSUBSCRIBE: links.unsubscribe, PREFERENCES: links.preferences}
-        personal = b"".join((
-            _date_header(),
-            b"To: " + _address(recipient) + b"\r\n",
-            b"Message-ID: " + message_id.encode("ascii") + b"\r\n",
-            f"List-Unsubscribe: <{links.unsubscribe}>,\r\n <{links.unsubscribe_mailto}>\r\n".encode("ascii"),
-            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-        ))
-        pieces = {slot: _link_piece(values, *slot) for slot in self.body if isinstance(slot, tuple)}
-        body = b"".join(pieces[part] if isinstance(part, tuple) else part for part in self.body)
-        transparent = self._transparent and is_transparent(personal) and all(map(is_transparent, pieces.values()))
+        personal_values = [
+            _date_value(),
+            b" " + _address(recipient),
+            b" " + message_id.encode("ascii"),
+            f" <{links.unsubscribe}>,\r\n <{links.unsubscribe_mailto}>".encode("ascii"),
+            b" List-Unsubscribe=One-Click",
+        ]
+        personal = b"".join([name + b":" + value + b"\r\n" for name, value in zip(PERSONAL_FIELDS, personal_values)])
+        pieces = _link_pieces(values, self._slots)
+        parts = list(self.body)
+        for index, slot in self._slot_at:
+            parts[index] = pieces[slot]
+        body = b"".join(parts)
+        transparent = self._transparent and is_transparent(personal)  # link pieces are built transparent
         if self.dkim is None:
             message = personal + self.common_headers + b"\r\n" + body
             return WireMessage(message) if transparent else message
-        body_hash = self._shared_body.digest([pieces[part] for part in self.body if isinstance(part, tuple)])
-        signed = self.dkim.sign_prepared(personal, self._shared_head, body, body_hash)
+        body_hash = self._shared_body.digest([pieces[slot] for _index, slot in self._slot_at])
+        signed = self.dkim.sign_planned(self._head_plan, personal, personal_values, body, body_hash)
         signed.transparent = transparent
         return signed
 
@@ -176,19 +187,32 @@ def _body_layout(boundary: str, text: list[bytes | str], html_part: list[bytes |
     return layout
 
 
+def _link_pieces(values: dict[str, str], slots: list[Slot]) -> dict[Slot, bytes]:
+    """Each slot's encoded piece; a URL that is the same escaped or not (any of ours) is encoded once."""
+    pieces: dict[Slot, bytes] = {}
+    encoded: dict[str, bytes] = {}
+    for placeholder, escape in slots:
+        url = html.escape(values[placeholder], quote=True) if escape else values[placeholder]
+        if url not in encoded:
+            encoded[url] = _end_with_line_break(_qp_url(url))
+        pieces[placeholder, escape] = encoded[url]
+    return pieces
+
+
 def _link_piece(values: dict[str, str], placeholder: str, escape: bool) -> bytes:
-    url = html.escape(values[placeholder], quote=True) if escape else values[placeholder]
-    return _end_with_line_break(_qp_url(url))
+    """One slot's piece: whole quoted-printable lines in SMTP's wire form (CRLF ends, no line starts with a
+    dot), so a message stays transparent whatever the reader's links."""
+    return _link_pieces(values, [(placeholder, escape)])[placeholder, escape]
 
 
 _date_cache: list = [0, b""]
 
 
-def _date_header() -> bytes:
-    """The Date header, formatted once per second, in UTC as +0000 (RFC 5322; not the obsolete GMT)."""
+def _date_value() -> bytes:
+    """The Date header's value, formatted once per second, in UTC as +0000 (RFC 5322; not the obsolete GMT)."""
     now = int(time.time())
     if _date_cache[0] != now:
-        _date_cache[1] = f"Date: {rfc5322_date(now)}\r\n".encode("ascii")
+        _date_cache[1] = f" {rfc5322_date(now)}".encode("ascii")
         _date_cache[0] = now
     return _date_cache[1]
 

@@ -40,10 +40,12 @@ def _data_bytes(message: bytes) -> bytes:
 
 
 def pipelined_send(connection: smtplib.SMTP, envelope: Envelope, message: bytes, content_starting=lambda: None,
-                   *, announced: bool = False, following: Envelope | None = None) -> None:
+                   *, announced: bool = False, following: Envelope | None = None, while_waiting=lambda: None
+                   ) -> None:
     """RFC 2920: MAIL, RCPT and DATA in one write, then the content: two round trips instead of four. With
     `following`, the next message's MAIL, RCPT and DATA go in the content's write; with `announced`, this
-    message's went with the previous content and only their replies are read: one round trip a message."""
+    message's went with the previous content and only their replies are read: one round trip a message.
+    `while_waiting` runs once the content is written, before its reply is read (it must not raise)."""
     envelope_from, recipient = envelope
     if not announced:
         connection.send(envelope.commands())
@@ -59,6 +61,7 @@ def pipelined_send(connection: smtplib.SMTP, envelope: Envelope, message: bytes,
         raise smtplib.SMTPDataError(data[0], data[1])
     content_starting()
     connection.send(_data_bytes(message) + (following.commands() if following else b""))
+    while_waiting()
     code, text = connection.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, text)

@@ -11,14 +11,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from ..models.content import EditionStatus
-from ..models.delivery import DeliveryKind
-from ..tokens import LinkSigner
 from . import recorder
 from .breaker import CircuitBreaker
 from .claims import HELD, Job
-from .digest import DigestTemplate, build_digest_message
 from .gate import UNKNOWN, SendGate
-from .ledger import NothingToRender, render_transactional
+from .ledger import NothingToRender
+from .messages import MessageBuilder
 from .pipelining import Envelope
 from .replies import CONNECT
 from .transport import DeliveryError, open_transport
@@ -34,8 +32,6 @@ class SenderPool:
         self.worker_id = worker_id
         self.throttle = throttle
         self.stop = stop
-        self.signer = signer
-        self.templates: dict[int, DigestTemplate] = {}
         self.held: dict[int, str] = {}
         self.stats: Counter = Counter()
         self._stats_lock = threading.Lock()
@@ -54,7 +50,7 @@ class SenderPool:
                 db.engine, worker_id=worker_id, durable=bool(config.get("DELIVERY_DURABLE_COMMIT")),
                 on_recorded=self._recorded,
             )
-            self._links = LinkSigner()
+            self.messages = MessageBuilder(signer)
             self._bounce_domain = bounce_domain()
         self._threads = [
             threading.Thread(target=self._serve, name=f"smtp-{index}", daemon=True)
@@ -134,7 +130,7 @@ class SenderPool:
                 while job is not None:
                     following = self._following_job()
                     announce = self._envelope_of(following)
-                    self._serve_one(job, transport, gate, envelope, announce)
+                    self._serve_one(job, transport, gate, envelope, announce, following)
                     if following is _STOP:
                         return
                     job, envelope = (following, announce) if following is not None else (self._next_job(gate), None)
@@ -143,10 +139,12 @@ class SenderPool:
                 gate.close()
 
     def _serve_one(self, job: Job, transport, gate: SendGate, envelope: Envelope | None,
-                   announce: Envelope | None) -> None:
-        """Deliver `job` (whose `envelope` is known when it was announced) and announce the next one's."""
+                   announce: Envelope | None, following) -> None:
+        """Deliver `job` (whose `envelope` is known when it was announced), announce the next one's and build
+        the next message while the relay reads this one."""
         try:
-            self._deliver(job, transport, gate, envelope or self._envelope(job), announce)
+            following = following if isinstance(following, Job) and following.edition_id not in self.held else None
+            self._deliver(job, transport, gate, envelope or self._envelope(job), announce, following)
             transport.keep_only(announce)
         except Exception as error:
             log.exception("delivery %s: unexpected error; queued again", job.delivery_id)
@@ -192,26 +190,6 @@ class SenderPool:
             gate.release()
             return self._jobs.get()
 
-    def _message(self, job: Job) -> bytes:
-        if job.kind == DeliveryKind.DIGEST:
-            message = build_digest_message(self.templates[job.edition_id], job.subscriber_id, job.email, self._links)
-        else:
-            message = self._render_transactional(job)
-        return self.signer.sign(message) if self.signer else message
-
-    def _render_transactional(self, job: Job) -> bytes:
-        """Render in this thread's own session, closed at once so no transaction stays open."""
-        try:
-            return render_transactional(job)
-        except (NothingToRender, SQLAlchemyError):
-            raise
-        except Exception as error:
-            log.exception("delivery %s: the %s message could not be rendered", job.delivery_id, job.kind)
-            reason = f"the {job.kind} message could not be rendered ({error.__class__.__name__})"
-            raise NothingToRender(reason) from error
-        finally:
-            db.session.remove()
-
     def _record(self, outcome: recorder.Outcome) -> None:
         """Hand the outcome to the recorder; only an accepted message is counted when it is stored."""
         self.recorder.put(outcome)
@@ -231,7 +209,8 @@ class SenderPool:
         self._record(recorder.given_back(job, reason, cancelled=held == EditionStatus.CANCELLED))
         return True
 
-    def _deliver(self, job: Job, transport, gate: SendGate, envelope: Envelope, announce: Envelope | None) -> None:
+    def _deliver(self, job: Job, transport, gate: SendGate, envelope: Envelope, announce: Envelope | None,
+                 following: Job | None = None) -> None:
         if not self.recorder.healthy.is_set():
             gate.release()
             transport.keep_only(None)  # an envelope sent ahead would time out at the relay meanwhile
@@ -239,7 +218,7 @@ class SenderPool:
         if self._held_back(job):
             return
         try:
-            message = self._message(job)
+            message = self.messages.message(job)
         except NothingToRender as error:
             log.warning("delivery %s cancelled: %s", job.delivery_id, error)
             return self._record(recorder.given_back(job, f"cancelled: {error}", cancelled=True))
@@ -260,7 +239,8 @@ class SenderPool:
             if self._held_back(job):
                 return
             try:
-                reply = transport.send(envelope.sender, envelope.recipient, message, announce)
+                reply = transport.send(envelope.sender, envelope.recipient, message, announce,
+                                       while_waiting=lambda: self.messages.build_ahead(following))
             except DeliveryError as error:
                 return self._refused(job, error, transport)
         self._record(recorder.sent(job, str(reply)))

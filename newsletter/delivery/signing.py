@@ -40,7 +40,8 @@ class SignedMessage(bytes):
 
 
 class DkimSigner:
-    """Signs messages; `sign` takes a whole message, `sign_prepared` a digest whose body hash is prepared."""
+    """Signs messages; `sign` takes a whole message, `sign_planned` a digest whose header and body hash are
+    prepared (`prepare_head`, `shared_body`)."""
 
     def __init__(self, selector: str, domain: str, private_key: bytes):
         self.selector = selector.encode("ascii")
@@ -64,21 +65,40 @@ class DkimSigner:
 
     @staticmethod
     def shared_body(layout: list[bytes | None]) -> SharedBody:
-        """Prepare a template's body (shared bytes, None for each per-recipient piece) for `sign_prepared`."""
+        """Prepare a template's body (shared bytes, None for each per-recipient piece) for `sign_planned`."""
         return SharedBody(layout)
 
-    @staticmethod
-    def shared_head(block: bytes) -> SharedHead:
-        """Prepare header fields every message of a template carries (ending in CRLF) for `sign_prepared`."""
-        return SharedHead(block, tuple(canonical_fields(block)))
+    def prepare_head(self, personal_names: tuple[bytes, ...], shared_block: bytes) -> HeadPlan:
+        """Prepare a template's header for `sign_planned`: each message has its own values of the fields
+        `personal_names` (in that order, first), then `shared_block` (header fields ending in CRLF)."""
+        shared = canonical_fields(shared_block)
+        lowered = [name.lower() for name in personal_names]
+        names = signed_names([name for name in lowered if name in SIGNED_SET] + [name for name, _line in shared])
+        instances: dict[bytes, list[bytes | int]] = {}
+        for index, name in enumerate(lowered):
+            if name in SIGNED_SET:
+                instances.setdefault(name, []).append(index)
+        for name, line in shared:
+            instances.setdefault(name, []).append(line)
+        # as `_selected_lines`: for each name of h= the last instance not used yet, none once they run out
+        selected = tuple(instances[name].pop() if instances.get(name) else b"" for name in names)
+        return HeadPlan(personal_names, shared_block, selected, *self._start(tuple(names)))
 
-    def sign_prepared(self, head: bytes, shared: SharedHead, body: bytes, body_hash: bytes) -> SignedMessage:
-        """`head` and `shared.block` (header fields), a blank line and `body`, signed with a prepared body hash."""
-        fields = canonical_fields(head) + list(shared.fields)
-        return self._signed(fields, head + shared.block + CRLF + body, body_hash)
+    def sign_planned(self, plan: HeadPlan, head: bytes, values: list[bytes], body: bytes, body_hash: bytes
+                     ) -> SignedMessage:
+        """`head` (the plan's personal fields with `values`, as the template wrote them), the shared fields, a
+        blank line and `body`, signed with a prepared body hash: per message only the personal fields are
+        canonicalised, and h= and the signature's start are the plan's."""
+        canonical = [relaxed_header(name, value) + CRLF for name, value in zip(plan.personal_names, values)]
+        lines = b"".join([canonical[line] if line.__class__ is int else line for line in plan.selected])
+        field = self._field(plan.start, plan.canonical_start, lines, body_hash)
+        return self._signed_bytes(field + head + plan.shared_block + CRLF + body)
 
     def _signed(self, fields: list[tuple[bytes, bytes]], message: bytes, body_hash: bytes) -> SignedMessage:
-        signed = SignedMessage(self.signature_field(fields, body_hash) + message)
+        return self._signed_bytes(self.signature_field(fields, body_hash) + message)
+
+    def _signed_bytes(self, message: bytes) -> SignedMessage:
+        signed = SignedMessage(message)
         signed.signed_by = self.identity
         return signed
 
@@ -86,9 +106,13 @@ class DkimSigner:
         """The folded DKIM-Signature field (ending in CRLF) over `canonical_fields` of a message and its body hash."""
         names = signed_names([name for name, _line in fields])
         start, canonical_start = self._start(tuple(names))
+        return self._field(start, canonical_start, _selected_lines(fields, names), body_hash)
+
+    def _field(self, start: bytes, canonical_start: bytes, lines: bytes, body_hash: bytes) -> bytes:
+        """The field from its start up to h=, the canonical lines h= selects and the body hash."""
         tail = [b"t=%d;" % int(time.time()), b"bh=" + base64.b64encode(body_hash) + b";", b"b="]
-        unsigned = _fold(start, _tag_atoms(tail))
-        data = _selected_lines(fields, names) + canonical_start + b" " + b" ".join(tail)
+        unsigned = _fold(start, [(b" ", tag) for tag in tail])  # short tags: `_tag_atoms` would not cut them
+        data = lines + canonical_start + b" " + b" ".join(tail)
         return _fold_base64(unsigned, base64.b64encode(self._signature(data))) + CRLF
 
     def _start(self, names: tuple[bytes, ...]) -> tuple[bytes, bytes]:
@@ -107,11 +131,16 @@ class DkimSigner:
 
 
 @dataclass(frozen=True)
-class SharedHead:
-    """Header fields shared by a template's messages, with the canonical lines of the signed ones."""
+class HeadPlan:
+    """How a template's messages are signed, worked out once: the personal fields' names, the shared fields,
+    for each name of h= its canonical line (shared) or the index of the personal field that gives it, and
+    the signature field up to h= with its canonical form."""
 
-    block: bytes
-    fields: tuple[tuple[bytes, bytes], ...]
+    personal_names: tuple[bytes, ...]
+    shared_block: bytes
+    selected: tuple[bytes | int, ...]
+    start: bytes
+    canonical_start: bytes
 
 
 def canonical_fields(block: bytes) -> list[tuple[bytes, bytes]]:

@@ -33,8 +33,9 @@ class FileTransport:
         self.outbox = Path(outbox_dir)
         self.outbox.mkdir(parents=True, exist_ok=True)
 
-    def send(self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None = None
-             ) -> SmtpReply:
+    def send(self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None = None,
+             while_waiting=None) -> SmtpReply:
+        """Write the message (`following` and `while_waiting` are the SMTP transport's: a file waits for no reply)."""
         name = f"{uuid.uuid4().hex}.eml"
         temporary = self.outbox / f".{name}.tmp"
         with open(temporary, "wb", opener=lambda path, flags: os.open(path, flags, 0o600)) as handle:
@@ -146,20 +147,22 @@ class SmtpTransport:
         self._sent_on_connection = 0
         return connection
 
-    def send(self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None = None
-             ) -> SmtpReply:
+    def send(self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None = None,
+             while_waiting=None) -> SmtpReply:
         """Send one message; a pooled connection the relay closed meanwhile is replaced at once, not deferred.
 
         `following` is the envelope of the message the caller will most likely send next: it goes out with
         this message's content (RFC 2920 allows content first in a group), saving that message a round trip.
-        A caller that then sends something else, or nothing, calls `keep_only` first."""
+        A caller that then sends something else, or nothing, calls `keep_only` first. `while_waiting` is work
+        (it must not raise) done while the relay reads the content, before its reply is read: with
+        pipelining it runs at most once, without it not at all."""
         reused = self._connection is not None
         try:
-            return self._send_once(envelope_from, recipient, message, following)
+            return self._send_once(envelope_from, recipient, message, following, while_waiting)
         except DeliveryError as error:
             if not (reused and error.reply.stage == DATA and error.reply.code == 0 and not self._content_started):
                 raise
-        return self._send_once(envelope_from, recipient, message, following)
+        return self._send_once(envelope_from, recipient, message, following, while_waiting)
 
     def keep_only(self, envelope: Envelope | None) -> None:
         """Drop the connection if it carries an announced envelope other than `envelope`: the relay waits for
@@ -167,8 +170,8 @@ class SmtpTransport:
         if self._announced is not None and self._announced != envelope:
             self._drop()
 
-    def _send_once(self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None
-                   ) -> SmtpReply:
+    def _send_once(self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None,
+                   while_waiting=None) -> SmtpReply:
         self._content_started = False
         envelope = Envelope(envelope_from, recipient)
         self.keep_only(envelope)
@@ -186,7 +189,7 @@ class SmtpTransport:
                     self._content_started, self._announced = True, following
 
                 pipelined_send(self._connection, envelope, message, content_going_out,
-                               announced=announced, following=following)
+                               announced=announced, following=following, while_waiting=while_waiting or _nothing)
             else:
                 self._probe_if_idle()
                 self._content_started = True
@@ -257,6 +260,10 @@ class SmtpTransport:
             connection.quit()
         except (smtplib.SMTPException, OSError):
             connection.close()
+
+
+def _nothing() -> None:
+    pass
 
 
 def smtp_settings(config) -> SmtpSettings:

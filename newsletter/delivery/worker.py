@@ -175,9 +175,9 @@ class Worker:
         jobs, refused = claims.load_jobs(ids, self.worker_id)
         self.pool.count("cancelled", claims.refuse(refused))
         for edition_id in {job.edition_id for job in jobs if job.edition_id is not None}:
-            if edition_id not in self.pool.templates:
-                self.pool.templates[edition_id] = DigestTemplate(db.session.get(Edition, edition_id),
-                                                                 dkim=self.pool.signer)
+            if edition_id not in self.pool.messages.templates:
+                self.pool.messages.templates[edition_id] = DigestTemplate(db.session.get(Edition, edition_id),
+                                                                          dkim=self.pool.messages.signer)
         db.session.commit()
         self._unloaded = []
         self.pool.submit(jobs)
@@ -214,12 +214,12 @@ class Worker:
         if not self.pool.backlog():
             for edition_id, status in self.pool.held.items():
                 if status == EditionStatus.CANCELLED:
-                    self.pool.templates.pop(edition_id, None)
+                    self.pool.messages.templates.pop(edition_id, None)
 
     def _settle_editions(self) -> None:
         """Mark editions with nothing left to send as sent; their templates are no longer needed."""
         for edition_id in claims.settle_editions():
-            self.pool.templates.pop(edition_id, None)
+            self.pool.messages.templates.pop(edition_id, None)
             log.info("edition %s: every delivery settled, marked sent", edition_id)
 
     def _pause_for_the_breaker(self) -> None:
