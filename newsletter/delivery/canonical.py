@@ -47,10 +47,19 @@ def _without_trailing_empty_lines(body: bytes) -> bytes:
 
 def relaxed_header(name: bytes, value: bytes) -> bytes:
     """`name:value` in relaxed form: lowercase name, value unfolded, blanks squeezed and trimmed."""
+    return relaxed_name(name) + relaxed_value(value)
+
+
+def relaxed_name(name: bytes) -> bytes:
+    """A field name in relaxed form, with its colon."""
+    return name.strip(b" \t").lower() + b":"
+
+
+def relaxed_value(value: bytes) -> bytes:
+    """A field value in relaxed form: unfolded, blanks squeezed and trimmed."""
     if b"\r\n" in value or b"\t" in value or b"  " in value:
         value = _WSP_RUN.sub(b" ", _FOLD.sub(b"", value))
-    value = value.strip(b" \t")
-    return name.strip(b" \t").lower() + b":" + value
+    return value.strip(b" \t")
 
 
 def header_fields(block: bytes) -> list[tuple[bytes, bytes]]:

@@ -156,13 +156,12 @@ class DigestTemplate:
         ]
         personal = b"".join([name + b":" + value + b"\r\n" for name, value in zip(PERSONAL_FIELDS, personal_values)])
         pieces = _link_pieces(values, self._slots)
-        parts = list(self.body)
+        body = list(self.body)
         for index, slot in self._slot_at:
-            parts[index] = pieces[slot]
-        body = b"".join(parts)
+            body[index] = pieces[slot]
         transparent = self._transparent and is_transparent(personal)  # link pieces are built transparent
         if self.dkim is None:
-            message = personal + self.common_headers + b"\r\n" + body
+            message = b"".join([personal, self.common_headers, b"\r\n", *body])  # one copy of the body
             return WireMessage(message) if transparent else message
         body_hash = self._shared_body.digest([pieces[slot] for _index, slot in self._slot_at])
         signed = self.dkim.sign_planned(self._head_plan, personal, personal_values, body, body_hash)
