@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import BigInteger, any_, bindparam, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
@@ -61,9 +61,18 @@ def id_chunks(ids: list[int], size: int = ID_CHUNK):
         yield ids[start:start + size]
 
 
+def among(column, ids: list[int]):
+    """`column IN ids`, for a batch of a few hundred ids: on PostgreSQL `= ANY` of one array parameter. An
+    expanding IN renders a placeholder with its type cast per id at every execution, and the claim and load
+    of a batch of 200 spent a third of the worker's main thread doing so."""
+    if is_postgres():
+        return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(BigInteger)))
+    return column.in_(ids)
+
+
 def dialect_insert(table):
     """An INSERT of the database's dialect, so it offers `on_conflict_do_nothing/update`."""
     return (postgresql if is_postgres() else sqlite).insert(table)
 
 
-__all__ = ["db", "dialect_insert", "id_chunks", "init_app", "is_postgres", "Engine"]
+__all__ = ["among", "db", "dialect_insert", "id_chunks", "init_app", "is_postgres", "Engine"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, exists, func, select, union_all, update
+from sqlalchemy import and_, case, exists, func, select, union_all, update
 
 from ..extensions import db
 from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
@@ -14,7 +14,7 @@ from ..models.subscribers import CONFIRMED
 from ..database import id_chunks, is_postgres
 from ..lifecycle import HELD, Action, condition
 from .ledger import cancel_queued, has_renderer
-from .partitions import in_partitions_of
+from .partitions import among_ids, in_partitions_of
 
 RECENT_CANCEL_SECONDS = 600
 PAUSED_REASON = "not sent: edition paused"
@@ -104,11 +104,10 @@ def _claim_class(priority: int, limit: int, worker_id: str, lease_seconds: float
         return []
     claimed = db.session.execute(
         update(Delivery)
-        .where(Delivery.id.in_(bindparam("due", expanding=True)))
+        .where(among_ids(due))
         .values(status=DeliveryStatus.SENDING, claimed_by=worker_id, lease_expires_at=database_clock(lease_seconds))
         .returning(Delivery.id, Delivery.next_attempt_at)
-        .execution_options(synchronize_session=False),
-        {"due": list(due)},
+        .execution_options(synchronize_session=False)
     ).all()
     return [row.id for row in sorted(claimed, key=lambda row: (row.next_attempt_at, row.id))]
 
@@ -138,8 +137,7 @@ def load_jobs(ids: list[int], worker_id: str | None = None) -> tuple[list[Job], 
         .outerjoin(Edition, Edition.id == Delivery.edition_id)
         .outerjoin(SubscriberLanguage, language)
         .outerjoin(Suppression, Suppression.email == Subscriber.email)
-        .where(Delivery.id.in_(bindparam("ids", expanding=True)), *held_by),
-        {"ids": ids},
+        .where(among_ids(ids), *held_by)
     ).all()
     position = {delivery_id: index for index, delivery_id in enumerate(ids)}
     rows = sorted(rows, key=lambda row: position[row.id])
