@@ -37,6 +37,8 @@ def init_app(app: Flask) -> None:
     options = {"pool_pre_ping": True}
     if is_sqlite:
         options["connect_args"] = {"timeout": 30}
+    else:  # a worker keeps one per sender (its send gate), one for its recorder and one for its own session
+        options["pool_size"] = max(5, int(app.config.get("SMTP_CONNECTIONS") or 1) + 3)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("hide_parameters", True)
     db.init_app(app)

@@ -4,10 +4,11 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
-from newsletter.delivery import claims, ledger, recorder, worker
+from newsletter.delivery import claims, ledger, outcomes, recorder, worker
 from newsletter.extensions import db
 from newsletter.models import Delivery
 
@@ -145,10 +146,10 @@ def test_a_late_outcome_from_a_worker_that_lost_its_lease_changes_nothing_but_an
     db.session.commit()
 
     late = recorder.OutcomeRecorder(db.engine, worker_id="old-worker", durable=True)
-    late.put(recorder.failed(jobs[0], "550 5.1.1 late", suppress=True))
-    late.put(recorder.deferred(jobs[0], "451 late", retry_base=1, max_age=3600))
-    late.put(recorder.given_back(jobs[0], "late", cancelled=True))
-    late.put(recorder.sent(jobs[1], "250 accepted late"))
+    late.put(outcomes.failed(jobs[0], "550 5.1.1 late", suppress=True))
+    late.put(outcomes.deferred(jobs[0], "451 late", retry_base=1, max_age=3600))
+    late.put(outcomes.given_back(jobs[0], "late", cancelled=True))
+    late.put(outcomes.sent(jobs[1], "250 accepted late"))
     assert late.close(timeout=10) == frozenset()
 
     rows = db.session.scalars(db.select(Delivery).order_by(Delivery.id)).all()
@@ -203,8 +204,39 @@ def test_a_conflicting_transaction_is_retried_without_pausing_the_senders(app, m
         return real_write(batch)
 
     monkeypatch.setattr(outcomes, "_write", write_after_a_deadlock)
-    outcomes.put(recorder.sent(jobs[0], "250 ok"))
+    outcomes.put(outcomes.sent(jobs[0], "250 ok"))
     assert outcomes.close(timeout=10) == frozenset()
 
     assert tries == [1, 1] and health == [True, True]
     assert statuses() == {"sent": 1}
+
+
+@pytest.mark.postgres_only
+def test_the_recorder_s_kept_connection_closed_while_idle_costs_no_outage(
+    fast_smtp_config, app, smtp_server, monkeypatch, caplog
+):
+    """The recorder keeps its connection between batches; one that sat idle is checked before use, so a
+    connection the server closed meanwhile (an idle timeout, a proxy) neither pauses the senders nor logs an
+    outage."""
+    monkeypatch.setattr(recorder, "KEEP_IDLE_SECONDS", 0.2)
+    app.config["SMTP_CONNECTIONS"] = 1
+    edition, emails = _send(2)
+    kept = recorder.OutcomeRecorder(db.engine, worker_id="w", durable=False)
+    try:
+        first, second = claims.load_jobs(claims.claim("w", 2, lease_seconds=60), "w")[0]
+        kept.put(outcomes.sent(first, "250 ok"))
+        wait_for(lambda: not kept.pending_ids())
+        backend = kept._held.connection.dbapi_connection.info.backend_pid
+        db.session.execute(db.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        db.session.commit()
+        time.sleep(0.4)
+        outages = []
+        kept.healthy.clear = lambda: outages.append("senders paused")
+
+        kept.put(outcomes.sent(second, "250 ok"))
+        wait_for(lambda: not kept.pending_ids())
+    finally:
+        kept.close(5)
+
+    assert outages == [] and "unreachable" not in caplog.text
+    assert statuses(edition.id) == {"sent": 2}

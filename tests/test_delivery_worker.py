@@ -134,3 +134,31 @@ def test_a_message_that_cannot_be_built_ahead_is_built_in_its_turn(app):
 
     with pytest.raises(RuntimeError, match="template broken"):
         builder.message(job)
+
+
+def test_a_message_built_ahead_goes_only_to_the_job_it_was_built_for(app):
+    """A row given back (its edition paused) and claimed again later is a new job: the message built ahead
+    for it before, with that moment's Date, token timestamps and address, is not sent for the new one."""
+    from newsletter.delivery.claims import Job
+    from newsletter.delivery.messages import MessageBuilder
+    from newsletter.models import utcnow
+
+    class Numbered:
+        built = 0
+
+        def message_id(self, subscriber_id):
+            return "<id@example.net>"
+
+        def render(self, *args):
+            Numbered.built += 1
+            return b"message %d" % Numbered.built
+
+    builder = MessageBuilder(signer=None)
+    builder.templates[7] = Numbered()
+    before_the_pause = Job(1, "digest", 7, 3, "reader@example.net", None, 0, utcnow())
+    builder.build_ahead(before_the_pause)
+    claimed_again = Job(1, "digest", 7, 3, "reader@example.net", None, 0, utcnow())
+
+    assert builder.message(claimed_again) == b"message 2"
+    builder.build_ahead(claimed_again)
+    assert builder.message(claimed_again) == b"message 3"

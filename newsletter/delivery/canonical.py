@@ -62,6 +62,11 @@ def relaxed_value(value: bytes) -> bytes:
     return value.strip(b" \t")
 
 
+def field_lines(names: tuple[bytes, ...], values: list[bytes]) -> bytes:
+    """Header fields written `name:value` CRLF, each value as it goes on the wire (its leading space too)."""
+    return b"".join([name + b":" + value + CRLF for name, value in zip(names, values, strict=True)])
+
+
 def header_fields(block: bytes) -> list[tuple[bytes, bytes]]:
     """(name, raw value) of each field of a CRLF header block, continuation lines kept in the value."""
     fields: list[tuple[bytes, bytes]] = []

@@ -18,6 +18,7 @@ from ..digest_rendering import PREFERENCES_PLACEHOLDER as PREFERENCES
 from ..digest_rendering import UNSUBSCRIBE_PLACEHOLDER as UNSUBSCRIBE
 from ..models import Edition
 from ..tokens import LinkSigner, SubscriberLinks
+from .canonical import field_lines
 from .compose import WireMessage, is_transparent, keyed_tag, rfc5322_date, sender_domain
 from .signing import DkimSigner
 
@@ -35,18 +36,14 @@ def qp_encode(text: str) -> bytes:
 
 
 def _qp_url(url: str) -> bytes:
-    """The per-recipient fast path: a URL has no whitespace, so binascii's encoder stays within 76.
-
-    A soft line break can fall just before a dot of the token; such a line is wrapped again with that dot
-    encoded, so the message stays in SMTP's wire form as built (see `compose.WireMessage`): about two in
-    three messages had to be scanned and dot-stuffed whole before."""
+    """A personal link, quoted-printable, in lines of at most 75 (room for the soft break that ends a piece),
+    none starting with a dot: SMTP's wire form as built (see `compose.WireMessage`). A soft break of
+    binascii's could fall just before a dot of the token, and two in three messages then had to be scanned
+    and dot-stuffed whole. A plain URL (printable ASCII but `=`, as ours are) is only wrapped."""
     raw = url.encode("utf-8")
-    if _PLAIN.fullmatch(raw):  # printable ASCII but `=`: quoted-printable only wraps it
-        return _wrapped(raw)
-    encoded = binascii.b2a_qp(raw, quotetabs=True, istext=True, header=False)
-    if encoded.startswith(b".") or b"\n." in encoded:
-        return _wrapped(encoded.replace(b"=\n", b""))
-    return encoded.replace(b"\n", b"\r\n")
+    if not _PLAIN.fullmatch(raw):  # binary mode: line feeds encoded too, so only soft breaks to remove
+        raw = binascii.b2a_qp(raw, quotetabs=True, istext=False, header=False).replace(b"=\n", b"")
+    return _wrapped(raw)
 
 
 def _wrapped(flat: bytes) -> bytes:
@@ -154,17 +151,18 @@ class DigestTemplate:
             f" <{links.unsubscribe}>,\r\n <{links.unsubscribe_mailto}>".encode("ascii"),
             b" List-Unsubscribe=One-Click",
         ]
-        personal = b"".join([name + b":" + value + b"\r\n" for name, value in zip(PERSONAL_FIELDS, personal_values)])
         pieces = _link_pieces(values, self._slots)
         body = list(self.body)
         for index, slot in self._slot_at:
             body[index] = pieces[slot]
-        transparent = self._transparent and is_transparent(personal)  # link pieces are built transparent
+        # link pieces are built transparent; a header line starts with its name, a folded one with a space
+        transparent = self._transparent and is_transparent(b"".join(personal_values))
         if self.dkim is None:
+            personal = field_lines(PERSONAL_FIELDS, personal_values)
             message = b"".join([personal, self.common_headers, b"\r\n", *body])  # one copy of the body
             return WireMessage(message) if transparent else message
         body_hash = self._shared_body.digest([pieces[slot] for _index, slot in self._slot_at])
-        signed = self.dkim.sign_planned(self._head_plan, personal, personal_values, body, body_hash)
+        signed = self.dkim.sign_planned(self._head_plan, personal_values, body, body_hash)
         signed.transparent = transparent
         return signed
 
@@ -187,7 +185,9 @@ def _body_layout(boundary: str, text: list[bytes | str], html_part: list[bytes |
 
 
 def _link_pieces(values: dict[str, str], slots: list[Slot]) -> dict[Slot, bytes]:
-    """Each slot's encoded piece; a URL that is the same escaped or not (any of ours) is encoded once."""
+    """Each slot's piece: whole quoted-printable lines in SMTP's wire form (CRLF ends, no line starting with a
+    dot, by `_qp_url`'s construction), so a message stays transparent whatever the reader's links. A URL
+    that is the same escaped or not (any of ours) is encoded once."""
     pieces: dict[Slot, bytes] = {}
     encoded: dict[str, bytes] = {}
     for placeholder, escape in slots:
@@ -196,12 +196,6 @@ def _link_pieces(values: dict[str, str], slots: list[Slot]) -> dict[Slot, bytes]
             encoded[url] = _end_with_line_break(_qp_url(url))
         pieces[placeholder, escape] = encoded[url]
     return pieces
-
-
-def _link_piece(values: dict[str, str], placeholder: str, escape: bool) -> bytes:
-    """One slot's piece: whole quoted-printable lines in SMTP's wire form (CRLF ends, no line starts with a
-    dot), so a message stays transparent whatever the reader's links."""
-    return _link_pieces(values, [(placeholder, escape)])[placeholder, escape]
 
 
 _date_cache: list = [0, b""]

@@ -7,7 +7,10 @@ a put wakes the taker only for the first item (it was waiting for one) and for a
 """
 from __future__ import annotations
 
+import logging
 import threading
+
+log = logging.getLogger(__name__)
 
 
 class BatchInbox:
@@ -20,6 +23,8 @@ class BatchInbox:
 
     def put(self, item) -> None:
         with self._changed:
+            if self._closed:  # nothing will take it: say so rather than keep it in silence
+                log.warning("an item was handed over after the inbox closed; it is not taken")
             self._items.append(item)
             if len(self._items) in (1, self.batch_size):
                 self._changed.notify()

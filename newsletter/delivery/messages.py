@@ -32,15 +32,17 @@ class MessageBuilder:
         self.signer = signer
         self.templates: dict[int, DigestTemplate] = {}
         self._links = LinkSigner()
-        self._ahead = threading.local()  # each sender thread's (delivery id, message) built ahead, if any
+        self._ahead = threading.local()  # each sender thread's (job, message) built ahead, if any
 
     def message(self, job: Job) -> bytes:
-        """The job's message: the one built ahead for it by this thread, or built now.
+        """The job's message: the one built ahead for this very job (object) by this thread, or built now. A
+        row given back and claimed again is a new job: a message built ahead for the old one (with its Date,
+        its links' timestamps and the address of then) is never sent for it.
 
         Raises NothingToRender when there is nothing to send, SQLAlchemyError when the database could not say.
         """
         ahead, self._ahead.built = getattr(self._ahead, "built", None), None
-        if ahead is not None and ahead[0] == job.delivery_id:
+        if ahead is not None and ahead[0] is job:
             return ahead[1]
         if job.kind == DeliveryKind.DIGEST:
             message = build_digest_message(self.templates[job.edition_id], job.subscriber_id, job.email, self._links)
@@ -56,7 +58,7 @@ class MessageBuilder:
         if job is None or job.kind != DeliveryKind.DIGEST or job.edition_id not in self.templates:
             return
         try:
-            self._ahead.built = (job.delivery_id, self.message(job))
+            self._ahead.built = (job, self.message(job))
         except Exception:  # noqa: BLE001 - see the docstring
             self._ahead.built = None
 

@@ -11,6 +11,7 @@ import re
 import smtplib
 import socket
 import ssl
+import time
 from typing import NamedTuple
 
 BARE_LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
@@ -47,8 +48,7 @@ def _data_bytes(message: bytes) -> bytes:
 
 
 def pipelined_send(connection: smtplib.SMTP, envelope: Envelope, message: bytes, content_starting=lambda: None,
-                   *, announced: bool = False, following: Envelope | None = None, while_waiting=lambda: None
-                   ) -> None:
+                   *, announced: bool = False, following: Envelope | None = None, while_waiting=None) -> None:
     """RFC 2920: MAIL, RCPT and DATA in one write, then the content: two round trips instead of four. With
     `following`, the next message's MAIL, RCPT and DATA go in the content's write; with `announced`, this
     message's went with the previous content and only their replies are read: one round trip a message.
@@ -68,7 +68,8 @@ def pipelined_send(connection: smtplib.SMTP, envelope: Envelope, message: bytes,
         raise smtplib.SMTPDataError(data[0], data[1])
     content_starting()
     _write(connection, [*_data_chunks(message), following.commands() if following else b""])
-    while_waiting()
+    if while_waiting is not None:
+        while_waiting()
     code, text = connection.getreply()
     if code != 250:
         raise smtplib.SMTPDataError(code, text)
@@ -91,21 +92,32 @@ def _write(connection: smtplib.SMTP, chunks: list[bytes]) -> None:
     if sock is None:
         raise smtplib.SMTPServerDisconnected("please run connect() first")
     try:
-        if isinstance(sock, ssl.SSLSocket):
+        if isinstance(sock, ssl.SSLSocket) or not hasattr(sock, "sendmsg"):
             sock.sendall(b"".join(chunks))
         else:
-            _send_all(sock, chunks)
+            send_all(sock, chunks)
     except OSError:
         connection.close()
         raise smtplib.SMTPServerDisconnected("Server not connected") from None
 
 
-def _send_all(sock: socket.socket, chunks: list[bytes]) -> None:
-    """`sendall` for several buffers: `sendmsg` may take only part of them; send the rest until all is out."""
+def send_all(sock: socket.socket, chunks: list[bytes]) -> None:
+    """`sendall` for several buffers: `sendmsg` may take only part of them, so the rest is sent until all is
+    out, within the socket's timeout for the whole (as `sendall`), not for each call."""
+    timeout = sock.gettimeout()
+    deadline = None if timeout is None else time.monotonic() + timeout
     views = [memoryview(chunk) for chunk in chunks if chunk]
-    while views:
-        sent = sock.sendmsg(views)
-        while views and sent >= len(views[0]):
-            sent -= len(views.pop(0))
-        if sent:
-            views[0] = views[0][sent:]
+    try:
+        while views:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise socket.timeout("timed out")
+                sock.settimeout(left)
+            sent = sock.sendmsg(views)
+            while views and sent >= len(views[0]):
+                sent -= len(views.pop(0))
+            if sent:
+                views[0] = views[0][sent:]
+    finally:
+        sock.settimeout(timeout)

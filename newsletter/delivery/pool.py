@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 from ..models.content import EditionStatus
-from . import recorder
+from . import outcomes, recorder
 from .breaker import CircuitBreaker
 from .claims import HELD, Job
 from .gate import UNKNOWN, SendGate
@@ -143,12 +143,12 @@ class SenderPool:
         """Deliver `job` (whose `envelope` is known when it was announced), announce the next one's and build
         the next message while the relay reads this one."""
         try:
-            following = following if isinstance(following, Job) and following.edition_id not in self.held else None
-            self._deliver(job, transport, gate, envelope or self._envelope(job), announce, following)
+            build_next = following if isinstance(following, Job) and following.edition_id not in self.held else None
+            self._deliver(job, transport, gate, envelope or self._envelope(job), announce, build_next)
             transport.keep_only(announce)
         except Exception as error:
             log.exception("delivery %s: unexpected error; queued again", job.delivery_id)
-            self._record(recorder.deferred(job, f"worker error: {error.__class__.__name__}",
+            self._record(outcomes.deferred(job, f"worker error: {error.__class__.__name__}",
                                            retry_base=self._retry_base, max_age=self._max_age))
         finally:
             self._done_with(job)
@@ -190,13 +190,13 @@ class SenderPool:
             gate.release()
             return self._jobs.get()
 
-    def _record(self, outcome: recorder.Outcome) -> None:
+    def _record(self, outcome: outcomes.Outcome) -> None:
         """Hand the outcome to the recorder; only an accepted message is counted when it is stored."""
         self.recorder.put(outcome)
         if not outcome.accepted:
             self.count(outcome.label)
 
-    def _recorded(self, outcome: recorder.Outcome) -> None:
+    def _recorded(self, outcome: outcomes.Outcome) -> None:
         if outcome.accepted:
             self.count("sent")
 
@@ -206,7 +206,7 @@ class SenderPool:
         if not held and not self.stop.is_set():
             return False
         reason = f"not sent: edition {held}" if held else "worker stopped"
-        self._record(recorder.given_back(job, reason, cancelled=held == EditionStatus.CANCELLED))
+        self._record(outcomes.given_back(job, reason, cancelled=held == EditionStatus.CANCELLED))
         return True
 
     def _deliver(self, job: Job, transport, gate: SendGate, envelope: Envelope, announce: Envelope | None,
@@ -221,18 +221,18 @@ class SenderPool:
             message = self.messages.message(job)
         except NothingToRender as error:
             log.warning("delivery %s cancelled: %s", job.delivery_id, error)
-            return self._record(recorder.given_back(job, f"cancelled: {error}", cancelled=True))
+            return self._record(outcomes.given_back(job, f"cancelled: {error}", cancelled=True))
         except SQLAlchemyError as error:
-            return self._record(recorder.given_back(job, f"not sent: database error ({error.__class__.__name__})",
+            return self._record(outcomes.given_back(job, f"not sent: database error ({error.__class__.__name__})",
                                                     cancelled=False))
         if self.throttle.limited or self.throttle.paused_until() > time.time():
             gate.release()  # the wait for a slot can be long
             transport.keep_only(None)
         if not self.throttle.acquire(self.stop):
-            return self._record(recorder.given_back(job, "worker stopped", cancelled=False))
+            return self._record(outcomes.given_back(job, "worker stopped", cancelled=False))
         with gate.passage(job.edition_id) as status:
             if status == UNKNOWN:
-                return self._record(recorder.given_back(job, "not sent: the database could not confirm the "
+                return self._record(outcomes.given_back(job, "not sent: the database could not confirm the "
                                                         "edition's state", cancelled=False))
             if status in HELD:
                 self.held[job.edition_id] = status
@@ -243,12 +243,12 @@ class SenderPool:
                                        while_waiting=lambda: self.messages.build_ahead(following))
             except DeliveryError as error:
                 return self._refused(job, error, transport)
-        self._record(recorder.sent(job, str(reply)))
+        self._record(outcomes.sent(job, str(reply)))
         self.throttle.succeeded()
         self.breaker.succeeded(job.edition_id)
 
-    def _deferred(self, job: Job, reply, **options) -> recorder.Outcome:
-        return recorder.deferred(job, str(reply), retry_base=self._retry_base, max_age=self._max_age, **options)
+    def _deferred(self, job: Job, reply, **options) -> outcomes.Outcome:
+        return outcomes.deferred(job, str(reply), retry_base=self._retry_base, max_age=self._max_age, **options)
 
     def _refused(self, job: Job, error: DeliveryError, transport) -> None:
         reply = error.reply
@@ -256,7 +256,7 @@ class SenderPool:
         if not error.temporary:
             return self._refused_for_good(job, reply, where)
         if self.held.get(job.edition_id) == EditionStatus.CANCELLED:
-            return self._record(recorder.given_back(job, f"not sent: edition cancelled ({reply})", cancelled=True))
+            return self._record(outcomes.given_back(job, f"not sent: edition cancelled ({reply})", cancelled=True))
         if reply.stage == CONNECT:
             delay = self.throttle.back_off()
             self._record(self._deferred(job, reply, throttled_until=self.throttle.paused_until(), count=bool(delay)))
@@ -277,7 +277,7 @@ class SenderPool:
         """Fail the row, unless the refusal is the sending side's and the circuit breaker holds the edition."""
         if self.breaker.refused(job.edition_id, reply):
             self.held[job.edition_id] = EditionStatus.PAUSED
-            return self._record(recorder.given_back(job, f"not sent: circuit breaker open ({reply})"[:1000],
+            return self._record(outcomes.given_back(job, f"not sent: circuit breaker open ({reply})"[:1000],
                                                     cancelled=False))
-        self._record(recorder.failed(job, str(reply), suppress=reply.unknown_recipient))
+        self._record(outcomes.failed(job, str(reply), suppress=reply.unknown_recipient))
         log.warning("delivery %s failed permanently (%s; %s)", job.delivery_id, reply.for_log(), where)

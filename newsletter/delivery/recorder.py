@@ -10,13 +10,10 @@ is written again on a fresh one, with back-off, for as long as the database take
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
 from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.engine import Connection, Engine
@@ -24,66 +21,16 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ..models import Delivery, Suppression, utcnow
 from ..models.delivery import DeliveryStatus
-from .claims import Job
 from .inbox import BatchInbox
 from .outage import OutageBackoff, discard, is_conflict, is_outage
+from .outcomes import Outcome
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 100
 BATCH_SECONDS = 0.01
 OUTAGE_BACKOFF_SECONDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 OUTAGE_LOG_SECONDS = 10.0
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one claimed delivery: the row's new values, and whether the relay accepted it."""
-
-    job: Job
-    values: dict
-    accepted: bool = False
-    suppress_reason: str | None = None
-    label: str = field(default="", compare=False)
-
-
-def retry_delay(base: float, attempts: int) -> float:
-    """Exponential backoff with jitter."""
-    return base * (2 ** max(attempts - 1, 0)) * random.uniform(0.8, 1.2)
-
-
-def sent(job: Job, reply: str) -> Outcome:
-    return Outcome(job, {"status": DeliveryStatus.SENT, "sent_at": utcnow(), "attempts": job.attempts + 1,
-                         "last_reply": reply[:1000]}, accepted=True, label="sent")
-
-
-def failed(job: Job, reply: str, *, suppress: bool = False) -> Outcome:
-    values = {"status": DeliveryStatus.FAILED, "attempts": job.attempts + 1, "last_reply": reply[:1000]}
-    return Outcome(job, values, suppress_reason=reply[:500] if suppress else None, label="failed")
-
-
-def given_back(job: Job, reason: str, *, cancelled: bool) -> Outcome:
-    status = DeliveryStatus.CANCELLED if cancelled else DeliveryStatus.QUEUED
-    return Outcome(job, {"status": status, "last_reply": reason[:1000]}, label="cancelled" if cancelled else "released")
-
-
-def deferred(job: Job, reply: str, *, retry_base: float, max_age: float, throttled_until: float | None = None,
-             count: bool = True) -> Outcome:
-    """Back to the queue with back-off; a throttled relay delays it (counting the attempt only if `count`).
-
-    A row deferred for longer than `max_age` since its first temporary failure fails for good.
-    """
-    now = utcnow()
-    first = job.first_deferred_at or now
-    attempts = job.attempts + 1 if count else job.attempts
-    if (now - first).total_seconds() > max_age:
-        return failed(job, f"gave up retrying: {reply}")
-    if throttled_until is not None:
-        due = max(datetime.fromtimestamp(throttled_until, now.tzinfo), now)
-    else:
-        due = now + timedelta(seconds=retry_delay(retry_base, attempts))
-    values = {"status": DeliveryStatus.QUEUED, "next_attempt_at": due, "attempts": attempts,
-              "last_reply": reply[:1000], "first_deferred_at": first}
-    return Outcome(job, values, label="retried")
+KEEP_IDLE_SECONDS = 1.0  # how long the recorder's connection may sit unused and still be used without a ping
 
 
 class OutcomeRecorder:
@@ -104,6 +51,7 @@ class OutcomeRecorder:
         self._abandon = threading.Event()
         self._statements: dict[tuple, object] = {}
         self._held: Connection | None = None
+        self._held_used = 0.0
         self._thread = threading.Thread(target=self._run, name="outcome-recorder", daemon=True)
         self._thread.start()
 
@@ -146,7 +94,7 @@ class OutcomeRecorder:
             except Exception:  # never let the recorder die with outcomes in hand: they stay pending
                 log.exception("recording %d outcomes failed unexpectedly; they stay in memory", len(batch))
             if done or self._abandon.is_set():
-                return self._drop_connection()
+                return self._release_connection()
 
     def _store(self, batch: list[Outcome]) -> None:
         """Write the batch, retrying through outages; a batch the database refuses is written row by row."""
@@ -220,11 +168,25 @@ class OutcomeRecorder:
             raise
 
     def _connection(self) -> Connection:
-        """The recorder's own connection, kept between batches: checked out of the pool for each batch, it
-        was pinged each time, a round trip per batch. Any error drops it and the next batch opens another."""
+        """The recorder's own connection, kept from one batch to the next while batches follow each other:
+        checked out of the pool for each one, it was pinged each time, a round trip per batch. After a pause
+        of over `KEEP_IDLE_SECONDS` it goes back to the pool, which pings it (an idle timeout, a proxy or a
+        failover may have closed it meanwhile) before handing it out again. Any error drops it."""
+        now = time.monotonic()
+        if self._held is not None and now - self._held_used > KEEP_IDLE_SECONDS:
+            self._release_connection()
         if self._held is None:
             self._held = self.engine.connect()
+        self._held_used = now
         return self._held
+
+    def _release_connection(self) -> None:
+        connection, self._held = self._held, None
+        try:
+            if connection is not None:
+                connection.close()
+        except SQLAlchemyError:
+            pass
 
     def _drop_connection(self) -> None:
         connection, self._held = self._held, None

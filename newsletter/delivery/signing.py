@@ -21,8 +21,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from .canonical import (CRLF, SharedBody, header_fields, relaxed_body, relaxed_header, relaxed_name, relaxed_value,
-                        split_message, wire_form)
+from .canonical import (CRLF, SharedBody, field_lines, header_fields, relaxed_body, relaxed_header, relaxed_name,
+                        relaxed_value, split_message, wire_form)
 
 SIGNED_HEADERS = (
     b"from", b"to", b"subject", b"date", b"message-id", b"list-unsubscribe", b"list-unsubscribe-post",
@@ -86,16 +86,17 @@ class DkimSigner:
         # as `_selected_lines`: for each name of h= the last instance not used yet, none once they run out
         selected = tuple(instances[name].pop() if instances.get(name) else b"" for name in names)
         relaxed_names = tuple(relaxed_name(name) for name in personal_names)
-        return HeadPlan(relaxed_names, shared_block, selected, *self._start(tuple(names)))
+        return HeadPlan(personal_names, relaxed_names, shared_block, selected, *self._start(tuple(names)))
 
-    def sign_planned(self, plan: HeadPlan, head: bytes, values: list[bytes], body: list[bytes], body_hash: bytes
+    def sign_planned(self, plan: HeadPlan, values: list[bytes], body: list[bytes], body_hash: bytes
                      ) -> SignedMessage:
-        """`head` (the plan's personal fields with `values`, as the template wrote them), the shared fields, a
-        blank line and the `body` chunks, signed with a prepared body hash: per message only the personal
+        """The plan's personal fields with `values` (as written, leading space included), its shared fields,
+        a blank line and the `body` chunks, signed with a prepared body hash: per message only the personal
         fields are canonicalised, and h= and the signature's start are the plan's."""
         canonical = [name + relaxed_value(value) + CRLF for name, value in zip(plan.relaxed_names, values)]
         lines = b"".join([canonical[line] if line.__class__ is int else line for line in plan.selected])
         field = self._field(plan.start, plan.canonical_start, lines, body_hash)
+        head = field_lines(plan.personal_names, values)
         return self._signed_bytes(b"".join([field, head, plan.shared_block, CRLF, *body]))
 
     def _signed(self, fields: list[tuple[bytes, bytes]], message: bytes, body_hash: bytes) -> SignedMessage:
@@ -140,7 +141,8 @@ class HeadPlan:
     for each name of h= its canonical line (shared) or the index of the personal field that gives it, and
     the signature field up to h= with its canonical form."""
 
-    relaxed_names: tuple[bytes, ...]  # the personal fields', in relaxed form with their colon
+    personal_names: tuple[bytes, ...]  # as written
+    relaxed_names: tuple[bytes, ...]  # the same, in relaxed form with their colon
     shared_block: bytes
     selected: tuple[bytes | int, ...]
     start: bytes

@@ -189,7 +189,7 @@ class SmtpTransport:
                     self._content_started, self._announced = True, following
 
                 pipelined_send(self._connection, envelope, message, content_going_out,
-                               announced=announced, following=following, while_waiting=while_waiting or _nothing)
+                               announced=announced, following=following, while_waiting=while_waiting)
             else:
                 self._probe_if_idle()
                 self._content_started = True
@@ -260,10 +260,6 @@ class SmtpTransport:
             connection.quit()
         except (smtplib.SMTPException, OSError):
             connection.close()
-
-
-def _nothing() -> None:
-    pass
 
 
 def smtp_settings(config) -> SmtpSettings:
