@@ -190,22 +190,22 @@ def test_a_conflicting_transaction_is_retried_without_pausing_the_senders(app, m
     _send(1)
     [delivery_id] = claims.claim("w", 10, lease_seconds=60)
     jobs, _refused = claims.load_jobs([delivery_id])
-    outcomes = recorder.OutcomeRecorder(db.engine, worker_id="w", durable=True)
-    real_write, tries, health = outcomes._write, [], []
+    kept = recorder.OutcomeRecorder(db.engine, worker_id="w", durable=True)
+    real_write, tries, health = kept._write, [], []
 
     class Deadlock(Exception):
         sqlstate = "40P01"
 
     def write_after_a_deadlock(batch):
         tries.append(len(batch))
-        health.append(outcomes.healthy.is_set())
+        health.append(kept.healthy.is_set())
         if len(tries) == 1:
             raise OperationalError("UPDATE deliveries …", {}, Deadlock("deadlock detected"))
         return real_write(batch)
 
-    monkeypatch.setattr(outcomes, "_write", write_after_a_deadlock)
-    outcomes.put(outcomes.sent(jobs[0], "250 ok"))
-    assert outcomes.close(timeout=10) == frozenset()
+    monkeypatch.setattr(kept, "_write", write_after_a_deadlock)
+    kept.put(outcomes.sent(jobs[0], "250 ok"))
+    assert kept.close(timeout=10) == frozenset()
 
     assert tries == [1, 1] and health == [True, True]
     assert statuses() == {"sent": 1}
