@@ -240,3 +240,31 @@ def test_the_recorder_s_kept_connection_closed_while_idle_costs_no_outage(
 
     assert outages == [] and "unreachable" not in caplog.text
     assert statuses(edition.id) == {"sent": 2}
+
+
+def test_an_outage_while_a_refused_batch_is_written_row_by_row_loses_no_outcome(app, monkeypatch):
+    """A batch the database refuses is written row by row. An outage then was taken for a refusal of that
+    row: its outcome was dropped, and an accepted message was sent again once its lease ran out. Now each
+    row rides out an outage as a batch does."""
+    from sqlalchemy.exc import IntegrityError
+
+    _send(2)
+    jobs, _refused = claims.load_jobs(claims.claim("w", 10, lease_seconds=60))
+    kept = recorder.OutcomeRecorder(db.engine, worker_id="w", durable=True)
+    real_write, writes = kept._write, []
+
+    def refused_then_cut_off(batch):
+        writes.append(len(batch))
+        if len(writes) == 1:
+            raise IntegrityError("UPDATE deliveries …", {}, Exception("refused"))
+        if len(writes) == 2:
+            raise OperationalError("UPDATE deliveries …", {}, Exception("server closed the connection unexpectedly"))
+        return real_write(batch)
+
+    monkeypatch.setattr(kept, "_write", refused_then_cut_off)
+    for job in jobs:
+        kept.put(outcomes.sent(job, "250 ok"))
+    assert kept.close(timeout=10) == frozenset()
+
+    assert writes[:3] == [2, 1, 1]
+    assert statuses() == {"sent": 2}

@@ -96,8 +96,10 @@ class OutcomeRecorder:
             if done or self._abandon.is_set():
                 return self._release_connection()
 
-    def _store(self, batch: list[Outcome]) -> None:
-        """Write the batch, retrying through outages; a batch the database refuses is written row by row."""
+    def _store(self, batch: list[Outcome], *, alone: bool = False) -> None:
+        """Write the batch, retrying through outages and conflicts. A batch the database refuses is written
+        row by row (`alone`: this is one of those rows), each again riding out an outage: only an outcome the
+        database itself refuses is given up, and its lease left to expire."""
         outage = OutageBackoff(OUTAGE_BACKOFF_SECONDS, OUTAGE_LOG_SECONDS)
         while not self._abandon.is_set():
             try:
@@ -108,7 +110,7 @@ class OutcomeRecorder:
                     time.sleep(OUTAGE_BACKOFF_SECONDS[0])
                     continue
                 if not is_outage(error):
-                    return self._store_one_by_one(batch)
+                    return self._refused(batch, error, alone)
                 delay = outage.next_delay()
                 self.healthy.clear()
                 if outage.should_log():
@@ -116,24 +118,25 @@ class OutcomeRecorder:
                               len(batch), error.__class__.__name__)
                 time.sleep(delay)
                 continue
-            except SQLAlchemyError:
-                return self._store_one_by_one(batch)
+            except SQLAlchemyError as error:
+                return self._refused(batch, error, alone)
             if outage.ongoing:
                 log.info("database reachable again: %d outcomes recorded", len(batch))
             self.healthy.set()
             return self._recorded(batch)
 
-    def _store_one_by_one(self, batch: list[Outcome]) -> None:
+    def _refused(self, batch: list[Outcome], error: SQLAlchemyError, alone: bool) -> None:
+        """One row the database refuses must not cost the others: each is written on its own. A single one
+        refused is dropped (with a log line); its row stays `sending` until the lease expires."""
+        if not alone:
+            for outcome in batch:
+                self._store([outcome], alone=True)
+            return
         for outcome in batch:
-            try:
-                self._write([outcome])
-            except SQLAlchemyError as error:
-                log.error("delivery %s: outcome could not be recorded (%s); its lease will expire",
-                          outcome.job.delivery_id, error.__class__.__name__)
-                with self._lock:
-                    self._pending.pop(outcome.job.delivery_id, None)
-            else:
-                self._recorded([outcome])
+            log.error("delivery %s: outcome could not be recorded (%s); its lease will expire",
+                      outcome.job.delivery_id, error.__class__.__name__)
+            with self._lock:
+                self._pending.pop(outcome.job.delivery_id, None)
 
     def _recorded(self, batch: list[Outcome]) -> None:
         with self._lock:
