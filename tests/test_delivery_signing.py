@@ -79,6 +79,19 @@ def test_whole_messages_verify(key, body):
     assert verifies(message, record)
 
 
+@pytest.mark.parametrize("body", ["old mac\rline ends\r", "mixed\r\nends\rand\nmore\r\n"])
+def test_a_message_with_bare_carriage_returns_is_signed_and_sent_in_one_wire_form(key, body):
+    """A lone CR is a line end to smtplib (in text) and to the transport's clean-up, but was left alone by the
+    signer when no LF was bare: what it signed and what went out could differ. Both now take CRLF."""
+    from newsletter.delivery.pipelining import _data_bytes
+
+    pem, record = key
+    message = signing.DkimSigner(SELECTOR, DOMAIN, pem).sign((HEAD + body).encode("utf-8"))
+    assert b"\r" not in message.replace(b"\r\n", b"")
+    assert _data_bytes(message) == message + b".\r\n"  # the transport sends it as signed
+    assert verifies(message, record)
+
+
 def test_from_and_subject_are_oversigned_so_an_added_one_breaks_the_signature(key):
     pem, record = key
     message = signing.DkimSigner(SELECTOR, DOMAIN, pem).sign((HEAD + "Hello\r\n").encode("utf-8"))

@@ -1,7 +1,7 @@
 """DKIM relaxed canonicalisation (RFC 6376 §3.4.2 headers, §3.4.4 body), for whole messages and shared bodies.
 
-A line is what ends in CRLF, as in the RFC and in every verifier; the transport turns bare LF into CRLF before
-the wire, so the signer does it first (`wire_form`) and signs what the receiver will see.
+A line is what ends in CRLF, as in the RFC and in every verifier; the transport turns a bare LF or CR into
+CRLF before the wire, so the signer does it first (`wire_form`) and signs what the receiver will see.
 """
 from __future__ import annotations
 
@@ -17,9 +17,14 @@ _LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")  # smtplib._fix_eols, for bytes
 CRLF = b"\r\n"
 
 
+def has_bare_line_ends(data: bytes) -> bool:
+    """Whether any line ends in a lone LF (or CR), which SMTP's wire form does not allow."""
+    return data.count(b"\n") != data.count(CRLF) or data.count(b"\r") != data.count(CRLF)
+
+
 def wire_form(message: bytes) -> bytes:
-    """The message as the transport puts it on the wire: CRLF line ends (if any LF is bare), ending in CRLF."""
-    if message.count(b"\n") != message.count(CRLF):
+    """The message as the transport puts it on the wire: CRLF line ends (if any is bare), ending in CRLF."""
+    if has_bare_line_ends(message):
         message = _LINE_END.sub(CRLF, message)
     return message if message.endswith(CRLF) else message + CRLF
 

@@ -12,6 +12,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from flask import current_app
 
 from ..models import utcnow
+from .canonical import has_bare_line_ends
 
 
 class WireMessage(bytes):
@@ -26,7 +27,7 @@ class WireMessage(bytes):
 def is_transparent(chunk: bytes) -> bool:
     """Whether `chunk` can go after DATA as it is: no bare line feed, no line (nor the chunk) starting with a
     dot."""
-    return chunk.count(b"\n") == chunk.count(b"\r\n") and b"\n." not in chunk and not chunk.startswith(b".")
+    return not has_bare_line_ends(chunk) and b"\n." not in chunk and not chunk.startswith(b".")
 
 
 def sender_address() -> str:

@@ -7,14 +7,13 @@ starts with its replies already on their way.
 """
 from __future__ import annotations
 
-import re
 import smtplib
 import socket
 import ssl
 import time
 from typing import NamedTuple
 
-BARE_LINE_END = re.compile(rb"\r\n|\n|\r(?!\n)")
+from .canonical import wire_form
 
 
 class Envelope(NamedTuple):
@@ -37,14 +36,10 @@ def _data_chunks(message: bytes) -> list[bytes]:
 
 
 def _data_bytes(message: bytes) -> bytes:
-    if message.count(b"\n") != message.count(b"\r\n"):
-        message = BARE_LINE_END.sub(b"\r\n", message)
+    message = wire_form(message)
     if message.startswith(b"."):
         message = b"." + message
-    message = message.replace(b"\r\n.", b"\r\n..")
-    if not message.endswith(b"\r\n"):
-        message += b"\r\n"
-    return message + b".\r\n"
+    return message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
 
 
 def pipelined_send(connection: smtplib.SMTP, envelope: Envelope, message: bytes, content_starting=lambda: None,
