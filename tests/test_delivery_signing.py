@@ -81,8 +81,8 @@ def test_whole_messages_verify(key, body):
 
 @pytest.mark.parametrize("body", ["old mac\rline ends\r", "mixed\r\nends\rand\nmore\r\n"])
 def test_a_message_with_bare_carriage_returns_is_signed_and_sent_in_one_wire_form(key, body):
-    """A lone CR is a line end to smtplib (in text) and to the transport's clean-up, but was left alone by the
-    signer when no LF was bare: what it signed and what went out could differ. Both now take CRLF."""
+    """SMTP allows CR only before LF (RFC 5321, 2.3.8). A lone CR with no bare LF in the message used to be
+    signed and sent as it was; it is now a line end, the same for the signer and the transport."""
     from newsletter.delivery.pipelining import _data_bytes
 
     pem, record = key
