@@ -129,8 +129,9 @@ class SenderPool:
                 job, envelope = self._next_job(gate), None
                 while job is not None:
                     following = self._following_job()
-                    announce = self._envelope_of(following)
-                    self._serve_one(job, transport, gate, envelope, announce, following)
+                    going_next = self._going_out_next(following)
+                    announce = self._envelope_of(going_next)
+                    self._serve_one(job, transport, gate, envelope, announce, going_next)
                     if following is _STOP:
                         return
                     job, envelope = (following, announce) if following is not None else (self._next_job(gate), None)
@@ -139,12 +140,11 @@ class SenderPool:
                 gate.close()
 
     def _serve_one(self, job: Job, transport, gate: SendGate, envelope: Envelope | None,
-                   announce: Envelope | None, following) -> None:
+                   announce: Envelope | None, going_next: Job | None) -> None:
         """Deliver `job` (whose `envelope` is known when it was announced), announce the next one's and build
-        the next message while the relay reads this one."""
+        the next message (`going_next`) while the relay reads this one."""
         try:
-            build_next = following if isinstance(following, Job) and following.edition_id not in self.held else None
-            self._deliver(job, transport, gate, envelope or self._envelope(job), announce, build_next)
+            self._deliver(job, transport, gate, envelope or self._envelope(job), announce, going_next)
             transport.keep_only(announce)
         except Exception as error:
             log.exception("delivery %s: unexpected error; queued again", job.delivery_id)
@@ -171,12 +171,16 @@ class SenderPool:
             return None
         return _STOP if following is None else following
 
-    def _envelope_of(self, job) -> Envelope | None:
-        """The envelope to announce for `job`: not with a rate limit (the relay would wait on it), nor for a
-        job that will be held back anyway."""
-        if job is None or job is _STOP or not job.email or self.throttle.limited or job.edition_id in self.held:
-            return None
-        return self._envelope(job)
+    def _going_out_next(self, following) -> Job | None:
+        """The following job if it will most likely be sent next: a job (not the stop sentinel) with an
+        address, of no edition held back. Its envelope is announced and its message built ahead."""
+        if isinstance(following, Job) and following.email and following.edition_id not in self.held:
+            return following
+        return None
+
+    def _envelope_of(self, job: Job | None) -> Envelope | None:
+        """The envelope to announce for `job`, not with a rate limit (the relay would wait on it)."""
+        return None if job is None or self.throttle.limited else self._envelope(job)
 
     def _envelope(self, job: Job) -> Envelope:
         return Envelope(envelope_sender(job.delivery_id, secret=self._secret, domain=self._bounce_domain), job.email)
