@@ -45,8 +45,8 @@ bench: install-test
 	$(BIN)/python bench/delivery.py
 
 catalogues: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o newsletter/translations/messages.pot .
-	$(BIN)/pybabel update -i newsletter/translations/messages.pot -d newsletter/translations --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o newsletter/core/translations/messages.pot .
+	$(BIN)/pybabel update -i newsletter/core/translations/messages.pot -d newsletter/core/translations --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

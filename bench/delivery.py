@@ -112,7 +112,7 @@ def make_app(database_url: str, smtp_port: int, connections: int, instance: Path
 def reset_schema(app, database_url: str) -> None:
     from flask_migrate import stamp
 
-    from newsletter.extensions import db
+    from newsletter.core.extensions import db
 
     if database_url.startswith("postgresql"):
         ensure_database(database_url)
@@ -141,7 +141,7 @@ def ensure_database(database_url: str) -> None:
 
 def seed(app, count: int) -> None:
     """N confirmed subscribers of en, inserted set-based."""
-    from newsletter.extensions import db
+    from newsletter.core.extensions import db
 
     with app.app_context():
         now = "2026-01-01 00:00:00"
@@ -164,7 +164,7 @@ def seed(app, count: int) -> None:
 
 def settle_after_bulk_load() -> None:
     """VACUUM ANALYZE (PostgreSQL) or ANALYZE (SQLite), as autovacuum soon does after a bulk load."""
-    from newsletter.extensions import db
+    from newsletter.core.extensions import db
 
     command = "VACUUM ANALYZE" if db.engine.dialect.name == "postgresql" else "ANALYZE"
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -174,7 +174,7 @@ def settle_after_bulk_load() -> None:
 def enqueue(app) -> tuple[int, float, int]:
     """Create the edition and time enqueue_edition; returns (edition id, seconds, rows)."""
     from newsletter.delivery.ledger import enqueue_edition
-    from newsletter.extensions import db
+    from newsletter.core.extensions import db
     from newsletter.models import Edition
 
     html, text_part = digest_html()
@@ -210,7 +210,7 @@ def drain(database_url: str, port: int, connections: int, instance: Path, proces
 
 def pipeline_rate(app, edition_id: int) -> tuple[float, int]:
     """Messages per second between the first and the last accepted message, from the ledger itself."""
-    from newsletter.extensions import db
+    from newsletter.core.extensions import db
     from newsletter.models import Delivery
 
     with app.app_context():
@@ -223,7 +223,7 @@ def pipeline_rate(app, edition_id: int) -> tuple[float, int]:
 
 def sample_messages(app, edition_id: int, count: int = 64) -> list[bytes]:
     from newsletter.delivery.digest import DigestTemplate, build_digest_message
-    from newsletter.extensions import db
+    from newsletter.core.extensions import db
     from newsletter.models import Edition
 
     with app.app_context():
@@ -298,7 +298,7 @@ def add_old_ledger(app, rows: int) -> float:
     leaves them, and a tenth of them deferred rows of a paused edition due tomorrow (ahead of nothing, but in
     the way of any claim that scans). PostgreSQL only."""
     from newsletter.delivery.partitions import id_range, partition_name
-    from newsletter.extensions import db
+    from newsletter.core.extensions import db
 
     started = time.perf_counter()
     with app.app_context(), db.engine.begin() as connection:

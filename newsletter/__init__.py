@@ -1,16 +1,23 @@
-"""newsletter: a self-hosted weekly newsletter service.
+"""newsletter: a self-hosted weekly newsletter service. This module is the composition root.
 
-The flow, one module each: subscriptions -> editions -> rendering -> delivery (ledger, worker, smtp).
+`create_app` wires every part's `init_app` into one Flask application; `main` is the `newsletter` command,
+which builds that application on demand. Everything else lives in the domain packages (ARCHITECTURE.md):
+`core` and `models` at the bottom, then `operations`, `delivery`, `accounts`, `content`, `editions`,
+`subscribers` and `bounces`, with the interfaces `api`, `web`, `console` and `cli` on top.
 """
+
 from __future__ import annotations
 
+import copy
 import logging
-from pathlib import Path
+from typing import Any
 
+import click
 from flask import Flask
+from flask.cli import FlaskGroup, run_command
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from newsletter.core.config import PROJECT_ROOT
 
 
 class NewsletterFlask(Flask):
@@ -20,10 +27,12 @@ class NewsletterFlask(Flask):
         return filename is None or filename.endswith((".html", ".htm", ".xml", ".mjml"))
 
 
-def create_app(config: dict | None = None) -> Flask:
+def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the Flask application; `config` overrides the environment (used by tests)."""
-    from . import config as config_module
-    from . import database, i18n, confirmation_mail, rate_limits, web, api, cli, console, log_limits
+    from newsletter import api, cli, console, models, web  # noqa: F401  (models: register the tables)
+    from newsletter.core import config as config_module
+    from newsletter.core import database, i18n, log_limits, rate_limits
+    from newsletter.subscribers import confirmation_mail
 
     instance_path = (config or {}).get("INSTANCE_PATH")
     app = NewsletterFlask(
@@ -35,7 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     config_module.load_config(app, config)
     proxy_hops = int(app.config["PROXY_HOPS"] or 0)
     if proxy_hops > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops)  # type: ignore[method-assign]  # Flask's documented way to wrap the WSGI app
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log_limits.limit_repeats()
     database.init_app(app)
@@ -47,3 +56,23 @@ def create_app(config: dict | None = None) -> Flask:
     console.init_app(app)
     cli.init_app(app)
     return app
+
+
+def _make_app() -> Flask:
+    from newsletter.core.config import ConfigError
+
+    try:
+        return create_app()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=FlaskGroup, create_app=_make_app, add_version_option=False)
+def main() -> None:
+    """Self-hosted weekly newsletter: subscribers, editions and delivery."""
+
+
+# Flask's development server stays available as `newsletter run`, but `newsletter serve` is the way to run it.
+_hidden_run = copy.copy(run_command)
+_hidden_run.hidden = True
+main.add_command(_hidden_run, "run")

@@ -11,7 +11,7 @@ from flask_migrate import stamp
 
 from newsletter import create_app
 from newsletter.delivery import partitions
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 
 pytest_plugins = [
     "fixtures.smtp", "fixtures.subscribers", "fixtures.content", "fixtures.delivery", "fixtures.postgres_cluster",

@@ -6,7 +6,7 @@ from email.policy import default
 
 from sqlalchemy import func, select
 
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Delivery
 
 

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Subscriber
 
 
@@ -39,7 +39,7 @@ def test_typed_settings_from_the_environment_are_read_as_their_type(tmp_path, da
                                          ("LEASE_SECONDS", "-1"), ("WORKER_BATCH_SIZE", "nan")])
 def test_a_setting_of_the_wrong_type_stops_start_up_with_its_name(tmp_path, database_url, monkeypatch, name, value):
     from newsletter import create_app
-    from newsletter.config import ConfigError
+    from newsletter.core.config import ConfigError
 
     monkeypatch.setenv(f"NEWSLETTER_{name}", value)
     with pytest.raises(ConfigError, match=f"NEWSLETTER_{name}"):
@@ -114,7 +114,7 @@ def test_access_log_never_shows_a_personal_link_token(caplog):
 def test_the_command_line_reports_a_bad_setting_without_a_traceback(tmp_path, database_url):
     from click.testing import CliRunner
 
-    from newsletter.cli import main
+    from newsletter import main
 
     env = {"NEWSLETTER_SMTP_UTF8": "maybe", "NEWSLETTER_DATABASE_URL": database_url,
            "NEWSLETTER_INSTANCE_PATH": str(tmp_path)}

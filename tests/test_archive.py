@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from newsletter.editions import cancel_edition, send_edition, set_published
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Delivery, Edition
 from newsletter.models.delivery import DeliveryStatus
 

@@ -7,10 +7,10 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from newsletter.article_urls import normalise_url
-from newsletter.articles import ImportInvalid, import_json
-from newsletter.extensions import db
-from newsletter.feeds import fetch_feed
+from newsletter.content.article_urls import normalise_url
+from newsletter.content.articles import ImportInvalid, import_json
+from newsletter.core.extensions import db
+from newsletter.content.feeds import fetch_feed
 from newsletter.models import Article
 
 BASE = {"language": "en", "section": "Economy", "title": "Title", "summary": "Summary.",
@@ -103,7 +103,7 @@ def test_a_feed_entry_that_changes_language_is_reported_not_relabelled(app, tmp_
 
 
 def test_relative_links_resolve_against_the_feeds_url(app):
-    from newsletter.feeds import parse_feed
+    from newsletter.content.feeds import parse_feed
 
     body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>https://example.org/</link>
 <description>d</description><item><title>A</title><link>/en/2022/01/a</link><description>x</description>

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import event, func, insert, select
 from sqlalchemy.orm import Session
 
-from newsletter.articles import ImportInvalid, import_json
-from newsletter.extensions import db
+from newsletter.content.articles import ImportInvalid, import_json
+from newsletter.core.extensions import db
 from newsletter.models import Article
 
 GOOD = {

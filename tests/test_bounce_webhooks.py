@@ -6,7 +6,7 @@ import base64
 import pytest
 from fixtures.bounces import ses_notification
 
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import BounceEvent, Subscriber, Suppression
 
 
@@ -55,7 +55,7 @@ def test_an_ses_webhook_with_a_bad_signature_gets_403_and_changes_nothing(sns_si
 def test_production_accepts_only_amazonaws_certificate_urls(app):
     import re
 
-    from newsletter.config import DEFAULTS
+    from newsletter.core.config import DEFAULTS
 
     pattern = DEFAULTS["SNS_CERT_URL_PATTERN"]
     assert re.match(pattern, "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-abc.pem")

@@ -13,7 +13,7 @@ from fixtures.bounces import arf, dsn, send_to_bounce_server, ses_notification
 from fixtures.delivery import add_edition, add_subscribers
 
 from newsletter.delivery import ledger, worker
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Delivery, Subscriber, SubscriberLanguage, Suppression, utcnow
 
 HARD = [f"en{index}@example.net" for index in range(5)]

@@ -9,7 +9,7 @@ import pytest
 from fixtures.bounces import arf, dsn, qmail_bounce, send_to_bounce_server, unknown_format
 
 from newsletter.delivery.verp import envelope_sender
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import BounceEvent, Subscriber, Suppression
 
 

@@ -6,10 +6,10 @@ import json
 import pytest
 from sqlalchemy import select
 
-from newsletter.articles import ImportInvalid, import_json
-from newsletter.characters import first_forbidden, strip_forbidden
-from newsletter.extensions import db
-from newsletter.feeds import fetch_feed
+from newsletter.content.articles import ImportInvalid, import_json
+from newsletter.core.characters import first_forbidden, strip_forbidden
+from newsletter.core.extensions import db
+from newsletter.content.feeds import fetch_feed
 from newsletter.models import Article
 
 REFUSED = ["\x0b", "\x01", "\x00", "\x1f", "\x7f", "\x85", "\x9f", "\ufffe", "\uffff", "\ufdd0", "\U0001fffe",

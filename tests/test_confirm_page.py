@@ -6,8 +6,8 @@ import pytest
 from fixtures.subscribers import confirm_path_in, queued_messages, snapshot
 from sqlalchemy import select
 
-from newsletter import tokens
-from newsletter.extensions import db
+from newsletter.core import tokens
+from newsletter.core.extensions import db
 from newsletter.models import Subscriber
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 

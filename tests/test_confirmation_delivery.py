@@ -10,9 +10,9 @@ from fixtures.smtp import SmtpTestServer
 from fixtures.subscribers import confirm_path_in, parse_message
 from sqlalchemy import select
 
-from newsletter import tokens
+from newsletter.core import tokens
 from newsletter.delivery import worker
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Delivery, Subscriber
 from newsletter.models.delivery import DeliveryKind, DeliveryStatus
 from newsletter.models.subscribers import CONFIRMED, PENDING

@@ -14,9 +14,10 @@ import time_machine
 from fixtures.subscribers import html_part, parse_message, queued_messages, snapshot, text_part
 from sqlalchemy import event, select
 
-from newsletter import confirmation_mail, rendering, subscriber_io, subscriptions
+from newsletter.subscribers import confirmation_mail, import_export as subscriber_io, subscriptions
+from newsletter.core import mail_templates as rendering
 from newsletter.delivery import worker
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Delivery, Subscriber, utcnow
 from newsletter.models.delivery import DeliveryKind, DeliveryStatus
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from fixtures.console import PASSWORD
 from fixtures.delivery import add_subscribers, running_worker, statuses, wait_for
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Edition
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"
@@ -166,7 +166,7 @@ def test_no_serious_or_critical_accessibility_violations_on_any_console_page(app
 def test_without_javascript_an_editor_signs_in_builds_and_sends(app, live_server, browser, make_account,
                                                                 make_subscriber, samples_path):
     """Every action is a plain form POST: the same job with script switched off."""
-    from newsletter.articles import import_json
+    from newsletter.content.articles import import_json
 
     make_account("Alena", role="admin")
     make_subscriber("reader@example.org", ["en"])

@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from fixtures.console import post_form
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import ActivityEntry, Article, Edition, Subscriber, Suppression
 
 ADMIN_PAGES = ("/console/editors", "/console/suppressions")
@@ -203,7 +203,7 @@ def test_api_and_cli_actions_are_in_the_activity_log(client, runner, editor_head
 
 def _editorial_form(client, edition) -> dict:
     """The editorial form's current values, as the browser would post them."""
-    from newsletter import overview
+    from newsletter.editions import overview
 
     data = {"subject": "", "preheader": "", "intro": "", "lead_article_id": ""}
     for row in overview.editorial_rows(edition):
@@ -215,7 +215,7 @@ def _editorial_form(client, edition) -> dict:
 
 
 def test_intro_order_exclusion_and_trend_in_one_save(editor_client, built_week):
-    from newsletter import overview
+    from newsletter.editions import overview
 
     edition = built_week["ru"]
     rows = overview.editorial_rows(edition)
@@ -276,7 +276,7 @@ def test_failed_deliveries_are_grouped_by_reason_on_the_sending_page(editor_clie
 
 
 def test_sections_order_and_names_are_saved_and_a_duplicate_changes_nothing(editor_client):
-    from newsletter import sections
+    from newsletter.content import sections
 
     data = {"rows": "3", "name_0": "Economy", "ru_0": "Экономика", "position_0": "2",
             "name_1": "Security", "be_1": "Бяспека", "position_1": "1", "name_2": ""}

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from fixtures.console import PASSWORD, csrf_token, post_form, sign_in
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Editor
 
 

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from newsletter import create_app
-from newsletter.config import ConfigError
-from newsletter.extensions import db
+from newsletter.core.config import ConfigError
+from newsletter.core.extensions import db
 from newsletter.models import Subscriber
 
 README = Path(__file__).resolve().parent.parent / "README.md"

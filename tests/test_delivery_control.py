@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from newsletter.delivery import claims, ledger, worker
 from newsletter.editions import cancel_edition, pause_edition, resume_edition
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Edition
 
 from fixtures.delivery import (

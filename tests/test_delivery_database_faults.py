@@ -16,7 +16,7 @@ from flask_migrate import stamp
 
 from newsletter import create_app
 from newsletter.delivery import ledger
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 
 from fixtures.delivery import (
     NEWSLETTER, add_edition, add_subscribers, assert_each_once, emails_of, statuses, wait_for, worker_env,

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select, update
 
 from newsletter.delivery import claims, ledger, worker
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Delivery, Edition, utcnow
 from newsletter.models.delivery import DeliveryKind
 

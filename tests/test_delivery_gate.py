@@ -9,7 +9,7 @@ import pytest
 from newsletter import editions
 from newsletter.delivery import ledger
 from newsletter.delivery.gate import SendGate
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 
 from fixtures.delivery import add_edition, add_subscribers
 

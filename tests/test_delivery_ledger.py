@@ -8,8 +8,8 @@ from sqlalchemy.exc import IntegrityError
 
 from newsletter.delivery import ledger, worker
 from newsletter.editions import cancel_edition, pause_edition, resume_edition
-from newsletter.extensions import db
-from newsletter.lifecycle import EditionConflict
+from newsletter.core.extensions import db
+from newsletter.models.lifecycle import EditionConflict
 from newsletter.models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
 
 from fixtures.delivery import add_edition, add_subscribers, queue_prebuilt_mail, statuses

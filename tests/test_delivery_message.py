@@ -12,11 +12,9 @@ import dkim
 import pytest
 
 from newsletter.delivery import compose, digest, ledger, worker
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Subscriber
-from newsletter.tokens import (
-    PREFERENCES, UNSUBSCRIBE, LinkSigner, SubscriberLinks, address_fingerprint, make_token, read_token,
-)
+from newsletter.core.tokens import PREFERENCES, UNSUBSCRIBE, LinkSigner, SubscriberLinks, address_fingerprint, make_token, read_token
 
 from fixtures.delivery import (
     DIGEST_HTML, DIGEST_TEXT, add_edition, add_subscribers, parse, queue_prebuilt_mail, statuses,
@@ -185,7 +183,7 @@ def test_the_link_signer_falls_back_to_itsdangerous_should_it_sign_otherwise(app
     from itsdangerous import URLSafeTimedSerializer
     from itsdangerous.signer import NoneAlgorithm
 
-    from newsletter import tokens
+    from newsletter.core import tokens
 
     monkeypatch.setattr(tokens, "_serializer", lambda purpose: URLSafeTimedSerializer(
         app.config["SECRET_KEY"], salt=tokens.SALTS[purpose], signer_kwargs={"algorithm": NoneAlgorithm()}))

@@ -9,7 +9,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
 from newsletter.delivery import claims, ledger, outcomes, recorder, worker
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Delivery
 
 from fixtures.delivery import (

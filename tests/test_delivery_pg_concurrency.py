@@ -8,11 +8,12 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event, func, select
 
-from newsletter import editions, subscriber_io, subscriptions
-from newsletter.consent import API, RequestOrigin
+from newsletter import editions
+from newsletter.subscribers import import_export as subscriber_io, subscriptions
+from newsletter.subscribers.consent import API, RequestOrigin
 from newsletter.delivery import claims, ledger
-from newsletter.extensions import db
-from newsletter.lifecycle import EditionConflict
+from newsletter.core.extensions import db
+from newsletter.models.lifecycle import EditionConflict
 from newsletter.models import Delivery, Edition, Subscriber
 
 from fixtures.delivery import (

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, update
 
 from newsletter import editions
 from newsletter.delivery import ledger, replies, transport, worker
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Delivery, Edition, Suppression, utcnow
 
 from fixtures.delivery import add_edition, add_subscribers, assert_each_once, emails_of, statuses
@@ -82,7 +82,7 @@ def test_a_quota_refusal_pauses_the_edition_and_retry_failed_completes_it(fast_s
 
 
 def _token(app) -> str:
-    from newsletter import editors
+    from newsletter.accounts import editors
 
     return editors.create_editor("ed")[1]
 

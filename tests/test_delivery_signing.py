@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from newsletter.delivery import canonical, digest, ledger, signing, worker
-from newsletter.extensions import db
-from newsletter.tokens import LinkSigner
+from newsletter.core.extensions import db
+from newsletter.core.tokens import LinkSigner
 
 from fixtures.delivery import add_edition, add_subscribers, parse, queue_prebuilt_mail, statuses
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from newsletter.delivery import ledger, worker
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Delivery, Suppression
 
 from fixtures.delivery import add_edition, add_subscribers, assert_each_once, emails_of, recipients, statuses

@@ -6,7 +6,7 @@ import time
 
 from newsletter.delivery import ledger, worker
 from newsletter.delivery.throttle import Throttle
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Delivery
 
 from fixtures.delivery import add_edition, add_subscribers, assert_each_once, emails_of, statuses

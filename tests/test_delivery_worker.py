@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from newsletter.delivery import ledger, worker
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Delivery, Edition
 
 from fixtures.delivery import add_edition, add_subscribers, queue_prebuilt_mail, recipients, statuses
@@ -93,7 +93,7 @@ def test_each_message_built_while_the_relay_reads_the_last_is_its_reader_s(fast_
     """With one pipelined connection every message but the first is built ahead, in the wait for the reply
     to the one before: each must still reach its own reader, with that reader's own links."""
     from newsletter.delivery.verp import delivery_id_from_bounce
-    from newsletter.tokens import UNSUBSCRIBE, read_token
+    from newsletter.core.tokens import UNSUBSCRIBE, read_token
 
     app.config["SMTP_CONNECTIONS"] = 1
     ids = add_subscribers(25, "en")

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from flask_babel import force_locale, ngettext
 
-from newsletter.articles import import_json
+from newsletter.content.articles import import_json
 from newsletter.editions import build_week
 
 

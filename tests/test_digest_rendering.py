@@ -10,7 +10,7 @@ from email.policy import default
 
 import pytest
 
-from newsletter.articles import import_json
+from newsletter.content.articles import import_json
 from newsletter.editions import build_edition, build_week
 
 WEEK = date(2022, 1, 10)

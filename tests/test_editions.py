@@ -8,11 +8,11 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from newsletter.articles import import_json
+from newsletter.content.articles import import_json
 from newsletter.editions import build_week, cancel_edition, schedule_edition, EditionConflict
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Delivery, Edition
-from newsletter.weeks import BadWeek, format_period, parse_week, week_bounds
+from newsletter.content.weeks import BadWeek, format_period, parse_week, week_bounds
 
 WEEK = date(2022, 1, 10)
 

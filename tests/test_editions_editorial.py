@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from newsletter.editions import week_articles
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Article, Edition
 
 TRENDS = {"be": "Сітуацыя пагоршылася", "ru": "Ситуация ухудшилась", "en": "The situation got worse"}

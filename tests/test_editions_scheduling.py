@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from newsletter import scheduler
+from newsletter.editions import scheduler
 from newsletter.editions import BadSendTime, parse_send_time, schedule_edition
 
 MINSK = ZoneInfo("Europe/Minsk")

@@ -7,7 +7,7 @@ from email.policy import default
 from sqlalchemy import select
 
 from newsletter.delivery import worker
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Article
 
 LATE = {"language": "en", "section": "Economy", "title": "A late commentary on grain", "summary": "Late.",
@@ -100,7 +100,7 @@ def test_the_scheduled_send_rebuilds_a_stale_edition_in_the_same_move(client, ed
 
     import time_machine
 
-    from newsletter import scheduler
+    from newsletter.editions import scheduler
     from newsletter.editions import schedule_edition
 
     make_subscriber("reader@example.org", ["ru"])

@@ -5,7 +5,7 @@ import hashlib
 
 from sqlalchemy import select
 
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Editor
 
 

@@ -8,8 +8,8 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from newsletter.extensions import db
-from newsletter.feeds import fetch_configured, fetch_feed, plain_text
+from newsletter.core.extensions import db
+from newsletter.content.feeds import fetch_configured, fetch_feed, plain_text
 from newsletter.models import Article
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>

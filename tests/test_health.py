@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from fixtures.delivery import NEWSLETTER
 
-from newsletter import create_app, health, heartbeats
-from newsletter.extensions import db
+from newsletter import create_app
+from newsletter.operations import health
+from newsletter.operations import heartbeats
+from newsletter.core.extensions import db
 from newsletter.models import Heartbeat, utcnow
 
 

@@ -8,9 +8,10 @@ import stat
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import create_app, tokens
+from newsletter import create_app
+from newsletter.core import tokens
 from newsletter.delivery.transport import FileTransport
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Article, Subscriber
 
 NONCE = re.compile(r"script-src 'self' 'nonce-([^']+)'")

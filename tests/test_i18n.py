@@ -7,7 +7,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from newsletter import i18n
+from newsletter.core import i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = [
@@ -29,7 +29,7 @@ def _source_messages() -> set[str]:
 
 
 def _catalogue(language: str):
-    with open(ROOT / f"newsletter/translations/{language}/LC_MESSAGES/messages.po", "rb") as handle:
+    with open(ROOT / f"newsletter/core/translations/{language}/LC_MESSAGES/messages.po", "rb") as handle:
         return read_po(handle, locale=language)
 
 

@@ -8,12 +8,12 @@ import time_machine
 from fixtures.subscribers import queued_messages
 from sqlalchemy import select
 
-from newsletter import subscriptions
-from newsletter.addresses import normalise_address
-from newsletter.extensions import db
+from newsletter.subscribers import subscriptions
+from newsletter.core.addresses import normalise_address
+from newsletter.core.extensions import db
 from newsletter.models import Consent, Subscriber, Suppression, utcnow
 from newsletter.models.subscribers import UNSUBSCRIBED
-from newsletter.subscriber_io import find_subscriber
+from newsletter.subscribers.import_export import find_subscriber
 
 VARIANTS = [
     "".join(letter.upper() if (number >> position) & 1 else letter for position, letter in enumerate("target"))

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import lifecycle
+from newsletter.models import lifecycle
 from newsletter.editions import cancel_edition, reopen_edition, send_edition
-from newsletter.lifecycle import Action, EditionConflict, transition
+from newsletter.models.lifecycle import Action, EditionConflict, transition
 from newsletter.models.content import EditionStatus as S
 
 ROOT = Path(__file__).resolve().parent.parent / "newsletter"

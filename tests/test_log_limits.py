@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from newsletter.log_limits import RepeatFilter
+from newsletter.core.log_limits import RepeatFilter
 
 
 def test_identical_errors_are_held_back_within_the_window_and_counted_after():

@@ -76,7 +76,7 @@ def test_bounces_scheduler_and_editions_are_exposed(metrics_token, app, client, 
 def test_the_last_scheduler_run_and_its_outcome_per_language(metrics_token, app, client):
     from datetime import date
 
-    from newsletter.extensions import db
+    from newsletter.core.extensions import db
     from newsletter.models import utcnow
     from newsletter.models.content import SchedulerRun
 

@@ -8,8 +8,10 @@ from flask_migrate import upgrade
 from sqlalchemy import select, text
 from test_migrations import empty_database_url  # noqa: F401  (the fixture)
 
-from newsletter import create_app, subscriptions, tokens
-from newsletter.extensions import db
+from newsletter import create_app
+from newsletter.subscribers import subscriptions
+from newsletter.core import tokens
+from newsletter.core.extensions import db
 from newsletter.models import Consent, Delivery, Subscriber, Suppression
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

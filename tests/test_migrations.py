@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from newsletter import create_app
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models.delivery import compared_with_the_models, named_in_the_models
 
 

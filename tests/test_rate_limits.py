@@ -11,9 +11,10 @@ from fixtures.subscribers import queued_messages
 
 from conftest import _empty_all_tables as empty_all_tables
 
-from newsletter import create_app, rate_limits
-from newsletter.config import ConfigError
-from newsletter.extensions import csrf, db
+from newsletter import create_app
+from newsletter.core import rate_limits
+from newsletter.core.config import ConfigError
+from newsletter.core.extensions import csrf, db
 from newsletter.models import utcnow
 
 pytestmark = pytest.mark.usefixtures("limits_on")

@@ -5,9 +5,10 @@ import pytest
 from fixtures.subscribers import confirm_path_in, queued_messages
 from sqlalchemy import func, select
 
-from newsletter import create_app, tokens
-from newsletter.config import ConfigError
-from newsletter.extensions import db
+from newsletter import create_app
+from newsletter.core import tokens
+from newsletter.core.config import ConfigError
+from newsletter.core.extensions import db
 from newsletter.models import Delivery, Subscriber
 
 

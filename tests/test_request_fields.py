@@ -5,10 +5,10 @@ import pytest
 from fixtures.subscribers import CSRF_FIELD
 from sqlalchemy import select
 
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Consent
 from newsletter.models.subscribers import PENDING, UNSUBSCRIBED
-from newsletter.request_text import MAX_PAGE_LENGTH, MAX_USER_AGENT_LENGTH
+from newsletter.core.request_text import MAX_PAGE_LENGTH, MAX_USER_AGENT_LENGTH
 
 STATES = ("new", "pending", "confirmed", "unsubscribed")
 NUL, SURROGATE = "\x00", "\ud800"

@@ -10,8 +10,8 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from newsletter import scheduler
-from newsletter.extensions import db
+from newsletter.editions import scheduler
+from newsletter.core.extensions import db
 from newsletter.models import Delivery, Edition
 from newsletter.models.content import SchedulerRun
 

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 import time_machine
 from sqlalchemy import func, select
 
-from newsletter import scheduler
+from newsletter.editions import scheduler
 from newsletter.editions import build_week_report, schedule_edition
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Article, Delivery, Edition
 from newsletter.models.content import SchedulerRunLanguage
 

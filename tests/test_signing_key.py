@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from newsletter import create_app
-from newsletter.config import MIN_SECRET_KEY_BYTES, ConfigError
+from newsletter.core.config import MIN_SECRET_KEY_BYTES, ConfigError
 
 PROCESSES = 12
 RACER = """
 import sys, time
 from pathlib import Path
-from newsletter.config import _checked_secret_key  # what create_app runs, without the app's imports
+from newsletter.core.config import _checked_secret_key  # what create_app runs, without the app's imports
 instance, go = Path(sys.argv[1]), Path(sys.argv[2])
 instance.mkdir(parents=True, exist_ok=True)
 deadline = time.monotonic() + 60

@@ -8,7 +8,7 @@ import pytest
 from fixtures.subscribers import queued_messages
 from sqlalchemy import select
 
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Consent, Delivery, Subscriber, SubscriberLanguage
 from newsletter.models.subscribers import PENDING, UNSUBSCRIBED
 

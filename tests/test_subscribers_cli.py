@@ -9,7 +9,7 @@ import time_machine
 from fixtures.subscribers import snapshot
 from sqlalchemy import select
 
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Consent, Subscriber, utcnow
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 

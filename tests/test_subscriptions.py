@@ -10,8 +10,8 @@ import time_machine
 from fixtures.subscribers import CSRF_FIELD, confirm_path_in, parse_message, queued_messages, snapshot, text_part
 from sqlalchemy import bindparam, select, text
 
-from newsletter import subscriptions
-from newsletter.extensions import db
+from newsletter.subscribers import subscriptions
+from newsletter.core.extensions import db
 from newsletter.models import Consent, Delivery, Subscriber, utcnow
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 from newsletter.models.types import UTCDateTime

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
-from newsletter import suppression
+from newsletter.subscribers import suppression
 from newsletter.delivery import ledger
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Subscriber, SubscriberLanguage, Suppression, utcnow
 from fixtures.delivery import add_edition, add_subscribers
 

@@ -7,7 +7,7 @@ import pytest
 from fixtures.subscribers import CSRF_FIELD, queued_messages, text_part
 from sqlalchemy import select
 
-from newsletter.extensions import db
+from newsletter.core.extensions import db
 from newsletter.models import Subscriber
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 

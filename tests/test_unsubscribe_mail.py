@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
-from newsletter import tokens
-from newsletter.extensions import db
+from newsletter.core import tokens
+from newsletter.core.extensions import db
 from newsletter.models import Subscriber
 from newsletter.models.subscribers import CONFIRMED, UNSUBSCRIBED
 

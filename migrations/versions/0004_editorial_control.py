@@ -2,7 +2,7 @@
 
 Edition and delivery states keep their string values, so no state data changes; every new column is
 nullable or a new table, so existing rows stay as they are (no override, no trend, no guid). Existing
-articles' URLs are normalised as new ones are (newsletter.article_urls), unless that would give two articles
+articles' URLs are normalised as new ones are (newsletter.content.article_urls), unless that would give two articles
 one address: then the later one keeps its URL as it was, and nothing is lost.
 
 Revision ID: 0004
@@ -13,7 +13,7 @@ Create Date: 2026-12-01 21:30:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-from newsletter.article_urls import normalise_url
+from newsletter.content.article_urls import normalise_url
 from newsletter.models.types import UTCDateTime
 
 revision = '0004'

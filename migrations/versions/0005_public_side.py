@@ -1,6 +1,6 @@
 """One identity per address: merge case variants of an address into one subscriber.
 
-Addresses are now compared case-insensitively (`newsletter.addresses.identity_form`). Each group of
+Addresses are now compared case-insensitively (`newsletter.core.addresses.identity_form`). Each group of
 subscribers whose addresses differ only in case becomes one: the confirmed one is kept (else an
 unsubscribed one, so an unsubscribe stands; else the oldest), the others' languages are united into
 it (earliest request, earliest confirmation), their consent records and deliveries move to it, and

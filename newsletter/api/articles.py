@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from flask import abort, jsonify, request
 
-from .. import articles as service
-from ..config import LANGUAGES
-from ..extensions import db
-from ..models import Article
-from . import api
-from .auth import require_editor
-from .requests import choice_arg, json_body
-from .responses import error_response, or_404
+from newsletter.content import articles as service
+from newsletter.core.config import LANGUAGES
+from newsletter.core.extensions import db
+from newsletter.models import Article
+from newsletter.api import api
+from newsletter.api.auth import require_editor
+from newsletter.api.requests import choice_arg, json_body
+from newsletter.api.responses import error_response, or_404
 
 
 def article_json(article: Article) -> dict:

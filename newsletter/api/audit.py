@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from flask import Response, g, request
 
-from .. import activity
-from . import api
+from newsletter.accounts import activity
+from newsletter.api import api
 
 ENDPOINT_ACTIONS = {
     "api.create_article": ("article_create", "article"),

@@ -5,8 +5,8 @@ from functools import wraps
 
 from flask import g, request
 
-from ..editors import editor_for_token
-from .responses import error_response
+from newsletter.accounts.editors import editor_for_token
+from newsletter.api.responses import error_response
 
 
 def _unauthorized():

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
 
-from ..config import ConfigError
+from newsletter.core.config import ConfigError
 
 CORS_ENDPOINTS = frozenset({"api.create_subscription"})
 PREFLIGHT_MAX_AGE = 600

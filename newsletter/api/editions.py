@@ -8,20 +8,20 @@ from datetime import timedelta
 
 from flask import Response, current_app, jsonify, request
 
-from .. import editions as service
-from ..addresses import InvalidAddress, normalise_address
-from ..config import LANGUAGES
-from ..delivery import ledger
-from ..delivery.transport import DeliveryError
-from ..digest_rendering import clip_warning
-from ..editions.editorial import editorial_json
-from ..models import Edition
-from ..models.content import EditionStatus
-from ..weeks import BadWeek, parse_week
-from . import api
-from .auth import require_editor
-from .requests import choice_arg, json_body
-from .responses import error_response, or_404
+from newsletter import editions as service
+from newsletter.core.addresses import InvalidAddress, normalise_address
+from newsletter.core.config import LANGUAGES
+from newsletter.delivery import ledger
+from newsletter.delivery.transport import DeliveryError
+from newsletter.editions.rendering import clip_warning
+from newsletter.editions.editorial import editorial_json
+from newsletter.models import Edition
+from newsletter.models.content import EditionStatus
+from newsletter.content.weeks import BadWeek, parse_week
+from newsletter.api import api
+from newsletter.api.auth import require_editor
+from newsletter.api.requests import choice_arg, json_body
+from newsletter.api.responses import error_response, or_404
 
 MAX_TEST_RECIPIENTS = 10
 

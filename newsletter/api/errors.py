@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from flask import Flask, render_template, request
 
-from ..editions import BuildFailed, EditionInvalid
-from ..lifecycle import EditionConflict
-from ..sections import SectionsInvalid
-from .responses import error_response
+from newsletter.editions import BuildFailed, EditionInvalid
+from newsletter.models.lifecycle import EditionConflict
+from newsletter.content.sections import SectionsInvalid
+from newsletter.api.responses import error_response
 
 
 def _answer(code: int, message: str, fields: dict | None = None):

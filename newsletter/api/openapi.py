@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import current_app, jsonify
 
-from ..config import LANGUAGES
-from ..models.content import EditionStatus
-from . import api
+from newsletter.core.config import LANGUAGES
+from newsletter.models.content import EditionStatus
+from newsletter.api import api
 
 LANGUAGE = {"type": "string", "enum": list(LANGUAGES)}
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -66,7 +66,7 @@ CONTROL_RESULT = {"type": "object", "required": ["id", "status", "counts"], "pro
     "paused_reason": {"type": ["string", "null"]}, "counts": {"$ref": "#/components/schemas/Counts"}}}
 
 STORABLE = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\ufdd0-\\ufdef\\ufffe\\uffff]*$"
-"""Text the services store: no control characters but tab/LF/CR, no noncharacters (newsletter.characters)."""
+"""Text the services store: no control characters but tab/LF/CR, no noncharacters (newsletter.core.characters)."""
 SECTION_NAME = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^\\s*[^\\s\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\ufdd0-\\ufdef\\ufffe\\uffff][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\ufdd0-\\ufdef\\ufffe\\uffff]*$"}
 SECTIONS_BODY = {"type": "object", "required": ["sections"], "properties": {"sections": {
     "type": "array", "description": "in reading order; no name twice (case and spaces do not count)",

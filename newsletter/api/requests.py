@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from flask import abort, request
 from flask_babel import gettext as _
 
-from ..characters import first_forbidden
-from ..request_text import first_unusable_text
-from .responses import error_response
+from newsletter.core.characters import first_forbidden
+from newsletter.core.request_text import first_unusable_text
+from newsletter.api.responses import error_response
 
 NOT_JSON = "not-json"
 MALFORMED = "malformed"
@@ -43,7 +43,7 @@ def read_json() -> object:
 
 
 def _first_unusable_code(body: object) -> str:
-    """The offending character as U+XXXX, as newsletter.characters names it (the field's message shows it)."""
+    """The offending character as U+XXXX, as newsletter.core.characters names it (the field's message shows it)."""
     found = first_forbidden(json.dumps(body, ensure_ascii=False, default=str))
     return found or "?"
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from .. import sections as service
-from . import api
-from .auth import require_editor
-from .requests import json_body
-from .responses import error_response
+from newsletter.content import sections as service
+from newsletter.api import api
+from newsletter.api.auth import require_editor
+from newsletter.api.requests import json_body
+from newsletter.api.responses import error_response
 
 
 @api.get("/sections")

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from flask import jsonify, request
 
-from .. import editions as service
-from ..delivery import ledger
-from . import api
-from .auth import require_editor
-from .requests import json_body
-from .responses import error_response, or_404
+from newsletter import editions as service
+from newsletter.delivery import ledger
+from newsletter.api import api
+from newsletter.api.auth import require_editor
+from newsletter.api.requests import json_body
+from newsletter.api.responses import error_response, or_404
 
 
 def _control(edition_id: int, action, **extra):

@@ -7,15 +7,15 @@ from flask import Response, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from .. import subscriber_io
-from ..config import LANGUAGES
-from ..extensions import db
-from ..models import Subscriber, SubscriberLanguage
-from ..models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
-from . import api
-from .auth import require_editor
-from .requests import json_body
-from .responses import or_404
+from newsletter.subscribers import import_export as subscriber_io
+from newsletter.core.config import LANGUAGES
+from newsletter.core.extensions import db
+from newsletter.models import Subscriber, SubscriberLanguage
+from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
+from newsletter.api import api
+from newsletter.api.auth import require_editor
+from newsletter.api.requests import json_body
+from newsletter.api.responses import or_404
 
 MAX_PER_PAGE = 500
 MAX_PAGE = 1_000_000

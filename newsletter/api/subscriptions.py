@@ -4,10 +4,11 @@ from __future__ import annotations
 from flask import jsonify, request
 from flask_babel import gettext as _
 
-from .. import rate_limits, subscriptions
-from ..consent import API, RequestOrigin
-from . import api
-from .requests import NOT_JSON, UnreadableBody, read_json
+from newsletter.core import rate_limits
+from newsletter.subscribers import subscriptions
+from newsletter.subscribers.consent import API, RequestOrigin
+from newsletter.api import api
+from newsletter.api.requests import NOT_JSON, UnreadableBody, read_json
 
 
 def _errors(status: int, errors: dict):

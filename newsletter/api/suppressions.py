@@ -4,12 +4,12 @@ from __future__ import annotations
 from flask import current_app, jsonify
 from flask_babel import gettext as _
 
-from .. import suppression
-from ..addresses import InvalidAddress
-from . import api
-from .auth import require_editor
-from .requests import json_body
-from .responses import error_response
+from newsletter.subscribers import suppression
+from newsletter.core.addresses import InvalidAddress
+from newsletter.api import api
+from newsletter.api.auth import require_editor
+from newsletter.api.requests import json_body
+from newsletter.api.responses import error_response
 
 
 def _address_in_body() -> object:

@@ -9,9 +9,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import mail_folders
-from ..mail_folders import NotAMailbox
-from . import parsing, rules
+from newsletter.core import mail_folders
+from newsletter.core.mail_folders import NotAMailbox
+from newsletter.bounces import parsing, rules
 
 __all__ = ["NotAMailbox", "IntakeReport", "process_maildir", "process_mbox", "take"]
 

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ..delivery.compose import keyed_tag
-from ..delivery.verp import delivery_id_from_bounce
-from ..addresses import InvalidAddress
-from ..extensions import db
-from ..models.delivery import DeliveryStatus
-from ..suppression import suppression_address
-from ..models import Delivery, Subscriber
+from newsletter.delivery.compose import keyed_tag
+from newsletter.delivery.verp import delivery_id_from_bounce
+from newsletter.core.addresses import InvalidAddress
+from newsletter.core.extensions import db
+from newsletter.models.delivery import DeliveryStatus
+from newsletter.subscribers.suppression import suppression_address
+from newsletter.models import Delivery, Subscriber
 
 DIGEST_MESSAGE_ID = re.compile(r"^<?edition\.([0-9]{1,19})\.([0-9]{1,19})\.([0-9a-f]{16})@[^>]+>?$", re.IGNORECASE)
 TRANSACTIONAL_MESSAGE_ID = re.compile(r"^<?delivery\.([0-9]{1,19})\.([0-9a-f]{16})@[^>]+>?$", re.IGNORECASE)

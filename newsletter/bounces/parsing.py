@@ -16,7 +16,7 @@ from email.message import Message
 
 from flufl.bounce import all_failures
 
-from ..models.bounces import BounceKind
+from newsletter.models.bounces import BounceKind
 
 STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 QUOTED_MESSAGE_ID = re.compile(r"^message-id:\s*(<[^>\s]+>)", re.IGNORECASE | re.MULTILINE)

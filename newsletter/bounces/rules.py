@@ -14,12 +14,12 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from .. import subscriptions, suppression
-from ..extensions import db
-from ..models import BounceEvent, BounceKind, Subscriber, utcnow
-from ..models.subscribers import SuppressionCause
-from .matching import Target, find_target
-from .parsing import Report
+from newsletter.subscribers import subscriptions, suppression
+from newsletter.core.extensions import db
+from newsletter.models import BounceEvent, BounceKind, Subscriber, utcnow
+from newsletter.models.subscribers import SuppressionCause
+from newsletter.bounces.matching import Target, find_target
+from newsletter.bounces.parsing import Report
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +116,3 @@ def keep(raw: bytes, report: Report, rules: BounceRules) -> Path:
     if not path.exists():
         path.write_bytes(raw)
     return path
-
-
-def forget_subscriber_events(subscriber_ids) -> None:
-    """On erasure, in the caller's transaction: a person's reports go with them (diagnostics name addresses)."""
-    db.session.execute(BounceEvent.__table__.delete().where(BounceEvent.subscriber_id.in_(subscriber_ids)))

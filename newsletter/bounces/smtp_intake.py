@@ -13,9 +13,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from flask import Flask
 
-from ..delivery.verp import delivery_id_from_bounce
-from . import rules
-from .mailboxes import take
+from newsletter.delivery.verp import delivery_id_from_bounce
+from newsletter.bounces import rules
+from newsletter.bounces.mailboxes import take
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from ..models import BounceKind
-from . import sns
-from .parsing import Report, kind_of_status, valid_status
+from newsletter.models import BounceKind
+from newsletter.bounces import sns
+from newsletter.bounces.parsing import Report, kind_of_status, valid_status
 
 POSTMARK_KINDS = {
     "HardBounce": BounceKind.HARD, "BadEmailAddress": BounceKind.HARD, "ManuallyDeactivated": BounceKind.HARD,

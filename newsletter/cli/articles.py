@@ -6,9 +6,9 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from .. import articles as service
-from .. import feeds
-from ..config import LANGUAGES
+from newsletter.content import articles as service
+from newsletter.content import feeds
+from newsletter.core.config import LANGUAGES
 
 articles_group = AppGroup("articles", help="The articles digests are built from.")
 

@@ -8,7 +8,7 @@ import functools
 
 import click
 
-from .. import activity
+from newsletter.accounts import activity
 
 COMMAND_ACTIONS = {
     ("editions", "build"): ("build", "week"),

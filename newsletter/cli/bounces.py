@@ -11,9 +11,9 @@ from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..bounces import mailboxes, rules, smtp_intake
-from .mailbox_options import exactly_one, mailbox_options
-from .readiness import ensure_ready
+from newsletter.bounces import mailboxes, rules, smtp_intake
+from newsletter.cli.mailbox_options import exactly_one, mailbox_options
+from newsletter.cli.readiness import ensure_ready
 
 
 @click.group("bounces")

@@ -12,12 +12,12 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ..config import DEFAULTS
-from ..database import is_postgres
-from ..delivery import processes as processes_module
-from ..delivery import worker
-from ..delivery.sqlite_lock import WorkerAlreadyRunning
-from .readiness import ensure_ready
+from newsletter.core.config import DEFAULTS
+from newsletter.core.database import is_postgres
+from newsletter.delivery import processes as processes_module
+from newsletter.delivery import worker
+from newsletter.delivery.sqlite_lock import WorkerAlreadyRunning
+from newsletter.cli.readiness import ensure_ready
 
 log = logging.getLogger("newsletter.worker")
 LOG_EVERY_SECONDS = 5.0

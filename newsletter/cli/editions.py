@@ -12,11 +12,11 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .. import editions as service
-from ..config import LANGUAGES
-from ..delivery import ledger
-from ..digest_rendering import clip_warning
-from ..weeks import BadWeek, parse_week
+from newsletter import editions as service
+from newsletter.core.config import LANGUAGES
+from newsletter.delivery import ledger
+from newsletter.editions.rendering import clip_warning
+from newsletter.content.weeks import BadWeek, parse_week
 
 editions_group = AppGroup("editions", help="The weekly per-language editions.")
 

@@ -6,9 +6,9 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from .. import accounts
-from .. import editors as service
-from ..models import EditorRole
+from newsletter.accounts import sign_in as accounts
+from newsletter.accounts import editors as service
+from newsletter.models import EditorRole
 
 editors_group = AppGroup("editors", help="Editors: API tokens and console logins.")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 
-from .. import health
+from newsletter.operations import health
 
 
 def ensure_ready() -> None:

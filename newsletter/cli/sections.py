@@ -6,7 +6,7 @@ import json
 import click
 from flask.cli import AppGroup
 
-from .. import sections as service
+from newsletter.content import sections as service
 
 sections_group = AppGroup("sections", help="Topic sections: their order and names per language.")
 

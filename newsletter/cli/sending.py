@@ -9,8 +9,8 @@ import json
 import click
 from flask.cli import with_appcontext
 
-from .. import editions as service
-from ..delivery import ledger
+from newsletter import editions as service
+from newsletter.delivery import ledger
 
 
 def _edition_or_fail(edition_id: int):

@@ -11,11 +11,11 @@ from flask import current_app
 from flask.cli import with_appcontext
 from werkzeug.serving import make_server
 
-from ..delivery import worker
-from ..delivery.sqlite_lock import WorkerAlreadyRunning
-from ..scheduler import start_background_scheduler, stop_background_scheduler
-from ..web.access_log import redact_tokens_in_access_log
-from .readiness import ensure_ready
+from newsletter.delivery import worker
+from newsletter.delivery.sqlite_lock import WorkerAlreadyRunning
+from newsletter.editions.scheduler import start_background_scheduler, stop_background_scheduler
+from newsletter.web.access_log import redact_tokens_in_access_log
+from newsletter.cli.readiness import ensure_ready
 
 log = logging.getLogger("newsletter.serve")
 RESTART_SECONDS = 5.0

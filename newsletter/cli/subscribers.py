@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from .. import subscriber_io, subscriptions, unsubscribe_mail
-from .mailbox_options import exactly_one, mailbox_options
+from newsletter.subscribers import import_export as subscriber_io, subscriptions, unsubscribe_mail
+from newsletter.cli.mailbox_options import exactly_one, mailbox_options
 
 
 @click.group("subscribers")

@@ -9,8 +9,8 @@ from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from .. import suppression
-from ..addresses import InvalidAddress
+from newsletter.subscribers import suppression
+from newsletter.core.addresses import InvalidAddress
 
 
 @click.group("suppression")

@@ -11,8 +11,8 @@ bp = Blueprint("console", __name__, url_prefix="/console")
 
 
 def init_app(app: Flask) -> None:
-    from . import security, errors
-    from . import auth, week, articles, sections, subscribers, editions, sending, activity_log, editors  # noqa: F401
+    from newsletter.console import security, errors
+    from newsletter.console import auth, week, articles, sections, subscribers, editions, sending, activity_log, editors  # noqa: F401
 
     security.init_app(app)
     app.register_blueprint(bp)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import render_template, request
 
-from .. import activity
-from . import bp
+from newsletter.accounts import activity
+from newsletter.console import bp
 
 PAGE = 100
 

@@ -6,12 +6,14 @@ from datetime import datetime
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import activity, articles, feeds, overview
-from ..config import LANGUAGES
-from ..weeks import BadWeek, parse_week, publication_zone
-from . import bp
-from .field_errors import translated, translated_all
-from .week import actor
+from newsletter.accounts import activity
+from newsletter.content import articles, feeds
+from newsletter.editions import overview
+from newsletter.core.config import LANGUAGES
+from newsletter.content.weeks import BadWeek, parse_week, publication_zone
+from newsletter.console import bp
+from newsletter.console.field_errors import translated, translated_all
+from newsletter.console.week import actor
 
 FORM_FIELDS = ("language", "section", "title", "summary", "url", "published_at", "author", "trend")
 

@@ -7,11 +7,12 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from .. import accounts, activity, rate_limits
-from .. import editors as editor_service
-from ..config import LANGUAGES
-from . import bp
-from .security import ConsoleUser, current_editor, two_factor_missing
+from newsletter.accounts import sign_in as accounts, activity
+from newsletter.core import rate_limits
+from newsletter.accounts import editors as editor_service
+from newsletter.core.config import LANGUAGES
+from newsletter.console import bp
+from newsletter.console.security import ConsoleUser, current_editor, two_factor_missing
 
 CODE_STEP_SECONDS = 300
 
@@ -64,7 +65,7 @@ def _pending_editor():
 
 
 def _load(user_id: str):
-    from .security import load_user
+    from newsletter.console.security import load_user
 
     return load_user(user_id) if user_id else None
 

@@ -8,16 +8,19 @@ from datetime import datetime
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, ngettext
 
-from .. import activity, articles, editions, overview
-from ..addresses import InvalidAddress, normalise_address
-from ..delivery.transport import DeliveryError
-from ..lifecycle import Action, allows
-from ..models import Edition
-from ..weeks import publication_zone
-from . import bp
-from .field_errors import translated, translated_all
-from .security import current_editor
-from .week import actor
+from newsletter.accounts import activity
+from newsletter.content import articles
+from newsletter import editions
+from newsletter.editions import overview
+from newsletter.core.addresses import InvalidAddress, normalise_address
+from newsletter.delivery.transport import DeliveryError
+from newsletter.models.lifecycle import Action, allows
+from newsletter.models import Edition
+from newsletter.content.weeks import publication_zone
+from newsletter.console import bp
+from newsletter.console.field_errors import translated, translated_all
+from newsletter.console.security import current_editor
+from newsletter.console.week import actor
 
 CLIPPING_BYTES = 102 * 1024
 """Gmail shows only the first 102 KB of a message's HTML and hides the rest behind a link."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import activity
-from .. import editors as service
-from . import bp
-from .security import admin_required, current_editor
-from .week import actor
+from newsletter.accounts import activity
+from newsletter.accounts import editors as service
+from newsletter.console import bp
+from newsletter.console.security import admin_required, current_editor
+from newsletter.console.week import actor
 
 
 def _page(status=200, **extra):

@@ -7,8 +7,8 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import Forbidden, NotFound, RequestEntityTooLarge
 
-from .. import editions
-from . import bp
+from newsletter import editions
+from newsletter.console import bp
 
 
 def _page(message: str, code: int, title: str | None = None):

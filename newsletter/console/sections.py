@@ -1,14 +1,15 @@
-"""Sections: the topic sections' reading order and their names per language (newsletter.sections decides)."""
+"""Sections: the topic sections' reading order and their names per language (newsletter.content.sections decides)."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import activity, sections
-from ..config import LANGUAGES
-from . import bp
-from .field_errors import translated
-from .week import actor
+from newsletter.accounts import activity
+from newsletter.content import sections
+from newsletter.core.config import LANGUAGES
+from newsletter.console import bp
+from newsletter.console.field_errors import translated
+from newsletter.console.week import actor
 
 BLANK_ROWS = 3
 MAX_ROWS = 200

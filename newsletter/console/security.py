@@ -8,11 +8,11 @@ from flask import Flask, abort, current_app, flash, g, redirect, request, sessio
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, logout_user
 
-from .. import editors as editor_service
-from ..config import LANGUAGES
-from ..models import Editor
-from ..web.hygiene import csp_nonce
-from . import bp
+from newsletter.accounts import editors as editor_service
+from newsletter.core.config import LANGUAGES
+from newsletter.models import Editor
+from newsletter.web.hygiene import csp_nonce
+from newsletter.console import bp
 
 login_manager = LoginManager()
 PUBLIC_ENDPOINTS = {"console.sign_in", "console.sign_in_code", "console.choose_language", "console.static_css"}
@@ -161,6 +161,6 @@ def console_context() -> dict:
 
 def local_time(moment) -> str:
     """A stored UTC time as the publication's local time, the way editors think of the schedule."""
-    from ..weeks import publication_zone
+    from newsletter.content.weeks import publication_zone
 
     return moment.astimezone(publication_zone()).strftime("%Y-%m-%d %H:%M") if moment else "—"

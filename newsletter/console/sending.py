@@ -4,10 +4,12 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from .. import activity, editions, overview
-from . import bp
-from .editions import edition_or_404
-from .week import actor
+from newsletter.accounts import activity
+from newsletter import editions
+from newsletter.editions import overview
+from newsletter.console import bp
+from newsletter.console.editions import edition_or_404
+from newsletter.console.week import actor
 
 CONTROLS = {"pause": editions.pause_edition, "resume": editions.resume_edition, "cancel": editions.cancel_edition}
 

@@ -7,12 +7,14 @@ import io
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import activity, overview, subscriber_io, suppression
-from ..addresses import InvalidAddress, normalise_address
-from . import bp
-from .articles import uploaded_file
-from .security import admin_required
-from .week import actor
+from newsletter.accounts import activity
+from newsletter.editions import overview
+from newsletter.subscribers import import_export as subscriber_io, suppression
+from newsletter.core.addresses import InvalidAddress, normalise_address
+from newsletter.console import bp
+from newsletter.console.articles import uploaded_file
+from newsletter.console.security import admin_required
+from newsletter.console.week import actor
 
 
 def _page(status=200, **extra):

@@ -4,10 +4,12 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _, ngettext
 
-from .. import activity, editions, overview
-from ..weeks import BadWeek, parse_week
-from . import bp
-from .security import current_editor
+from newsletter.accounts import activity
+from newsletter import editions
+from newsletter.editions import overview
+from newsletter.content.weeks import BadWeek, parse_week
+from newsletter.console import bp
+from newsletter.console.security import current_editor
 
 RECENT_EDITIONS = 12
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from .replies import SmtpReply
+from newsletter.delivery.replies import SmtpReply
 
 
 class CircuitBreaker:

@@ -6,15 +6,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, exists, func, select, union_all, update
 
-from ..extensions import db
-from ..models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
-from ..models.content import EditionStatus
-from ..models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
-from ..models.subscribers import CONFIRMED
-from ..database import id_chunks, is_postgres
-from ..lifecycle import HELD, Action, condition
-from .ledger import cancel_queued, has_renderer
-from .partitions import among_ids, in_partitions_of
+from newsletter.core.extensions import db
+from newsletter.models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
+from newsletter.models.content import EditionStatus
+from newsletter.models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
+from newsletter.models.subscribers import CONFIRMED
+from newsletter.core.database import id_chunks, is_postgres
+from newsletter.models.lifecycle import HELD, Action, condition
+from newsletter.delivery.ledger import cancel_queued, has_renderer
+from newsletter.delivery.partitions import among_ids, in_partitions_of
 
 RECENT_CANCEL_SECONDS = 600
 PAUSED_REASON = "not sent: edition paused"

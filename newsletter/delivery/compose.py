@@ -11,8 +11,8 @@ from email.utils import format_datetime, make_msgid, parseaddr
 
 from flask import current_app
 
-from ..models import utcnow
-from .canonical import has_bare_line_ends
+from newsletter.models import utcnow
+from newsletter.delivery.canonical import has_bare_line_ends
 
 
 class WireMessage(bytes):

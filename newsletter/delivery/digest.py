@@ -14,13 +14,13 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from ..digest_rendering import PREFERENCES_PLACEHOLDER as PREFERENCES
-from ..digest_rendering import UNSUBSCRIBE_PLACEHOLDER as UNSUBSCRIBE
-from ..models import Edition
-from ..tokens import LinkSigner, SubscriberLinks
-from .canonical import field_lines
-from .compose import WireMessage, is_transparent, keyed_tag, rfc5322_date, sender_domain
-from .signing import DkimSigner
+from newsletter.delivery.placeholders import PREFERENCES_PLACEHOLDER as PREFERENCES
+from newsletter.delivery.placeholders import UNSUBSCRIBE_PLACEHOLDER as UNSUBSCRIBE
+from newsletter.models import Edition
+from newsletter.core.tokens import LinkSigner, SubscriberLinks
+from newsletter.delivery.canonical import field_lines
+from newsletter.delivery.compose import WireMessage, is_transparent, keyed_tag, rfc5322_date, sender_domain
+from newsletter.delivery.signing import DkimSigner
 
 PLACEHOLDER_PATTERN = re.compile(f"({UNSUBSCRIBE}|{PREFERENCES})")
 MAX_QP_LINE = 76

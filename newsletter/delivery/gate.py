@@ -24,10 +24,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from ..extensions import db
-from ..lifecycle import HELD
-from ..models import Edition
-from .outage import discard
+from newsletter.core.extensions import db
+from newsletter.models.lifecycle import HELD, Action, transition
+from newsletter.models import Edition
+from newsletter.delivery.outage import discard
 
 log = logging.getLogger(__name__)
 UNKNOWN = "unknown"  # the database could not say: hold this one message back, nothing else
@@ -40,6 +40,15 @@ def close_gate(edition_id: int) -> None:
     """In the caller's transaction, before it pauses or cancels the edition: wait for in-flight messages."""
     if db.engine.dialect.name == "postgresql":
         db.session.execute(select(func.pg_advisory_xact_lock(GATE_LOCK_CLASS, edition_id)))
+
+
+def pause(edition: Edition | int, reason: str | None = None) -> str:
+    """Stop an edition's send; returns the new status. `reason` says why (the circuit breaker gives the relay's reply).
+
+    The gate is closed first: this waits for messages in flight, and once it returns no worker starts another
+    message of the edition. Editors pause through `editions.pause_edition`; the worker's breaker calls this."""
+    close_gate(edition if isinstance(edition, int) else edition.id)
+    return transition(edition, Action.PAUSE, paused_reason=reason)
 
 
 class SendGate:

@@ -10,17 +10,15 @@ from datetime import timedelta
 
 from sqlalchemy import Interval, Select, bindparam, case, delete, func, insert, literal, or_, select, update
 
-from ..database import id_chunks, is_postgres
-from ..extensions import db
-from ..models import (
-    BounceEvent, BounceKind, Consent, Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow,
-)
-from ..models.content import EditionStatus
-from ..models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
-from ..models.subscribers import CONFIRMED
-from ..models.types import UTCDateTime
-from ..lifecycle import Action, transition
-from . import partitions
+from newsletter.core.database import id_chunks, is_postgres
+from newsletter.core.extensions import db
+from newsletter.models import BounceEvent, BounceKind, Consent, Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
+from newsletter.models.content import EditionStatus
+from newsletter.models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
+from newsletter.models.subscribers import CONFIRMED
+from newsletter.models.types import UTCDateTime
+from newsletter.models.lifecycle import Action, transition
+from newsletter.delivery import partitions
 
 log = logging.getLogger(__name__)
 SETTLED = tuple(status for status in DeliveryStatus if status not in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING))

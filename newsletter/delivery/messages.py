@@ -13,13 +13,13 @@ import threading
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..extensions import db
-from ..models.delivery import DeliveryKind
-from ..tokens import LinkSigner
-from .claims import Job
-from .digest import DigestTemplate, build_digest_message
-from .ledger import NothingToRender, render_transactional
-from .signing import DkimSigner
+from newsletter.core.extensions import db
+from newsletter.models.delivery import DeliveryKind
+from newsletter.core.tokens import LinkSigner
+from newsletter.delivery.claims import Job
+from newsletter.delivery.digest import DigestTemplate, build_digest_message
+from newsletter.delivery.ledger import NothingToRender, render_transactional
+from newsletter.delivery.signing import DkimSigner
 
 log = logging.getLogger(__name__)
 

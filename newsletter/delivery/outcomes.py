@@ -9,9 +9,9 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from ..models import utcnow
-from ..models.delivery import DeliveryStatus
-from .claims import Job
+from newsletter.models import utcnow
+from newsletter.models.delivery import DeliveryStatus
+from newsletter.delivery.claims import Job
 
 
 @dataclass(frozen=True)

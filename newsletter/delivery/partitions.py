@@ -17,9 +17,9 @@ import logging
 from sqlalchemy import ColumnElement, Select, and_, column, func, insert, literal, or_, table, text
 from sqlalchemy.exc import OperationalError
 
-from ..database import among, is_postgres
-from ..extensions import db
-from ..models.delivery import LEDGER_PARTITION_SPAN, Delivery
+from newsletter.core.database import among, is_postgres
+from newsletter.core.extensions import db
+from newsletter.models.delivery import LEDGER_PARTITION_SPAN, Delivery
 
 # Taken before the edition's row, so that an enqueue never waits for a table lock while holding a row lock
 # another writer waits for. Attaching checks the keys under these locks; taking them first keeps writers

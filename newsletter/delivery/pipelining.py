@@ -13,7 +13,7 @@ import ssl
 import time
 from typing import NamedTuple
 
-from .canonical import wire_form
+from newsletter.delivery.canonical import wire_form
 
 
 class Envelope(NamedTuple):

@@ -9,18 +9,18 @@ from collections import Counter
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..extensions import db
-from ..models.content import EditionStatus
-from . import outcomes, recorder
-from .breaker import CircuitBreaker
-from .claims import HELD, Job
-from .gate import UNKNOWN, SendGate
-from .ledger import NothingToRender
-from .messages import MessageBuilder
-from .pipelining import Envelope
-from .replies import CONNECT
-from .transport import DeliveryError, open_transport
-from .verp import bounce_domain, envelope_sender
+from newsletter.core.extensions import db
+from newsletter.models.content import EditionStatus
+from newsletter.delivery import outcomes, recorder
+from newsletter.delivery.breaker import CircuitBreaker
+from newsletter.delivery.claims import HELD, Job
+from newsletter.delivery.gate import UNKNOWN, SendGate
+from newsletter.delivery.ledger import NothingToRender
+from newsletter.delivery.messages import MessageBuilder
+from newsletter.delivery.pipelining import Envelope
+from newsletter.delivery.replies import CONNECT
+from newsletter.delivery.transport import DeliveryError, open_transport
+from newsletter.delivery.verp import bounce_domain, envelope_sender
 
 log = logging.getLogger(__name__)
 _STOP = object()  # the stop sentinel, taken from the queue as the following job

@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 PR_SET_PDEATHSIG = 1
-CHILD_COMMAND = "from newsletter.cli import main; main()"
+CHILD_COMMAND = "from newsletter import main; main()"
 
 
 def default_count(database_is_postgres: bool, configured: int) -> int:

@@ -19,11 +19,11 @@ from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from ..models import Delivery, Suppression, utcnow
-from ..models.delivery import DeliveryStatus
-from .inbox import BatchInbox
-from .outage import OutageBackoff, discard, is_conflict, is_outage
-from .outcomes import Outcome
+from newsletter.models import Delivery, Suppression, utcnow
+from newsletter.models.delivery import DeliveryStatus
+from newsletter.delivery.inbox import BatchInbox
+from newsletter.delivery.outage import OutageBackoff, discard, is_conflict, is_outage
+from newsletter.delivery.outcomes import Outcome
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 100

@@ -21,8 +21,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from .canonical import (CRLF, SharedBody, field_lines, header_fields, relaxed_body, relaxed_header, relaxed_name,
-                        relaxed_value, split_message, wire_form)
+from newsletter.delivery.canonical import CRLF, SharedBody, field_lines, header_fields, relaxed_body, relaxed_header, relaxed_name, relaxed_value, split_message, wire_form
 
 SIGNED_HEADERS = (
     b"from", b"to", b"subject", b"date", b"message-id", b"list-unsubscribe", b"list-unsubscribe-post",

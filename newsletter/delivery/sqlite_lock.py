@@ -11,8 +11,8 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..database import is_postgres
-from ..extensions import db
+from newsletter.core.database import is_postgres
+from newsletter.core.extensions import db
 
 
 class WorkerAlreadyRunning(RuntimeError):

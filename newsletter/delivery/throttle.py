@@ -8,9 +8,9 @@ import time
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..extensions import db
-from ..models.delivery import SendThrottle, SendWindowCount
-from ..database import dialect_insert, is_postgres
+from newsletter.core.extensions import db
+from newsletter.models.delivery import SendThrottle, SendWindowCount
+from newsletter.core.database import dialect_insert, is_postgres
 
 log = logging.getLogger(__name__)
 CLOCK = "global"

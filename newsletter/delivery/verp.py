@@ -6,7 +6,7 @@ import re
 
 from flask import current_app
 
-from .compose import keyed_tag, sender_domain
+from newsletter.delivery.compose import keyed_tag, sender_domain
 
 BOUNCE_PATTERN = re.compile(r"^bounces\+([0-9]{1,19})-([0-9a-f]{10})@", re.IGNORECASE)
 

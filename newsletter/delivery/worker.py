@@ -13,19 +13,20 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from .. import heartbeats
-from ..extensions import db
-from ..models import Edition
-from ..models.content import EditionStatus
-from .. import editions
-from . import claims
-from .digest import DigestTemplate
-from .outage import OutageBackoff, is_conflict
-from .pool import SenderPool
-from .signing import signer_from_config
-from .sqlite_lock import sqlite_worker_lock
-from .throttle import Throttle
-from .transport import smtp_settings
+from newsletter.operations import heartbeats
+from newsletter.core.extensions import db
+from newsletter.models import Edition
+from newsletter.models.content import EditionStatus
+from newsletter.delivery import gate
+from newsletter.models.lifecycle import EditionConflict
+from newsletter.delivery import claims
+from newsletter.delivery.digest import DigestTemplate
+from newsletter.delivery.outage import OutageBackoff, is_conflict
+from newsletter.delivery.pool import SenderPool
+from newsletter.delivery.signing import signer_from_config
+from newsletter.delivery.sqlite_lock import sqlite_worker_lock
+from newsletter.delivery.throttle import Throttle
+from newsletter.delivery.transport import smtp_settings
 
 log = logging.getLogger(__name__)
 MAINTENANCE_SECONDS = 0.25
@@ -225,9 +226,9 @@ class Worker:
     def _pause_for_the_breaker(self) -> None:
         for edition_id, reason in self.pool.breaker.opened().items():
             try:
-                editions.pause_edition(edition_id, reason=reason)
+                gate.pause(edition_id, reason=reason)
                 log.error("edition %s paused: %s", edition_id, reason)
-            except editions.EditionConflict as error:
+            except EditionConflict as error:
                 log.warning("circuit breaker for edition %s: %s", edition_id, error)
             self.pool.breaker.paused(edition_id)
 

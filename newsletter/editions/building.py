@@ -13,16 +13,16 @@ from datetime import date
 from flask import current_app
 from sqlalchemy import delete, select, update
 
-from ..characters import first_forbidden
-from ..config import LANGUAGES
-from ..database import dialect_insert
-from ..digest_rendering import render_digest
-from ..extensions import db
-from ..lifecycle import REBUILDABLE, Action, condition
-from ..models import Article, Edition, utcnow
-from ..models.content import EditionStatus
-from ..rendering import RenderError
-from .plan import DigestPlan, make_plan, publication_settings, week_articles
+from newsletter.core.characters import first_forbidden
+from newsletter.core.config import LANGUAGES
+from newsletter.core.database import dialect_insert
+from newsletter.editions.rendering import render_digest
+from newsletter.core.extensions import db
+from newsletter.models.lifecycle import REBUILDABLE, Action, condition
+from newsletter.models import Article, Edition, utcnow
+from newsletter.models.content import EditionStatus
+from newsletter.core.mail_templates import RenderError
+from newsletter.editions.plan import DigestPlan, make_plan, publication_settings, week_articles
 
 TEXT_FIELDS = ("section", "title", "summary", "author")
 

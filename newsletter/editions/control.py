@@ -1,6 +1,6 @@
 """Moving an edition on: preview, test send, send, pause, resume, cancel, reopen, unpublish.
 
-Every move goes through the lifecycle table (newsletter.lifecycle); the API, the CLI, the console and the
+Every move goes through the lifecycle table (newsletter.models.lifecycle); the API, the CLI, the console and the
 scheduler call these functions and nothing below them. Preview, test send and send first rebuild a draft
 or scheduled edition that went stale, so what an editor checks is what readers get.
 """
@@ -9,17 +9,18 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import exists, select, update
 
-from .. import archive
-from ..delivery import digest, ledger
-from ..delivery.compose import sender_address
-from ..delivery.gate import close_gate
-from ..delivery.transport import open_transport
-from ..extensions import db
-from ..lifecycle import Action, EditionConflict, allows, status_of, transition
-from ..models import Edition, utcnow
-from ..models.content import EditionStatus
-from .building import rebuild_if_stale
-from .plan import in_week
+from newsletter.editions import archive
+from newsletter.delivery import digest, ledger
+from newsletter.delivery.compose import sender_address
+from newsletter.delivery import gate
+from newsletter.delivery.gate import close_gate
+from newsletter.delivery.transport import open_transport
+from newsletter.core.extensions import db
+from newsletter.models.lifecycle import Action, EditionConflict, allows, status_of, transition
+from newsletter.models import Edition, utcnow
+from newsletter.models.content import EditionStatus
+from newsletter.editions.building import rebuild_if_stale
+from newsletter.editions.plan import in_week
 
 
 class NothingToSend(EditionConflict):
@@ -81,8 +82,7 @@ def pause_edition(edition: Edition | int, reason: str | None = None) -> str:
 
     The send gate is closed first: this waits for messages in flight, and once it returns no worker starts
     another message of the edition."""
-    close_gate(_edition_id(edition))
-    return transition(edition, Action.PAUSE, paused_reason=reason)
+    return gate.pause(edition, reason)
 
 
 def resume_edition(edition: Edition | int) -> str:

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import update
 
-from ..characters import text_problem
-from ..extensions import db
-from ..lifecycle import Action, EditionConflict, condition, status_of
-from ..models import Edition
-from .plan import week_articles
+from newsletter.core.characters import text_problem
+from newsletter.core.extensions import db
+from newsletter.models.lifecycle import Action, EditionConflict, condition, status_of
+from newsletter.models import Edition
+from newsletter.editions.plan import week_articles
 
 LIMITS = {"subject": 200, "preheader": 200, "intro": 5000}
 FIELDS = ("subject", "preheader", "intro", "lead_article_id", "article_ids", "excluded_article_ids")

@@ -12,10 +12,10 @@ from datetime import date
 
 from sqlalchemy import and_, select
 
-from ..extensions import db
-from ..models import Article, Edition
-from ..sections import section_key, sections_by_name
-from ..weeks import week_bounds
+from newsletter.core.extensions import db
+from newsletter.models import Article, Edition
+from newsletter.content.sections import section_key, sections_by_name
+from newsletter.content.weeks import week_bounds
 
 TEMPLATE_VERSION = "digest-2"
 

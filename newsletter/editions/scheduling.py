@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
-from ..extensions import db
-from ..lifecycle import Action, transition
-from ..models import Edition, utcnow
-from ..models.content import EditionStatus
-from ..weeks import YEARS, publication_zone
-from .editorial import EditionInvalid
+from newsletter.core.extensions import db
+from newsletter.models.lifecycle import Action, transition
+from newsletter.models import Edition, utcnow
+from newsletter.models.content import EditionStatus
+from newsletter.content.weeks import YEARS, publication_zone
+from newsletter.editions.editorial import EditionInvalid
 
 
 class BadSendTime(EditionInvalid):

@@ -1,11 +1,11 @@
 """Typed SQLAlchemy models, one module per part of the flow."""
-from .bounces import BounceEvent, BounceKind
-from .content import Article, Edition
-from .delivery import Delivery
-from .editors import ActivityEntry, Editor, EditorRole
-from .health import Heartbeat
-from .subscribers import Consent, Subscriber, SubscriberLanguage, Suppression
-from .types import utcnow
+from newsletter.models.bounces import BounceEvent, BounceKind
+from newsletter.models.content import Article, Edition
+from newsletter.models.delivery import Delivery
+from newsletter.models.editors import ActivityEntry, Editor, EditorRole
+from newsletter.models.health import Heartbeat
+from newsletter.models.subscribers import Consent, Subscriber, SubscriberLanguage, Suppression
+from newsletter.models.types import utcnow
 
 __all__ = [
     "ActivityEntry",

@@ -7,8 +7,8 @@ from enum import StrEnum
 from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .types import UTCDateTime, utcnow
+from newsletter.core.extensions import db
+from newsletter.models.types import UTCDateTime, utcnow
 
 
 
@@ -90,7 +90,7 @@ class Section(db.Model):
     """A topic section as data: an editor-defined order and a name per language.
 
     Articles name their section in free text; `key` (the section's name, compared case-folded with spaces
-    collapsed, see newsletter.sections) or a per-language name is how an article finds its section, so
+    collapsed, see newsletter.content.sections) or a per-language name is how an article finds its section, so
     "Economy" and "economy " are one section.
     """
 

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import DDL, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
-from .types import UTCDateTime, utcnow
+from newsletter.core.extensions import db
+from newsletter.models.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
-    from .subscribers import Consent, Subscriber
+    from newsletter.models.subscribers import Consent, Subscriber
 
 
 

@@ -7,8 +7,8 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .types import UTCDateTime, utcnow
+from newsletter.core.extensions import db
+from newsletter.models.types import UTCDateTime, utcnow
 
 
 class EditorRole(StrEnum):

@@ -6,8 +6,8 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..extensions import db
-from .types import UTCDateTime, utcnow
+from newsletter.core.extensions import db
+from newsletter.models.types import UTCDateTime, utcnow
 
 
 class Heartbeat(db.Model):

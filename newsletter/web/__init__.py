@@ -7,9 +7,9 @@ from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
-from ..api.responses import error_response
-from ..extensions import csrf
-from . import health, hygiene, metrics, pages, webhooks
+from newsletter.api.responses import error_response
+from newsletter.core.extensions import csrf
+from newsletter.web import health, hygiene, metrics, pages, webhooks
 
 
 def _wants_json() -> bool:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from .. import rate_limits, subscriptions
-from ..addresses import InvalidAddress, normalise_address
-from ..i18n import current_language
+from newsletter.core import rate_limits
+from newsletter.subscribers import subscriptions
+from newsletter.core.addresses import InvalidAddress, normalise_address
+from newsletter.core.i18n import current_language
 
 bp = Blueprint("address_unsubscribe", __name__, url_prefix="/unsubscribe-by-address")
 

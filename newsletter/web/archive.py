@@ -6,9 +6,9 @@ from datetime import date
 from flask import Blueprint, abort, current_app, make_response, render_template, request
 from flask_babel import force_locale
 
-from .. import archive
-from ..config import LANGUAGES
-from ..models import utcnow
+from newsletter.editions import archive
+from newsletter.core.config import LANGUAGES
+from newsletter.models import utcnow
 
 blueprint = Blueprint("archive", __name__, url_prefix="/archive")
 

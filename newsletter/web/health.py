@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from flask import Flask, jsonify
 
-from .. import health, heartbeats
+from newsletter.operations import health
+from newsletter.operations import heartbeats
 
 
 def _database() -> dict:

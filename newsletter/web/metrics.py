@@ -6,7 +6,7 @@ import hmac
 from flask import Flask, Response, abort, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from .. import metrics
+from newsletter.operations import metrics
 
 
 def _authorised(token: str) -> bool:

@@ -6,13 +6,13 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Blueprints for the subscription pages and the archive are registered here."""
-    from .subscriptions import bp as subscription_pages
+    from newsletter.web.subscriptions import bp as subscription_pages
 
     app.register_blueprint(subscription_pages)
-    from . import archive
+    from newsletter.web import archive
 
     app.register_blueprint(archive.blueprint)
-    from . import address_unsubscribe, reader
+    from newsletter.web import address_unsubscribe, reader
 
     app.register_blueprint(address_unsubscribe.bp)
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, abort, current_app, redirect, request, send_file, send_from_directory, url_for
 
-from ..config import ConfigError
+from newsletter.core.config import ConfigError
 
 bp = Blueprint("reader", __name__)
 LOGO_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",

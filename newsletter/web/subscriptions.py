@@ -9,14 +9,15 @@ from flask_babel import refresh
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
-from .. import rate_limits, subscriptions, tokens
-from . import handle_http_error
-from ..config import LANGUAGES
-from ..consent import FORM, PREFERENCES, RequestOrigin
-from ..extensions import csrf, db
-from ..i18n import current_language
-from ..addresses import masked
-from ..models.subscribers import CONFIRMED, UNSUBSCRIBED
+from newsletter.core import rate_limits, tokens
+from newsletter.subscribers import subscriptions
+from newsletter.web import handle_http_error
+from newsletter.core.config import LANGUAGES
+from newsletter.subscribers.consent import FORM, PREFERENCES, RequestOrigin
+from newsletter.core.extensions import csrf, db
+from newsletter.core.i18n import current_language
+from newsletter.core.addresses import masked
+from newsletter.models.subscribers import CONFIRMED, UNSUBSCRIBED
 
 log = logging.getLogger(__name__)
 bp = Blueprint("subscriptions", __name__)

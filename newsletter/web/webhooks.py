@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 
-from ..bounces import rules, webhooks
-from ..extensions import csrf
+from newsletter.bounces import rules, webhooks
+from newsletter.core.extensions import csrf
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 

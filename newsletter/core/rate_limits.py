@@ -27,7 +27,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse_many
 
-from .config import ConfigError
+from newsletter.core.config import ConfigError
 
 log = logging.getLogger(__name__)
 

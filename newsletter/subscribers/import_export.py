@@ -9,18 +9,17 @@ from datetime import datetime, timezone
 from typing import TextIO
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from . import suppression
-from .addresses import InvalidAddress, normalise_address
-from .bounces import rules as bounce_rules
-from .config import LANGUAGES
-from .consent import IMPORT, RequestOrigin, record_confirmation, record_request
-from .delivery import ledger
-from .extensions import db
-from .models import Subscriber, SubscriberLanguage, utcnow
-from .models.subscribers import CONFIRMED, UNSUBSCRIBED
+from newsletter.subscribers import suppression
+from newsletter.core.addresses import InvalidAddress, normalise_address
+from newsletter.core.config import LANGUAGES
+from newsletter.subscribers.consent import IMPORT, RequestOrigin, record_confirmation, record_request
+from newsletter.delivery import ledger
+from newsletter.core.extensions import db
+from newsletter.models import BounceEvent, Subscriber, SubscriberLanguage, utcnow
+from newsletter.models.subscribers import CONFIRMED, UNSUBSCRIBED
 
 IMPORT_TEXT_VERSION = "import"
 EXPORT_COLUMNS = ["email", "languages", "confirmed_at"]
@@ -216,7 +215,7 @@ def erase_subscriber(subscriber: Subscriber) -> None:
     A queued transactional row left behind is cancelled by the worker (its subscriber is gone).
     """
     ledger.forget_subscribers(select(Subscriber.id).where(Subscriber.id == subscriber.id))
-    bounce_rules.forget_subscriber_events([subscriber.id])
+    db.session.execute(delete(BounceEvent).where(BounceEvent.subscriber_id == subscriber.id))  # reports name the address
     suppression.forget_address(subscriber.email, current_app.config["SECRET_KEY"])
     db.session.delete(subscriber)
     db.session.commit()

@@ -6,8 +6,8 @@ from sqlalchemy import BigInteger, any_, bindparam, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from . import PROJECT_ROOT
-from .extensions import db, migrate
+from newsletter.core.config import PROJECT_ROOT
+from newsletter.core.extensions import db, migrate
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
@@ -31,8 +31,6 @@ def _hide_server_detail(context) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from . import models  # noqa: F401  (register the tables)
-
     is_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
     options = {"pool_pre_ping": True}
     if is_sqlite:

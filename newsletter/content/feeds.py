@@ -25,9 +25,9 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from . import articles
-from .characters import first_forbidden, strip_forbidden
-from .config import LANGUAGES
+from newsletter.content import articles
+from newsletter.core.characters import first_forbidden, strip_forbidden
+from newsletter.core.config import LANGUAGES
 
 log = logging.getLogger(__name__)
 MAX_FEED_BYTES = 5 * 1024 * 1024

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from email import policy
 from pathlib import Path
 
-from . import mail_folders, subscriptions, tokens
-from .mail_folders import NotAMailbox  # noqa: F401 (re-exported for the command line)
-from .models import Subscriber
-from .models.subscribers import UNSUBSCRIBED
+from newsletter.core import mail_folders, tokens
+from newsletter.subscribers import subscriptions
+from newsletter.core.mail_folders import NotAMailbox  # noqa: F401 (re-exported for the command line)
+from newsletter.models import Subscriber
+from newsletter.models.subscribers import UNSUBSCRIBED
 
 TOKEN = re.compile(r"\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 MAX_SCANNED_CHARACTERS = 64 * 1024

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from .extensions import db
-from .models import Consent, Subscriber, utcnow
-from .request_text import MAX_PAGE_LENGTH, MAX_USER_AGENT_LENGTH, recorded_text
+from newsletter.core.extensions import db
+from newsletter.models import Consent, Subscriber, utcnow
+from newsletter.core.request_text import MAX_PAGE_LENGTH, MAX_USER_AGENT_LENGTH, recorded_text
 
 FORM = "form"
 API = "api"

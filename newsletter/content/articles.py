@@ -1,11 +1,11 @@
 """Articles: validation, and adding, updating, deleting and importing them.
 
-An article's identity is its feed `guid` when it has one, else its normalised URL (newsletter.article_urls),
+An article's identity is its feed `guid` when it has one, else its normalised URL (newsletter.content.article_urls),
 so the same page under two spellings is one article; re-importing it under another language is refused,
 never a silent relabelling. Text holding control characters or noncharacters is refused per field.
 
 An import file is all or nothing: if any article is bad, nothing is stored and every problem is
-reported by the article's index. Feeds (newsletter.feeds) keep the good entries instead.
+reported by the article's index. Feeds (newsletter.content.feeds) keep the good entries instead.
 """
 from __future__ import annotations
 
@@ -17,17 +17,16 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from .article_urls import normalise_url
-from .characters import text_problem
-from .config import LANGUAGES
-from .digest_rendering import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
-from .extensions import db
-from .models import Article
-from .models.content import Trend
-from .request_text import is_unusable
-from .weeks import YEARS
+from newsletter.content.article_urls import normalise_url
+from newsletter.core.characters import text_problem
+from newsletter.core.config import LANGUAGES
+from newsletter.delivery.placeholders import PLACEHOLDERS
+from newsletter.core.extensions import db
+from newsletter.models import Article
+from newsletter.models.content import Trend
+from newsletter.core.request_text import is_unusable
+from newsletter.content.weeks import YEARS
 
-PLACEHOLDERS = (UNSUBSCRIBE_PLACEHOLDER, PREFERENCES_PLACEHOLDER)
 LIMITS = {"section": 200, "title": 500, "summary": 5000, "author": 200, "url": 2000, "guid": 2000}
 FIELDS = ("language", "section", "title", "summary", "url", "published_at", "author", "trend", "guid")
 MAX_IMPORT_ARTICLES = 20_000

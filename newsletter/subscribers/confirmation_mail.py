@@ -9,15 +9,15 @@ from flask import Flask, current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from . import rendering, tokens
-from .consent import consent_languages, superseded_by_unsubscribe
-from .delivery.compose import build_message, transactional_message_id
-from .delivery.ledger import NothingToRender, enqueue_transactional, register_transactional_renderer
-from .extensions import db
-from .i18n import languages_phrase
-from .models import Consent, Subscriber, utcnow
-from .models.delivery import DeliveryKind
-from .models.subscribers import CONFIRMED, UNSUBSCRIBED
+from newsletter.core import mail_templates as rendering, tokens
+from newsletter.subscribers.consent import consent_languages, superseded_by_unsubscribe
+from newsletter.delivery.compose import build_message, transactional_message_id
+from newsletter.delivery.ledger import NothingToRender, enqueue_transactional, register_transactional_renderer
+from newsletter.core.extensions import db
+from newsletter.core.i18n import languages_phrase
+from newsletter.models import Consent, Subscriber, utcnow
+from newsletter.models.delivery import DeliveryKind
+from newsletter.models.subscribers import CONFIRMED, UNSUBSCRIBED
 
 
 def init_app(app: Flask) -> None:

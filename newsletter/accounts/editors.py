@@ -6,9 +6,9 @@ import secrets
 
 from sqlalchemy import func, or_, select
 
-from .addresses import InvalidAddress, normalise_address
-from .extensions import db
-from .models import Editor, EditorRole, utcnow
+from newsletter.core.addresses import InvalidAddress, normalise_address
+from newsletter.core.extensions import db
+from newsletter.models import Editor, EditorRole, utcnow
 
 
 class EditorError(ValueError):

@@ -8,6 +8,8 @@ from pathlib import Path
 from flask import Flask
 
 LANGUAGES = ("be", "ru", "en")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+"""The checkout (or installed tree) holding templates/, static/ and migrations/ beside the package."""
 
 DEFAULTS: dict[str, object] = {
     "BASE_URL": "http://127.0.0.1:5000",

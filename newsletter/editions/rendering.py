@@ -14,15 +14,14 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from .models import Article
-from .rendering import render_email
-from .weeks import format_period
+from newsletter.models import Article
+from newsletter.core.mail_templates import render_email
+from newsletter.content.weeks import format_period
+from newsletter.delivery.placeholders import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 
 if TYPE_CHECKING:
-    from .editions.plan import DigestPlan
+    from newsletter.editions.plan import DigestPlan
 
-UNSUBSCRIBE_PLACEHOLDER = "__UNSUBSCRIBE_URL__"
-PREFERENCES_PLACEHOLDER = "__PREFERENCES_URL__"
 GMAIL_CLIP_BYTES = 102 * 1024
 CLIP_WARNING_BYTES = 90 * 1024
 PREHEADER_LENGTH = 150

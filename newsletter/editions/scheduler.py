@@ -14,24 +14,21 @@ import re
 import threading
 from datetime import datetime, timedelta, timezone
 
-import click
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask, current_app
-from flask.cli import with_appcontext
 from sqlalchemy import select, update
 
-from . import editions, heartbeats
-from .delivery import ledger
-from .config import LANGUAGES
-from .database import dialect_insert
-from .extensions import db
-from .lifecycle import Action, allows
-from .models import Edition, utcnow
-from .models.content import SchedulerRun, SchedulerRunLanguage
-from .weeks import previous_week, publication_zone
-from .cli.readiness import ensure_ready
+from newsletter import editions
+from newsletter.operations import heartbeats
+from newsletter.delivery import ledger
+from newsletter.core.config import LANGUAGES
+from newsletter.core.database import dialect_insert
+from newsletter.core.extensions import db
+from newsletter.models.lifecycle import Action, allows
+from newsletter.models import Edition, utcnow
+from newsletter.models.content import SchedulerRun, SchedulerRunLanguage
+from newsletter.content.weeks import previous_week, publication_zone
 
 log = logging.getLogger(__name__)
 FRIENDLY = re.compile(r"^(?:(?P<days>[a-z*][a-z0-9,*-]*)\s+)?(?P<hour>\d{1,2}):(?P<minute>\d{2})$")
@@ -285,30 +282,3 @@ def stop_background_scheduler() -> None:
         if _started is not None and _started.running:
             _started.shutdown(wait=False)
         _started = None
-
-
-@click.command("scheduler")
-@click.option("--once", is_flag=True, help="Do a due or missed run and send due scheduled editions, then exit.")
-@with_appcontext
-def scheduler_command(once: bool) -> None:
-    """Run the weekly scheduler in the foreground (build last week's editions and send them)."""
-    app = current_app._get_current_object()
-    ensure_ready()
-    try:
-        parse_schedule(app.config["SCHEDULE"])
-    except ScheduleError as error:
-        raise click.ClickException(str(error)) from error
-    if once:
-        outcome = run_if_due()
-        started = send_due_scheduled()
-        overdue = len(editions.overdue_editions(grace()))
-        click.echo(f"weekly run: {outcome if outcome is not None else 'none due'}; scheduled sends started: {started}"
-                   + (f"; overdue scheduled editions (see `newsletter editions list`): {overdue}" if overdue else ""))
-        return
-    scheduler = configure(BlockingScheduler(timezone=publication_zone()), app)
-    click.echo(f"Scheduler running ({app.config['SCHEDULE']}, {app.config['TIMEZONE']}); "
-               f"{next_run_description(parse_schedule(app.config['SCHEDULE']))}; Ctrl+C stops it.")
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)

@@ -13,11 +13,11 @@ import logging
 
 from sqlalchemy import or_, select, update
 
-from .addresses import normalise_address
-from .database import dialect_insert
-from .extensions import db
-from .models import Suppression, utcnow
-from .models.subscribers import SuppressionCause
+from newsletter.core.addresses import normalise_address
+from newsletter.core.database import dialect_insert
+from newsletter.core.extensions import db
+from newsletter.models import Suppression, utcnow
+from newsletter.models.subscribers import SuppressionCause
 
 log = logging.getLogger(__name__)
 REASON_LENGTH = 500

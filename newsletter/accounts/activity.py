@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from .extensions import db
-from .models import ActivityEntry, Editor
+from newsletter.core.extensions import db
+from newsletter.models import ActivityEntry, Editor
 
 ACTIONS = {
     "build": _l("Build"),

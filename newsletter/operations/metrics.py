@@ -11,10 +11,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import case, func, select
 
-from .extensions import db
-from .models import BounceEvent, Delivery, Edition, Heartbeat, Suppression
-from .models.delivery import DeliveryStatus
-from .models.content import SchedulerRun
+from newsletter.core.extensions import db
+from newsletter.models import BounceEvent, Delivery, Edition, Heartbeat, Suppression
+from newsletter.models.delivery import DeliveryStatus
+from newsletter.models.content import SchedulerRun
 
 REPLY_CLASS = case(
     (Delivery.last_reply.like("2%"), "2xx"), (Delivery.last_reply.like("4%"), "4xx"),

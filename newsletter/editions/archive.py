@@ -14,11 +14,11 @@ from datetime import date, datetime
 from flask import current_app
 from sqlalchemy import func, select
 
-from .digest_rendering import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, template_context
-from .editions.plan import publication_settings
-from .extensions import db
-from .lifecycle import Action, condition
-from .models import Edition
+from newsletter.editions.rendering import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, template_context
+from newsletter.editions.plan import publication_settings
+from newsletter.core.extensions import db
+from newsletter.models.lifecycle import Action, condition
+from newsletter.models import Edition
 
 PAGE_SIZE = 20
 

@@ -23,10 +23,10 @@ from enum import StrEnum
 from sqlalchemy import and_, exists, false, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from .extensions import db
-from .models import Delivery, Edition, utcnow
-from .models.content import EditionStatus
-from .models.delivery import DeliveryStatus
+from newsletter.core.extensions import db
+from newsletter.models import Delivery, Edition, utcnow
+from newsletter.models.content import EditionStatus
+from newsletter.models.delivery import DeliveryStatus
 
 S = EditionStatus
 

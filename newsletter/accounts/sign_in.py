@@ -16,8 +16,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, update
 
-from .extensions import db
-from .models import Editor
+from newsletter.core.extensions import db
+from newsletter.models import Editor
 
 PASSWORD_MIN, PASSWORD_MAX = 10, 1000
 RECOVERY_CODE_COUNT = 10

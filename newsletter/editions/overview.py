@@ -10,17 +10,17 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
-from . import editions
-from .config import LANGUAGES
-from .delivery import ledger
-from .editions.plan import make_plan, publication_settings
-from .extensions import db
-from .models import Delivery, Edition, Subscriber, SubscriberLanguage, utcnow
-from .models import Article
-from .models.content import SchedulerRun, SchedulerRunLanguage
-from .models.delivery import DeliveryKind, DeliveryStatus
-from .models.subscribers import CONFIRMED
-from .weeks import week_bounds, week_of
+from newsletter import editions
+from newsletter.core.config import LANGUAGES
+from newsletter.delivery import ledger
+from newsletter.editions.plan import make_plan, publication_settings
+from newsletter.core.extensions import db
+from newsletter.models import Delivery, Edition, Subscriber, SubscriberLanguage, utcnow
+from newsletter.models import Article
+from newsletter.models.content import SchedulerRun, SchedulerRunLanguage
+from newsletter.models.delivery import DeliveryKind, DeliveryStatus
+from newsletter.models.subscribers import CONFIRMED
+from newsletter.content.weeks import week_bounds, week_of
 
 RATE_WINDOW_SECONDS = 60
 

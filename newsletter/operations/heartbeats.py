@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from .database import dialect_insert
-from .extensions import db
-from .models import Heartbeat, utcnow
+from newsletter.core.database import dialect_insert
+from newsletter.core.extensions import db
+from newsletter.models import Heartbeat, utcnow
 
 WORKER = "worker"
 SCHEDULER = "scheduler"

@@ -9,8 +9,8 @@ from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 
-from .config import LANGUAGES
-from .extensions import babel
+from newsletter.core.config import LANGUAGES
+from newsletter.core.extensions import babel
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DEFAULT_LANGUAGE = "en"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
-from .characters import text_problem
-from .config import LANGUAGES
-from .extensions import db
-from .models.content import Section
+from newsletter.core.characters import text_problem
+from newsletter.core.config import LANGUAGES
+from newsletter.core.extensions import db
+from newsletter.models.content import Section
 
 NAME_LIMIT = 200
 

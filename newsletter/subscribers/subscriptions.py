@@ -13,18 +13,17 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import rate_limits, suppression, tokens
-from .addresses import InvalidAddress, normalise_address
-from .config import LANGUAGES
-from .confirmation_mail import queue_already_subscribed, queue_confirmation, queue_unsubscribe_link
-from .consent import (
-    RequestOrigin, consent_languages, record_confirmation, record_request, superseded_by_unsubscribe,
-)
-from .database import id_chunks
-from .delivery import ledger
-from .extensions import db
-from .models import Consent, Subscriber, SubscriberLanguage, utcnow
-from .models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
+from newsletter.core import rate_limits, tokens
+from newsletter.subscribers import suppression
+from newsletter.core.addresses import InvalidAddress, normalise_address
+from newsletter.core.config import LANGUAGES
+from newsletter.subscribers.confirmation_mail import queue_already_subscribed, queue_confirmation, queue_unsubscribe_link
+from newsletter.subscribers.consent import RequestOrigin, consent_languages, record_confirmation, record_request, superseded_by_unsubscribe
+from newsletter.core.database import id_chunks
+from newsletter.delivery import ledger
+from newsletter.core.extensions import db
+from newsletter.models import Consent, Subscriber, SubscriberLanguage, utcnow
+from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from flask_babel import gettext as _
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import PROJECT_ROOT
-from .delivery.transport import SmtpSettings
-from .extensions import db
+from newsletter.core.config import PROJECT_ROOT
+from newsletter.core.settings import SmtpSettings
+from newsletter.core.extensions import db
 
 SMTP_QUERY_KEYS = ("starttls", "verify")
 VERSION_TABLE = "alembic_version"
