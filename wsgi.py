@@ -1,4 +1,5 @@
 """WSGI entry point: `gunicorn wsgi:app` (reads `.env` in the working directory, as the CLI does)."""
+
 from dotenv import load_dotenv
 
 from newsletter import create_app

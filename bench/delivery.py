@@ -7,13 +7,14 @@ with apt-get, debconf answer "No configuration", and never starts the Postfix da
 On PostgreSQL it uses BENCH_DATABASE_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/bench) and
 drops and recreates that database's public schema.
 """
+
 from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import queue
 import resource
-import os
 import shutil
 import smtplib
 import socket
@@ -68,7 +69,7 @@ def digest_html(articles: int = 20) -> tuple[str, str]:
     row = (
         '<tr><td style="padding:12px 24px;font-family:Helvetica,Arial,sans-serif;color:#1f2933;'
         'background-color:#ffffff"><h3 style="margin:0 0 6px;font-size:18px;line-height:24px;color:#102a43">'
-        "{title}</h3><p style=\"margin:0 0 8px;font-size:15px;line-height:22px;color:#334e68\">{summary}</p>"
+        '{title}</h3><p style="margin:0 0 8px;font-size:15px;line-height:22px;color:#334e68">{summary}</p>'
         '<a href="https://belarus.example.org/analytics/{n}-weekly-commentary" style="color:#0b69a3;'
         'text-decoration:underline;font-size:15px">Read more</a></td></tr>\n'
     )
@@ -86,8 +87,9 @@ def digest_html(articles: int = 20) -> tuple[str, str]:
         "<title>Belarus Weekly</title><style>@media (prefers-color-scheme: dark){body{background:#111!important}}"
         "@media only screen and (max-width:480px){table.body{width:100%!important}}</style></head>"
         '<body style="margin:0;padding:0;background-color:#f0f4f8"><table class="body" role="presentation" '
-        'width="600" align="center" cellpadding="0" cellspacing="0">' + body +
-        '<tr><td style="padding:24px;font-size:12px;color:#627d98">You receive this because you subscribed. '
+        'width="600" align="center" cellpadding="0" cellspacing="0">'
+        + body
+        + '<tr><td style="padding:24px;font-size:12px;color:#627d98">You receive this because you subscribed. '
         '<a href="__PREFERENCES_URL__">Preferences</a> · <a href="__UNSUBSCRIBE_URL__">Unsubscribe</a></td></tr>'
         "</table></body></html>"
     )
@@ -102,11 +104,17 @@ def digest_html(articles: int = 20) -> tuple[str, str]:
 def make_app(database_url: str, smtp_port: int, connections: int, instance: Path):
     from newsletter import create_app
 
-    return create_app({
-        "DATABASE_URL": database_url, "INSTANCE_PATH": str(instance), "SECRET_KEY": BENCH_SECRET_KEY,
-        "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}", "SMTP_CONNECTIONS": connections,
-        "MAIL_FROM": "Belarus Weekly <newsletter@belarus.example.org>", "BASE_URL": "https://belarus.example.org",
-    })
+    return create_app(
+        {
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": str(instance),
+            "SECRET_KEY": BENCH_SECRET_KEY,
+            "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+            "SMTP_CONNECTIONS": connections,
+            "MAIL_FROM": "Belarus Weekly <newsletter@belarus.example.org>",
+            "BASE_URL": "https://belarus.example.org",
+        }
+    )
 
 
 def reset_schema(app, database_url: str) -> None:
@@ -148,16 +156,22 @@ def seed(app, count: int) -> None:
         if db.engine.dialect.name == "postgresql":
             series = f"SELECT g AS n FROM generate_series(1, {count}) AS g"
         else:
-            series = (f"WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {count}) "
-                      "SELECT n FROM s")
-        db.session.execute(text(
-            "INSERT INTO subscribers (email, status, locale, created_at, confirmed_at) "
-            f"SELECT 'reader' || n || '@example.net', 'confirmed', 'en', '{now}', '{now}' FROM ({series}) AS numbers"
-        ))
-        db.session.execute(text(
-            "INSERT INTO subscriber_languages (subscriber_id, language, requested_at, confirmed_at) "
-            f"SELECT id, 'en', '{now}', '{now}' FROM subscribers"
-        ))
+            series = (
+                f"WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {count}) SELECT n FROM s"
+            )
+        db.session.execute(
+            text(
+                "INSERT INTO subscribers (email, status, locale, created_at, confirmed_at) "
+                f"SELECT 'reader' || n || '@example.net', 'confirmed', 'en', '{now}', '{now}' "
+                f"FROM ({series}) AS numbers"
+            )
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO subscriber_languages (subscriber_id, language, requested_at, confirmed_at) "
+                f"SELECT id, 'en', '{now}', '{now}' FROM subscribers"
+            )
+        )
         db.session.commit()
         settle_after_bulk_load()
 
@@ -173,14 +187,20 @@ def settle_after_bulk_load() -> None:
 
 def enqueue(app) -> tuple[int, float, int]:
     """Create the edition and time enqueue_edition; returns (edition id, seconds, rows)."""
-    from newsletter.delivery.ledger import enqueue_edition
     from newsletter.core.extensions import db
+    from newsletter.delivery.ledger import enqueue_edition
     from newsletter.models import Edition
 
     html, text_part = digest_html()
     with app.app_context():
-        edition = Edition(week_start=date(2022, 1, 10), language="en", subject="Belarus Weekly: 10–16 January 2022",
-                          html=html, text=text_part, status="draft")
+        edition = Edition(
+            week_start=date(2022, 1, 10),
+            language="en",
+            subject="Belarus Weekly: 10–16 January 2022",
+            html=html,
+            text=text_part,
+            status="draft",
+        )
         db.session.add(edition)
         db.session.commit()
         started = time.perf_counter()
@@ -191,11 +211,17 @@ def enqueue(app) -> tuple[int, float, int]:
 def drain(database_url: str, port: int, connections: int, instance: Path, processes: int = 1) -> tuple[float, int]:
     """Run `newsletter worker --once --processes K` as its own process; returns (wall seconds, peak RSS in KiB
     of the largest worker process)."""
-    env = dict(os.environ, NEWSLETTER_DATABASE_URL=database_url, NEWSLETTER_SMTP_URL=f"smtp://127.0.0.1:{port}",
-               NEWSLETTER_WORKER_PROCESSES=str(processes),
-               NEWSLETTER_SMTP_CONNECTIONS=str(connections), NEWSLETTER_SECRET_KEY=BENCH_SECRET_KEY,
-               NEWSLETTER_MAIL_FROM="Belarus Weekly <newsletter@belarus.example.org>",
-               NEWSLETTER_BASE_URL="https://belarus.example.org", NEWSLETTER_INSTANCE_PATH=str(instance))
+    env = dict(
+        os.environ,
+        NEWSLETTER_DATABASE_URL=database_url,
+        NEWSLETTER_SMTP_URL=f"smtp://127.0.0.1:{port}",
+        NEWSLETTER_WORKER_PROCESSES=str(processes),
+        NEWSLETTER_SMTP_CONNECTIONS=str(connections),
+        NEWSLETTER_SECRET_KEY=BENCH_SECRET_KEY,
+        NEWSLETTER_MAIL_FROM="Belarus Weekly <newsletter@belarus.example.org>",
+        NEWSLETTER_BASE_URL="https://belarus.example.org",
+        NEWSLETTER_INSTANCE_PATH=str(instance),
+    )
     command = [str(Path(sys.executable).parent / "newsletter"), "worker", "--once"]
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=instance)
@@ -215,15 +241,16 @@ def pipeline_rate(app, edition_id: int) -> tuple[float, int]:
 
     with app.app_context():
         first, last, sent = db.session.execute(
-            select(func.min(Delivery.sent_at), func.max(Delivery.sent_at), func.count())
-            .where(Delivery.edition_id == edition_id, Delivery.status == "sent")
+            select(func.min(Delivery.sent_at), func.max(Delivery.sent_at), func.count()).where(
+                Delivery.edition_id == edition_id, Delivery.status == "sent"
+            )
         ).one()
         return sent / max((last - first).total_seconds(), 1e-6), sent
 
 
 def sample_messages(app, edition_id: int, count: int = 64) -> list[bytes]:
-    from newsletter.delivery.digest import DigestTemplate, build_digest_message
     from newsletter.core.extensions import db
+    from newsletter.delivery.digest import DigestTemplate, build_digest_message
     from newsletter.models import Edition
 
     with app.app_context():
@@ -269,8 +296,10 @@ def floor(port: int, connections: int, total: int, messages: list[bytes], send=_
     """Pre-built messages over the same connections in a bare loop in threads, timed like the pipeline: from
     the first to the last accepted message, connection set-up excluded."""
     ready, accepted = threading.Barrier(connections), queue.Queue()
-    threads = [threading.Thread(target=_blast, args=(port, count, messages, send, ready, accepted))
-               for count in _shares(total, connections)]
+    threads = [
+        threading.Thread(target=_blast, args=(port, count, messages, send, ready, accepted))
+        for count in _shares(total, connections)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -283,8 +312,10 @@ def process_floor(port: int, connections: int, total: int, messages: list[bytes]
     floor weaker than the wire), timed from the first to the last accepted message."""
     context = multiprocessing.get_context("fork")
     ready, accepted = context.Barrier(connections), context.Queue()
-    workers = [context.Process(target=_blast, args=(port, count, messages, _plain, ready, accepted))
-               for count in _shares(total, connections)]
+    workers = [
+        context.Process(target=_blast, args=(port, count, messages, _plain, ready, accepted))
+        for count in _shares(total, connections)
+    ]
     for worker in workers:
         worker.start()
     spans = [accepted.get(timeout=600) for _ in workers]
@@ -297,34 +328,42 @@ def add_old_ledger(app, rows: int) -> float:
     """A ledger that has lived: `rows` settled rows of 100 past editions, each in its own partition as a send
     leaves them, and a tenth of them deferred rows of a paused edition due tomorrow (ahead of nothing, but in
     the way of any claim that scans). PostgreSQL only."""
-    from newsletter.delivery.partitions import id_range, partition_name
     from newsletter.core.extensions import db
+    from newsletter.delivery.partitions import id_range, partition_name
 
     started = time.perf_counter()
     with app.app_context(), db.engine.begin() as connection:
-        editions = connection.execute(text(
-            "INSERT INTO editions (week_start, language, status, subject, html, text, source_hash, article_count,"
-            " built_at, sent_at) SELECT DATE '2020-01-06' + 7 * n, 'ru', CASE WHEN n = 0 THEN 'paused' ELSE 'sent'"
-            " END, 'old', '', '', '', 0, now(), now() FROM generate_series(0, 99) AS n RETURNING id, status")).all()
+        editions = connection.execute(
+            text(
+                "INSERT INTO editions (week_start, language, status, subject, html, text, source_hash, article_count,"
+                " built_at, sent_at) SELECT DATE '2020-01-06' + 7 * n, 'ru', CASE WHEN n = 0 THEN 'paused' ELSE 'sent'"
+                " END, 'old', '', '', '', 0, now(), now() FROM generate_series(0, 99) AS n RETURNING id, status"
+            )
+        ).all()
         for edition_id, status in editions:
             name, (low, high) = partition_name(edition_id), id_range(edition_id)
-            connection.execute(text(
-                f"CREATE TABLE {name} PARTITION OF deliveries (UNIQUE (subscriber_id, edition_id))"
-                f" FOR VALUES FROM ({low}) TO ({high})"))
-            connection.execute(text(
-                "INSERT INTO deliveries (id, kind, priority, edition_id, subscriber_id, status, attempts,"
-                " next_attempt_at, created_at, sent_at, last_reply) SELECT :low + n, 'digest', 10, :edition, NULL,"
-                " CASE WHEN :paused THEN 'queued' WHEN n % 50 = 0 THEN 'failed' ELSE 'sent' END, 1,"
-                " CASE WHEN :paused THEN now() + interval '1 day' ELSE now() END, now(), now(), '250 ok'"
-                " FROM generate_series(1, :rows) AS n"),
-                {"low": low, "edition": edition_id, "paused": status == "paused", "rows": rows // len(editions)})
+            connection.execute(
+                text(
+                    f"CREATE TABLE {name} PARTITION OF deliveries (UNIQUE (subscriber_id, edition_id))"
+                    f" FOR VALUES FROM ({low}) TO ({high})"
+                )
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO deliveries (id, kind, priority, edition_id, subscriber_id, status, attempts,"
+                    " next_attempt_at, created_at, sent_at, last_reply) SELECT :low + n, 'digest', 10, :edition, NULL,"
+                    " CASE WHEN :paused THEN 'queued' WHEN n % 50 = 0 THEN 'failed' ELSE 'sent' END, 1,"
+                    " CASE WHEN :paused THEN now() + interval '1 day' ELSE now() END, now(), now(), '250 ok'"
+                    " FROM generate_series(1, :rows) AS n"
+                ),
+                {"low": low, "edition": edition_id, "paused": status == "paused", "rows": rows // len(editions)},
+            )
     with app.app_context():
         settle_after_bulk_load()
     return time.perf_counter() - started
 
 
-def run_once(args, subscribers: int, port: int, measure_floor: bool, processes: int = 1,
-             old_ledger: int = 0) -> dict:
+def run_once(args, subscribers: int, port: int, measure_floor: bool, processes: int = 1, old_ledger: int = 0) -> dict:
     workdir = Path(tempfile.mkdtemp(prefix="bench-delivery-"))
     database_url = args.pg_url if args.db == "postgresql" else f"sqlite:///{workdir / 'bench.db'}"
     app = make_app(database_url, port, args.connections, workdir)
@@ -335,8 +374,15 @@ def run_once(args, subscribers: int, port: int, measure_floor: bool, processes: 
     edition_id, enqueue_seconds, rows = enqueue(app)
     wall, peak_kib = drain(database_url, port, args.connections, workdir, processes)
     rate, sent = pipeline_rate(app, edition_id)
-    result = {"subscribers": subscribers, "enqueue_s": enqueue_seconds, "rows": rows, "sent": sent,
-              "pipeline_rate": rate, "drain_wall_s": wall, "worker_peak_mib": peak_kib / 1024}
+    result = {
+        "subscribers": subscribers,
+        "enqueue_s": enqueue_seconds,
+        "rows": rows,
+        "sent": sent,
+        "pipeline_rate": rate,
+        "drain_wall_s": wall,
+        "worker_peak_mib": peak_kib / 1024,
+    }
     if measure_floor:
         messages = sample_messages(app, edition_id)
         result["message_kib"] = sum(map(len, messages)) / len(messages) / 1024
@@ -356,18 +402,24 @@ def dkim_pass(args, port: int, unsigned: dict[int, float], algorithm: str) -> No
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-    key = ed25519.Ed25519PrivateKey.generate() if algorithm == "ed25519" else \
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = (
+        ed25519.Ed25519PrivateKey.generate()
+        if algorithm == "ed25519"
+        else rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
     key_dir = Path(tempfile.mkdtemp(prefix="bench-dkim-"))
-    (key_dir / "dkim.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    os.environ.update(zip(DKIM_SETTINGS, ("bench", "belarus.example.org", str(key_dir / "dkim.pem"))))
+    (key_dir / "dkim.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    os.environ.update(zip(DKIM_SETTINGS, ("bench", "belarus.example.org", str(key_dir / "dkim.pem")), strict=True))
     try:
         for processes, unsigned_rate in unsigned.items():
             signed = run_once(args, args.subscribers, port, measure_floor=False, processes=processes)
-            print(f"DKIM {algorithm:<8} on, {processes} process{'es' if processes > 1 else '  '} "
-                  f"{signed['pipeline_rate']:,.0f} msg/s  ({signed['pipeline_rate'] / unsigned_rate:.2f} × DKIM off; "
-                  f"target >= 0.8)")
+            print(
+                f"DKIM {algorithm:<8} on, {processes} process{'es' if processes > 1 else '  '} "
+                f"{signed['pipeline_rate']:,.0f} msg/s  ({signed['pipeline_rate'] / unsigned_rate:.2f} × DKIM off; "
+                f"target >= 0.8)"
+            )
     finally:
         for name in DKIM_SETTINGS:
             os.environ.pop(name, None)
@@ -382,10 +434,19 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=10, help="also measure enqueue and memory at N × scale (0: skip)")
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
     parser.add_argument("--dkim", choices=["rsa", "ed25519", "both"], help="also run with DKIM signing on")
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
-                        help="also run the worker as this many processes (PostgreSQL)")
-    parser.add_argument("--old-ledger", type=int, default=0, metavar="ROWS",
-                        help="also run with this many old rows already in the ledger (PostgreSQL), e.g. 2000000")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="also run the worker as this many processes (PostgreSQL)",
+    )
+    parser.add_argument(
+        "--old-ledger",
+        type=int,
+        default=0,
+        metavar="ROWS",
+        help="also run with this many old rows already in the ledger (PostgreSQL), e.g. 2000000",
+    )
     args = parser.parse_args()
     ensure_smtp_sink()
     port = free_port()
@@ -399,29 +460,38 @@ def main() -> None:
         print(f"floor ({args.connections} smtplib processes) {floor_rate:,.0f} msg/s   <- the floor the ratios use")
         print(f"floor (threads, smtplib) {base['floor_rate']:,.0f} msg/s")
         print(f"floor (threads, pipelined) {base['pipelined_floor_rate']:,.0f} msg/s")
-        print(f"pipeline, 1 process      {base['pipeline_rate']:,.0f} msg/s  ({base['pipeline_rate'] / floor_rate:.2f} "
-              f"x floor; {base['sent']:,} sent, {base['drain_wall_s']:.1f} s wall incl. start-up; "
-              f"peak memory {base['worker_peak_mib']:.0f} MiB)")
+        print(
+            f"pipeline, 1 process      {base['pipeline_rate']:,.0f} msg/s  ({base['pipeline_rate'] / floor_rate:.2f} "
+            f"x floor; {base['sent']:,} sent, {base['drain_wall_s']:.1f} s wall incl. start-up; "
+            f"peak memory {base['worker_peak_mib']:.0f} MiB)"
+        )
         best = base["pipeline_rate"]
         unsigned = {1: base["pipeline_rate"]}
         if args.db == "postgresql" and args.processes > 1:
             many = run_once(args, args.subscribers, port, measure_floor=False, processes=args.processes)
             best = max(best, many["pipeline_rate"])
             unsigned[args.processes] = many["pipeline_rate"]
-            print(f"pipeline, {args.processes} processes    {many['pipeline_rate']:,.0f} msg/s  "
-                  f"({many['pipeline_rate'] / floor_rate:.2f} x floor; target >= 0.9; "
-                  f"peak memory per process {many['worker_peak_mib']:.0f} MiB)")
+            print(
+                f"pipeline, {args.processes} processes    {many['pipeline_rate']:,.0f} msg/s  "
+                f"({many['pipeline_rate'] / floor_rate:.2f} x floor; target >= 0.9; "
+                f"peak memory per process {many['worker_peak_mib']:.0f} MiB)"
+            )
         if args.db == "postgresql" and args.old_ledger:
-            aged = run_once(args, args.subscribers, port, measure_floor=False, processes=args.processes,
-                            old_ledger=args.old_ledger)
-            print(f"with {args.old_ledger:,} old rows     {aged['pipeline_rate']:,.0f} msg/s  "
-                  f"({aged['pipeline_rate'] / best:.2f} x fresh; target >= 0.9); enqueue {aged['enqueue_s']:.2f} s")
-        for algorithm in (["rsa", "ed25519"] if args.dkim == "both" else [args.dkim] if args.dkim else []):
+            aged = run_once(
+                args, args.subscribers, port, measure_floor=False, processes=args.processes, old_ledger=args.old_ledger
+            )
+            print(
+                f"with {args.old_ledger:,} old rows     {aged['pipeline_rate']:,.0f} msg/s  "
+                f"({aged['pipeline_rate'] / best:.2f} x fresh; target >= 0.9); enqueue {aged['enqueue_s']:.2f} s"
+            )
+        for algorithm in ["rsa", "ed25519"] if args.dkim == "both" else [args.dkim] if args.dkim else []:
             dkim_pass(args, port, unsigned, algorithm)
         if args.scale > 1:
             big = run_once(args, args.subscribers * args.scale, port, measure_floor=False)
-            print(f"at {args.scale}x N: enqueue {big['rows']:,} rows in {big['enqueue_s']:.2f} s; "
-                  f"pipeline {big['pipeline_rate']:,.0f} msg/s; worker peak memory {big['worker_peak_mib']:.0f} MiB")
+            print(
+                f"at {args.scale}x N: enqueue {big['rows']:,} rows in {big['enqueue_s']:.2f} s; "
+                f"pipeline {big['pipeline_rate']:,.0f} msg/s; worker peak memory {big['worker_peak_mib']:.0f} MiB"
+            )
     finally:
         sink.terminate()
         sink.wait(timeout=10)

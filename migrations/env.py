@@ -1,4 +1,5 @@
 """Alembic environment: runs inside the Flask app, against the app's engine and the models' metadata."""
+
 import logging
 
 from alembic import context

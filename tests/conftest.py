@@ -1,21 +1,27 @@
 """Core fixtures: the app on SQLite or PostgreSQL (`--db`), a clean database per test, clients."""
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 import pytest
+from flask_migrate import stamp
 from sqlalchemy import create_engine, text
 
-from flask_migrate import stamp
-
 from newsletter import create_app
-from newsletter.delivery import partitions
 from newsletter.core.extensions import db
+from newsletter.delivery import partitions
 
 pytest_plugins = [
-    "fixtures.smtp", "fixtures.subscribers", "fixtures.content", "fixtures.delivery", "fixtures.postgres_cluster",
-    "fixtures.bounces", "fixtures.console", "fixtures.browser",
+    "fixtures.smtp",
+    "fixtures.subscribers",
+    "fixtures.content",
+    "fixtures.delivery",
+    "fixtures.postgres_cluster",
+    "fixtures.bounces",
+    "fixtures.console",
+    "fixtures.browser",
 ]
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -6,6 +6,7 @@ and must match the document (status code, content type, headers, body schema), a
 requests must be accepted. The operations are driven from one test each
 through schemathesis' Python API, so a failure lists every operation that broke the contract.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -16,8 +17,9 @@ from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 EXAMPLES = 15
-CONTRACT = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=list(HealthCheck))
+CONTRACT = settings(
+    max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+)
 
 
 # Addresses that could receive mail: the server refuses special-use domains (.test, .invalid) and the
@@ -28,8 +30,10 @@ schemathesis.openapi.format("email", st.from_regex(r"\A[a-z0-9]{1,12}(\.[a-z0-9]
 
 # Refusals that depend on what is stored or on rules no schema can say: an article URL already taken is a
 # 422, and so is a section list naming one section twice (case and spaces do not count).
-STATEFUL_REFUSALS = {("POST", "/articles"): [positive_data_acceptance],
-                     ("PUT", "/sections"): [positive_data_acceptance]}
+STATEFUL_REFUSALS = {
+    ("POST", "/articles"): [positive_data_acceptance],
+    ("PUT", "/sections"): [positive_data_acceptance],
+}
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
 """Where the OpenAPI document and the behaviour disagreed: each fixed, each checked on its own."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,8 +35,18 @@ def test_pause_resume_and_send_answers_are_described(document):
     assert set(send["schema"]["properties"]) == {"id", "status", "queued"}
 
 
-@pytest.mark.parametrize("name, value", [("limit", " 5"), ("limit", "+5"), ("limit", "-1"), ("limit", "５"),
-                                         ("limit", "1001"), ("offset", "1e3"), ("offset", "9" * 30)])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("limit", " 5"),
+        ("limit", "+5"),
+        ("limit", "-1"),
+        ("limit", "５"),
+        ("limit", "1001"),
+        ("offset", "1e3"),
+        ("offset", "9" * 30),
+    ],
+)
 def test_limit_and_offset_are_whole_numbers_or_422(client, editor_headers, name, value):
     response = client.get("/api/v1/articles", query_string={name: value}, headers=editor_headers)
     assert response.status_code == 422 and name in response.get_json()["error"]["fields"]

@@ -1,4 +1,5 @@
 """Editor API for editions: build, list with counts, preview, test send, send, schedule, cancel."""
+
 from __future__ import annotations
 
 import email
@@ -58,8 +59,14 @@ def test_preview_html_and_text_without_personal_links(client, editor_headers, bu
 
 
 def test_missing_edition_is_404_everywhere(client, editor_headers):
-    for method, path in (("get", ""), ("get", "/preview"), ("post", "/send"), ("post", "/test"),
-                         ("post", "/schedule"), ("post", "/cancel")):
+    for method, path in (
+        ("get", ""),
+        ("get", "/preview"),
+        ("post", "/send"),
+        ("post", "/test"),
+        ("post", "/schedule"),
+        ("post", "/cancel"),
+    ):
         response = getattr(client, method)(f"/api/v1/editions/4242{path}", json={}, headers=editor_headers)
         assert response.status_code == 404, path
         assert response.get_json()["error"]["code"] == 404
@@ -89,24 +96,30 @@ def test_schedule_then_cancel_before_sending(client, editor_headers, built_week)
     edition_id = built_week["be"].id
     bad = client.post(f"/api/v1/editions/{edition_id}/schedule", json={"at": "tomorrow"}, headers=editor_headers)
     assert bad.status_code == 422
-    scheduled = client.post(f"/api/v1/editions/{edition_id}/schedule", json={"at": "2030-01-07T09:00:00+03:00"},
-                            headers=editor_headers)
+    scheduled = client.post(
+        f"/api/v1/editions/{edition_id}/schedule", json={"at": "2030-01-07T09:00:00+03:00"}, headers=editor_headers
+    )
     assert scheduled.status_code == 200
     assert scheduled.get_json()["status"] == "scheduled"
     assert scheduled.get_json()["scheduled_for"] == "2030-01-07T09:00:00+03:00", "shown in the publication zone"
     cancelled = client.post(f"/api/v1/editions/{edition_id}/cancel", headers=editor_headers)
     assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
     assert client.post(f"/api/v1/editions/{edition_id}/send", headers=editor_headers).status_code == 409
-    assert client.post(f"/api/v1/editions/{edition_id}/schedule", json={"at": "2030-01-07T09:00:00"},
-                       headers=editor_headers).status_code == 409
+    assert (
+        client.post(
+            f"/api/v1/editions/{edition_id}/schedule", json={"at": "2030-01-07T09:00:00"}, headers=editor_headers
+        ).status_code
+        == 409
+    )
 
 
 def test_test_send_reaches_the_addresses_marked_as_test_and_is_not_counted(
     smtp_app_config, client, editor_headers, built_week, smtp_server
 ):
     edition_id = built_week["ru"].id
-    response = client.post(f"/api/v1/editions/{edition_id}/test", json={"recipients": ["editor@example.org"]},
-                           headers=editor_headers)
+    response = client.post(
+        f"/api/v1/editions/{edition_id}/test", json={"recipients": ["editor@example.org"]}, headers=editor_headers
+    )
     assert response.status_code == 200, response.get_json()
     assert [m.recipients for m in smtp_server.messages] == [["editor@example.org"]]
     message = email.message_from_bytes(smtp_server.messages[0].data, policy=default)
@@ -120,15 +133,16 @@ def test_test_send_reaches_the_addresses_marked_as_test_and_is_not_counted(
 def test_test_send_with_bad_recipients_is_422(client, editor_headers, built_week):
     edition_id = built_week["ru"].id
     for body in ({}, {"recipients": []}, {"recipients": ["not an address"]}, {"recipients": ["a@b.org"] * 11}):
-        assert client.post(f"/api/v1/editions/{edition_id}/test", json=body,
-                           headers=editor_headers).status_code == 422
+        assert client.post(f"/api/v1/editions/{edition_id}/test", json=body, headers=editor_headers).status_code == 422
 
 
 def test_test_send_validates_addresses_like_subscriptions(client, editor_headers, built_week):
     edition_id = built_week["ru"].id
     headers = {**editor_headers, "Accept-Language": "en"}
-    for address, explanation in (("тест@example.org", "non-Latin letters"),
-                                 ("editor@example.org\r\nBcc: x@example.org", "line breaks")):
+    for address, explanation in (
+        ("тест@example.org", "non-Latin letters"),
+        ("editor@example.org\r\nBcc: x@example.org", "line breaks"),
+    ):
         response = client.post(f"/api/v1/editions/{edition_id}/test", json={"recipients": [address]}, headers=headers)
         assert response.status_code == 422
         assert explanation in response.get_json()["error"]["fields"]["recipients"]
@@ -146,8 +160,14 @@ def test_openapi_document_covers_every_api_route_and_method(client, app):
         assert path in document["paths"], rule.rule
         for method in rule.methods - {"HEAD", "OPTIONS", "PUT"}:
             assert method.lower() in document["paths"][path], (method, rule.rule)
-    for needed in ("/subscriptions", "/subscribers", "/editions/{id}/pause", "/editions/{id}/resume",
-                   "/editions/{id}/cancel", "/editions/{id}/send"):
+    for needed in (
+        "/subscriptions",
+        "/subscribers",
+        "/editions/{id}/pause",
+        "/editions/{id}/resume",
+        "/editions/{id}/cancel",
+        "/editions/{id}/send",
+    ):
         assert needed in document["paths"]
 
 
@@ -169,9 +189,18 @@ def test_cancel_cli_and_api_also_stop_a_send_in_progress(client, runner, editor_
 
 def test_odd_json_never_causes_a_server_error(client, editor_headers, built_week):
     edition_id = built_week["en"].id
-    article_id = client.post("/api/v1/articles", headers=editor_headers, json={
-        "language": "en", "section": "S", "title": "T", "summary": "S.", "url": "https://example.org/odd",
-        "published_at": "2022-01-12T12:00:00Z"}).get_json()["id"]
+    article_id = client.post(
+        "/api/v1/articles",
+        headers=editor_headers,
+        json={
+            "language": "en",
+            "section": "S",
+            "title": "T",
+            "summary": "S.",
+            "url": "https://example.org/odd",
+            "published_at": "2022-01-12T12:00:00Z",
+        },
+    ).get_json()["id"]
     calls = [
         ("post", "/api/v1/editions", {"week": 123, "languages": "ru"}),
         ("post", "/api/v1/editions", ["2022-01-10"]),
@@ -191,8 +220,18 @@ def test_odd_json_never_causes_a_server_error(client, editor_headers, built_week
         ("post", f"/api/v1/editions/{edition_id}/schedule", {"at": "9999-12-31T23:59:59-05:00"}),
         ("post", f"/api/v1/editions/{edition_id}/schedule", {"at": "0001-01-01T00:00:00"}),
         ("post", f"/api/v1/editions/{edition_id}/test", {"recipients": ["a@example.org\r\nBcc: b@example.org"]}),
-        ("post", "/api/v1/articles", {"language": "en", "section": "S", "title": "T", "summary": "S.",
-                                      "url": "https://example.org/year-one", "published_at": "0001-01-01T00:00:00+05:00"}),
+        (
+            "post",
+            "/api/v1/articles",
+            {
+                "language": "en",
+                "section": "S",
+                "title": "T",
+                "summary": "S.",
+                "url": "https://example.org/year-one",
+                "published_at": "0001-01-01T00:00:00+05:00",
+            },
+        ),
         ("patch", f"/api/v1/articles/{article_id}", {"published_at": "9999-12-31T23:59:59-05:00"}),
         ("get", "/api/v1/subscribers?page=99999999999999999999", None),
         ("get", "/api/v1/subscribers?page=1&per_page=99999999999999999999", None),
@@ -201,8 +240,9 @@ def test_odd_json_never_causes_a_server_error(client, editor_headers, built_week
         response = getattr(client, method)(path, json=body, headers=editor_headers)
         assert 200 <= response.status_code < 500, (path, body, response.status_code)
         assert response.is_json or response.status_code == 200
-    oversize = client.post("/api/v1/articles", data="x" * (70 * 1024), content_type="application/json",
-                           headers=editor_headers)
+    oversize = client.post(
+        "/api/v1/articles", data="x" * (70 * 1024), content_type="application/json", headers=editor_headers
+    )
     assert oversize.status_code == 413
 
 
@@ -220,18 +260,32 @@ def _api_calls_with_a_body(app, ids: dict[str, int]) -> list[tuple[str, str]]:
     return sorted(calls, key=lambda call: call[0] == "DELETE")
 
 
-def test_deeply_nested_json_is_never_a_server_error_on_any_endpoint(app, client, editor_headers, built_week,
-                                                                   make_subscriber):
-    article = client.post("/api/v1/articles", headers=editor_headers, json={
-        "language": "en", "section": "S", "title": "T", "summary": "S.", "url": "https://example.org/deep",
-        "published_at": "2022-01-12T12:00:00Z"}).get_json()
-    ids = {"editions": built_week["en"].id, "articles": article["id"],
-           "subscribers": make_subscriber("reader@example.org", ["en"]).id}
+def test_deeply_nested_json_is_never_a_server_error_on_any_endpoint(
+    app, client, editor_headers, built_week, make_subscriber
+):
+    article = client.post(
+        "/api/v1/articles",
+        headers=editor_headers,
+        json={
+            "language": "en",
+            "section": "S",
+            "title": "T",
+            "summary": "S.",
+            "url": "https://example.org/deep",
+            "published_at": "2022-01-12T12:00:00Z",
+        },
+    ).get_json()
+    ids = {
+        "editions": built_week["en"].id,
+        "articles": article["id"],
+        "subscribers": make_subscriber("reader@example.org", ["en"]).id,
+    }
     nested = b"[" * 30000 + b"]" * 30000
     calls = _api_calls_with_a_body(app, ids)
     assert ("POST", "/api/v1/subscriptions") in calls and ("POST", "/api/v1/subscribers/erase") in calls
     for method, path in calls:
-        response = client.open(path, method=method, data=nested, content_type="application/json",
-                               headers=editor_headers)
+        response = client.open(
+            path, method=method, data=nested, content_type="application/json", headers=editor_headers
+        )
         assert response.status_code < 500, (method, path, response.status_code)
         assert response.status_code in (200, 202, 204) or response.is_json, (method, path)

@@ -1,4 +1,5 @@
 """The app factory, configuration and health check."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,8 +36,10 @@ def test_typed_settings_from_the_environment_are_read_as_their_type(tmp_path, da
     assert (config["SMTP_UTF8"], config["SEND_RATE"], config["CONFIRM_RESEND_SECONDS"]) == (False, 2.5, 60)
 
 
-@pytest.mark.parametrize("name, value", [("CONFIRM_RESEND_SECONDS", "5m"), ("SMTP_UTF8", "maybe"),
-                                         ("LEASE_SECONDS", "-1"), ("WORKER_BATCH_SIZE", "nan")])
+@pytest.mark.parametrize(
+    "name, value",
+    [("CONFIRM_RESEND_SECONDS", "5m"), ("SMTP_UTF8", "maybe"), ("LEASE_SECONDS", "-1"), ("WORKER_BATCH_SIZE", "nan")],
+)
 def test_a_setting_of_the_wrong_type_stops_start_up_with_its_name(tmp_path, database_url, monkeypatch, name, value):
     from newsletter import create_app
     from newsletter.core.config import ConfigError
@@ -116,8 +119,11 @@ def test_the_command_line_reports_a_bad_setting_without_a_traceback(tmp_path, da
 
     from newsletter import main
 
-    env = {"NEWSLETTER_SMTP_UTF8": "maybe", "NEWSLETTER_DATABASE_URL": database_url,
-           "NEWSLETTER_INSTANCE_PATH": str(tmp_path)}
+    env = {
+        "NEWSLETTER_SMTP_UTF8": "maybe",
+        "NEWSLETTER_DATABASE_URL": database_url,
+        "NEWSLETTER_INSTANCE_PATH": str(tmp_path),
+    }
     result = CliRunner().invoke(main, ["db", "current"], env=env)
     assert result.exit_code == 1
     assert "NEWSLETTER_SMTP_UTF8 must be true or false" in result.output and "Traceback" not in result.output

@@ -1,4 +1,5 @@
 """The public archive: sent editions only, readable pages without personal links, Atom feeds."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree

@@ -1,5 +1,6 @@
 """The public archive as a web page of its own: no email chrome, a subscribe call to action, the other
 languages, pagination with titles, unpublishing, cancelled-but-delivered editions, a cacheable Atom feed."""
+
 from __future__ import annotations
 
 import os
@@ -9,8 +10,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import update
 
-from newsletter.editions import cancel_edition, send_edition, set_published
 from newsletter.core.extensions import db
+from newsletter.editions import cancel_edition, send_edition, set_published
 from newsletter.models import Delivery, Edition
 from newsletter.models.delivery import DeliveryStatus
 
@@ -45,9 +46,18 @@ def test_pagination_lists_titles_and_pages(client, app, built_week):
     _send(built_week["en"])
     template = built_week["en"]
     for weeks_back in range(1, 25):
-        db.session.add(Edition(week_start=template.week_start - timedelta(weeks=weeks_back), language="en",
-                               status="sent", subject=f"Old issue {weeks_back}", html="<p>old</p>", text="old",
-                               contents=None, send_started_at=template.send_started_at))
+        db.session.add(
+            Edition(
+                week_start=template.week_start - timedelta(weeks=weeks_back),
+                language="en",
+                status="sent",
+                subject=f"Old issue {weeks_back}",
+                html="<p>old</p>",
+                text="old",
+                contents=None,
+                send_started_at=template.send_started_at,
+            )
+        )
     db.session.commit()
     first = client.get("/archive/en").get_data(as_text=True)
     assert "A security donor in another region" in first, "article titles in the list"
@@ -74,9 +84,19 @@ def test_a_cancelled_send_stays_public_once_a_copy_was_delivered(client, built_w
     ru, en = built_week["ru"], built_week["en"]
     _send(ru)
     _send(en)
-    db.session.execute(update(Delivery).where(Delivery.edition_id == ru.id, Delivery.id == db.session.query(
-        Delivery.id).filter(Delivery.edition_id == ru.id).order_by(Delivery.id).limit(1).scalar_subquery())
-        .values(status=DeliveryStatus.SENT))
+    db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.edition_id == ru.id,
+            Delivery.id
+            == db.session.query(Delivery.id)
+            .filter(Delivery.edition_id == ru.id)
+            .order_by(Delivery.id)
+            .limit(1)
+            .scalar_subquery(),
+        )
+        .values(status=DeliveryStatus.SENT)
+    )
     db.session.commit()
     cancel_edition(ru)
     cancel_edition(en)
@@ -116,8 +136,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                    reason="headless Chromium (/usr/bin/chromium) is not installed")
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="headless Chromium (/usr/bin/chromium) is not installed")
 def test_the_archive_page_fits_phones_and_desktops(client, built_week):
     from playwright.sync_api import sync_playwright
 
@@ -125,8 +144,10 @@ def test_the_archive_page_fits_phones_and_desktops(client, built_week):
         _send(edition)
     html = client.get("/archive/be/2022-01-10").get_data(as_text=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         try:
             for width in (375, 1200):
                 page = browser.new_page(viewport={"width": width, "height": 900})

@@ -1,5 +1,6 @@
 """Articles with a stable identity: normalised URLs, feed guids, no silent relabelling, summaries that keep
 their shape, Atom entries that keep their week, and large or odd import files without a traceback."""
+
 from __future__ import annotations
 
 import json
@@ -9,21 +10,29 @@ from sqlalchemy import func, select
 
 from newsletter.content.article_urls import normalise_url
 from newsletter.content.articles import ImportInvalid, import_json
-from newsletter.core.extensions import db
 from newsletter.content.feeds import fetch_feed
+from newsletter.core.extensions import db
 from newsletter.models import Article
 
-BASE = {"language": "en", "section": "Economy", "title": "Title", "summary": "Summary.",
-        "published_at": "2022-01-12T12:00:00+03:00"}
+BASE = {
+    "language": "en",
+    "section": "Economy",
+    "title": "Title",
+    "summary": "Summary.",
+    "published_at": "2022-01-12T12:00:00+03:00",
+}
 
 
-@pytest.mark.parametrize("given, stored", [
-    ("HTTPS://Example.ORG/en/a/", "https://example.org/en/a"),
-    ("https://example.org:443/en/a#comments", "https://example.org/en/a"),
-    ("http://example.org:80/en/a?utm_source=x&utm_medium=y&id=3&fbclid=abc", "http://example.org/en/a?id=3"),
-    ("https://example.org", "https://example.org/"),
-    ("https://example.org:8443/a/", "https://example.org:8443/a"),
-])
+@pytest.mark.parametrize(
+    "given, stored",
+    [
+        ("HTTPS://Example.ORG/en/a/", "https://example.org/en/a"),
+        ("https://example.org:443/en/a#comments", "https://example.org/en/a"),
+        ("http://example.org:80/en/a?utm_source=x&utm_medium=y&id=3&fbclid=abc", "http://example.org/en/a?id=3"),
+        ("https://example.org", "https://example.org/"),
+        ("https://example.org:8443/a/", "https://example.org:8443/a"),
+    ],
+)
 def test_urls_are_normalised_one_way(given, stored):
     assert normalise_url(given) == stored
 
@@ -31,12 +40,19 @@ def test_urls_are_normalised_one_way(given, stored):
 def test_a_duplicate_that_differs_only_by_tracking_parameters_is_refused(client, editor_headers):
     first = client.post("/api/v1/articles", json={**BASE, "url": "https://example.org/en/a"}, headers=editor_headers)
     assert first.status_code == 201 and first.get_json()["url"] == "https://example.org/en/a"
-    again = client.post("/api/v1/articles", json={**BASE, "url": "https://EXAMPLE.org/en/a/?utm_campaign=w#top"},
-                        headers=editor_headers)
+    again = client.post(
+        "/api/v1/articles", json={**BASE, "url": "https://EXAMPLE.org/en/a/?utm_campaign=w#top"}, headers=editor_headers
+    )
     assert again.status_code == 422 and "already exists" in again.get_json()["error"]["fields"]["url"]
     with pytest.raises(ImportInvalid) as twice:
-        import_json(json.dumps([{**BASE, "url": "https://example.org/en/b"},
-                                {**BASE, "url": "https://example.org/en/b?utm_source=mail"}]))
+        import_json(
+            json.dumps(
+                [
+                    {**BASE, "url": "https://example.org/en/b"},
+                    {**BASE, "url": "https://example.org/en/b?utm_source=mail"},
+                ]
+            )
+        )
     assert "twice" in twice.value.problems["1"]["url"]
     assert db.session.scalar(select(func.count()).select_from(Article)) == 1
 
@@ -61,9 +77,12 @@ def test_reimporting_under_another_language_is_refused(client, editor_headers):
 
 def _feed(tmp_path, entries: str, name: str = "feed.xml") -> str:
     path = tmp_path / name
-    path.write_text(f"""<?xml version="1.0" encoding="utf-8"?>
+    path.write_text(
+        f"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>t</title>
-<link>https://example.org/</link><description>d</description>{entries}</channel></rss>""", encoding="utf-8")
+<link>https://example.org/</link><description>d</description>{entries}</channel></rss>""",
+        encoding="utf-8",
+    )
     return str(path)
 
 
@@ -72,11 +91,16 @@ ITEM = """<item><title>{title}</title><link>{link}</link><guid isPermaLink="fals
 
 
 def test_feed_keeps_guid_paragraphs_lists_and_uses_content_encoded(app, tmp_path):
-    summary = "<description>&lt;p&gt;First.&lt;/p&gt;&lt;p&gt;Second.&lt;/p&gt;&lt;ul&gt;&lt;li&gt;One&lt;/li&gt;" \
-              "&lt;li&gt;Two&lt;/li&gt;&lt;/ul&gt;</description>"
+    summary = (
+        "<description>&lt;p&gt;First.&lt;/p&gt;&lt;p&gt;Second.&lt;/p&gt;&lt;ul&gt;&lt;li&gt;One&lt;/li&gt;"
+        "&lt;li&gt;Two&lt;/li&gt;&lt;/ul&gt;</description>"
+    )
     encoded = "<content:encoded><![CDATA[<p>Full text.</p><p>More.</p>]]></content:encoded>"
-    source = _feed(tmp_path, ITEM.format(title="A", link="https://example.org/en/a", guid="urn:a", body=summary)
-                   + ITEM.format(title="B", link="https://example.org/en/b", guid="urn:b", body=encoded))
+    source = _feed(
+        tmp_path,
+        ITEM.format(title="A", link="https://example.org/en/a", guid="urn:a", body=summary)
+        + ITEM.format(title="B", link="https://example.org/en/b", guid="urn:b", body=encoded),
+    )
     report = fetch_feed("en", source)
     assert report.result.created == 2, report.describe()
     a, b = db.session.scalars(select(Article).order_by(Article.title)).all()
@@ -85,10 +109,22 @@ def test_feed_keeps_guid_paragraphs_lists_and_uses_content_encoded(app, tmp_path
 
 
 def test_a_feed_entry_whose_link_changes_keeps_its_identity_by_guid(app, tmp_path):
-    fetch_feed("en", _feed(tmp_path, ITEM.format(title="A", link="https://example.org/en/a", guid="urn:a",
-                                                 body="<description>x</description>")))
-    report = fetch_feed("en", _feed(tmp_path, ITEM.format(title="A2", link="https://example.org/en/a-renamed",
-                                                          guid="urn:a", body="<description>x</description>")))
+    fetch_feed(
+        "en",
+        _feed(
+            tmp_path,
+            ITEM.format(title="A", link="https://example.org/en/a", guid="urn:a", body="<description>x</description>"),
+        ),
+    )
+    report = fetch_feed(
+        "en",
+        _feed(
+            tmp_path,
+            ITEM.format(
+                title="A2", link="https://example.org/en/a-renamed", guid="urn:a", body="<description>x</description>"
+            ),
+        ),
+    )
     assert (report.result.created, report.result.updated) == (0, 1)
     assert db.session.scalars(select(Article.url)).all() == ["https://example.org/en/a-renamed"]
 

@@ -1,4 +1,5 @@
 """`POST /webhooks/bounces/<provider>`: SES via SNS (signature verified), Postmark (basic auth), generic JSON."""
+
 from __future__ import annotations
 
 import base64
@@ -12,9 +13,11 @@ from newsletter.models import BounceEvent, Subscriber, Suppression
 
 def _state() -> tuple:
     db.session.expire_all()
-    return (db.session.scalar(db.select(db.func.count()).select_from(BounceEvent)),
-            db.session.scalar(db.select(db.func.count()).select_from(Suppression)),
-            sorted(db.session.scalars(db.select(Subscriber.status))))
+    return (
+        db.session.scalar(db.select(db.func.count()).select_from(BounceEvent)),
+        db.session.scalar(db.select(db.func.count()).select_from(Suppression)),
+        sorted(db.session.scalars(db.select(Subscriber.status))),
+    )
 
 
 def test_an_ses_bounce_with_a_valid_signature_suppresses(sns_signer, client, one_sent):
@@ -59,16 +62,27 @@ def test_production_accepts_only_amazonaws_certificate_urls(app):
 
     pattern = DEFAULTS["SNS_CERT_URL_PATTERN"]
     assert re.match(pattern, "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-abc.pem")
-    for url in ("http://sns.eu-west-1.amazonaws.com/x.pem", "https://sns.eu-west-1.amazonaws.com.evil.example/x",
-                "https://evil.example/sns.eu-west-1.amazonaws.com/x", "https://127.0.0.1/x.pem"):
+    for url in (
+        "http://sns.eu-west-1.amazonaws.com/x.pem",
+        "https://sns.eu-west-1.amazonaws.com.evil.example/x",
+        "https://evil.example/sns.eu-west-1.amazonaws.com/x",
+        "https://127.0.0.1/x.pem",
+    ):
         assert not re.match(pattern, url), url
 
 
 def test_an_sns_subscription_confirmation_is_verified_then_followed(sns_signer, client):
-    confirmation = sns_signer.sign({
-        "Type": "SubscriptionConfirmation", "MessageId": "m-1", "Token": "t", "TopicArn": "arn:aws:sns:x",
-        "Message": "You have chosen to subscribe", "SubscribeURL": sns_signer.base + "/?Action=ConfirmSubscription",
-        "Timestamp": "2022-01-17T10:00:00.000Z"})
+    confirmation = sns_signer.sign(
+        {
+            "Type": "SubscriptionConfirmation",
+            "MessageId": "m-1",
+            "Token": "t",
+            "TopicArn": "arn:aws:sns:x",
+            "Message": "You have chosen to subscribe",
+            "SubscribeURL": sns_signer.base + "/?Action=ConfirmSubscription",
+            "Timestamp": "2022-01-17T10:00:00.000Z",
+        }
+    )
     assert client.post("/webhooks/bounces/ses", json=confirmation).status_code == 200
     assert "/?Action=ConfirmSubscription" in sns_signer.requested
 
@@ -87,8 +101,14 @@ def postmark_auth(app_config):
 
 def test_postmark_needs_its_basic_auth_and_then_suppresses_hard_bounces(postmark_auth, client, one_sent):
     delivery, _verp, _message_id, address = one_sent
-    event = {"RecordType": "Bounce", "ID": 4323372036854775807, "Type": "HardBounce", "TypeCode": 1,
-             "Email": address, "Details": "smtp;550 5.1.1 The email account does not exist."}
+    event = {
+        "RecordType": "Bounce",
+        "ID": 4323372036854775807,
+        "Type": "HardBounce",
+        "TypeCode": 1,
+        "Email": address,
+        "Details": "smtp;550 5.1.1 The email account does not exist.",
+    }
     wrong = {"Authorization": "Basic " + base64.b64encode(b"postmark:guess").decode()}
     before = _state()
     assert client.post("/webhooks/bounces/postmark", json=event, headers=wrong).status_code == 401
@@ -111,12 +131,20 @@ def generic_token(app_config):
 def test_the_generic_shape_with_its_bearer_token(generic_token, client, one_sent):
     delivery, verp, _message_id, address = one_sent
     headers = {"Authorization": "Bearer tok"}
-    assert client.post("/webhooks/bounces/generic", json={"type": "hard"},
-                       headers={"Authorization": "Bearer no"}).status_code == 401
+    assert (
+        client.post(
+            "/webhooks/bounces/generic", json={"type": "hard"}, headers={"Authorization": "Bearer no"}
+        ).status_code
+        == 401
+    )
     bad = client.post("/webhooks/bounces/generic", json={"events": [{"type": "bounced"}]}, headers=headers)
     assert bad.status_code == 422
-    body = {"events": [{"id": "e1", "type": "soft", "return_path": verp, "status": "4.2.2"},
-                       {"id": "e2", "type": "complaint", "return_path": verp}]}
+    body = {
+        "events": [
+            {"id": "e1", "type": "soft", "return_path": verp, "status": "4.2.2"},
+            {"id": "e2", "type": "complaint", "return_path": verp},
+        ]
+    }
     response = client.post("/webhooks/bounces/generic", json=body, headers=headers)
     assert response.json["outcomes"] == ["applied", "applied"]
     assert db.session.scalar(db.select(Suppression.cause).filter_by(email=address)) == "complaint"

@@ -3,6 +3,7 @@
 5 hard bounces (RFC 3464), 3 soft bounces for one address across its 3 editions, 2 ARF complaints; the same
 messages through `bounces serve` (SMTP), `bounces process --maildir` and the SES webhook give the same result.
 """
+
 from __future__ import annotations
 
 import mailbox
@@ -12,8 +13,8 @@ import pytest
 from fixtures.bounces import arf, dsn, send_to_bounce_server, ses_notification
 from fixtures.delivery import add_edition, add_subscribers
 
-from newsletter.delivery import ledger, worker
 from newsletter.core.extensions import db
+from newsletter.delivery import ledger, worker
 from newsletter.models import Delivery, Subscriber, SubscriberLanguage, Suppression, utcnow
 
 HARD = [f"en{index}@example.net" for index in range(5)]
@@ -38,12 +39,16 @@ def _send_sample_week(built_week) -> list:
 
 def _sent_to(smtp_server, address: str) -> list[tuple[str, str]]:
     """(VERP envelope sender, Message-ID) of each message the sink accepted for the address."""
-    return [(message.mail_from, message.parsed()["Message-ID"]) for message in smtp_server.messages
-            if address in message.recipients]
+    return [
+        (message.mail_from, message.parsed()["Message-ID"])
+        for message in smtp_server.messages
+        if address in message.recipients
+    ]
 
 
 def _reports(smtp_server, as_mail: bool = True, signer=None) -> tuple[list, list]:
     """(first batch, last soft bounce): every report as (VERP, message bytes or a signed SES notification)."""
+
     def report(kind: str, address: str, verp: str, message_id: str, number: int):
         if not as_mail:
             return ses_notification(signer, kind, verp, address, message_id, status=status[kind], number=number)
@@ -57,8 +62,10 @@ def _reports(smtp_server, as_mail: bool = True, signer=None) -> tuple[list, list
         for address in addresses:
             [(verp, message_id)] = _sent_to(smtp_server, address)
             reports.append((verp, report(kind, address, verp, message_id, 0)))
-    soft = [(verp, report("soft", SOFT, verp, message_id, number))
-            for number, (verp, message_id) in enumerate(_sent_to(smtp_server, SOFT))]
+    soft = [
+        (verp, report("soft", SOFT, verp, message_id, number))
+        for number, (verp, message_id) in enumerate(_sent_to(smtp_server, SOFT))
+    ]
     assert len(soft) == 3
     return reports + soft[:2], soft[2:]
 
@@ -105,7 +112,9 @@ def test_bounces_and_complaints_suppress_and_the_next_edition_skips_them(
     deliver(first)
     suppressed = _suppressed()
     assert {address: suppressed.get(address) for address in HARD + COMPLAINING} == {
-        **{address: "hard_bounce" for address in HARD}, **{address: "complaint" for address in COMPLAINING}}
+        **{address: "hard_bounce" for address in HARD},
+        **{address: "complaint" for address in COMPLAINING},
+    }
     assert SOFT not in suppressed, "two soft bounces are not yet enough"
     deliver(last)
     assert _suppressed()[SOFT] == "soft_bounces"
@@ -115,7 +124,10 @@ def test_bounces_and_complaints_suppress_and_the_next_edition_skips_them(
 
     counts = {edition.language: ledger.edition_counts(edition.id) for edition in editions}
     assert {language: (c["bounced"], c["complained"]) for language, c in counts.items()} == {
-        "be": (1, 0), "ru": (1, 0), "en": (6, 2)}
+        "be": (1, 0),
+        "ru": (1, 0),
+        "en": (6, 2),
+    }
     result = runner.invoke(args=["editions", "list", "--json"])
     assert '"bounced": 6' in result.output and '"complained": 2' in result.output
 
@@ -129,6 +141,11 @@ def test_bounces_and_complaints_suppress_and_the_next_edition_skips_them(
     assert len(received) == 300 - 8
     counts = {edition.language: ledger.edition_counts(edition.id) for edition in following}
     assert {language: c["suppressed"] for language, c in counts.items()} == {"be": 1, "ru": 1, "en": 6}
-    assert db.session.scalar(db.select(db.func.count()).select_from(Delivery)
-                             .where(Delivery.edition_id.in_([e.id for e in following]), Delivery.status == "sent")
-                             ) == 300 - 8  # one message per remaining person: the one in three languages is suppressed
+    assert (
+        db.session.scalar(
+            db.select(db.func.count())
+            .select_from(Delivery)
+            .where(Delivery.edition_id.in_([e.id for e in following]), Delivery.status == "sent")
+        )
+        == 300 - 8
+    )  # one message per remaining person: the one in three languages is suppressed

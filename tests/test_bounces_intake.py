@@ -1,4 +1,5 @@
 """Bounce intake by SMTP (`bounces serve`) and from mailboxes (`bounces process`), and the bad cases."""
+
 from __future__ import annotations
 
 import mailbox
@@ -8,8 +9,8 @@ from pathlib import Path
 import pytest
 from fixtures.bounces import arf, dsn, qmail_bounce, send_to_bounce_server, unknown_format
 
-from newsletter.delivery.verp import envelope_sender
 from newsletter.core.extensions import db
+from newsletter.delivery.verp import envelope_sender
 from newsletter.models import BounceEvent, Subscriber, Suppression
 
 
@@ -72,7 +73,7 @@ def test_an_unknown_format_is_kept_and_reported_not_dropped(app, runner, one_sen
     [event] = events()
     assert event.kind == "unrecognised"
     kept_path = result.output.split("kept for reading (not applied): ")[1].split()[0]
-    assert unknown_format(verp) == open(kept_path, "rb").read()
+    assert unknown_format(verp) == Path(kept_path).read_bytes()
     assert suppressed_emails() == set()
 
 
@@ -81,8 +82,11 @@ def test_maildir_processing_handles_each_message_once_and_moves_it_to_cur(runner
     folder = tmp_path / "Maildir"
     box = mailbox.Maildir(str(folder), create=True)
     box.add(dsn(verp, address, "4.2.2"))
-    box.add(qmail_bounce("postmaster@newsletter.test", address).replace(
-        b"Return-Path: <x>", f"Message-ID: {message_id}".encode()))
+    box.add(
+        qmail_bounce("postmaster@newsletter.test", address).replace(
+            b"Return-Path: <x>", f"Message-ID: {message_id}".encode()
+        )
+    )
     first = runner.invoke(args=["bounces", "process", "--maildir", str(folder)])
     assert "2 applied" in first.output, first.output
     assert list((folder / "new").iterdir()) == [] and len(list((folder / "cur").iterdir())) == 2
@@ -125,8 +129,12 @@ def test_a_truncated_mbox_keeps_its_good_messages_and_reports_the_cut_one(runner
     good = dsn(verp, address, "5.1.1").replace(b"\r\n", b"\n")
     cut = dsn(verp, address, "4.2.2", tag=" again").replace(b"\r\n", b"\n")[:300]
     path = tmp_path / "box"
-    path.write_bytes(b"From MAILER-DAEMON Mon Jan 17 10:00:00 2022\n" + good
-                     + b"\nFrom MAILER-DAEMON Mon Jan 17 10:01:00 2022\n" + cut)
+    path.write_bytes(
+        b"From MAILER-DAEMON Mon Jan 17 10:00:00 2022\n"
+        + good
+        + b"\nFrom MAILER-DAEMON Mon Jan 17 10:01:00 2022\n"
+        + cut
+    )
     result = runner.invoke(args=["bounces", "process", "--mbox", str(path)])
     assert result.exit_code == 0, result.output
     assert "1 applied" in result.output and "1 unrecognised" in result.output
@@ -159,11 +167,22 @@ def test_the_bounces_serve_command_takes_reports_until_stopped(app, one_sent, tm
 
     delivery, verp, _message_id, address = one_sent
     port = free_port()
-    env = {"PATH": "/usr/bin:/bin", "NEWSLETTER_DATABASE_URL": app.config["DATABASE_URL"],
-           "NEWSLETTER_SECRET_KEY": app.config["SECRET_KEY"], "NEWSLETTER_MAIL_FROM": app.config["MAIL_FROM"]}
-    server = subprocess.Popen([NEWSLETTER, "bounces", "serve", "--port", str(port)], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "NEWSLETTER_DATABASE_URL": app.config["DATABASE_URL"],
+        "NEWSLETTER_SECRET_KEY": app.config["SECRET_KEY"],
+        "NEWSLETTER_MAIL_FROM": app.config["MAIL_FROM"],
+    }
+    server = subprocess.Popen(
+        [NEWSLETTER, "bounces", "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
+
         def delivered() -> bool:
             try:
                 with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
@@ -180,8 +199,7 @@ def test_the_bounces_serve_command_takes_reports_until_stopped(app, one_sent, tm
     assert address in suppressed_emails()
 
 
-def test_a_database_failure_mid_mailbox_loses_nothing_and_counts_nothing_twice(runner, one_sent, tmp_path,
-                                                                               monkeypatch):
+def test_a_database_failure_mid_mailbox_loses_nothing_and_counts_nothing_twice(runner, one_sent, tmp_path, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
     from newsletter.bounces import rules

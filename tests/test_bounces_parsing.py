@@ -1,4 +1,5 @@
 """One parser for every report: DSNs, ARF complaints, flufl.bounce's other formats; unknown ones never raise."""
+
 from __future__ import annotations
 
 from fixtures.bounces import arf, dsn, qmail_bounce, unknown_format

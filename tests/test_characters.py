@@ -1,4 +1,5 @@
 """Control characters and noncharacters: refused per field by the API and imports, stripped from feeds."""
+
 from __future__ import annotations
 
 import json
@@ -7,15 +8,34 @@ import pytest
 from sqlalchemy import select
 
 from newsletter.content.articles import ImportInvalid, import_json
+from newsletter.content.feeds import fetch_feed
 from newsletter.core.characters import first_forbidden, strip_forbidden
 from newsletter.core.extensions import db
-from newsletter.content.feeds import fetch_feed
 from newsletter.models import Article
 
-REFUSED = ["\x0b", "\x01", "\x00", "\x1f", "\x7f", "\x85", "\x9f", "\ufffe", "\uffff", "\ufdd0", "\U0001fffe",
-           "\U0010ffff", "\ud800"]
-ARTICLE = {"language": "en", "section": "Economy", "title": "Title", "summary": "Summary.",
-           "url": "https://example.org/en/x", "published_at": "2022-01-12T12:00:00+03:00"}
+REFUSED = [
+    "\x0b",
+    "\x01",
+    "\x00",
+    "\x1f",
+    "\x7f",
+    "\x85",
+    "\x9f",
+    "\ufffe",
+    "\uffff",
+    "\ufdd0",
+    "\U0001fffe",
+    "\U0010ffff",
+    "\ud800",
+]
+ARTICLE = {
+    "language": "en",
+    "section": "Economy",
+    "title": "Title",
+    "summary": "Summary.",
+    "url": "https://example.org/en/x",
+    "published_at": "2022-01-12T12:00:00+03:00",
+}
 
 
 @pytest.mark.parametrize("char", REFUSED, ids=[f"U+{ord(c):04X}" for c in REFUSED])
@@ -40,8 +60,10 @@ def test_the_api_refuses_it_in_every_text_field_with_a_422(client, editor_header
 
 @pytest.mark.parametrize("char", REFUSED, ids=[f"U+{ord(c):04X}" for c in REFUSED])
 def test_an_import_names_the_article_and_stores_nothing(app, char):
-    document = json.dumps({"articles": [ARTICLE, {**ARTICLE, "url": "https://example.org/en/y",
-                                                  "title": f"Bad{char}title"}]}, ensure_ascii=True)
+    document = json.dumps(
+        {"articles": [ARTICLE, {**ARTICLE, "url": "https://example.org/en/y", "title": f"Bad{char}title"}]},
+        ensure_ascii=True,
+    )
     with pytest.raises(ImportInvalid) as refused:
         import_json(document)
     assert "U+" in refused.value.problems["1"]["title"]
@@ -69,6 +91,10 @@ def test_a_feed_strips_it_and_keeps_the_entry(app, tmp_path, char):
 @pytest.mark.parametrize("field", ["subject", "preheader", "intro"])
 def test_editorial_fields_refuse_it_too(client, editor_headers, built_week, field):
     edition_id = built_week["en"].id
-    response = client.patch(f"/api/v1/editions/{edition_id}", data=json.dumps({field: "a\u000bb"}),
-                            content_type="application/json", headers=editor_headers)
+    response = client.patch(
+        f"/api/v1/editions/{edition_id}",
+        data=json.dumps({field: "a\u000bb"}),
+        content_type="application/json",
+        headers=editor_headers,
+    )
     assert response.status_code == 422 and "U+000B" in response.get_json()["error"]["fields"][field]

@@ -1,4 +1,5 @@
 """The developers' guide in code: no function of cyclomatic-complexity grade D or worse (radon cc)."""
+
 from __future__ import annotations
 
 from pathlib import Path

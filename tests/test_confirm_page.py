@@ -1,6 +1,6 @@
 """The confirm, unsubscribe and preferences pages: scanner-safe, in the subscriber's language, and in a real browser."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 from fixtures.subscribers import confirm_path_in, queued_messages, snapshot
@@ -24,7 +24,9 @@ def the_subscriber() -> Subscriber:
 
 
 def pending_confirm_path(client, language: str, languages=("en",)) -> str:
-    client.post("/api/v1/subscriptions", json={"email": "reader@example.org", "languages": list(languages), "locale": language})
+    client.post(
+        "/api/v1/subscriptions", json={"email": "reader@example.org", "languages": list(languages), "locale": language}
+    )
     return confirm_path_in(queued_messages()[-1])
 
 
@@ -130,8 +132,6 @@ def test_preferences_unsubscribe_button(app, client, add_subscriber):
 
 
 # --- a real browser ------------------------------------------------------------------------------
-
-
 
 
 @pytest.mark.browser

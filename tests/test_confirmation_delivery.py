@@ -1,6 +1,11 @@
-"""The confirmation email through the real worker: a loopback SMTP server that defers, or is down; no addresses in logs."""
+"""The confirmation email through the real worker: a loopback SMTP server that defers, or is down.
+
+No addresses in logs.
+"""
+
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -11,10 +16,10 @@ from fixtures.subscribers import confirm_path_in, parse_message
 from sqlalchemy import select
 
 from newsletter.core import tokens
-from newsletter.delivery import worker
 from newsletter.core.extensions import db
+from newsletter.delivery import worker
 from newsletter.models import Delivery, Subscriber
-from newsletter.models.delivery import DeliveryKind, DeliveryStatus
+from newsletter.models.delivery import DeliveryStatus
 from newsletter.models.subscribers import CONFIRMED, PENDING
 
 ADDRESS = "reader@example.org"
@@ -77,10 +82,8 @@ def unstarted_smtp_server(app_config):
     server = SmtpTestServer()
     app_config.update(SMTP_URL=server.url, SMTP_TIMEOUT=2, RETRY_BASE_SECONDS=0.05)
     yield server
-    try:
+    with contextlib.suppress(Exception):  # never started
         server.stop()
-    except Exception:  # never started
-        pass
 
 
 def test_confirmation_waits_while_the_server_is_down(unstarted_smtp_server, app, client):

@@ -3,6 +3,7 @@
 The request must do the same work whatever the address's state (its timing must not tell whether
 someone is subscribed), so it renders nothing; the worker renders in the subscriber's locale.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,13 +15,14 @@ import time_machine
 from fixtures.subscribers import html_part, parse_message, queued_messages, snapshot, text_part
 from sqlalchemy import event, select
 
-from newsletter.subscribers import confirmation_mail, import_export as subscriber_io, subscriptions
 from newsletter.core import mail_templates as rendering
-from newsletter.delivery import worker
 from newsletter.core.extensions import db
+from newsletter.delivery import worker
 from newsletter.models import Delivery, Subscriber, utcnow
 from newsletter.models.delivery import DeliveryKind, DeliveryStatus
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
+from newsletter.subscribers import confirmation_mail, subscriptions
+from newsletter.subscribers import import_export as subscriber_io
 
 ADDRESS = "reader@example.org"
 PREFERENCES_LINK = re.compile(r"https?://[^\s<>\"]+/preferences/[^\s<>\"]+")
@@ -155,8 +157,12 @@ def test_every_state_queues_one_row_of_the_same_shape_and_nothing_within_the_win
         shapes.add(_shape(row))
         kinds[state] = row.kind
     assert len(shapes) == 1
-    assert kinds == {"new": "confirmation", "pending": "confirmation", "confirmed": "already_subscribed",
-                     "unsubscribed": "confirmation"}
+    assert kinds == {
+        "new": "confirmation",
+        "pending": "confirmation",
+        "confirmed": "already_subscribed",
+        "unsubscribed": "confirmation",
+    }
     stamped = db.session.scalars(select(Subscriber.request_mail_queued_at)).all()
     assert len(stamped) == 4 and all(stamped)
 

@@ -1,5 +1,6 @@
 """The console in headless Chromium: the whole weekly job end to end, without reloading where it matters,
 and an accessibility check (axe-core, vendored, injected by the test) on every console page."""
+
 from __future__ import annotations
 
 import re
@@ -7,10 +8,10 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from sqlalchemy import select
-
 from fixtures.console import PASSWORD
 from fixtures.delivery import add_subscribers, running_worker, statuses, wait_for
+from sqlalchemy import select
+
 from newsletter.core.extensions import db
 from newsletter.models import Edition
 
@@ -18,8 +19,6 @@ AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"
 WAIT_MS = 20000
 
 pytestmark = pytest.mark.browser
-
-
 
 
 def sign_in(page, base: str, name: str, totp_secret: str | None = None) -> None:
@@ -132,12 +131,16 @@ def _serious_violations(page) -> list[str]:
     page.evaluate(AXE.read_text(encoding="utf-8"))
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     assert result["passes"], "axe-core did not run"
-    return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
-            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
-def test_no_serious_or_critical_accessibility_violations_on_any_console_page(app, live_server, browser, make_account,
-                                                                            built_week, make_subscriber):
+def test_no_serious_or_critical_accessibility_violations_on_any_console_page(
+    app, live_server, browser, make_account, built_week, make_subscriber
+):
     make_account("Alena", role="admin", totp_secret=None)
     make_subscriber("anna@example.org", ["en"])
     page = browser.new_page()
@@ -145,10 +148,21 @@ def test_no_serious_or_critical_accessibility_violations_on_any_console_page(app
     sign_in(page, live_server, "Alena")
     edition = built_week["en"]
     article_id = db.session.scalars(select(Edition.id)).first()
-    paths = ["/console/week", "/console/articles", "/console/articles/new", f"/console/articles/{article_id}",
-             "/console/subscribers", "/console/activity", "/console/account", "/console/editors",
-             "/console/suppressions", f"/console/editions/{edition.id}", f"/console/editions/{edition.id}/send",
-             f"/console/editions/{edition.id}/sending", "/console/editions/999999"]
+    paths = [
+        "/console/week",
+        "/console/articles",
+        "/console/articles/new",
+        f"/console/articles/{article_id}",
+        "/console/subscribers",
+        "/console/activity",
+        "/console/account",
+        "/console/editors",
+        "/console/suppressions",
+        f"/console/editions/{edition.id}",
+        f"/console/editions/{edition.id}/send",
+        f"/console/editions/{edition.id}/sending",
+        "/console/editions/999999",
+    ]
     for path in paths:
         page.goto(live_server + path, timeout=WAIT_MS)
         found[path] = _serious_violations(page)
@@ -163,8 +177,9 @@ def test_no_serious_or_critical_accessibility_violations_on_any_console_page(app
     page.close()
 
 
-def test_without_javascript_an_editor_signs_in_builds_and_sends(app, live_server, browser, make_account,
-                                                                make_subscriber, samples_path):
+def test_without_javascript_an_editor_signs_in_builds_and_sends(
+    app, live_server, browser, make_account, make_subscriber, samples_path
+):
     """Every action is a plain form POST: the same job with script switched off."""
     from newsletter.content.articles import import_json
 

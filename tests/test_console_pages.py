@@ -1,25 +1,39 @@
 """Console pages over the services: this week, articles, subscribers, editions, sending, activity log."""
+
 from __future__ import annotations
 
 import io
 import json
 from datetime import date
 
+from fixtures.console import post_form
 from sqlalchemy import func, select
 
-from fixtures.console import post_form
 from newsletter.core.extensions import db
 from newsletter.models import ActivityEntry, Article, Edition, Subscriber, Suppression
 
 ADMIN_PAGES = ("/console/editors", "/console/suppressions")
-PAGES = ("/console/week", "/console/articles", "/console/articles/new", "/console/subscribers",
-         "/console/activity", "/console/account")
+PAGES = (
+    "/console/week",
+    "/console/articles",
+    "/console/articles/new",
+    "/console/subscribers",
+    "/console/activity",
+    "/console/account",
+)
 
 
 def test_every_page_renders_for_an_admin(admin_client, built_week):
     edition = built_week["en"]
-    for path in PAGES + ADMIN_PAGES + (f"/console/editions/{edition.id}", f"/console/editions/{edition.id}/send",
-                                       f"/console/editions/{edition.id}/sending"):
+    for path in (
+        PAGES
+        + ADMIN_PAGES
+        + (
+            f"/console/editions/{edition.id}",
+            f"/console/editions/{edition.id}/send",
+            f"/console/editions/{edition.id}/sending",
+        )
+    ):
         response = admin_client.get(path)
         assert response.status_code == 200, path
         assert response.headers["Cache-Control"] == "no-store"
@@ -45,8 +59,14 @@ def test_article_form_with_every_field_empty_shows_each_error(editor_client):
 
 
 def test_article_form_with_too_long_fields_keeps_nothing(editor_client):
-    data = {"language": "en", "section": "s" * 201, "title": "t" * 501, "summary": "x", "url": "https://e.org/a",
-            "published_at": "2022-01-12T10:00"}
+    data = {
+        "language": "en",
+        "section": "s" * 201,
+        "title": "t" * 501,
+        "summary": "x",
+        "url": "https://e.org/a",
+        "published_at": "2022-01-12T10:00",
+    }
     response = post_form(editor_client, "/console/articles/new", data, token_from="/console/week")
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and "This is too long (at most 200 characters)." in page
@@ -55,8 +75,14 @@ def test_article_form_with_too_long_fields_keeps_nothing(editor_client):
 
 
 def test_article_create_edit_delete(editor_client):
-    data = {"language": "ru", "section": "Экономика", "title": "Заголовок", "summary": "Текст",
-            "url": "https://example.org/a", "published_at": "2022-01-12T10:00"}
+    data = {
+        "language": "ru",
+        "section": "Экономика",
+        "title": "Заголовок",
+        "summary": "Текст",
+        "url": "https://example.org/a",
+        "published_at": "2022-01-12T10:00",
+    }
     assert post_form(editor_client, "/console/articles/new", data, token_from="/console/week").status_code == 302
     article = db.session.scalars(select(Article)).one()
     assert article.published_at.isoformat() == "2022-01-12T07:00:00+00:00"
@@ -69,17 +95,25 @@ def test_article_create_edit_delete(editor_client):
 
 
 def _upload(client, path, content: bytes, name: str, mimetype: str):
-    return post_form(client, path, {"file": (io.BytesIO(content), name, mimetype)}, token_from="/console/week",
-                     content_type="multipart/form-data")
+    return post_form(
+        client,
+        path,
+        {"file": (io.BytesIO(content), name, mimetype)},
+        token_from="/console/week",
+        content_type="multipart/form-data",
+    )
 
 
 def test_json_upload_is_all_or_nothing(editor_client, samples_path):
     document = json.loads(samples_path.read_text())
     document["articles"][1]["url"] = "not a url"
-    response = _upload(editor_client, "/console/articles/upload", json.dumps(document).encode(), "a.json",
-                       "application/json")
-    assert response.status_code == 422 and "Article 2, url: Enter a full http:// or https:// address." in \
-        response.get_data(as_text=True)
+    response = _upload(
+        editor_client, "/console/articles/upload", json.dumps(document).encode(), "a.json", "application/json"
+    )
+    assert (
+        response.status_code == 422
+        and "Article 2, url: Enter a full http:// or https:// address." in response.get_data(as_text=True)
+    )
     assert db.session.scalar(select(func.count()).select_from(Article)) == 0
     good = _upload(editor_client, "/console/articles/upload", samples_path.read_bytes(), "a.json", "application/json")
     assert good.status_code == 200 and db.session.scalar(select(func.count()).select_from(Article)) > 0
@@ -110,22 +144,31 @@ def test_csv_import_reports_each_bad_line_and_keeps_the_good(editor_client):
 
 def test_lookup_is_by_exact_normalised_address_and_admin_erases(admin_client, make_subscriber):
     make_subscriber("anna@example.org", ["ru", "en"])
-    page = post_form(admin_client, "/console/subscribers/lookup", {"email": " anna@EXAMPLE.org "},
-                     token_from="/console/week").get_data(as_text=True)
+    page = post_form(
+        admin_client, "/console/subscribers/lookup", {"email": " anna@EXAMPLE.org "}, token_from="/console/week"
+    ).get_data(as_text=True)
     assert "ru, en" in page or "en, ru" in page
     subscriber_id = db.session.scalar(select(Subscriber.id))
-    assert post_form(admin_client, f"/console/subscribers/{subscriber_id}/erase",
-                     token_from="/console/week").status_code == 302
+    assert (
+        post_form(admin_client, f"/console/subscribers/{subscriber_id}/erase", token_from="/console/week").status_code
+        == 302
+    )
     assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
 
 
 def test_an_editor_cannot_erase_or_edit_the_suppression_list(editor_client, make_subscriber):
     make_subscriber("anna@example.org", ["en"])
     subscriber_id = db.session.scalar(select(Subscriber.id))
-    assert post_form(editor_client, f"/console/subscribers/{subscriber_id}/erase",
-                     token_from="/console/week").status_code == 403
-    assert post_form(editor_client, "/console/suppressions/remove", {"email": "anna@example.org"},
-                     token_from="/console/week").status_code == 403
+    assert (
+        post_form(editor_client, f"/console/subscribers/{subscriber_id}/erase", token_from="/console/week").status_code
+        == 403
+    )
+    assert (
+        post_form(
+            editor_client, "/console/suppressions/remove", {"email": "anna@example.org"}, token_from="/console/week"
+        ).status_code
+        == 403
+    )
     assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 1
 
 
@@ -150,8 +193,9 @@ def test_send_confirmation_shows_the_real_count_and_sends(editor_client, built_w
     assert edition.status == "sending"
 
 
-def test_sending_an_edition_another_editor_just_cancelled_shows_the_conflict(editor_client, built_week,
-                                                                             make_subscriber):
+def test_sending_an_edition_another_editor_just_cancelled_shows_the_conflict(
+    editor_client, built_week, make_subscriber
+):
     from newsletter.delivery import ledger
 
     make_subscriber("reader@example.org", ["en"])
@@ -167,8 +211,12 @@ def test_sending_an_edition_another_editor_just_cancelled_shows_the_conflict(edi
 
 def test_schedule_in_the_past_is_refused(editor_client, built_week):
     edition = built_week["en"]
-    response = post_form(editor_client, f"/console/editions/{edition.id}/schedule", {"at": "2020-01-01T09:00"},
-                         token_from="/console/week")
+    response = post_form(
+        editor_client,
+        f"/console/editions/{edition.id}/schedule",
+        {"at": "2020-01-01T09:00"},
+        token_from="/console/week",
+    )
     assert response.status_code == 422 and "This time has already passed." in response.get_data(as_text=True)
     db.session.refresh(edition)
     assert edition.status == "draft" and edition.scheduled_for is None
@@ -185,7 +233,9 @@ def test_preview_is_sandboxed_and_carries_its_own_policy(editor_client, built_we
 
 def test_test_send_to_self_writes_an_eml(editor_client, built_week, outbox):
     edition = built_week["en"]
-    response = post_form(editor_client, f"/console/editions/{edition.id}/test", {"to": "me"}, token_from="/console/week")
+    response = post_form(
+        editor_client, f"/console/editions/{edition.id}/test", {"to": "me"}, token_from="/console/week"
+    )
     assert response.status_code == 302
     assert len(list(outbox.glob("*.eml"))) == 1
 
@@ -196,7 +246,9 @@ def test_api_and_cli_actions_are_in_the_activity_log(client, runner, editor_head
     runner.invoke(args=["editions", "build", "--week", "2022-01-10"])
     entries = db.session.scalars(select(ActivityEntry).order_by(ActivityEntry.id)).all()
     assert [(e.channel, e.action, e.subject) for e in entries] == [
-        ("api", "cancel", f"edition {edition.id}"), ("cli", "build", "week 2022-01-10")]
+        ("api", "cancel", f"edition {edition.id}"),
+        ("cli", "build", "week 2022-01-10"),
+    ]
     assert entries[0].actor == "Test editor"
     assert date(2022, 1, 10)
 
@@ -237,15 +289,21 @@ def test_editorial_fields_too_long_change_nothing(editor_client, built_week):
     data = _editorial_form(editor_client, edition)
     data.update({"subject": "s" * 300, "intro": "kept?"})
     response = post_form(editor_client, f"/console/editions/{edition.id}/editorial", data, token_from="/console/week")
-    assert response.status_code == 422 and "This is too long (at most 200 characters)." in response.get_data(as_text=True)
+    assert response.status_code == 422 and "This is too long (at most 200 characters)." in response.get_data(
+        as_text=True
+    )
     db.session.refresh(edition)
     assert edition.intro is None and edition.subject_override is None
 
 
 def test_unschedule_and_reopen_from_the_console(editor_client, built_week):
     edition = built_week["en"]
-    post_form(editor_client, f"/console/editions/{edition.id}/schedule", {"at": "2999-01-04T09:00"},
-              token_from="/console/week")
+    post_form(
+        editor_client,
+        f"/console/editions/{edition.id}/schedule",
+        {"at": "2999-01-04T09:00"},
+        token_from="/console/week",
+    )
     db.session.refresh(edition)
     assert edition.status == "scheduled"
     post_form(editor_client, f"/console/editions/{edition.id}/unschedule", token_from="/console/week")
@@ -268,7 +326,7 @@ def test_failed_deliveries_are_grouped_by_reason_on_the_sending_page(editor_clie
     edition = built_week["en"]
     editions.send_edition(edition)
     rows = db.session.scalars(select(Delivery).where(Delivery.edition_id == edition.id)).all()
-    for row, reply in zip(rows, ["550 5.1.1 no such user", "550 5.1.1 no such user", "552 mailbox full"]):
+    for row, reply in zip(rows, ["550 5.1.1 no such user", "550 5.1.1 no such user", "552 mailbox full"], strict=True):
         row.status, row.last_reply = "failed", reply
     db.session.commit()
     page = editor_client.get(f"/console/editions/{edition.id}/progress").get_data(as_text=True)
@@ -278,8 +336,16 @@ def test_failed_deliveries_are_grouped_by_reason_on_the_sending_page(editor_clie
 def test_sections_order_and_names_are_saved_and_a_duplicate_changes_nothing(editor_client):
     from newsletter.content import sections
 
-    data = {"rows": "3", "name_0": "Economy", "ru_0": "Экономика", "position_0": "2",
-            "name_1": "Security", "be_1": "Бяспека", "position_1": "1", "name_2": ""}
+    data = {
+        "rows": "3",
+        "name_0": "Economy",
+        "ru_0": "Экономика",
+        "position_0": "2",
+        "name_1": "Security",
+        "be_1": "Бяспека",
+        "position_1": "1",
+        "name_2": "",
+    }
     assert post_form(editor_client, "/console/sections", data, token_from="/console/week").status_code == 302
     assert [s.key for s in sections.list_sections()] == ["Security", "Economy"]
     twice = {"rows": "2", "name_0": "Economy", "name_1": "economy ", "position_0": "1", "position_1": "2"}

@@ -1,4 +1,5 @@
 """Console sign-in: passwords, TOTP with replay refusal, recovery codes, sessions, CSRF, roles, 2FA required."""
+
 from __future__ import annotations
 
 import re
@@ -7,15 +8,21 @@ import time
 import pyotp
 import pytest
 import time_machine
-
 from fixtures.console import PASSWORD, csrf_token, post_form, sign_in
+
 from newsletter.core.extensions import db
 from newsletter.models import Editor
 
 
 def test_every_console_page_needs_a_session(client):
-    for path in ("/console/week", "/console/articles", "/console/subscribers", "/console/activity",
-                 "/console/editors", "/console/account"):
+    for path in (
+        "/console/week",
+        "/console/articles",
+        "/console/subscribers",
+        "/console/activity",
+        "/console/editors",
+        "/console/account",
+    ):
         response = client.get(path)
         assert response.status_code == 302 and "/console/sign-in" in response.headers["Location"]
 
@@ -36,6 +43,7 @@ def test_wrong_password_and_unknown_account_get_the_same_answer(client, make_acc
     wrong = post_form(client, "/console/sign-in", {"login": "Alena", "password": "not the password"})
     unknown = post_form(client, "/console/sign-in", {"login": "Nobody", "password": "not the password"})
     assert wrong.status_code == unknown.status_code == 401
+
     def strip(page):  # the typed name and the per-response script nonce aside, the pages are the same
         return re.sub(r'nonce="[^"]+"', "", page.get_data(as_text=True).replace("Alena", "").replace("Nobody", ""))
 
@@ -59,8 +67,9 @@ def test_totp_sign_in_and_wrong_code(client, make_account):
     assert client.get("/console/week").status_code == 302
     wrong = post_form(client, "/console/sign-in/code", {"code": "000000"}, token_from="/console/sign-in/code")
     assert wrong.status_code == 401 and "not right" in wrong.get_data(as_text=True)
-    right = post_form(client, "/console/sign-in/code", {"code": pyotp.TOTP(secret).now()},
-                      token_from="/console/sign-in/code")
+    right = post_form(
+        client, "/console/sign-in/code", {"code": pyotp.TOTP(secret).now()}, token_from="/console/sign-in/code"
+    )
     assert right.status_code == 302 and client.get("/console/week").status_code == 200
     assert account
 
@@ -71,7 +80,9 @@ def test_a_replayed_totp_code_is_refused(app, make_account):
     code = pyotp.TOTP(secret).now()
     first, second = app.test_client(), app.test_client()
     sign_in(first, account)
-    assert post_form(first, "/console/sign-in/code", {"code": code}, token_from="/console/sign-in/code").status_code == 302
+    assert (
+        post_form(first, "/console/sign-in/code", {"code": code}, token_from="/console/sign-in/code").status_code == 302
+    )
     sign_in(second, account)
     replay = post_form(second, "/console/sign-in/code", {"code": code}, token_from="/console/sign-in/code")
     assert replay.status_code == 401 and "already used" in replay.get_data(as_text=True)
@@ -84,8 +95,9 @@ def test_turning_totp_on_shows_a_server_drawn_qr_and_recovery_codes_that_work_on
     page = client.get("/console/account").get_data(as_text=True)
     assert "<svg" in page and "otpauth" not in page.split("<svg")[0]
     secret = page.split("<code>")[1].split("</code>")[0]
-    enabled = post_form(client, "/console/account", {"action": "enable", "code": pyotp.TOTP(secret).now()},
-                        token_from="/console/week")
+    enabled = post_form(
+        client, "/console/account", {"action": "enable", "code": pyotp.TOTP(secret).now()}, token_from="/console/week"
+    )
     text = enabled.get_data(as_text=True)
     codes = text.split('<ul class="codes">')[1].split("</ul>")[0].replace("<li>", "").split("</li>")[:-1]
     assert len(codes) == 10
@@ -170,8 +182,10 @@ def test_sign_in_attempts_are_rate_limited_the_same_for_every_account(app_config
     client = limited.test_client()
     with limited.app_context():
         make_account("Alena")
-        answers = [post_form(client, "/console/sign-in", {"login": login, "password": "wrong password"})
-                   for login in ("Alena", "Nobody", "Alena", "Nobody")]
+        answers = [
+            post_form(client, "/console/sign-in", {"login": login, "password": "wrong password"})
+            for login in ("Alena", "Nobody", "Alena", "Nobody")
+        ]
     assert [a.status_code for a in answers] == [401, 401, 401, 429]
     assert "Too many sign-in attempts" in answers[-1].get_data(as_text=True)
     assert answers[-1].headers.get("Retry-After")

@@ -1,4 +1,5 @@
 """CORS for the publication's own sign-up box: preflights for the allowed origins, the README snippet in Chromium."""
+
 from __future__ import annotations
 
 import re
@@ -25,10 +26,14 @@ def readme_snippet() -> str:
 
 
 def _preflight(client, origin: str):
-    return client.options("/api/v1/subscriptions", headers={
-        "Origin": origin, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type, accept-language",
-    })
+    return client.options(
+        "/api/v1/subscriptions",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type, accept-language",
+        },
+    )
 
 
 @pytest.fixture
@@ -49,16 +54,18 @@ def test_a_preflight_from_an_allowed_origin_is_answered(allowed_site, client):
 
 
 def test_the_answer_itself_is_readable_by_the_allowed_origin(allowed_site, client):
-    response = client.post("/api/v1/subscriptions", json={"email": "a@example.org", "languages": ["en"]},
-                           headers={"Origin": SITE})
+    response = client.post(
+        "/api/v1/subscriptions", json={"email": "a@example.org", "languages": ["en"]}, headers={"Origin": SITE}
+    )
     assert response.status_code == 202 and response.headers["Access-Control-Allow-Origin"] == SITE
 
 
 @pytest.mark.parametrize("origin", ["https://evil.example", "null", "https://site.example.evil.example"])
 def test_other_origins_get_no_cors_headers(allowed_site, client, origin):
     assert "Access-Control-Allow-Origin" not in _preflight(client, origin).headers
-    other = client.post("/api/v1/subscriptions", json={"email": "a@example.org", "languages": ["en"]},
-                        headers={"Origin": origin})
+    other = client.post(
+        "/api/v1/subscriptions", json={"email": "a@example.org", "languages": ["en"]}, headers={"Origin": origin}
+    )
     assert "Access-Control-Allow-Origin" not in other.headers
 
 

@@ -1,4 +1,5 @@
 """`newsletter worker` and `newsletter serve`: progress where a person watches, log lines elsewhere, one process."""
+
 from __future__ import annotations
 
 import io
@@ -7,15 +8,14 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 
 import pytest
-import urllib.request
+from fixtures.delivery import NEWSLETTER, add_edition, add_subscribers, statuses, wait_for
 
 from newsletter.cli.delivery import LogProgress, TerminalProgress
 from newsletter.delivery import ledger
 from newsletter.delivery.worker import Progress
-
-from fixtures.delivery import NEWSLETTER, add_edition, add_subscribers, statuses, wait_for
 
 
 def test_worker_once_drains_and_logs_plain_lines_without_a_terminal(app, runner, outbox, caplog):
@@ -71,8 +71,14 @@ def test_serve_runs_web_and_worker_in_one_process(app, tmp_path):
         "NEWSLETTER_OUTBOX_DIR": str(tmp_path / "outbox"),
         "NEWSLETTER_SCHEDULE": '"sun 03:00"',
     }
-    server = subprocess.Popen([NEWSLETTER, "serve", "--port", str(port)], env=env, cwd=tmp_path,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [NEWSLETTER, "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), seconds=30)
         wait_for(lambda: len(list((tmp_path / "outbox").glob("*.eml"))) == 2, seconds=30)

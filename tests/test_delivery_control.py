@@ -1,14 +1,22 @@
 """Editor controls mid-send: pause and resume continue exactly where they stopped; cancel stops the rest."""
+
 from __future__ import annotations
 
+from fixtures.delivery import (
+    add_edition,
+    add_subscribers,
+    assert_each_once,
+    emails_of,
+    recipients,
+    running_worker,
+    statuses,
+    wait_for,
+)
+
+from newsletter.core.extensions import db
 from newsletter.delivery import claims, ledger, worker
 from newsletter.editions import cancel_edition, pause_edition, resume_edition
-from newsletter.core.extensions import db
 from newsletter.models import Edition
-
-from fixtures.delivery import (
-    add_edition, add_subscribers, assert_each_once, emails_of, recipients, running_worker, statuses, wait_for,
-)
 
 
 def _sending_edition(count: int):

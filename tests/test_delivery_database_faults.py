@@ -5,6 +5,7 @@ ran out and sent again, without end (measured: 6 copies each to 52 readers, noth
 of PostgreSQL ended the worker. Each test runs a real `newsletter worker` process against a PostgreSQL cluster
 of its own and checks that every reader gets exactly one copy and that the worker never exits on an outage.
 """
+
 from __future__ import annotations
 
 import signal
@@ -12,15 +13,21 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from fixtures.delivery import (
+    NEWSLETTER,
+    add_edition,
+    add_subscribers,
+    assert_each_once,
+    emails_of,
+    statuses,
+    wait_for,
+    worker_env,
+)
 from flask_migrate import stamp
 
 from newsletter import create_app
-from newsletter.delivery import ledger
 from newsletter.core.extensions import db
-
-from fixtures.delivery import (
-    NEWSLETTER, add_edition, add_subscribers, assert_each_once, emails_of, statuses, wait_for, worker_env,
-)
+from newsletter.delivery import ledger
 
 pytestmark = pytest.mark.postgres_only
 
@@ -38,9 +45,15 @@ def cluster_app(disposable_postgres, app_config):
 
 
 def _worker(app, smtp_server, tmp_path: Path, *arguments: str, **settings) -> subprocess.Popen:
-    log = open(tmp_path / "worker.log", "w")
-    return subprocess.Popen([NEWSLETTER, "worker", *arguments], env=worker_env(app, smtp_server, **settings),
-                            cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, text=True)
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115  (the worker process writes it until it exits)
+    return subprocess.Popen(
+        [NEWSLETTER, "worker", *arguments],
+        env=worker_env(app, smtp_server, **settings),
+        cwd=tmp_path,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _finish(process: subprocess.Popen, tmp_path: Path, timeout: float = 120) -> str:
@@ -65,8 +78,9 @@ def _queue_edition(count: int) -> tuple[int, list[str]]:
     return edition.id, emails
 
 
-def test_two_restarts_during_a_send_lose_nothing_and_repeat_nothing(cluster_app, disposable_postgres, smtp_server,
-                                                                     tmp_path):
+def test_two_restarts_during_a_send_lose_nothing_and_repeat_nothing(
+    cluster_app, disposable_postgres, smtp_server, tmp_path
+):
     edition_id, emails = _queue_edition(240)
     worker = _worker(cluster_app, smtp_server, tmp_path, "--once", SEND_RATE=60, LEASE_SECONDS=2)
 
@@ -83,15 +97,18 @@ def test_two_restarts_during_a_send_lose_nothing_and_repeat_nothing(cluster_app,
     assert "database unreachable" in output and "Traceback" not in output
 
 
-def test_connections_killed_by_the_server_mid_send_repeat_nothing(cluster_app, disposable_postgres, smtp_server,
-                                                                  tmp_path):
+def test_connections_killed_by_the_server_mid_send_repeat_nothing(
+    cluster_app, disposable_postgres, smtp_server, tmp_path
+):
     edition_id, emails = _queue_edition(200)
     worker = _worker(cluster_app, smtp_server, tmp_path, "--once", SEND_RATE=80, LEASE_SECONDS=2)
-    kill_others = ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    kill_others = (
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
 
     for reached in (30, 90, 150):
-        wait_for(lambda: len(smtp_server.messages) >= reached, seconds=60)
+        wait_for(lambda reached=reached: len(smtp_server.messages) >= reached, seconds=60)
         disposable_postgres.sql(kill_others)
     output = _finish(worker, tmp_path)
 
@@ -101,8 +118,9 @@ def test_connections_killed_by_the_server_mid_send_repeat_nothing(cluster_app, d
     assert statuses(edition_id) == {"sent": 200}
 
 
-def test_an_idle_worker_whose_sessions_timed_out_sends_the_next_edition_once(cluster_app, disposable_postgres,
-                                                                            smtp_server, tmp_path):
+def test_an_idle_worker_whose_sessions_timed_out_sends_the_next_edition_once(
+    cluster_app, disposable_postgres, smtp_server, tmp_path
+):
     disposable_postgres.sql("ALTER DATABASE newsletter SET idle_session_timeout = '1s'")
     try:
         worker = _worker(cluster_app, smtp_server, tmp_path, LEASE_SECONDS=2)

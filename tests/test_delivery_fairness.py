@@ -1,16 +1,16 @@
 """Fair queues and a ledger that stays small: a flood of sign-ups cannot starve the digest; old rows go."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import func, select, update
+from fixtures.delivery import add_edition, add_subscribers, queue_prebuilt_mail, statuses
+from sqlalchemy import select, update
 
-from newsletter.delivery import claims, ledger, worker
 from newsletter.core.extensions import db
+from newsletter.delivery import claims, ledger, worker
 from newsletter.models import Delivery, Edition, utcnow
 from newsletter.models.delivery import DeliveryKind
-
-from fixtures.delivery import add_edition, add_subscribers, queue_prebuilt_mail, statuses
 
 
 def test_a_flood_of_confirmations_during_a_send_cannot_starve_the_digest(fast_smtp_config, app, smtp_server):
@@ -26,8 +26,9 @@ def test_a_flood_of_confirmations_during_a_send_cannot_starve_the_digest(fast_sm
     worker.run(once=True, poll_seconds=0.05)
 
     assert statuses(edition.id) == {"sent": 40}
-    first_80 = db.session.scalars(select(Delivery.kind).where(Delivery.sent_at.is_not(None))
-                                  .order_by(Delivery.sent_at).limit(80)).all()
+    first_80 = db.session.scalars(
+        select(Delivery.kind).where(Delivery.sent_at.is_not(None)).order_by(Delivery.sent_at).limit(80)
+    ).all()
     digests = sum(kind == DeliveryKind.DIGEST for kind in first_80)
     assert digests >= 30, f"only {digests} of the first 80 messages were digests (guaranteed: half)"
 

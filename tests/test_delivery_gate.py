@@ -1,17 +1,17 @@
 """The send gate on PostgreSQL: a sender sends on under the edition's shared lock without asking again, and a
 pause or cancel waits for it to let go; once the pause returns, the sender's next check sees it."""
+
 from __future__ import annotations
 
 import threading
 
 import pytest
+from fixtures.delivery import add_edition, add_subscribers
 
 from newsletter import editions
+from newsletter.core.extensions import db
 from newsletter.delivery import ledger
 from newsletter.delivery.gate import SendGate
-from newsletter.core.extensions import db
-
-from fixtures.delivery import add_edition, add_subscribers
 
 pytestmark = pytest.mark.postgres_only
 

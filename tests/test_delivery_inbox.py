@@ -1,4 +1,5 @@
 """The recorder's inbox: outcomes handed over in batches, a full batch at once, the rest at close."""
+
 import threading
 import time
 

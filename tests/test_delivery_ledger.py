@@ -1,18 +1,18 @@
 """The ledger: one set-based enqueue per edition, the unique key deciding, counts and editor controls."""
+
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
+from fixtures.delivery import add_edition, add_subscribers, queue_prebuilt_mail, statuses
 from sqlalchemy.exc import IntegrityError
 
+from newsletter.core.extensions import db
 from newsletter.delivery import ledger, worker
 from newsletter.editions import cancel_edition, pause_edition, resume_edition
-from newsletter.core.extensions import db
-from newsletter.models.lifecycle import EditionConflict
 from newsletter.models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
-
-from fixtures.delivery import add_edition, add_subscribers, queue_prebuilt_mail, statuses
+from newsletter.models.lifecycle import EditionConflict
 
 
 def test_enqueue_takes_confirmed_subscribers_of_the_language_only(app):
@@ -84,7 +84,12 @@ def test_counts_report_every_state_and_the_next_retry(app):
     counts = ledger.edition_counts(edition.id)
 
     assert {key: counts[key] for key in ("queued", "sending", "sent", "failed", "suppressed", "cancelled")} == {
-        "queued": 3, "sending": 0, "sent": 1, "failed": 0, "suppressed": 0, "cancelled": 0,
+        "queued": 3,
+        "sending": 0,
+        "sent": 1,
+        "failed": 0,
+        "suppressed": 0,
+        "cancelled": 0,
     }
     assert counts["total"] == 4
     assert counts["next_retry_at"] == second.next_attempt_at.isoformat()

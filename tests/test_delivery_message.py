@@ -1,24 +1,33 @@
 """Sent digests parse back with the standard library: parts, encodings, headers, personal links, DKIM."""
+
 from __future__ import annotations
 
-import base64
 import quopri
 import random
-import subprocess
 import time
 from urllib.parse import urlsplit
 
-import dkim
 import pytest
-
-from newsletter.delivery import compose, digest, ledger, worker
-from newsletter.core.extensions import db
-from newsletter.models import Subscriber
-from newsletter.core.tokens import PREFERENCES, UNSUBSCRIBE, LinkSigner, SubscriberLinks, address_fingerprint, make_token, read_token
-
 from fixtures.delivery import (
-    DIGEST_HTML, DIGEST_TEXT, add_edition, add_subscribers, parse, queue_prebuilt_mail, statuses,
+    DIGEST_HTML,
+    DIGEST_TEXT,
+    add_edition,
+    add_subscribers,
+    parse,
 )
+
+from newsletter.core.extensions import db
+from newsletter.core.tokens import (
+    PREFERENCES,
+    UNSUBSCRIBE,
+    LinkSigner,
+    SubscriberLinks,
+    address_fingerprint,
+    make_token,
+    read_token,
+)
+from newsletter.delivery import compose, digest, ledger, worker
+from newsletter.models import Subscriber
 
 RU_SUBJECT = "Беларусь за неделю: 10–16 января 2022 г."
 
@@ -82,8 +91,9 @@ def test_one_click_unsubscribe_from_the_header_works(fast_smtp_config, app, smtp
     _edition, messages = _send_ru(smtp_server, count=1)
     https = messages[0].parsed()["List-Unsubscribe"].split(",")[0].strip().strip("<>")
 
-    response = client.post(urlsplit(https).path, data="List-Unsubscribe=One-Click",
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        urlsplit(https).path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
 
     assert response.status_code == 200
     assert db.session.scalars(db.select(Subscriber)).one().status == "unsubscribed"
@@ -116,14 +126,18 @@ def test_the_same_subscriber_always_gets_the_same_message_id(app):
 def test_spliced_quoted_printable_decodes_to_exactly_the_text(app, body):
     edition = add_edition("be", text=body, html=f"<p>{body}</p>")
     template = digest.DigestTemplate(edition)
-    links = SubscriberLinks("https://n.test/unsubscribe/abc=def", "https://n.test/preferences/" + "p" * 120,
-                                 "mailto:unsubscribe@n.test?subject=x")
+    links = SubscriberLinks(
+        "https://n.test/unsubscribe/abc=def",
+        "https://n.test/preferences/" + "p" * 120,
+        "mailto:unsubscribe@n.test?subject=x",
+    )
 
     raw = template.render("someone@example.net", links, "<id@n.test>")
 
     text_part, html_part = parse(raw).iter_parts()
-    assert text_part.get_content().replace("\r\n", "\n") == _expected(body, links) + "\n" or \
-        text_part.get_content().replace("\r\n", "\n") == _expected(body, links)
+    assert text_part.get_content().replace("\r\n", "\n") == _expected(
+        body, links
+    ) + "\n" or text_part.get_content().replace("\r\n", "\n") == _expected(body, links)
     assert html_part.get_content().replace("\r\n", "\n").rstrip("\n") == f"<p>{_expected(body, links)}</p>".rstrip("\n")
     body_lines = raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")
     assert max(len(line) for line in body_lines) <= 76
@@ -155,8 +169,9 @@ def test_quoted_printable_lines_stay_within_76_and_decode_exactly(app):
         values = {digest.UNSUBSCRIBE: template_links.unsubscribe, digest.PREFERENCES: template_links.preferences}
         slots = [(segment, False) for segment in digest._segments(body) if isinstance(segment, str)]
         pieces = digest._link_pieces(values, slots)
-        encoded = b"".join(segment if isinstance(segment, bytes) else pieces[segment, False]
-                           for segment in digest._segments(body))
+        encoded = b"".join(
+            segment if isinstance(segment, bytes) else pieces[segment, False] for segment in digest._segments(body)
+        )
         assert max(len(line) for line in encoded.split(b"\r\n")) <= 76, body
         expected = body.replace(digest.UNSUBSCRIBE, template_links.unsubscribe)
         expected = expected.replace(digest.PREFERENCES, template_links.preferences)
@@ -185,8 +200,13 @@ def test_the_link_signer_falls_back_to_itsdangerous_should_it_sign_otherwise(app
 
     from newsletter.core import tokens
 
-    monkeypatch.setattr(tokens, "_serializer", lambda purpose: URLSafeTimedSerializer(
-        app.config["SECRET_KEY"], salt=tokens.SALTS[purpose], signer_kwargs={"algorithm": NoneAlgorithm()}))
+    monkeypatch.setattr(
+        tokens,
+        "_serializer",
+        lambda purpose: URLSafeTimedSerializer(
+            app.config["SECRET_KEY"], salt=tokens.SALTS[purpose], signer_kwargs={"algorithm": NoneAlgorithm()}
+        ),
+    )
     monkeypatch.setattr(time, "time", lambda: 1_764_806_400.5)
     links = LinkSigner().links(42, "reader@example.net")
     payload = [42, address_fingerprint("reader@example.net")]
@@ -203,15 +223,18 @@ def test_test_send_is_marked_and_carries_no_personal_links(app):
 
 @pytest.mark.parametrize("dotted", [False, True], ids=["plain", "lines-starting-with-dots"])
 def test_dots_at_line_starts_arrive_intact_whether_or_not_the_message_needed_stuffing(
-        fast_smtp_config, app, smtp_server, dotted):
+    fast_smtp_config, app, smtp_server, dotted
+):
     """A digest built in SMTP's wire form goes after DATA as it is; one with a line that starts with a dot
     (which only the transport may stuff) is not marked so, and arrives intact too."""
     text = DIGEST_TEXT + ("\n.\n. a line starting with a dot\n..\n" if dotted else "")
     add_subscribers(1, "en")
     edition = add_edition("en", text=text)
     links = SubscriberLinks("https://n.test/u", "https://n.test/p", "mailto:u@n.test")
-    assert getattr(digest.DigestTemplate(edition).render("a@example.net", links, "<id@n.test>"),
-                   "transparent", False) is not dotted
+    assert (
+        getattr(digest.DigestTemplate(edition).render("a@example.net", links, "<id@n.test>"), "transparent", False)
+        is not dotted
+    )
     ledger.enqueue_edition(edition)
 
     worker.run(once=True, poll_seconds=0.05)

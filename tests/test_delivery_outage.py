@@ -1,4 +1,5 @@
 """The back-off the worker and the outcome recorder share while the database is away."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace

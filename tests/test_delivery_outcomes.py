@@ -1,21 +1,27 @@
 """Outcomes are recorded exactly once: accepted mail is never queued again, leases guard every write."""
+
 from __future__ import annotations
 
 import time
 from datetime import timedelta
 
 import pytest
+from fixtures.delivery import (
+    add_edition,
+    add_subscribers,
+    assert_each_once,
+    emails_of,
+    running_worker,
+    statuses,
+    wait_for,
+)
+from fixtures.smtp import closing
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
-from newsletter.delivery import claims, ledger, outcomes, recorder, worker
 from newsletter.core.extensions import db
+from newsletter.delivery import claims, ledger, outcomes, recorder, worker
 from newsletter.models import Delivery
-
-from fixtures.delivery import (
-    add_edition, add_subscribers, assert_each_once, emails_of, running_worker, statuses, wait_for,
-)
-from fixtures.smtp import closing
 
 
 def _send(count: int):
@@ -81,8 +87,12 @@ def test_outcomes_are_kept_through_an_outage_longer_than_the_lease_and_nothing_i
 def test_a_wrong_password_defers_everything_until_it_is_fixed(app_config, smtp_auth_server, app, caplog):
     port = smtp_auth_server.port
     app.config.update(
-        SMTP_URL=f"smtp://mailer:wrong@127.0.0.1:{port}", SMTP_TIMEOUT=2, RETRY_BASE_SECONDS=0.05,
-        THROTTLE_BACKOFF_SECONDS=0.1, SMTP_CONNECTIONS=2, LEASE_SECONDS=5,
+        SMTP_URL=f"smtp://mailer:wrong@127.0.0.1:{port}",
+        SMTP_TIMEOUT=2,
+        RETRY_BASE_SECONDS=0.05,
+        THROTTLE_BACKOFF_SECONDS=0.1,
+        SMTP_CONNECTIONS=2,
+        LEASE_SECONDS=5,
     )
     edition, emails = _send(6)
 

@@ -1,4 +1,5 @@
 """PostgreSQL scale-out: workers in separate processes share one queue (SKIP LOCKED); keys and locks decide races."""
+
 from __future__ import annotations
 
 import subprocess
@@ -6,19 +7,26 @@ import threading
 from contextlib import contextmanager
 
 import pytest
+from fixtures.delivery import (
+    NEWSLETTER,
+    add_edition,
+    add_subscribers,
+    assert_each_once,
+    emails_of,
+    statuses,
+    wait_for,
+    worker_env,
+)
 from sqlalchemy import event, func, select
 
 from newsletter import editions
-from newsletter.subscribers import import_export as subscriber_io, subscriptions
-from newsletter.subscribers.consent import API, RequestOrigin
-from newsletter.delivery import claims, ledger
 from newsletter.core.extensions import db
-from newsletter.models.lifecycle import EditionConflict
+from newsletter.delivery import claims, ledger
 from newsletter.models import Delivery, Edition, Subscriber
-
-from fixtures.delivery import (
-    NEWSLETTER, add_edition, add_subscribers, assert_each_once, emails_of, statuses, wait_for, worker_env,
-)
+from newsletter.models.lifecycle import EditionConflict
+from newsletter.subscribers import import_export as subscriber_io
+from newsletter.subscribers import subscriptions
+from newsletter.subscribers.consent import API, RequestOrigin
 
 pytestmark = pytest.mark.postgres_only
 
@@ -30,8 +38,14 @@ def test_two_workers_drain_one_edition_without_sending_anything_twice(app, smtp_
     env = worker_env(app, smtp_server, WORKER_BATCH_SIZE=10, SEND_RATE=100)
 
     workers = [
-        subprocess.Popen([NEWSLETTER, "worker", "--once"], env=env, cwd=tmp_path,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [NEWSLETTER, "worker", "--once"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     results = [worker.communicate(timeout=120) for worker in workers]
@@ -65,7 +79,6 @@ def test_concurrent_enqueues_of_one_edition_queue_it_once(app):
 
     assert sorted(map(type, outcomes), key=str) == sorted([int, EditionConflict], key=str)
     assert statuses(edition_id) == {"queued": 200}
-
 
 
 @contextmanager
@@ -150,8 +163,17 @@ def test_no_message_is_accepted_after_a_cancel_returns_with_two_workers(app, smt
     edition = add_edition("en")
     ledger.enqueue_edition(edition)
     env = worker_env(app, smtp_server, WORKER_BATCH_SIZE=20, SEND_RATE=150, SMTP_CONNECTIONS=3)
-    workers = [subprocess.Popen([NEWSLETTER, "worker", "--once"], env=env, cwd=tmp_path,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            [NEWSLETTER, "worker", "--once"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     try:
         wait_for(lambda: len(smtp_server.messages) >= 60, seconds=60)
         editions.cancel_edition(edition.id)
@@ -174,15 +196,20 @@ def test_worker_processes_share_the_queue_and_split_the_connections(app, smtp_se
     ledger.enqueue_edition(edition)
     env = worker_env(app, smtp_server, WORKER_BATCH_SIZE=10, SEND_RATE=200, SMTP_CONNECTIONS=2)
 
-    result = subprocess.run([NEWSLETTER, "worker", "--once", "--processes", "2"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [NEWSLETTER, "worker", "--once", "--processes", "2"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert result.returncode == 0, result.stderr
     assert_each_once(smtp_server, emails)
     assert statuses(edition.id) == {"sent": 200}
     assert len(set(db.session.scalars(db.select(Delivery.claimed_by).distinct()))) == 2
     assert result.stderr.count("started (1 connections)") == 2
-
 
 
 def test_an_edition_whose_failed_rows_are_being_queued_again_is_not_marked_sent_meanwhile(app):

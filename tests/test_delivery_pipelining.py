@@ -1,4 +1,5 @@
 """Writing a message and the next envelope in one go: every byte in order, within the socket's timeout."""
+
 from __future__ import annotations
 
 import socket

@@ -1,18 +1,18 @@
 """Replies classified by meaning: sender-side refusals suppress nobody, a run of them opens the circuit
 breaker, failed deliveries can be retried once, pauses do not age retries, a restarted relay costs nothing."""
+
 from __future__ import annotations
 
 from datetime import timedelta
 
+from fixtures.delivery import add_edition, add_subscribers, assert_each_once, emails_of, statuses
+from fixtures.smtp import DROP
 from sqlalchemy import func, select, update
 
 from newsletter import editions
-from newsletter.delivery import ledger, replies, transport, worker
 from newsletter.core.extensions import db
+from newsletter.delivery import ledger, replies, transport, worker
 from newsletter.models import Delivery, Edition, Suppression, utcnow
-
-from fixtures.delivery import add_edition, add_subscribers, assert_each_once, emails_of, statuses
-from fixtures.smtp import DROP
 
 
 def _send(count: int):
@@ -62,8 +62,11 @@ def test_a_quota_refusal_pauses_the_edition_and_retry_failed_completes_it(fast_s
     assert edition.status == "paused" and "5.4.5" in edition.paused_reason
     # a run of 10 refusals opens it; a success counted late on the other connection can restart the run once
     assert counts["sent"] == 300 and counts["failed"] <= 10 + 2 and counts["queued"] > 80
-    api = app.test_client().get(f"/api/v1/editions/{edition_id}",
-                                headers={"Authorization": f"Bearer {_token(app)}"}).get_json()
+    api = (
+        app.test_client()
+        .get(f"/api/v1/editions/{edition_id}", headers={"Authorization": f"Bearer {_token(app)}"})
+        .get_json()
+    )
     assert "5.4.5" in api["paused_reason"]
 
     smtp_server.refuse_after(0, "DATA", None)
@@ -92,8 +95,9 @@ def test_a_pause_longer_than_the_retry_age_loses_nobody(fast_smtp_config, app, s
     app.config.update(RETRY_MAX_AGE_SECONDS=3600, SMTP_CONNECTIONS=1)
     edition_id, emails = _send(6)
     long_ago = utcnow() - timedelta(days=3, minutes=20)
-    db.session.execute(update(Delivery).values(created_at=long_ago, attempts=1,
-                                               first_deferred_at=long_ago + timedelta(minutes=10)))
+    db.session.execute(
+        update(Delivery).values(created_at=long_ago, attempts=1, first_deferred_at=long_ago + timedelta(minutes=10))
+    )
     db.session.commit()
     editions.pause_edition(edition_id)
     db.session.execute(update(Edition).values(paused_at=utcnow() - timedelta(days=3)))

@@ -1,4 +1,5 @@
 """DKIM: every signature is checked by dkimpy's verifier, for RSA and Ed25519, whole messages and digests."""
+
 from __future__ import annotations
 
 import base64
@@ -7,16 +8,15 @@ import random
 from datetime import date, timedelta
 
 import dkim
-from dkim.canonicalization import Relaxed
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from dkim.canonicalization import Relaxed
+from fixtures.delivery import add_edition, add_subscribers, parse, queue_prebuilt_mail, statuses
 
-from newsletter.delivery import canonical, digest, ledger, signing, worker
 from newsletter.core.extensions import db
 from newsletter.core.tokens import LinkSigner
-
-from fixtures.delivery import add_edition, add_subscribers, parse, queue_prebuilt_mail, statuses
+from newsletter.delivery import canonical, digest, ledger, signing, worker
 
 SELECTOR, DOMAIN = "mail", "newsletter.test"
 PEM, RAW = serialization.Encoding.PEM, serialization.Encoding.Raw
@@ -48,6 +48,7 @@ def verifies(message: bytes, record: bytes) -> bool:
     def dns(name, timeout=5):
         assert name == f"{SELECTOR}._domainkey.{DOMAIN}.".encode()
         return record
+
     return dkim.verify(message, dnsfunc=dns)
 
 
@@ -57,10 +58,12 @@ def signed_names(message: bytes) -> list[str]:
     return tags["h"].lower().split(":")
 
 
-HEAD = ("From: Belarus Weekly <newsletter@newsletter.test>\r\nTo: reader@example.net\r\n"
-        "Subject: =?utf-8?q?=D0=9F=D1=80=D1=8B=D0=B2=D1=96=D1=82=D0=B0=D0=BD=D0=BD=D0=B5?=\r\n"
-        "Date: Tue, 01 Dec 2026 09:00:00 +0000\r\nMessage-ID: <1@newsletter.test>\r\n"
-        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
+HEAD = (
+    "From: Belarus Weekly <newsletter@newsletter.test>\r\nTo: reader@example.net\r\n"
+    "Subject: =?utf-8?q?=D0=9F=D1=80=D1=8B=D0=B2=D1=96=D1=82=D0=B0=D0=BD=D0=BD=D0=B5?=\r\n"
+    "Date: Tue, 01 Dec 2026 09:00:00 +0000\r\nMessage-ID: <1@newsletter.test>\r\n"
+    "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+)
 BODIES = {
     "trailing whitespace": "line with blanks  \t\r\n\tindented\t and  spaced \r\n \r\nend \r\n",
     "empty lines at the end": "text\r\n\r\n\r\n\r\n",
@@ -114,7 +117,8 @@ def test_a_changed_body_or_signed_header_fails(key):
 
 def test_the_signature_field_lines_stay_within_78():
     pem = ed25519.Ed25519PrivateKey.generate().private_bytes(
-        PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     message = signing.DkimSigner(SELECTOR, DOMAIN, pem).sign(HEAD.encode() + b"x\r\n")
     field = message.split(b"\r\nFrom:", 1)[0]
     assert max(len(line) for line in field.split(b"\r\n")) <= 78
@@ -123,7 +127,8 @@ def test_the_signature_field_lines_stay_within_78():
 def test_dkimpy_s_ed25519_seed_file_signs(ed25519_key):
     _pem, record = ed25519_key
     seed = serialization.load_pem_private_key(_pem, None).private_bytes(
-        RAW, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+        RAW, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
     signer = signing.DkimSigner(SELECTOR, DOMAIN, base64.b64encode(seed) + b"\n")
     assert signer.algorithm == b"ed25519-sha256"
     assert verifies(signer.sign(HEAD.encode() + b"x\r\n"), record)
@@ -140,8 +145,13 @@ def test_a_prepared_body_hashes_as_the_whole_body(app):
     for _round in range(40):
         parts = [_random_text(chance, chance.randint(0, 120)) for _ in range(3)]
         text = parts[0] + " __UNSUBSCRIBE_URL__\t" + parts[1] + "__PREFERENCES_URL__  " + parts[2]
-        html = parts[2] + '<a href="__PREFERENCES_URL__">p</a> ' + parts[0] + "__UNSUBSCRIBE_URL__" + chance.choice(
-            ["", " ", "\n\n\n", "\t\n"])
+        html = (
+            parts[2]
+            + '<a href="__PREFERENCES_URL__">p</a> '
+            + parts[0]
+            + "__UNSUBSCRIBE_URL__"
+            + chance.choice(["", " ", "\n\n\n", "\t\n"])
+        )
         edition = add_edition("en", week=date(2022, 1, 10) + timedelta(weeks=_round), text=text, html=html)
         template = digest.DigestTemplate(edition)
         shared = canonical.SharedBody([part if isinstance(part, bytes) else None for part in template.body])
@@ -150,8 +160,9 @@ def test_a_prepared_body_hashes_as_the_whole_body(app):
             message = template.render(f"reader{subscriber_id}@example.net", links, template.message_id(subscriber_id))
             body = message.split(b"\r\n\r\n", 1)[1]
             slots = [slot for slot in template.body if isinstance(slot, tuple)]
-            encoded = digest._link_pieces({digest.UNSUBSCRIBE: links.unsubscribe,
-                                           digest.PREFERENCES: links.preferences}, slots)
+            encoded = digest._link_pieces(
+                {digest.UNSUBSCRIBE: links.unsubscribe, digest.PREFERENCES: links.preferences}, slots
+            )
             pieces = [encoded[slot] for slot in slots]
             assert shared.digest(pieces) == hashlib.sha256(canonical.relaxed_body(body)).digest(), (text, html)
 
@@ -161,10 +172,17 @@ def test_a_shared_body_of_raw_lines_hashes_as_the_whole_body():
     chance = random.Random(6376)
     lines = [b"", b" ", b"\t", b"a  b", b"a\t", b" a", b"\xd1\x9e \t", b"x" * 100]
     for _round in range(300):
+
         def some_lines(least: int) -> bytes:
             return b"".join(chance.choice(lines) + b"\r\n" for _ in range(chance.randint(least, 4)))
-        layout = [some_lines(0), None, some_lines(0), None, some_lines(0) + b"end" + chance.choice(lines) + b"\r\n"
-                  + some_lines(0)]
+
+        layout = [
+            some_lines(0),
+            None,
+            some_lines(0),
+            None,
+            some_lines(0) + b"end" + chance.choice(lines) + b"\r\n" + some_lines(0),
+        ]
         pieces = [some_lines(0), some_lines(0)]
         body = layout[0] + pieces[0] + layout[2] + pieces[1] + layout[4]
         shared = canonical.SharedBody(layout)
@@ -235,21 +253,27 @@ def test_dates_are_in_plus_0000(app):
 
 def _encrypted_pem() -> bytes:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"secret"))
+        PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"secret")
+    )
 
 
 def _ec_pem() -> bytes:
     return ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
-@pytest.mark.parametrize("content, problem", [
-    (None, "cannot read the DKIM key"),
-    (b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n", "cannot sign.*not a PEM or DER"),
-    (b"\x00\x01 binary junk", "cannot sign.*not a PEM or DER"),
-    (_encrypted_pem(), "cannot sign.*encrypted"),
-    (_ec_pem(), "cannot sign.*RSA or Ed25519"),
-], ids=["missing", "garbage", "binary", "encrypted", "ec"])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (None, "cannot read the DKIM key"),
+        (b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n", "cannot sign.*not a PEM or DER"),
+        (b"\x00\x01 binary junk", "cannot sign.*not a PEM or DER"),
+        (_encrypted_pem(), "cannot sign.*encrypted"),
+        (_ec_pem(), "cannot sign.*RSA or Ed25519"),
+    ],
+    ids=["missing", "garbage", "binary", "encrypted", "ec"],
+)
 def test_a_dkim_key_that_cannot_sign_stops_the_worker_before_it_claims_anything(app, tmp_path, content, problem):
     key_file = tmp_path / "dkim.key"
     if content is not None:

@@ -1,14 +1,14 @@
 """A misbehaving SMTP server loses nothing and duplicates nothing (the real aiosmtpd server on loopback)."""
+
 from __future__ import annotations
 
 import pytest
-
-from newsletter.delivery import ledger, worker
-from newsletter.core.extensions import db
-from newsletter.models import Delivery, Suppression
-
 from fixtures.delivery import add_edition, add_subscribers, assert_each_once, emails_of, recipients, statuses
 from fixtures.smtp import ACCEPT, DROP, slow
+
+from newsletter.core.extensions import db
+from newsletter.delivery import ledger, worker
+from newsletter.models import Delivery, Suppression
 
 
 def _send(count: int = 6):
@@ -165,14 +165,19 @@ def test_sendmail_path_without_pipelining(fast_smtp_config, app, smtp_server):
     assert ledger.edition_counts(edition.id)["failed"] == 1
 
 
-@pytest.mark.parametrize("scripted", [
-    {"DATA": ["554 5.6.0 content refused"]},             # the content of a message whose successor's envelope went with it
-    {"RCPT": [ACCEPT, "550 5.1.1 no such user"]},  # the recipient of an envelope sent ahead
-    {"RCPT": [ACCEPT, "451 4.3.0 later"]},
-    {"DATA": ["close:421 4.3.2 shutting down"]},        # the relay closes after a content, the next envelope lost
-], ids=["content-refused", "announced-recipient-refused", "announced-recipient-deferred", "closed-after-content"])
-def test_one_connection_sending_each_envelope_ahead_loses_and_repeats_nothing(fast_smtp_config, app, smtp_server,
-                                                                              scripted):
+@pytest.mark.parametrize(
+    "scripted",
+    [
+        {"DATA": ["554 5.6.0 content refused"]},  # the content of a message whose successor's envelope went with it
+        {"RCPT": [ACCEPT, "550 5.1.1 no such user"]},  # the recipient of an envelope sent ahead
+        {"RCPT": [ACCEPT, "451 4.3.0 later"]},
+        {"DATA": ["close:421 4.3.2 shutting down"]},  # the relay closes after a content, the next envelope lost
+    ],
+    ids=["content-refused", "announced-recipient-refused", "announced-recipient-deferred", "closed-after-content"],
+)
+def test_one_connection_sending_each_envelope_ahead_loses_and_repeats_nothing(
+    fast_smtp_config, app, smtp_server, scripted
+):
     """On one connection every message's MAIL, RCPT and DATA travel with the previous message's content (one
     round trip a message); a refusal or a closed connection around such an envelope costs only that message."""
     app.config.update(SMTP_CONNECTIONS=1)
@@ -186,5 +191,8 @@ def test_one_connection_sending_each_envelope_ahead_loses_and_repeats_nothing(fa
     delivered = recipients(smtp_server.messages)
     assert all(count == 1 for count in delivered.values())
     assert counts["sent"] == len(delivered) and counts["sent"] + counts.get("failed", 0) == 6
-    assert counts.get("failed", 0) == (1 if scripted.get("DATA", [""])[0].startswith("554")
-                                       or "550 5.1.1 no such user" in scripted.get("RCPT", []) else 0)
+    assert counts.get("failed", 0) == (
+        1
+        if scripted.get("DATA", [""])[0].startswith("554") or "550 5.1.1 no such user" in scripted.get("RCPT", [])
+        else 0
+    )

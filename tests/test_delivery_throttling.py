@@ -1,15 +1,16 @@
 """Throttling: a send rate shared by every worker, a sliding-window quota, and backing off when the relay asks."""
+
 from __future__ import annotations
 
 import threading
 import time
 
+from fixtures.delivery import add_edition, add_subscribers, assert_each_once, emails_of, statuses
+
+from newsletter.core.extensions import db
 from newsletter.delivery import ledger, worker
 from newsletter.delivery.throttle import Throttle
-from newsletter.core.extensions import db
 from newsletter.models import Delivery
-
-from fixtures.delivery import add_edition, add_subscribers, assert_each_once, emails_of, statuses
 
 
 def test_send_rate_spaces_messages_out(fast_smtp_config, app, smtp_server):

@@ -1,13 +1,13 @@
 """The worker drains the ledger through the SMTP pool: one accepted message per subscriber, editions settled."""
+
 from __future__ import annotations
 
 import pytest
-
-from newsletter.delivery import ledger, worker
-from newsletter.core.extensions import db
-from newsletter.models import Delivery, Edition
-
 from fixtures.delivery import add_edition, add_subscribers, queue_prebuilt_mail, recipients, statuses
+
+from newsletter.core.extensions import db
+from newsletter.delivery import ledger, worker
+from newsletter.models import Delivery, Edition
 
 
 def test_worker_sends_each_subscriber_one_message_and_settles_the_edition(fast_smtp_config, app, smtp_server):
@@ -92,8 +92,8 @@ def test_once_waits_for_another_workers_lease_without_busy_polling(fast_smtp_con
 def test_each_message_built_while_the_relay_reads_the_last_is_its_reader_s(fast_smtp_config, app, smtp_server):
     """With one pipelined connection every message but the first is built ahead, in the wait for the reply
     to the one before: each must still reach its own reader, with that reader's own links."""
-    from newsletter.delivery.verp import delivery_id_from_bounce
     from newsletter.core.tokens import UNSUBSCRIBE, read_token
+    from newsletter.delivery.verp import delivery_id_from_bounce
 
     app.config["SMTP_CONNECTIONS"] = 1
     ids = add_subscribers(25, "en")

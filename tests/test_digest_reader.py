@@ -1,5 +1,6 @@
 """The digest as a reader sees it: inline link colours, an "In this issue" list with real plurals, a footer
 with the organisation's address, per-language publication names, clean aria-labels, a clipping warning."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,11 @@ from newsletter.editions import build_week
 
 @pytest.fixture
 def configured(app_config):
-    app_config.update(ORGANISATION_ADDRESS="Analytical Centre, PO Box 1, 00-001 Warsaw",
-                      PUBLICATION_NAME_BE="Беларускі тыднёвік", PUBLICATION_NAME_RU="Белорусский еженедельник")
+    app_config.update(
+        ORGANISATION_ADDRESS="Analytical Centre, PO Box 1, 00-001 Warsaw",
+        PUBLICATION_NAME_BE="Беларускі тыднёвік",
+        PUBLICATION_NAME_RU="Белорусский еженедельник",
+    )
     return app_config
 
 
@@ -26,16 +30,23 @@ def test_every_link_carries_its_colour_inline(built_week):
         assert links and all(re.search(r'style="[^"]*color:#', link) for link in links), edition.language
 
 
-@pytest.mark.parametrize("language, forms", [
-    ("be", {1: "1 каментарый", 3: "3 каментарыі", 5: "5 каментарыяў", 21: "21 каментарый", 12: "12 каментарыяў"}),
-    ("ru", {1: "1 комментарий", 3: "3 комментария", 5: "5 комментариев", 22: "22 комментария", 11: "11 комментариев"}),
-    ("en", {1: "1 commentary", 3: "3 commentaries"}),
-])
+@pytest.mark.parametrize(
+    "language, forms",
+    [
+        ("be", {1: "1 каментарый", 3: "3 каментарыі", 5: "5 каментарыяў", 21: "21 каментарый", 12: "12 каментарыяў"}),
+        (
+            "ru",
+            {1: "1 комментарий", 3: "3 комментария", 5: "5 комментариев", 22: "22 комментария", 11: "11 комментариев"},
+        ),
+        ("en", {1: "1 commentary", 3: "3 commentaries"}),
+    ],
+)
 def test_in_this_issue_uses_the_languages_plurals(app, language, forms):
     with force_locale(language):
         for count, expected in forms.items():
-            assert ngettext("In this issue: %(num)d commentary", "In this issue: %(num)d commentaries",
-                            count).endswith(expected)
+            assert ngettext("In this issue: %(num)d commentary", "In this issue: %(num)d commentaries", count).endswith(
+                expected
+            )
 
 
 def test_the_rendered_list_names_every_article(built_week):
@@ -64,9 +75,23 @@ def test_no_escaped_code_points_in_aria_labels(built_week):
 
 
 def _large_week() -> None:
-    import_json(json.dumps({"articles": [{
-        "language": "en", "section": f"Section {i % 4}", "title": f"Long commentary {i}", "summary": "word " * 900,
-        "url": f"https://example.org/en/long-{i}", "published_at": "2022-01-12T12:00:00+03:00"} for i in range(20)]}))
+    import_json(
+        json.dumps(
+            {
+                "articles": [
+                    {
+                        "language": "en",
+                        "section": f"Section {i % 4}",
+                        "title": f"Long commentary {i}",
+                        "summary": "word " * 900,
+                        "url": f"https://example.org/en/long-{i}",
+                        "published_at": "2022-01-12T12:00:00+03:00",
+                    }
+                    for i in range(20)
+                ]
+            }
+        )
+    )
 
 
 def test_a_warning_when_the_html_nears_gmails_clipping(client, runner, editor_headers, app):

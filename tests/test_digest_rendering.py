@@ -1,4 +1,5 @@
 """The digest as rendered once per edition: contents, escaping, privacy, and the email built from it."""
+
 from __future__ import annotations
 
 import email
@@ -30,12 +31,24 @@ def test_html_has_period_sections_articles_and_placeholders_but_no_mjml(built_we
 
 def test_sections_keep_the_order_articles_were_added(built_week):
     html = built_week["en"].html
-    positions = [html.index(name) for name in
-                 ("Belarus-Russia relations", "Domestic politics", "Economy", "Security")]
+    positions = [html.index(name) for name in ("Belarus-Russia relations", "Domestic politics", "Economy", "Security")]
     assert positions == sorted(positions)
-    import_json(json.dumps({"articles": [{
-        "language": "en", "section": "Army", "title": "Added last", "summary": "S.", "url": "https://example.org/army",
-        "published_at": "2022-01-11T12:00:00+03:00"}]}))
+    import_json(
+        json.dumps(
+            {
+                "articles": [
+                    {
+                        "language": "en",
+                        "section": "Army",
+                        "title": "Added last",
+                        "summary": "S.",
+                        "url": "https://example.org/army",
+                        "published_at": "2022-01-11T12:00:00+03:00",
+                    }
+                ]
+            }
+        )
+    )
     rebuilt = build_edition(date(2022, 1, 10), "en").html
     assert rebuilt.index("Security") < rebuilt.index("Army"), "a section added last comes last, whatever its name"
 
@@ -70,15 +83,25 @@ def test_no_tracking_no_remote_images_or_fonts(built_week):
 
 
 def test_markup_in_titles_and_summaries_is_escaped_never_injected(app):
-    import_json(json.dumps({"articles": [{
-        "language": "en", "section": "<mj-section>Sec</mj-section>",
-        "title": "<script>alert(1)</script><mj-raw><b>bold</b></mj-raw>",
-        "summary": "</mj-text></mj-column><mj-image src=\"https://tracker.example/p.gif\"/> & more",
-        "url": "https://example.org/en/x?a=1&b=2", "published_at": "2022-01-12T12:00:00+03:00",
-    }]}))
+    import_json(
+        json.dumps(
+            {
+                "articles": [
+                    {
+                        "language": "en",
+                        "section": "<mj-section>Sec</mj-section>",
+                        "title": "<script>alert(1)</script><mj-raw><b>bold</b></mj-raw>",
+                        "summary": '</mj-text></mj-column><mj-image src="https://tracker.example/p.gif"/> & more',
+                        "url": "https://example.org/en/x?a=1&b=2",
+                        "published_at": "2022-01-12T12:00:00+03:00",
+                    }
+                ]
+            }
+        )
+    )
     edition = build_week(WEEK)[0]
     html = edition.html
-    assert "<script>" not in html and "<b>bold</b>" not in html and "tracker.example/p.gif\"" not in html
+    assert "<script>" not in html and "<b>bold</b>" not in html and 'tracker.example/p.gif"' not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;mj-image" in html and "&amp; more" in html
     assert 'href="https://example.org/en/x?a=1&amp;b=2"' in html
@@ -116,8 +139,10 @@ def test_layout_fits_narrow_and_wide_screens_in_light_and_dark(built_week, tmp_p
 
     html = built_week["ru"].html
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         try:
             for width, scheme in ((375, "light"), (1000, "light"), (375, "dark")):
                 page = browser.new_page(viewport={"width": width, "height": 800}, color_scheme=scheme)
@@ -127,7 +152,8 @@ def test_layout_fits_narrow_and_wide_screens_in_light_and_dark(built_week, tmp_p
                 title_box = page.get_by_role("heading", name="Донор безопасности в другом регионе").bounding_box()
                 assert title_box["x"] >= 0 and title_box["x"] + title_box["width"] <= width
                 background = page.evaluate(
-                    "getComputedStyle(document.querySelector('.card td') || document.body).backgroundColor")
+                    "getComputedStyle(document.querySelector('.card td') || document.body).backgroundColor"
+                )
                 assert (background == "rgb(23, 23, 26)") == (scheme == "dark")
                 page.screenshot(path=str(tmp_path / f"digest-{width}-{scheme}.png"), full_page=True)
                 page.close()

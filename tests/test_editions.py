@@ -1,18 +1,19 @@
 """Editions: one per (week, language) in the publication's time zone, idempotent builds, rebuilds, sending."""
+
 from __future__ import annotations
 
 import json
 import threading
-from datetime import date
+from datetime import UTC, date
 
 import pytest
 from sqlalchemy import func, select
 
 from newsletter.content.articles import import_json
-from newsletter.editions import build_week, cancel_edition, schedule_edition, EditionConflict
-from newsletter.core.extensions import db
-from newsletter.models import Delivery, Edition
 from newsletter.content.weeks import BadWeek, format_period, parse_week, week_bounds
+from newsletter.core.extensions import db
+from newsletter.editions import EditionConflict, build_week, cancel_edition, schedule_edition
+from newsletter.models import Delivery, Edition
 
 WEEK = date(2022, 1, 10)
 
@@ -57,7 +58,16 @@ def test_another_time_zone_moves_the_boundaries(utc_app_config, app, samples_pat
 
 def test_a_week_argument_is_any_date_of_that_week():
     assert parse_week("2022-01-13") == WEEK
-    for bad in ("last week", "2022-13-01", "", "2022-01-10T00:00", "9999-12-31", "0001-01-02", "1899-12-31", "3000-01-06"):
+    for bad in (
+        "last week",
+        "2022-13-01",
+        "",
+        "2022-01-10T00:00",
+        "9999-12-31",
+        "0001-01-02",
+        "1899-12-31",
+        "3000-01-06",
+    ):
         with pytest.raises(BadWeek):
             parse_week(bad)
 
@@ -83,9 +93,22 @@ def test_building_twice_returns_the_same_editions_without_rendering_again(app, b
 
 
 def test_a_language_without_articles_gets_no_edition(app):
-    import_json(json.dumps({"articles": [{
-        "language": "ru", "section": "S", "title": "T", "summary": "S.", "url": "https://example.org/x",
-        "published_at": "2022-01-12T12:00:00+03:00"}]}))
+    import_json(
+        json.dumps(
+            {
+                "articles": [
+                    {
+                        "language": "ru",
+                        "section": "S",
+                        "title": "T",
+                        "summary": "S.",
+                        "url": "https://example.org/x",
+                        "published_at": "2022-01-12T12:00:00+03:00",
+                    }
+                ]
+            }
+        )
+    )
     assert [e.language for e in build_week(WEEK)] == ["ru"]
     assert build_week(date(2022, 2, 7)) == []
 
@@ -123,24 +146,37 @@ def test_an_edition_that_is_sending_or_sent_is_never_rebuilt(app, built_week):
     for status in ("sending", "sent", "cancelled"):
         edition.status = status
         db.session.commit()
-        import_json(json.dumps({"articles": [{
-            "language": "en", "section": "Late", "title": f"Late {status}", "summary": "S.",
-            "url": f"https://example.org/late-{status}", "published_at": "2022-01-15T12:00:00+03:00"}]}))
+        import_json(
+            json.dumps(
+                {
+                    "articles": [
+                        {
+                            "language": "en",
+                            "section": "Late",
+                            "title": f"Late {status}",
+                            "summary": "S.",
+                            "url": f"https://example.org/late-{status}",
+                            "published_at": "2022-01-15T12:00:00+03:00",
+                        }
+                    ]
+                }
+            )
+        )
         again = {e.language: e for e in build_week(WEEK)}["en"]
         assert again.status == status and f"Late {status}" not in again.html and again.article_count == 4
 
 
 def test_schedule_and_cancel_before_sending(app, built_week):
     edition = built_week["ru"]
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    schedule_edition(edition, datetime(2022, 1, 17, 9, 0), now=datetime(2022, 1, 16, tzinfo=timezone.utc))
+    schedule_edition(edition, datetime(2022, 1, 17, 9, 0), now=datetime(2022, 1, 16, tzinfo=UTC))
     assert edition.status == "scheduled"
     assert edition.scheduled_for.isoformat() == "2022-01-17T06:00:00+00:00"  # naive = Minsk time
     cancel_edition(edition)
     assert edition.status == "cancelled" and edition.scheduled_for is None
     with pytest.raises(EditionConflict):
-        schedule_edition(edition, datetime(2022, 1, 18, 9, 0), now=datetime(2022, 1, 16, tzinfo=timezone.utc))
+        schedule_edition(edition, datetime(2022, 1, 18, 9, 0), now=datetime(2022, 1, 16, tzinfo=UTC))
     assert {e.language: e.status for e in build_week(WEEK)}["ru"] == "cancelled"
 
 
@@ -177,7 +213,8 @@ def test_each_subscriber_gets_one_delivery_per_confirmed_language(app, built_wee
     for edition in built_week.values():
         enqueue_edition(edition)
     rows = db.session.execute(
-        select(Delivery.subscriber_id, Edition.language).join(Edition, Edition.id == Delivery.edition_id)
+        select(Delivery.subscriber_id, Edition.language)
+        .join(Edition, Edition.id == Delivery.edition_id)
         .where(Delivery.status == "queued")
     ).all()
     assert sorted(rows) == sorted([(both.id, "ru"), (both.id, "en"), (belarusian.id, "be")])

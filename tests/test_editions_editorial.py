@@ -1,5 +1,6 @@
 """Editorial control in all three languages: subject, preheader, intro, lead, order, exclusion, trend marks,
 sections; checked in the HTML part, the text part and the archive page; bad input changes nothing."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -7,16 +8,21 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from newsletter.editions import week_articles
 from newsletter.core.extensions import db
+from newsletter.editions import week_articles
 from newsletter.models import Article, Edition
 
 TRENDS = {"be": "Сітуацыя пагоршылася", "ru": "Ситуация ухудшилась", "en": "The situation got worse"}
 BETTER = {"be": "Сітуацыя палепшылася", "ru": "Ситуация улучшилась", "en": "The situation got better"}
-IN_THIS_ISSUE = {"be": "У гэтым выпуску 2 каментарыі", "ru": "В этом выпуске 3 комментария",
-                 "en": "In this issue: 3 commentaries"}
-SECTIONS = [{"name": "Security", "names": {"be": "Бяспека", "ru": "Безопасность"}},
-            {"name": "Economy", "names": {"be": "Эканоміка", "ru": "Экономика"}}]
+IN_THIS_ISSUE = {
+    "be": "У гэтым выпуску 2 каментарыі",
+    "ru": "В этом выпуске 3 комментария",
+    "en": "In this issue: 3 commentaries",
+}
+SECTIONS = [
+    {"name": "Security", "names": {"be": "Бяспека", "ru": "Безопасность"}},
+    {"name": "Economy", "names": {"be": "Эканоміка", "ru": "Экономика"}},
+]
 
 
 def _articles(language: str) -> list[Article]:
@@ -31,10 +37,17 @@ def _shape(client, headers, edition: Edition) -> dict:
     if rest:
         client.patch(f"/api/v1/articles/{rest[0].id}", json={"trend": "better"}, headers=headers)
     order = [a.id for a in reversed(rest)] + [lead.id]
-    response = client.patch(f"/api/v1/editions/{edition.id}", headers=headers, json={
-        "subject": f"Special issue ({edition.language})", "preheader": "What to watch this week",
-        "intro": "First paragraph <script>alert(1)</script>.\n\nSee https://example.org/notes for more.",
-        "lead_article_id": lead.id, "article_ids": order})
+    response = client.patch(
+        f"/api/v1/editions/{edition.id}",
+        headers=headers,
+        json={
+            "subject": f"Special issue ({edition.language})",
+            "preheader": "What to watch this week",
+            "intro": "First paragraph <script>alert(1)</script>.\n\nSee https://example.org/notes for more.",
+            "lead_article_id": lead.id,
+            "article_ids": order,
+        },
+    )
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["stale"] is True and response.get_json()["excluded_article_ids"] == [excluded.id]
     return {"lead": lead, "excluded": excluded, "rest": list(reversed(rest))}
@@ -46,7 +59,9 @@ def test_a_shaped_digest_in_html_text_and_archive(client, editor_headers, built_
     edition = built_week[language]
     chosen = _shape(client, editor_headers, edition)
     html = client.get(f"/api/v1/editions/{edition.id}/preview", headers=editor_headers).get_data(as_text=True)
-    text = client.get(f"/api/v1/editions/{edition.id}/preview?format=text", headers=editor_headers).get_data(as_text=True)
+    text = client.get(f"/api/v1/editions/{edition.id}/preview?format=text", headers=editor_headers).get_data(
+        as_text=True
+    )
     assert client.post(f"/api/v1/editions/{edition.id}/send", headers=editor_headers).status_code == 202
     page = client.get(f"/archive/{language}/2022-01-10").get_data(as_text=True)
     db.session.refresh(edition)
@@ -60,7 +75,7 @@ def test_a_shaped_digest_in_html_text_and_archive(client, editor_headers, built_
     for part in (html, page):
         assert "&lt;script&gt;" in part and "<script>alert" not in part
         assert '<a href="https://example.org/notes"' in part
-        assert "<h2" in part[part.rindex(chosen["lead"].title) - 300:part.rindex(chosen["lead"].title)]
+        assert "<h2" in part[part.rindex(chosen["lead"].title) - 300 : part.rindex(chosen["lead"].title)]
     assert "First paragraph <script>alert(1)</script>." in text and "https://example.org/notes" in text
     if len(chosen["rest"]) > 1:
         titles = [a.title for a in chosen["rest"]]
@@ -86,8 +101,9 @@ def test_ordering_that_names_another_week_or_language_is_422_and_nothing_changes
     outside = db.session.scalars(select(Article.id).where(Article.title.startswith("Before the week"))).one()
     own = [a.id for a in _articles("en")]
     for bad in ([*own, foreign], [*own, outside], [own[0], own[0]], "1,2", [True]):
-        response = client.patch(f"/api/v1/editions/{edition.id}", headers=editor_headers,
-                                json={"subject": "Changed", "article_ids": bad})
+        response = client.patch(
+            f"/api/v1/editions/{edition.id}", headers=editor_headers, json={"subject": "Changed", "article_ids": bad}
+        )
         assert response.status_code == 422 and "article_ids" in response.get_json()["error"]["fields"]
     response = client.patch(f"/api/v1/editions/{edition.id}", headers=editor_headers, json={"lead_article_id": foreign})
     assert response.status_code == 422
@@ -99,8 +115,9 @@ def test_ordering_that_names_another_week_or_language_is_422_and_nothing_changes
 def test_an_override_longer_than_its_limit_is_422(client, editor_headers, built_week, field, limit):
     edition_id = built_week["ru"].id
     companion = "subject" if field != "subject" else "intro"
-    response = client.patch(f"/api/v1/editions/{edition_id}", json={field: "я" * (limit + 1), companion: "ok"},
-                            headers=editor_headers)
+    response = client.patch(
+        f"/api/v1/editions/{edition_id}", json={field: "я" * (limit + 1), companion: "ok"}, headers=editor_headers
+    )
     assert response.status_code == 422 and str(limit) in response.get_json()["error"]["fields"][field]
     shown = client.get(f"/api/v1/editions/{edition_id}", headers=editor_headers).get_json()
     assert shown["subject_override"] is None and shown["intro"] is None, "nothing half-applied"
@@ -108,8 +125,10 @@ def test_an_override_longer_than_its_limit_is_422(client, editor_headers, built_
 
 def test_unknown_fields_and_a_sent_edition_are_refused(client, editor_headers, built_week):
     edition_id = built_week["be"].id
-    assert client.patch(f"/api/v1/editions/{edition_id}", json={"colour": "red"},
-                        headers=editor_headers).status_code == 422
+    assert (
+        client.patch(f"/api/v1/editions/{edition_id}", json={"colour": "red"}, headers=editor_headers).status_code
+        == 422
+    )
     client.post(f"/api/v1/editions/{edition_id}/send", headers=editor_headers)
     refused = client.patch(f"/api/v1/editions/{edition_id}", json={"subject": "Late"}, headers=editor_headers)
     assert refused.status_code == 409 and "sending" in refused.get_json()["error"]["message"]
@@ -129,8 +148,9 @@ def test_a_bad_trend_and_bad_sections_are_422(client, editor_headers, built_week
 def test_the_cli_edits_an_edition_and_reports_bad_input(runner, built_week):
     edition = built_week["ru"]
     ids = ",".join(str(a.id) for a in _articles("ru")[:2])
-    result = runner.invoke(args=["editions", "edit", str(edition.id), "--subject", "Выпуск", "--order", ids,
-                                 "--intro", "Вступление."])
+    result = runner.invoke(
+        args=["editions", "edit", str(edition.id), "--subject", "Выпуск", "--order", ids, "--intro", "Вступление."]
+    )
     assert result.exit_code == 0, result.output
     db.session.refresh(edition)
     assert edition.subject_override == "Выпуск" and len(edition.article_order) == 2

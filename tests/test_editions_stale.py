@@ -1,17 +1,25 @@
 """Never stale: preview, test send and send rebuild an edition whose articles changed since it was built."""
+
 from __future__ import annotations
 
 import email
+from datetime import UTC
 from email.policy import default
 
 from sqlalchemy import select
 
-from newsletter.delivery import worker
 from newsletter.core.extensions import db
+from newsletter.delivery import worker
 from newsletter.models import Article
 
-LATE = {"language": "en", "section": "Economy", "title": "A late commentary on grain", "summary": "Late.",
-        "url": "https://example.org/en/2022/01/late-grain", "published_at": "2022-01-15T12:00:00+03:00"}
+LATE = {
+    "language": "en",
+    "section": "Economy",
+    "title": "A late commentary on grain",
+    "summary": "Late.",
+    "url": "https://example.org/en/2022/01/late-grain",
+    "published_at": "2022-01-15T12:00:00+03:00",
+}
 
 
 def _article(title_start: str) -> Article:
@@ -24,15 +32,20 @@ def _body(message) -> str:
 
 
 def test_changed_deleted_and_late_articles_reach_preview_test_send_and_send(
-        smtp_app_config, client, editor_headers, built_week, make_subscriber, smtp_server):
+    smtp_app_config, client, editor_headers, built_week, make_subscriber, smtp_server
+):
     make_subscriber("reader@example.org", ["en"])
     edition_id = built_week["en"].id
     show = lambda: client.get(f"/api/v1/editions/{edition_id}", headers=editor_headers).get_json()  # noqa: E731
     assert show()["stale"] is False
 
     changed, deleted = _article("A security donor"), _article("Potash exports")
-    assert client.patch(f"/api/v1/articles/{changed.id}", json={"title": "A security donor, corrected"},
-                        headers=editor_headers).status_code == 200
+    assert (
+        client.patch(
+            f"/api/v1/articles/{changed.id}", json={"title": "A security donor, corrected"}, headers=editor_headers
+        ).status_code
+        == 200
+    )
     assert show()["stale"] is True
     assert client.delete(f"/api/v1/articles/{deleted.id}", headers=editor_headers).status_code == 204
     assert client.post("/api/v1/articles", json=LATE, headers=editor_headers).status_code == 201
@@ -46,8 +59,12 @@ def test_changed_deleted_and_late_articles_reach_preview_test_send_and_send(
 
     client.patch(f"/api/v1/articles/{changed.id}", json={"title": "A security donor, final"}, headers=editor_headers)
     assert show()["stale"] is True
-    assert client.post(f"/api/v1/editions/{edition_id}/test", json={"recipients": ["editor@example.org"]},
-                       headers=editor_headers).status_code == 200
+    assert (
+        client.post(
+            f"/api/v1/editions/{edition_id}/test", json={"recipients": ["editor@example.org"]}, headers=editor_headers
+        ).status_code
+        == 200
+    )
     test_copy = _body(smtp_server.messages[-1])
     assert "A security donor, final" in test_copy and "A late commentary on grain" in test_copy
     assert "Potash exports" not in test_copy
@@ -71,8 +88,12 @@ def test_a_sending_or_sent_edition_is_frozen(client, editor_headers, built_week,
     client.patch(f"/api/v1/articles/{article.id}", json={"title": "Новый заголовок"}, headers=editor_headers)
     shown = client.get(f"/api/v1/editions/{edition.id}", headers=editor_headers).get_json()
     assert shown["stale"] is False and shown["status"] == "sending"
-    assert client.get(f"/api/v1/editions/{edition.id}/preview", headers=editor_headers).get_data(as_text=True) \
-        .count("Новый заголовок") == 0
+    assert (
+        client.get(f"/api/v1/editions/{edition.id}/preview", headers=editor_headers)
+        .get_data(as_text=True)
+        .count("Новый заголовок")
+        == 0
+    )
     db.session.refresh(edition)
     assert edition.html == html
 
@@ -93,20 +114,21 @@ def test_cli_list_shows_stale(runner, client, editor_headers, built_week):
     assert rows["be"]["stale"] is True and rows["ru"]["stale"] is False
 
 
-def test_the_scheduled_send_rebuilds_a_stale_edition_in_the_same_move(client, editor_headers, built_week,
-                                                                        make_subscriber):
-    from datetime import datetime, timezone
+def test_the_scheduled_send_rebuilds_a_stale_edition_in_the_same_move(
+    client, editor_headers, built_week, make_subscriber
+):
+    from datetime import datetime
     from zoneinfo import ZoneInfo
 
     import time_machine
 
-    from newsletter.editions import scheduler
-    from newsletter.editions import schedule_edition
+    from newsletter.editions import schedule_edition, scheduler
 
     make_subscriber("reader@example.org", ["ru"])
     edition = built_week["ru"]
-    schedule_edition(edition, datetime(2022, 1, 18, 10, 0, tzinfo=ZoneInfo("Europe/Minsk")),
-                     now=datetime(2022, 1, 17, tzinfo=timezone.utc))
+    schedule_edition(
+        edition, datetime(2022, 1, 18, 10, 0, tzinfo=ZoneInfo("Europe/Minsk")), now=datetime(2022, 1, 17, tzinfo=UTC)
+    )
     article = _article("Донор")
     client.patch(f"/api/v1/articles/{article.id}", json={"title": "Донор, исправлено"}, headers=editor_headers)
     assert client.get(f"/api/v1/editions/{edition.id}", headers=editor_headers).get_json()["stale"] is True

@@ -1,4 +1,5 @@
 """Editors: tokens printed once, only hashes stored, revocation, and the API's bearer check."""
+
 from __future__ import annotations
 
 import hashlib
@@ -39,8 +40,13 @@ def test_revoked_token_gets_401(runner, client):
 
 
 def test_missing_malformed_or_unknown_tokens_get_401(client, editor_token):
-    for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Bearer nope"},
-                    {"Authorization": f"Basic {editor_token}"}, {"Authorization": editor_token}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": f"Basic {editor_token}"},
+        {"Authorization": editor_token},
+    ):
         response = client.get("/api/v1/editions", headers=headers)
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"].startswith("Bearer")

@@ -1,4 +1,5 @@
 """Pulling articles from RSS/Atom feeds: local files and a loopback HTTP server; bad feeds give clear errors."""
+
 from __future__ import annotations
 
 import http.server
@@ -8,8 +9,8 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from newsletter.core.extensions import db
 from newsletter.content.feeds import fetch_configured, fetch_feed, plain_text
+from newsletter.core.extensions import db
 from newsletter.models import Article
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
@@ -80,8 +81,11 @@ def test_atom_entries_from_a_loopback_server(app):
         server.server_close()
     assert report.error is None and report.result.created == 1
     article = db.session.scalar(select(Article))
-    assert (article.title, article.section, article.author) == ("Potash exports look for a new route", "Economy",
-                                                                "Analyst")
+    assert (article.title, article.section, article.author) == (
+        "Potash exports look for a new route",
+        "Economy",
+        "Analyst",
+    )
     assert article.summary == "Freight costs rise."
 
 
@@ -89,7 +93,7 @@ def test_atom_entries_from_a_loopback_server(app):
     ("content", "message"),
     [
         ("this is not xml at all {", "not"),
-        ("<rss version=\"2.0\"><channel><title>t</title></channel></rss>", "no entries"),
+        ('<rss version="2.0"><channel><title>t</title></channel></rss>', "no entries"),
         ("", "not"),
     ],
 )

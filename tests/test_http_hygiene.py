@@ -1,4 +1,5 @@
 """HTTP hygiene: ids out of range, unusable JSON text, the language switcher, 405, security headers, caching."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ from sqlalchemy import func, select
 
 from newsletter import create_app
 from newsletter.core import tokens
-from newsletter.delivery.transport import FileTransport
 from newsletter.core.extensions import db
+from newsletter.delivery.transport import FileTransport
 from newsletter.models import Article, Subscriber
 
 NONCE = re.compile(r"script-src 'self' 'nonce-([^']+)'")
@@ -46,11 +47,18 @@ def test_the_largest_id_is_still_an_ordinary_404(client, editor_headers):
 
 @pytest.mark.parametrize("text", ["\ud800", "a\udfffb", "\ufdd0", "x\uffff", "\U0010fffe"])
 def test_surrogates_and_noncharacters_in_json_are_422(client, editor_headers, text):
-    article = {"language": "en", "title": f"Title {text}", "url": "https://site.example/a", "published_at":
-               "2026-11-30T10:00:00+00:00", "summary": "s", "section": "Economy"}
+    article = {
+        "language": "en",
+        "title": f"Title {text}",
+        "url": "https://site.example/a",
+        "published_at": "2026-11-30T10:00:00+00:00",
+        "summary": "s",
+        "section": "Economy",
+    }
     response = client.post("/api/v1/articles", json=article, headers=editor_headers)
-    assert response.status_code == 422 and response.get_json()["error"]["fields"] == {"title": response.get_json()[
-        "error"]["message"]}
+    assert response.status_code == 422 and response.get_json()["error"]["fields"] == {
+        "title": response.get_json()["error"]["message"]
+    }
     nested = client.post("/api/v1/subscriptions", json={"email": "a@example.org", "languages": ["en", text]})
     assert nested.status_code == 422 and "languages[1]" in nested.get_json()["error"]["fields"]
 
@@ -68,11 +76,14 @@ def test_the_language_switcher_keeps_the_route(client):
     assert '<a href="/archive/en?lang=be" lang="be"' in page
 
 
-@pytest.mark.parametrize("method, path, allowed", [
-    ("PUT", "/subscribe", "GET, HEAD, OPTIONS, POST"),
-    ("DELETE", "/api/v1/subscriptions", "OPTIONS, POST"),
-    ("PATCH", "/healthz", "GET, HEAD, OPTIONS"),
-])
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("PUT", "/subscribe", "GET, HEAD, OPTIONS, POST"),
+        ("DELETE", "/api/v1/subscriptions", "OPTIONS, POST"),
+        ("PATCH", "/healthz", "GET, HEAD, OPTIONS"),
+    ],
+)
 def test_405_carries_allow(client, method, path, allowed):
     response = client.open(path, method=method)
     assert response.status_code == 405 and response.headers["Allow"] == allowed
@@ -85,11 +96,29 @@ def _public_pages(app, client, add_subscriber):
     base = app.config["BASE_URL"]
     client.post("/api/v1/subscriptions", json={"email": "new@example.org", "languages": ["en"]})
     consent = db.session.scalar(select(Subscriber).where(Subscriber.email == "new@example.org")).consents[0]
-    confirm = "/confirm/" + tokens.make_token(tokens.CONFIRM, [consent.id, tokens.address_fingerprint("new@example.org")])
-    return ["/subscribe", confirm, links.unsubscribe.replace(base, ""), links.preferences.replace(base, ""),
-            "/archive", "/archive/en", "/archive/en/feed.atom", "/healthz", "/no-such-page", "/confirm/bad-token",
-            "/api/v1/openapi.json", "/api/v1/editions", "/", "/subscribe/sent", "/unsubscribe-by-address",
-            "/unsubscribe-by-address/sent", "/favicon.ico", "/logo"]
+    confirm = "/confirm/" + tokens.make_token(
+        tokens.CONFIRM, [consent.id, tokens.address_fingerprint("new@example.org")]
+    )
+    return [
+        "/subscribe",
+        confirm,
+        links.unsubscribe.replace(base, ""),
+        links.preferences.replace(base, ""),
+        "/archive",
+        "/archive/en",
+        "/archive/en/feed.atom",
+        "/healthz",
+        "/no-such-page",
+        "/confirm/bad-token",
+        "/api/v1/openapi.json",
+        "/api/v1/editions",
+        "/",
+        "/subscribe/sent",
+        "/unsubscribe-by-address",
+        "/unsubscribe-by-address/sent",
+        "/favicon.ico",
+        "/logo",
+    ]
 
 
 def test_header_survey_of_every_public_page(app, client, add_subscriber):
@@ -117,8 +146,9 @@ def test_the_form_may_be_framed_only_by_the_configured_origins(app_config):
     app = create_app(app_config)
     client = app.test_client()
     with app.app_context():
-        assert "frame-ancestors 'self' https://site.example" in client.get("/subscribe").headers[
-            "Content-Security-Policy"]
+        assert (
+            "frame-ancestors 'self' https://site.example" in client.get("/subscribe").headers["Content-Security-Policy"]
+        )
         assert "frame-ancestors 'none'" in client.get("/archive").headers["Content-Security-Policy"]
 
 
@@ -145,8 +175,14 @@ def test_outbox_files_are_readable_by_the_owner_only(tmp_path):
 
 
 def test_a_surrogate_in_an_article_file_is_reported_not_a_crash(runner, tmp_path):
-    article = {"language": "en", "title": "Bad \ud800 title", "url": "https://site.example/a", "summary": "s",
-               "published_at": "2026-11-30T10:00:00+00:00", "section": "Economy"}
+    article = {
+        "language": "en",
+        "title": "Bad \ud800 title",
+        "url": "https://site.example/a",
+        "summary": "s",
+        "published_at": "2026-11-30T10:00:00+00:00",
+        "section": "Economy",
+    }
     path = tmp_path / "articles.json"
     path.write_text(json.dumps({"articles": [article]}))
     result = runner.invoke(args=["articles", "import", str(path)])

@@ -1,4 +1,5 @@
 """Every user-facing string in code and templates is translated into Belarusian and Russian."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,7 +22,7 @@ KEYWORDS = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None, "ngett
 
 def _source_messages() -> set[str]:
     found = set()
-    for filename, _lineno, message, _comments, _context in extract_from_dir(
+    for _filename, _lineno, message, _comments, _context in extract_from_dir(
         str(ROOT), METHODS, keywords=KEYWORDS, options_map={"templates/**": {"extensions": "jinja2.ext.i18n"}}
     ):
         found.add(message[0] if isinstance(message, tuple) else message)
@@ -39,7 +40,8 @@ def test_every_message_is_translated(language):
     untranslated = sorted(
         message
         for message in _source_messages()
-        if not (entry := catalogue.get(message)) or not all(entry.string if isinstance(entry.string, tuple) else [entry.string])
+        if not (entry := catalogue.get(message))
+        or not all(entry.string if isinstance(entry.string, tuple) else [entry.string])
     )
     assert untranslated == []
 

@@ -1,4 +1,5 @@
 """One identity per address (case-insensitive), and unsubscribes that stay unsubscribed."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,11 +9,11 @@ import time_machine
 from fixtures.subscribers import queued_messages
 from sqlalchemy import select
 
-from newsletter.subscribers import subscriptions
 from newsletter.core.addresses import normalise_address
 from newsletter.core.extensions import db
 from newsletter.models import Consent, Subscriber, Suppression, utcnow
 from newsletter.models.subscribers import UNSUBSCRIBED
+from newsletter.subscribers import subscriptions
 from newsletter.subscribers.import_export import find_subscriber
 
 VARIANTS = [
@@ -25,8 +26,11 @@ VARIANTS = [
 def test_twenty_case_variants_make_one_subscriber_and_one_confirmation(client):
     assert len(set(VARIANTS)) == 20
     for number, variant in enumerate(VARIANTS):
-        response = client.post("/api/v1/subscriptions", json={"email": variant, "languages": ["en"]},
-                               environ_base={"REMOTE_ADDR": f"192.0.2.{number + 1}"})
+        response = client.post(
+            "/api/v1/subscriptions",
+            json={"email": variant, "languages": ["en"]},
+            environ_base={"REMOTE_ADDR": f"192.0.2.{number + 1}"},
+        )
         assert response.status_code == 202
     assert list(db.session.scalars(select(Subscriber.email))) == ["target@example.org"]
     assert len(queued_messages()) == 1
@@ -64,8 +68,9 @@ def test_a_strangers_request_leaves_an_unsubscribe_standing(app, client, add_sub
     assert row.pending_languages == []
 
 
-def test_import_after_a_purge_does_not_resubscribe_an_unsubscribed_address(app, client, runner, tmp_path,
-                                                                           add_subscriber):
+def test_import_after_a_purge_does_not_resubscribe_an_unsubscribed_address(
+    app, client, runner, tmp_path, add_subscriber
+):
     add_subscriber("left@example.org", [], status=UNSUBSCRIBED)
     path = tmp_path / "old-list.csv"
     path.write_text("email,languages\nLeft@example.org,en\n")

@@ -70,7 +70,9 @@ def upward_imports() -> list[str]:
             for target in _imported_modules(node, parts, is_package):
                 there = _layer(target)
                 if target.startswith("newsletter") and there != here and _rank(there) > _rank(here):
-                    found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} ({here}) imports {target} ({there})")
+                    found.append(
+                        f"{path.relative_to(PACKAGE.parent)}:{node.lineno} ({here}) imports {target} ({there})"
+                    )
     return found
 
 

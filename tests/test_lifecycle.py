@@ -1,4 +1,5 @@
 """The edition lifecycle: one table, derived sets, one transition function, one 409 for every refusal."""
+
 from __future__ import annotations
 
 import ast
@@ -6,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.models import lifecycle
 from newsletter.editions import cancel_edition, reopen_edition, send_edition
-from newsletter.models.lifecycle import Action, EditionConflict, transition
+from newsletter.models import lifecycle
 from newsletter.models.content import EditionStatus as S
+from newsletter.models.lifecycle import Action, EditionConflict, transition
 
 ROOT = Path(__file__).resolve().parent.parent / "newsletter"
 
@@ -31,8 +32,11 @@ def test_only_the_lifecycle_module_lists_states_as_sets():
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.Tuple, ast.Set, ast.List)):
-                names = [e.attr for e in node.elts if isinstance(e, ast.Attribute)
-                         and isinstance(e.value, ast.Name) and e.value.id == "EditionStatus"]
+                names = [
+                    e.attr
+                    for e in node.elts
+                    if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id == "EditionStatus"
+                ]
                 if len(names) >= 2:
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
@@ -99,6 +103,7 @@ def test_pause_and_resume_through_the_api_give_409_in_the_wrong_state(client, ed
 
 def test_outside_the_api_a_conflict_is_the_sites_error_page(app, built_week):
     """The console (issue 11) lets the one handler answer too: an HTML page with the same message."""
+
     @app.get("/console-probe/<int:edition_id>")
     def probe(edition_id):
         from newsletter.editions import get_edition, resume_edition

@@ -1,4 +1,5 @@
 """Repeated identical errors are written once per window, then with the count held back."""
+
 from __future__ import annotations
 
 import logging
@@ -26,5 +27,10 @@ def test_identical_errors_are_held_back_within_the_window_and_counted_after():
         logger.error("relay %s refused", "smtp.example:587")
     finally:
         logger.removeHandler(handler)
-    assert records == ["relay smtp.example:587 refused", "another problem", "info is never held back",
-                       "info is never held back", "relay smtp.example:587 refused (and 49 more like it held back)"]
+    assert records == [
+        "relay smtp.example:587 refused",
+        "another problem",
+        "info is never held back",
+        "info is never held back",
+        "relay smtp.example:587 refused (and 49 more like it held back)",
+    ]

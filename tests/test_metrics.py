@@ -1,4 +1,5 @@
 """`GET /metrics`: Prometheus text from the database, behind NEWSLETTER_METRICS_TOKEN."""
+
 from __future__ import annotations
 
 import time
@@ -29,8 +30,13 @@ def _samples(client) -> dict:
 
 
 def _waiting(samples: dict) -> int:
-    return int(sum(value for (name, labels), value in samples.items()
-                   if name == "newsletter_deliveries" and dict(labels)["state"] in ("queued", "sending")))
+    return int(
+        sum(
+            value
+            for (name, labels), value in samples.items()
+            if name == "newsletter_deliveries" and dict(labels)["state"] in ("queued", "sending")
+        )
+    )
 
 
 def test_metrics_are_off_without_a_token_and_refuse_a_wrong_one(client, app_config):
@@ -80,8 +86,14 @@ def test_the_last_scheduler_run_and_its_outcome_per_language(metrics_token, app,
     from newsletter.models import utcnow
     from newsletter.models.content import SchedulerRun
 
-    db.session.add(SchedulerRun(due_at=utcnow(), week_start=date(2022, 1, 10), finished_at=utcnow(),
-                                outcome="be: sending to 3; ru: already sent by another run; en: draft"))
+    db.session.add(
+        SchedulerRun(
+            due_at=utcnow(),
+            week_start=date(2022, 1, 10),
+            finished_at=utcnow(),
+            outcome="be: sending to 3; ru: already sent by another run; en: draft",
+        )
+    )
     db.session.commit()
     samples = _samples(client)
     assert samples[("newsletter_scheduler_last_run_finished", ())] == 1

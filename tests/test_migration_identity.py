@@ -1,20 +1,21 @@
 """Migration 0005: case variants of one address become one subscriber, and links already sent keep working."""
+
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from flask_migrate import upgrade
 from sqlalchemy import select, text
 from test_migrations import empty_database_url  # noqa: F401  (the fixture)
 
 from newsletter import create_app
-from newsletter.subscribers import subscriptions
 from newsletter.core import tokens
 from newsletter.core.extensions import db
 from newsletter.models import Consent, Delivery, Subscriber, Suppression
+from newsletter.subscribers import subscriptions
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _at(days: int) -> datetime:
@@ -34,31 +35,56 @@ LANGUAGES = [(2, "en", _at(2), _at(3)), (3, "ru", _at(5), None), (3, "en", _at(1
 
 
 def _insert_old_rows(connection) -> None:
-    connection.execute(text(
-        "INSERT INTO subscribers (id, email, status, locale, created_at, confirmed_at, request_mail_queued_at) "
-        "VALUES (:id, :email, :status, 'en', :created, :confirmed, :queued)"
-    ), [dict(zip(("id", "email", "status", "created", "confirmed", "queued"), row)) for row in SUBSCRIBERS])
-    connection.execute(text(
-        "INSERT INTO subscriber_languages (subscriber_id, language, requested_at, confirmed_at) "
-        "VALUES (:id, :language, :requested, :confirmed)"
-    ), [dict(zip(("id", "language", "requested", "confirmed"), row)) for row in LANGUAGES])
-    connection.execute(text(
-        "INSERT INTO consents (id, subscriber_id, languages, source, consent_text_version, requested_at) "
-        "VALUES (:id, :subscriber, 'en', 'api', 'v', :at)"
-    ), [{"id": number, "subscriber": number, "at": _at(number)} for number in (1, 2, 3)])
+    connection.execute(
+        text(
+            "INSERT INTO subscribers (id, email, status, locale, created_at, confirmed_at, request_mail_queued_at) "
+            "VALUES (:id, :email, :status, 'en', :created, :confirmed, :queued)"
+        ),
+        [
+            dict(zip(("id", "email", "status", "created", "confirmed", "queued"), row, strict=True))
+            for row in SUBSCRIBERS
+        ],
+    )
+    connection.execute(
+        text(
+            "INSERT INTO subscriber_languages (subscriber_id, language, requested_at, confirmed_at) "
+            "VALUES (:id, :language, :requested, :confirmed)"
+        ),
+        [dict(zip(("id", "language", "requested", "confirmed"), row, strict=True)) for row in LANGUAGES],
+    )
+    connection.execute(
+        text(
+            "INSERT INTO consents (id, subscriber_id, languages, source, consent_text_version, requested_at) "
+            "VALUES (:id, :subscriber, 'en', 'api', 'v', :at)"
+        ),
+        [{"id": number, "subscriber": number, "at": _at(number)} for number in (1, 2, 3)],
+    )
     common = {"priority": 0, "attempts": 0, "status": "sent", "at": T0}
-    connection.execute(text(
-        "INSERT INTO deliveries (id, kind, priority, edition_id, subscriber_id, status, attempts, next_attempt_at, "
-        "created_at) VALUES (:id, 'digest', :priority, :edition, :subscriber, :status, :attempts, :at, :at)"
-    ), [dict(common, id=1, edition=10, subscriber=2), dict(common, id=2, edition=10, subscriber=3),
-        dict(common, id=3, edition=11, subscriber=3)])
-    connection.execute(text("INSERT INTO suppressions (email, reason, created_at) VALUES (:email, 'r', :at)"),
-                       [{"email": "Bounce@example.org", "at": _at(0)}, {"email": "bounce@example.org", "at": _at(1)}])
+    connection.execute(
+        text(
+            "INSERT INTO deliveries (id, kind, priority, edition_id, subscriber_id, status, attempts, next_attempt_at, "
+            "created_at) VALUES (:id, 'digest', :priority, :edition, :subscriber, :status, :attempts, :at, :at)"
+        ),
+        [
+            dict(common, id=1, edition=10, subscriber=2),
+            dict(common, id=2, edition=10, subscriber=3),
+            dict(common, id=3, edition=11, subscriber=3),
+        ],
+    )
+    connection.execute(
+        text("INSERT INTO suppressions (email, reason, created_at) VALUES (:email, 'r', :at)"),
+        [{"email": "Bounce@example.org", "at": _at(0)}, {"email": "bounce@example.org", "at": _at(1)}],
+    )
 
 
 def test_case_variants_are_merged_keeping_the_confirmed_one(empty_database_url, tmp_path, caplog):  # noqa: F811
-    app = create_app({"DATABASE_URL": empty_database_url, "INSTANCE_PATH": str(tmp_path / "instance"),
-                      "SECRET_KEY": "migration-test-key-" + "x" * 32})
+    app = create_app(
+        {
+            "DATABASE_URL": empty_database_url,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "SECRET_KEY": "migration-test-key-" + "x" * 32,
+        }
+    )
     with app.app_context():
         upgrade(revision="0002")
         old_link_fingerprint = tokens.address_fingerprint("Solo@example.org")

@@ -1,8 +1,9 @@
 """`newsletter db upgrade` on an empty database yields exactly the models' schema."""
+
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -39,8 +40,9 @@ def test_upgrade_head_on_empty_database_matches_the_models(empty_database_url, t
     with app.app_context():
         upgrade()
         with db.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={
-                "include_object": compared_with_the_models, "include_name": named_in_the_models})
+            context = MigrationContext.configure(
+                connection, opts={"include_object": compared_with_the_models, "include_name": named_in_the_models}
+            )
             differences = compare_metadata(context, db.metadata)
         assert differences == []
         assert "deliveries" in inspect(db.engine).get_table_names()
@@ -53,26 +55,47 @@ def test_restoring_the_ledger_keys_mends_rows_the_keys_would_refuse(backend, emp
     """0008 puts the keys back (and, on PostgreSQL, partitions the ledger): a row of an edition that is gone
     goes, a row of a subscriber who is gone is forgotten, every other row stays, and its downgrade keeps them."""
     app = create_app({"DATABASE_URL": empty_database_url, "INSTANCE_PATH": str(tmp_path / "instance")})
-    moment = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
     common = {"priority": 0, "attempts": 1, "status": "sent", "next_attempt_at": moment, "created_at": moment}
-    rows = [dict(common, id=1, kind="digest", edition_id=99, subscriber_id=None, payload=b"x", last_reply="ok"),
-            dict(common, id=2, kind="confirmation", edition_id=None, subscriber_id=98, payload=b"y",
-                 last_reply="250 ok <a@b.c>")]
+    rows = [
+        dict(common, id=1, kind="digest", edition_id=99, subscriber_id=None, payload=b"x", last_reply="ok"),
+        dict(
+            common,
+            id=2,
+            kind="confirmation",
+            edition_id=None,
+            subscriber_id=98,
+            payload=b"y",
+            last_reply="250 ok <a@b.c>",
+        ),
+    ]
     with app.app_context():
         upgrade(revision="0007")
         with db.engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO deliveries (id, kind, priority, edition_id, subscriber_id, payload, status, attempts, "
-                "next_attempt_at, created_at, last_reply) VALUES (:id, :kind, :priority, :edition_id, "
-                ":subscriber_id, :payload, :status, :attempts, :next_attempt_at, :created_at, :last_reply)"
-            ), rows)
+            connection.execute(
+                text(
+                    "INSERT INTO deliveries (id, kind, priority, edition_id, subscriber_id, payload, status, attempts, "
+                    "next_attempt_at, created_at, last_reply) VALUES (:id, :kind, :priority, :edition_id, "
+                    ":subscriber_id, :payload, :status, :attempts, :next_attempt_at, :created_at, :last_reply)"
+                ),
+                rows,
+            )
         with db.engine.begin() as connection:
-            connection.execute(text("INSERT INTO editions (id, week_start, language, status, subject, html, text, "
-                                    "source_hash, article_count, built_at) VALUES (7, '2025-12-29', 'en', "
-                                    "'sending', 's', '', '', '', 1, :moment)"), {"moment": moment})
-            connection.execute(text(
-                "INSERT INTO deliveries (id, kind, priority, edition_id, status, attempts, next_attempt_at, "
-                "created_at) VALUES (4, 'digest', 10, 7, 'queued', 0, :moment, :moment)"), {"moment": moment})
+            connection.execute(
+                text(
+                    "INSERT INTO editions (id, week_start, language, status, subject, html, text, "
+                    "source_hash, article_count, built_at) VALUES (7, '2025-12-29', 'en', "
+                    "'sending', 's', '', '', '', 1, :moment)"
+                ),
+                {"moment": moment},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO deliveries (id, kind, priority, edition_id, status, attempts, next_attempt_at, "
+                    "created_at) VALUES (4, 'digest', 10, 7, 'queued', 0, :moment, :moment)"
+                ),
+                {"moment": moment},
+            )
         upgrade()
         with db.engine.begin() as connection:  # a digest row from before the upgrade can still be sent
             connection.execute(text("UPDATE deliveries SET status = 'sent' WHERE id = 4"))
@@ -80,11 +103,17 @@ def test_restoring_the_ledger_keys_mends_rows_the_keys_would_refuse(backend, emp
         left = _ledger_rows()
         keys = {key["name"] for key in inspect(db.engine).get_foreign_keys("deliveries")}
         with db.engine.begin() as connection:
-            added = connection.execute(text(
-                "INSERT INTO deliveries (kind, priority, status, attempts, next_attempt_at, created_at) "
-                "VALUES ('confirmation', 0, 'queued', 0, :moment, :moment) RETURNING id"), {"moment": moment}).scalar()
-            partitioned = backend == "postgresql" and connection.execute(text(
-                "SELECT count(*) FROM deliveries_single")).scalar() == 2
+            added = connection.execute(
+                text(
+                    "INSERT INTO deliveries (kind, priority, status, attempts, next_attempt_at, created_at) "
+                    "VALUES ('confirmation', 0, 'queued', 0, :moment, :moment) RETURNING id"
+                ),
+                {"moment": moment},
+            ).scalar()
+            partitioned = (
+                backend == "postgresql"
+                and connection.execute(text("SELECT count(*) FROM deliveries_single")).scalar() == 2
+            )
         downgrade(revision="0007")
         after_downgrade = _ledger_rows()
         db.engine.dispose()
@@ -97,35 +126,63 @@ def test_restoring_the_ledger_keys_mends_rows_the_keys_would_refuse(backend, emp
 
 def _ledger_rows() -> list[tuple]:
     with db.engine.connect() as connection:
-        return [tuple(row) for row in connection.execute(
-            text("SELECT id, subscriber_id, payload, last_reply FROM deliveries ORDER BY id"))]
+        return [
+            tuple(row)
+            for row in connection.execute(
+                text("SELECT id, subscriber_id, payload, last_reply FROM deliveries ORDER BY id")
+            )
+        ]
 
 
 def _revision_before(name: str) -> str:
     """The down_revision of a migration file (the lead relinks the chain when merging branches)."""
     source = (Path(__file__).resolve().parent.parent / "migrations" / "versions" / name).read_text()
-    return re.search(r"^down_revision = '([^']+)'", source, re.MULTILINE).group(1)
+    return re.search(r"^down_revision = ['\"]([^'\"]+)['\"]", source, re.MULTILINE).group(1)
 
 
 def test_editorial_control_normalises_existing_urls_without_merging_articles(empty_database_url, tmp_path):
     before = _revision_before("0004_editorial_control.py")
     app = create_app({"DATABASE_URL": empty_database_url, "INSTANCE_PATH": str(tmp_path / "instance")})
-    moment = datetime(2022, 1, 12, tzinfo=timezone.utc)
-    urls = ["https://Example.org/a/?utm_source=x", "https://example.org/b", "https://example.org/b/#top",
-            "https://example.org/c?id=1&fbclid=z"]
-    rows = [{"id": i + 1, "language": "en", "section": "S", "title": "T", "summary": "S", "url": url,
-             "published_at": moment, "created_at": moment, "updated_at": moment} for i, url in enumerate(urls)]
+    moment = datetime(2022, 1, 12, tzinfo=UTC)
+    urls = [
+        "https://Example.org/a/?utm_source=x",
+        "https://example.org/b",
+        "https://example.org/b/#top",
+        "https://example.org/c?id=1&fbclid=z",
+    ]
+    rows = [
+        {
+            "id": i + 1,
+            "language": "en",
+            "section": "S",
+            "title": "T",
+            "summary": "S",
+            "url": url,
+            "published_at": moment,
+            "created_at": moment,
+            "updated_at": moment,
+        }
+        for i, url in enumerate(urls)
+    ]
     with app.app_context():
         upgrade(revision=before)
         with db.engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO articles (id, language, section, title, summary, url, published_at, created_at, "
-                "updated_at) VALUES (:id, :language, :section, :title, :summary, :url, :published_at, "
-                ":created_at, :updated_at)"), rows)
+            connection.execute(
+                text(
+                    "INSERT INTO articles (id, language, section, title, summary, url, published_at, created_at, "
+                    "updated_at) VALUES (:id, :language, :section, :title, :summary, :url, :published_at, "
+                    ":created_at, :updated_at)"
+                ),
+                rows,
+            )
         upgrade()
         with db.engine.connect() as connection:
             stored = dict(connection.execute(text("SELECT id, url FROM articles")).all())
         downgrade(revision=before)
         db.engine.dispose()
-    assert stored == {1: "https://example.org/a", 2: "https://example.org/b", 3: "https://example.org/b/#top",
-                      4: "https://example.org/c?id=1"}
+    assert stored == {
+        1: "https://example.org/a",
+        2: "https://example.org/b",
+        3: "https://example.org/b/#top",
+        4: "https://example.org/c?id=1",
+    }

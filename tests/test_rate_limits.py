@@ -1,4 +1,5 @@
 """Rate limits: per client IP on public POSTs, per address and overall on the emails they cause."""
+
 from __future__ import annotations
 
 import socket
@@ -7,9 +8,8 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from fixtures.subscribers import queued_messages
-
 from conftest import _empty_all_tables as empty_all_tables
+from fixtures.subscribers import queued_messages
 
 from newsletter import create_app
 from newsletter.core import rate_limits
@@ -40,7 +40,7 @@ def app_with(app_config):
         return app
 
     yield make
-    for app, context in reversed(made):
+    for _app, context in reversed(made):
         db.session.remove()
         db.engine.dispose()
         context.pop()
@@ -48,7 +48,9 @@ def app_with(app_config):
 
 def _subscribe(client, number: int, **headers):
     return client.post(
-        "/api/v1/subscriptions", json={"email": f"reader{number}@example.org", "languages": ["en"]}, headers=headers,
+        "/api/v1/subscriptions",
+        json={"email": f"reader{number}@example.org", "languages": ["en"]},
+        headers=headers,
     )
 
 
@@ -108,7 +110,8 @@ def _resubscribe_after_each_window(app, client, times: int):
         moment = utcnow() + timedelta(seconds=step * (app.config["CONFIRM_RESEND_SECONDS"] + 1))
         with time_machine.travel(moment):
             yield client.post(
-                "/api/v1/subscriptions", json={"email": "target@example.org", "languages": ["en"]},
+                "/api/v1/subscriptions",
+                json={"email": "target@example.org", "languages": ["en"]},
                 environ_base={"REMOTE_ADDR": f"192.0.2.{step + 1}"},
             )
 
@@ -119,7 +122,9 @@ def test_confirmation_emails_per_address_are_limited(app, client):
 
 
 def test_address_limited_request_gets_the_same_answer(app, client):
-    answers = {(response.status_code, response.get_data()) for response in _resubscribe_after_each_window(app, client, 5)}
+    answers = {
+        (response.status_code, response.get_data()) for response in _resubscribe_after_each_window(app, client, 5)
+    }
     assert len(answers) == 1
 
 
@@ -175,8 +180,10 @@ def _redis_reachable() -> bool:
 @pytest.mark.skipif(not _redis_reachable(), reason="no Redis at 127.0.0.1:6379")
 def test_counts_are_shared_through_redis(app_with):
     """Two apps (two processes in production) count against one Redis store."""
-    settings = {"RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:6379/9",
-                "RATELIMIT_KEY_PREFIX": f"newsletter-test-issue9-{uuid.uuid4().hex}"}
+    settings = {
+        "RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:6379/9",
+        "RATELIMIT_KEY_PREFIX": f"newsletter-test-issue9-{uuid.uuid4().hex}",
+    }
     client = app_with(**settings).test_client()
     assert {_subscribe(client, number).status_code for number in range(6)} == {202}
     client = app_with(**settings).test_client()

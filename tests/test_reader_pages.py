@@ -1,4 +1,5 @@
 """Pages a reader trusts: friendly repeats, natural language lists, masked addresses, PRG, the remembered language."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,7 +28,8 @@ def _personal_path(app, purpose: str) -> str:
     subscriber = db.session.scalar(select(Subscriber))
     with app.test_request_context():
         return getattr(tokens.subscriber_links(subscriber.id, subscriber.email), purpose).replace(
-            app.config["BASE_URL"], "")
+            app.config["BASE_URL"], ""
+        )
 
 
 def test_a_confirm_link_opened_again_says_you_are_already_subscribed(app, client):
@@ -45,13 +47,19 @@ def test_the_confirmed_page_links_to_preferences_and_keeps_the_readers_order(cli
     assert 'href="http://newsletter.test/preferences/' in page
 
 
-@pytest.mark.parametrize("locale, languages, sentence", [
-    ("be", ["ru", "be"], "Вы будзеце атрымліваць 2 лісты Belarus Weekly на тыдзень, па-руску і па-беларуску."),
-    ("ru", ["en"], "Вы будете получать 1 письмо Belarus Weekly в неделю, по-английски."),
-    ("ru", ["be", "en", "ru"], "Вы будете получать 3 письма Belarus Weekly в неделю, по-белорусски, по-английски и "
-                               "по-русски."),
-    ("en", ["en"], "You will receive 1 email from Belarus Weekly a week, in English."),
-])
+@pytest.mark.parametrize(
+    "locale, languages, sentence",
+    [
+        ("be", ["ru", "be"], "Вы будзеце атрымліваць 2 лісты Belarus Weekly на тыдзень, па-руску і па-беларуску."),
+        ("ru", ["en"], "Вы будете получать 1 письмо Belarus Weekly в неделю, по-английски."),
+        (
+            "ru",
+            ["be", "en", "ru"],
+            "Вы будете получать 3 письма Belarus Weekly в неделю, по-белорусски, по-английски и по-русски.",
+        ),
+        ("en", ["en"], "You will receive 1 email from Belarus Weekly a week, in English."),
+    ],
+)
 def test_language_lists_read_naturally_with_the_right_plural(client, locale, languages, sentence):
     _path, confirmed = _confirm(client, languages, locale)
     assert sentence in confirmed.get_data(as_text=True)
@@ -72,7 +80,9 @@ def test_the_unsubscribe_page_offers_changing_languages_instead(app, client, add
 
 def test_check_your_inbox_comes_after_a_redirect_so_a_refresh_sends_nothing(client, form_token):
     token = form_token()
-    response = client.post("/subscribe?lang=en", data={"csrf_token": token, "email": "r@example.org", "languages": "en"})
+    response = client.post(
+        "/subscribe?lang=en", data={"csrf_token": token, "email": "r@example.org", "languages": "en"}
+    )
     assert response.status_code == 303
     for _refresh in range(3):
         page = client.get(response.headers["Location"])
@@ -115,8 +125,15 @@ def test_without_a_logo_there_is_none(client):
     assert "<img" not in client.get("/subscribe").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("name, value", [("LOGO_PATH", "/no/such/logo.png"), ("LOGO_PATH", __file__),
-                                         ("SITE_URL", "javascript:alert(1)"), ("SITE_URL", "site.example")])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("LOGO_PATH", "/no/such/logo.png"),
+        ("LOGO_PATH", __file__),
+        ("SITE_URL", "javascript:alert(1)"),
+        ("SITE_URL", "site.example"),
+    ],
+)
 def test_bad_logo_or_site_settings_stop_start_up(app_config, name, value):
     with pytest.raises(ConfigError, match=f"NEWSLETTER_{name}"):
         create_app({**app_config, name: value})

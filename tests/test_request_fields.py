@@ -1,4 +1,5 @@
 """Recorded request fields (page, User-Agent, Referer) are cleaned and cut; no answer tells an address's state."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,9 +7,9 @@ from fixtures.subscribers import CSRF_FIELD
 from sqlalchemy import select
 
 from newsletter.core.extensions import db
+from newsletter.core.request_text import MAX_PAGE_LENGTH, MAX_USER_AGENT_LENGTH
 from newsletter.models import Consent
 from newsletter.models.subscribers import PENDING, UNSUBSCRIBED
-from newsletter.core.request_text import MAX_PAGE_LENGTH, MAX_USER_AGENT_LENGTH
 
 STATES = ("new", "pending", "confirmed", "unsubscribed")
 NUL, SURROGATE = "\x00", "\ud800"
@@ -32,7 +33,8 @@ def _answers(client, addresses, body_extra=None, environ=None):
     answers = {}
     for state, address in addresses.items():
         response = client.post(
-            "/api/v1/subscriptions", json={"email": address, "languages": ["en"], **(body_extra or {})},
+            "/api/v1/subscriptions",
+            json={"email": address, "languages": ["en"], **(body_extra or {})},
             environ_base=environ or {},
         )
         answers[state] = (response.status_code, response.get_data())
@@ -85,9 +87,16 @@ def test_the_form_cleans_its_page_field_too(client, addresses):
     token = CSRF_FIELD.search(client.get("/subscribe").get_data(as_text=True)).group(1)
     pages = set()
     for state in STATES:
-        response = client.post("/subscribe", data={
-            "email": addresses[state], "languages": ["en"], "csrf_token": token, "page": f"https://s.example/{NUL}x",
-        }, environ_base={"HTTP_USER_AGENT": f"agent{NUL}"})
+        response = client.post(
+            "/subscribe",
+            data={
+                "email": addresses[state],
+                "languages": ["en"],
+                "csrf_token": token,
+                "page": f"https://s.example/{NUL}x",
+            },
+            environ_base={"HTTP_USER_AGENT": f"agent{NUL}"},
+        )
         assert response.status_code in (200, 303)
         pages.add(response.status_code)
     assert len(pages) == 1

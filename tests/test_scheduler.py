@@ -1,17 +1,18 @@
 """The weekly scheduler with a frozen clock: builds last week's editions, sends unless in review mode,
 never twice, catches up a missed run within the grace time, and sends scheduled editions when due."""
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from sqlalchemy import func, select
 
-from newsletter.editions import scheduler
 from newsletter.core.extensions import db
+from newsletter.editions import scheduler
 from newsletter.models import Delivery, Edition
 from newsletter.models.content import SchedulerRun
 
@@ -64,7 +65,7 @@ def test_review_mode_builds_but_waits_for_an_editor(app, imported_samples, reade
 
 
 def test_a_second_scheduler_or_a_restart_creates_and_sends_nothing_twice(app, imported_samples, readers):
-    due = MONDAY_0900.astimezone(timezone.utc)
+    due = MONDAY_0900.astimezone(UTC)
     with time_machine.travel(datetime(2022, 1, 17, 9, 0, 5, tzinfo=MINSK), tick=False):
         scheduler.weekly_run(due)
         # a second process that never saw the first one's record finish: the unique keys decide
@@ -97,7 +98,9 @@ def test_missed_run_beyond_the_grace_time_is_skipped(app, imported_samples, read
 def test_scheduled_edition_is_sent_when_its_time_comes(app, built_week, readers):
     from newsletter.editions import schedule_edition
 
-    schedule_edition(built_week["ru"], datetime(2022, 1, 18, 10, 0, tzinfo=MINSK), now=datetime(2022, 1, 17, tzinfo=MINSK))
+    schedule_edition(
+        built_week["ru"], datetime(2022, 1, 18, 10, 0, tzinfo=MINSK), now=datetime(2022, 1, 17, tzinfo=MINSK)
+    )
     with time_machine.travel(datetime(2022, 1, 18, 9, 59, tzinfo=MINSK), tick=False):
         assert scheduler.send_due_scheduled() == 0
     with time_machine.travel(datetime(2022, 1, 18, 10, 0, 30, tzinfo=MINSK), tick=False):
@@ -132,7 +135,7 @@ def test_background_scheduler_fires_at_the_scheduled_time_and_starts_once(app, i
             scheduler.stop_background_scheduler()
     db.session.expire_all()
     run = db.session.scalar(select(SchedulerRun))
-    assert run is not None and run.due_at == MONDAY_0900.astimezone(timezone.utc)
+    assert run is not None and run.due_at == MONDAY_0900.astimezone(UTC)
     assert statuses() == {"be": "sending", "ru": "sending", "en": "sending"}
 
 
@@ -140,7 +143,7 @@ def test_background_scheduler_fires_at_the_scheduled_time_and_starts_once(app, i
 def test_three_schedulers_at_once_build_and_send_each_edition_once(app, imported_samples, readers):
     import threading
 
-    due = MONDAY_0900.astimezone(timezone.utc)
+    due = MONDAY_0900.astimezone(UTC)
     barrier, errors = threading.Barrier(3), []
 
     def run():
@@ -165,7 +168,7 @@ def test_three_schedulers_at_once_build_and_send_each_edition_once(app, imported
 
 
 def test_a_weekly_run_that_failed_midway_is_finished_by_the_periodic_check(app, imported_samples, readers):
-    due = MONDAY_0900.astimezone(timezone.utc)
+    due = MONDAY_0900.astimezone(UTC)
     db.session.add(SchedulerRun(due_at=due, week_start=MONDAY_0900.date().replace(day=10)))  # started, never finished
     db.session.commit()
     with time_machine.travel(datetime(2022, 1, 17, 9, 5, tzinfo=MINSK), tick=False):

@@ -1,15 +1,15 @@
 """One bad article never blocks a week: the scheduler sends the other languages and retries the failed one."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import time_machine
 from sqlalchemy import func, select
 
-from newsletter.editions import scheduler
-from newsletter.editions import build_week_report, schedule_edition
 from newsletter.core.extensions import db
+from newsletter.editions import build_week_report, schedule_edition, scheduler
 from newsletter.models import Article, Delivery, Edition
 from newsletter.models.content import SchedulerRunLanguage
 
@@ -25,8 +25,11 @@ def _poison_be() -> Article:
 
 
 def _deliveries() -> dict[str, int]:
-    rows = db.session.execute(select(Edition.language, func.count(Delivery.id))
-                              .join(Delivery, Delivery.edition_id == Edition.id).group_by(Edition.language)).all()
+    rows = db.session.execute(
+        select(Edition.language, func.count(Delivery.id))
+        .join(Delivery, Delivery.edition_id == Edition.id)
+        .group_by(Edition.language)
+    ).all()
     return dict(rows)
 
 
@@ -80,8 +83,7 @@ def test_the_api_and_cli_report_the_failed_language(client, runner, editor_heade
 
 def test_scheduled_sends_go_out_while_a_weekly_run_keeps_failing(app, built_week, make_subscriber):
     make_subscriber("ru@example.org", ["ru"])
-    schedule_edition(built_week["ru"], datetime(2022, 1, 17, 9, 0, tzinfo=MINSK),
-                     now=datetime(2022, 1, 16, tzinfo=timezone.utc))
+    schedule_edition(built_week["ru"], datetime(2022, 1, 17, 9, 0, tzinfo=MINSK), now=datetime(2022, 1, 16, tzinfo=UTC))
     _poison_be()
     with time_machine.travel(datetime(2022, 1, 17, 9, 0, 30, tzinfo=MINSK), tick=False):
         scheduler.periodic_check()

@@ -1,4 +1,5 @@
 """The signing key: generated once by exactly one of many racing processes, read as text, long enough."""
+
 from __future__ import annotations
 
 import subprocess
@@ -28,8 +29,13 @@ print(repr(_checked_secret_key(None, instance)))
 def test_processes_starting_together_all_hold_the_same_key(tmp_path):
     instance, go = tmp_path / "instance", tmp_path / "go"
     racers = [
-        subprocess.Popen([sys.executable, "-c", RACER, str(instance), str(go)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(instance), str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parent.parent,
+        )
         for _ in range(PROCESSES)
     ]
     time.sleep(2)  # let every racer import and wait at the line (no assertion depends on this timing)
@@ -68,7 +74,13 @@ def test_an_empty_key_file_left_by_an_old_race_stops_start_up(tmp_path):
 
 def test_the_command_line_says_so_in_one_line(tmp_path):
     env = {"NEWSLETTER_SECRET_KEY": "short", "NEWSLETTER_DATABASE_URL": "sqlite://", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([str(Path(sys.executable).parent / "newsletter"), "editions", "list"],
-                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "newsletter"), "editions", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert result.returncode != 0 and "NEWSLETTER_SECRET_KEY must be at least 32 bytes" in result.stderr
     assert "Traceback" not in result.stderr

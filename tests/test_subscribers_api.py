@@ -1,4 +1,5 @@
 """Editor API for subscribers: list, export, erase (by id and by address)."""
+
 from __future__ import annotations
 
 import csv
@@ -15,8 +16,12 @@ from newsletter.models.subscribers import PENDING, UNSUBSCRIBED
 
 @pytest.mark.parametrize(
     "method, path",
-    [("get", "/api/v1/subscribers"), ("get", "/api/v1/subscribers/export"), ("delete", "/api/v1/subscribers/1"),
-     ("post", "/api/v1/subscribers/erase")],
+    [
+        ("get", "/api/v1/subscribers"),
+        ("get", "/api/v1/subscribers/export"),
+        ("delete", "/api/v1/subscribers/1"),
+        ("post", "/api/v1/subscribers/erase"),
+    ],
 )
 def test_editor_token_is_required(client, add_subscriber, method, path):
     add_subscriber("a@example.org", ["en"])
@@ -38,8 +43,19 @@ def test_list_is_paged_and_filtered(client, editor_headers, add_subscriber):
     assert pending[0]["pending_languages"] == ["be"] and pending[0]["languages"] == []
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=x", "per_page=100000", "status=gone", "language=de",
-                                   "page=99999999999999999999", "page=%C2%B2", "per_page=99999999999999999999"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=0",
+        "page=x",
+        "per_page=100000",
+        "status=gone",
+        "language=de",
+        "page=99999999999999999999",
+        "page=%C2%B2",
+        "per_page=99999999999999999999",
+    ],
+)
 def test_list_rejects_bad_parameters(client, editor_headers, query):
     response = client.get(f"/api/v1/subscribers?{query}", headers=editor_headers)
     assert response.status_code == 422 and response.get_json()["errors"]
@@ -51,7 +67,9 @@ def test_export_is_csv(client, editor_headers, add_subscriber):
     response = client.get("/api/v1/subscribers/export", headers=editor_headers)
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
-    assert rows[0] == ["email", "languages", "confirmed_at"] and [row[:2] for row in rows[1:]] == [["a@example.org", "en|ru"]]
+    assert rows[0] == ["email", "languages", "confirmed_at"] and [row[:2] for row in rows[1:]] == [
+        ["a@example.org", "en|ru"]
+    ]
     everything = client.get("/api/v1/subscribers/export?all=1", headers=editor_headers).get_data(as_text=True)
     assert "b@example.org,,,unsubscribed" in everything
 

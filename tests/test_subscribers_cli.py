@@ -1,9 +1,10 @@
 """`newsletter subscribers import | export | purge-pending`."""
+
 from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import time_machine
 from fixtures.subscribers import snapshot
@@ -41,14 +42,20 @@ def test_import_keeps_good_rows_and_reports_bad_ones_by_line(runner, tmp_path):
     result = runner.invoke(args=["subscribers", "import", write(tmp_path, GOOD_AND_BAD)])
     assert result.exit_code == 0, result.output
     assert "3 added, 0 updated, 0 unchanged, 0 skipped, 5 rejected" in result.stdout
-    for line, reason in [(3, "email"), (5, "unknown language 'de'"), (6, "no languages"), (7, "confirmed_at"), (8, "columns")]:
+    for line, reason in [
+        (3, "email"),
+        (5, "unknown language 'de'"),
+        (6, "no languages"),
+        (7, "confirmed_at"),
+        (8, "columns"),
+    ]:
         assert f"line {line}: rejected: " in result.stderr and reason in result.stderr
     rows = subscribers()
     assert sorted(rows) == ["one@example.org", "seven@example.org", "two@example.org"]
     one = rows["one@example.org"]
     assert one.status == CONFIRMED and one.confirmed_languages == ["en", "ru"]
-    assert one.confirmed_at == datetime(2024, 3, 1, 9, 0, tzinfo=timezone.utc)
-    assert rows["seven@example.org"].confirmed_at == datetime(2024, 1, 1, tzinfo=timezone.utc)
+    assert one.confirmed_at == datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+    assert rows["seven@example.org"].confirmed_at == datetime(2024, 1, 1, tzinfo=UTC)
     consent = one.consents[0]
     assert consent.source == "import" and consent.source_page == "list.csv" and consent.confirmed_at == one.confirmed_at
 
@@ -121,7 +128,7 @@ def test_strict_import_fails_when_a_row_was_rejected(runner, tmp_path):
 
 
 def test_export_round_trips_through_import(runner, tmp_path, add_subscriber):
-    add_subscriber("a@example.org", ["ru", "en"], confirmed_at=datetime(2024, 5, 1, tzinfo=timezone.utc))
+    add_subscriber("a@example.org", ["ru", "en"], confirmed_at=datetime(2024, 5, 1, tzinfo=UTC))
     add_subscriber("b@example.org", ["be"], status=PENDING)
     add_subscriber("c@example.org", [], status=UNSUBSCRIBED)
     result = runner.invoke(args=["subscribers", "export"])
@@ -131,7 +138,10 @@ def test_export_round_trips_through_import(runner, tmp_path, add_subscriber):
         ["a@example.org", "en|ru", "2024-05-01T00:00:00+00:00"],
     ]
     everything = runner.invoke(args=["subscribers", "export", "--all"]).stdout
-    assert everything.splitlines()[0] == "email,languages,confirmed_at,status" and "c@example.org,,,unsubscribed" in everything
+    assert (
+        everything.splitlines()[0] == "email,languages,confirmed_at,status"
+        and "c@example.org,,,unsubscribed" in everything
+    )
     exported = write(tmp_path, everything, "all.csv")
     before = snapshot()
     result = runner.invoke(args=["subscribers", "import", exported])
@@ -142,12 +152,13 @@ def test_export_round_trips_through_import(runner, tmp_path, add_subscriber):
 def test_export_neutralises_spreadsheet_formulas_and_import_restores_them(runner, tmp_path, add_subscriber):
     risky = ["=cmd@example.org", "+sum@example.org", "-x@example.org", "'quote@example.org"]
     for address in risky:
-        add_subscriber(address, ["en"], confirmed_at=datetime(2024, 5, 1, tzinfo=timezone.utc))
-    add_subscriber("plain@example.org", ["en"], confirmed_at=datetime(2024, 5, 1, tzinfo=timezone.utc))
+        add_subscriber(address, ["en"], confirmed_at=datetime(2024, 5, 1, tzinfo=UTC))
+    add_subscriber("plain@example.org", ["en"], confirmed_at=datetime(2024, 5, 1, tzinfo=UTC))
     exported = runner.invoke(args=["subscribers", "export"]).stdout
     cells = [row[0] for row in csv.reader(io.StringIO(exported))][1:]
-    assert sorted(cells) == sorted(["'=cmd@example.org", "'+sum@example.org", "'-x@example.org",
-                                    "''quote@example.org", "plain@example.org"])
+    assert sorted(cells) == sorted(
+        ["'=cmd@example.org", "'+sum@example.org", "'-x@example.org", "''quote@example.org", "plain@example.org"]
+    )
     assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
     path = write(tmp_path, exported, "export.csv")
     before = snapshot()

@@ -1,4 +1,5 @@
 """Subscribing through the JSON API and the form: double opt-in, the same answer whatever the state, bad input."""
+
 from __future__ import annotations
 
 import re
@@ -10,11 +11,11 @@ import time_machine
 from fixtures.subscribers import CSRF_FIELD, confirm_path_in, parse_message, queued_messages, snapshot, text_part
 from sqlalchemy import bindparam, select, text
 
-from newsletter.subscribers import subscriptions
 from newsletter.core.extensions import db
 from newsletter.models import Consent, Delivery, Subscriber, utcnow
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 from newsletter.models.types import UTCDateTime
+from newsletter.subscribers import subscriptions
 
 ADDRESS = "reader@example.org"
 
@@ -89,7 +90,9 @@ def test_confirmed_subscriber_without_a_page_locale_gets_the_first_chosen_langua
     assert parse_message(message)["Subject"] == "Подтвердите подписку на Belarus Weekly"
 
 
-def test_confirmed_subscriber_asking_again_for_the_same_languages_only_gets_a_notice(client, subscribe_via_api, add_subscriber):
+def test_confirmed_subscriber_asking_again_for_the_same_languages_only_gets_a_notice(
+    client, subscribe_via_api, add_subscriber
+):
     add_subscriber(ADDRESS, ["en", "ru"])
     before = snapshot()
     assert subscribe_via_api(ADDRESS, ["ru"]).status_code == 202
@@ -193,17 +196,23 @@ def test_too_long_address_is_explained(client):
 @pytest.mark.parametrize(
     "data, content_type, status",
     [
-        pytest.param(b'{"email": "reader@example.org", "languages": ["en"]', "application/json", 400, id="malformed-json"),
+        pytest.param(
+            b'{"email": "reader@example.org", "languages": ["en"]', "application/json", 400, id="malformed-json"
+        ),
         pytest.param(b"\xff\xfe{}", "application/json", 400, id="not-utf8"),
         pytest.param(b"", "application/json", 400, id="empty-body"),
         pytest.param(b'["reader@example.org"]', "application/json", 422, id="not-an-object"),
         pytest.param(b"[" * 30000 + b"]" * 30000, "application/json", 400, id="deeply-nested"),
-        pytest.param(b"email=reader@example.org&languages=en", "application/x-www-form-urlencoded", 415, id="form-encoded"),
+        pytest.param(
+            b"email=reader@example.org&languages=en", "application/x-www-form-urlencoded", 415, id="form-encoded"
+        ),
         pytest.param(b'{"email": "reader@example.org", "languages": ["en"]}', "text/plain", 415, id="text-plain"),
     ],
 )
 def test_unreadable_bodies_are_a_clear_4xx(client, data, content_type, status):
-    response = client.post("/api/v1/subscriptions", data=data, content_type=content_type, headers={"Accept-Language": "ru"})
+    response = client.post(
+        "/api/v1/subscriptions", data=data, content_type=content_type, headers={"Accept-Language": "ru"}
+    )
     assert response.status_code == status
     assert response.get_json()["errors"]["body"]
     assert snapshot()["subscribers"] == []
@@ -214,7 +223,9 @@ def test_oversize_bodies_are_413(app, client, form_token):
     response = client.post("/api/v1/subscriptions", json={"email": ADDRESS, "languages": ["en"], "pad": padding})
     assert response.status_code == 413 and response.get_json()["error"]["code"] == 413
     token = form_token()
-    response = client.post("/subscribe", data={"csrf_token": token, "email": ADDRESS, "languages": "en", "pad": padding})
+    response = client.post(
+        "/subscribe", data={"csrf_token": token, "email": ADDRESS, "languages": "en", "pad": padding}
+    )
     assert response.status_code == 413
     assert snapshot()["subscribers"] == []
 
@@ -237,7 +248,8 @@ def test_form_page_follows_accept_language(client):
 def test_form_submission_confirms_in_the_page_language(client, form_token):
     token = form_token("/subscribe?lang=be")
     response = client.post(
-        "/subscribe?lang=be", data={"csrf_token": token, "email": ADDRESS, "languages": ["ru", "en"]},
+        "/subscribe?lang=be",
+        data={"csrf_token": token, "email": ADDRESS, "languages": ["ru", "en"]},
         headers={"Referer": "http://newsletter.test/subscribe?lang=be"},
     )
     assert response.status_code == 303 and response.headers["Location"] == "/subscribe/sent?lang=be"
@@ -297,9 +309,8 @@ def test_honeypot_silently_drops_bots(client, form_token):
 
 def test_rejected_request_raises_with_every_field(app):
     origin = subscriptions.RequestOrigin("api")
-    with pytest.raises(subscriptions.InvalidSubscription) as raised:
-        with app.test_request_context():
-            subscriptions.build_request("x", [], None, origin)
+    with pytest.raises(subscriptions.InvalidSubscription) as raised, app.test_request_context():
+        subscriptions.build_request("x", [], None, origin)
     assert set(raised.value.errors) == {"email", "languages"}
 
 

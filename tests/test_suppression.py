@@ -1,22 +1,27 @@
 """The suppression list: CLI and API, entries with cause and delivery, erased people kept only as a keyed hash."""
+
 from __future__ import annotations
 
 import json
 
-from newsletter.subscribers import suppression
-from newsletter.delivery import ledger
-from newsletter.core.extensions import db
-from newsletter.models import Subscriber, SubscriberLanguage, Suppression, utcnow
 from fixtures.delivery import add_edition, add_subscribers
+
+from newsletter.core.extensions import db
+from newsletter.delivery import ledger
+from newsletter.models import Subscriber, SubscriberLanguage, Suppression, utcnow
+from newsletter.subscribers import suppression
 
 
 def test_cli_add_list_remove(runner, app):
-    assert runner.invoke(args=["suppression", "add", "Someone@Example.NET", "--reason", "asked by phone"]).output \
+    assert (
+        runner.invoke(args=["suppression", "add", "Someone@Example.NET", "--reason", "asked by phone"]).output
         == "added\n"
+    )
     assert runner.invoke(args=["suppression", "add", "Someone@example.net"]).output == "already suppressed\n"
     listed = json.loads(runner.invoke(args=["suppression", "list", "--json"]).output)
     assert [(row["email"], row["cause"], row["reason"]) for row in listed] == [
-        ("someone@example.net", "manual", "asked by phone")]
+        ("someone@example.net", "manual", "asked by phone")
+    ]
     assert "someone@example.net\tmanual" in runner.invoke(args=["suppression", "list"]).output
     assert runner.invoke(args=["suppression", "remove", "Someone@example.net"]).output == "removed\n"
     assert suppression.entries() == []
@@ -39,26 +44,34 @@ def test_api_lists_adds_and_removes_behind_the_editor_token(client, editor_heade
     assert [row["email"] for row in listed] == ["a@example.net"]
     bad = client.post("/api/v1/suppressions", json={"email": "nope"}, headers=editor_headers)
     assert bad.status_code == 422 and "email" in bad.json["error"]["fields"]
-    assert client.post("/api/v1/suppressions/remove", json={"email": "a@example.net"},
-                       headers=editor_headers).status_code == 204
+    assert (
+        client.post("/api/v1/suppressions/remove", json={"email": "a@example.net"}, headers=editor_headers).status_code
+        == 204
+    )
     gone = client.post("/api/v1/suppressions/remove", json={"email": "a@example.net"}, headers=editor_headers)
     assert gone.status_code == 404
 
 
-def test_erasure_keeps_only_a_keyed_hash_which_still_recognises_the_address(client, editor_headers, app,
-                                                                            subscribe_via_api):
+def test_erasure_keeps_only_a_keyed_hash_which_still_recognises_the_address(
+    client, editor_headers, app, subscribe_via_api
+):
     [subscriber_id] = add_subscribers(1)
     suppression.add("reader0@example.net", "complained", app.config["SECRET_KEY"])
     assert client.delete(f"/api/v1/subscribers/{subscriber_id}", headers=editor_headers).status_code == 204
     [entry] = db.session.scalars(db.select(Suppression)).all()
-    assert entry.email is None and entry.email_hash == suppression.address_hash("reader0@example.net", app.config["SECRET_KEY"])
+    assert entry.email is None and entry.email_hash == suppression.address_hash(
+        "reader0@example.net", app.config["SECRET_KEY"]
+    )
     assert "reader0" not in json.dumps(suppression.entry_json(entry))
     assert suppression.is_suppressed("reader0@example.net", app.config["SECRET_KEY"])
 
     assert subscribe_via_api("reader0@example.net").status_code == 202  # the same address subscribes anew
     assert db.session.scalar(db.select(Suppression.email)) == "reader0@example.net"
-    db.session.execute(db.update(Subscriber).where(Subscriber.email == "reader0@example.net")
-                       .values(status="confirmed", confirmed_at=utcnow()))
+    db.session.execute(
+        db.update(Subscriber)
+        .where(Subscriber.email == "reader0@example.net")
+        .values(status="confirmed", confirmed_at=utcnow())
+    )
     db.session.execute(db.update(SubscriberLanguage).values(confirmed_at=utcnow()))
     db.session.commit()
     edition = add_edition()

@@ -1,4 +1,5 @@
 """Signed links: one purpose each, confirm links once and for a limited time, never acting on someone else."""
+
 from __future__ import annotations
 
 import hashlib

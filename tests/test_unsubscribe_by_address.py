@@ -1,4 +1,5 @@
 """A broken or expired unsubscribe link offers "unsubscribe by address": one email, the same answer for all."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Unsubscribing by email: mailto: List-Unsubscribe requests read from a maildir or an mbox file."""
+
 from __future__ import annotations
 
 import logging
@@ -49,8 +50,11 @@ def test_maildir_requests_unsubscribe_once_and_are_moved_out_of_new(app, runner,
     assert result.exit_code == 0, result.output
     assert "2 unsubscribed, 0 already unsubscribed, 2 without a valid token" in result.stdout
     assert result.stderr.count("no valid unsubscribe token; ignored") == 2
-    assert statuses() == {"subject@example.org": UNSUBSCRIBED, "body@example.org": UNSUBSCRIBED,
-                          "stays@example.org": CONFIRMED}
+    assert statuses() == {
+        "subject@example.org": UNSUBSCRIBED,
+        "body@example.org": UNSUBSCRIBED,
+        "stays@example.org": CONFIRMED,
+    }
     assert "@" not in caplog.text and "@" not in result.output
     assert not list((tmp_path / "Maildir" / "new").iterdir())
     assert len(list((tmp_path / "Maildir" / "cur").iterdir())) == 4

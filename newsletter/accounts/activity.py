@@ -4,6 +4,7 @@ Callers record after the service succeeded: the console views name the signed-in
 after-request hook (`newsletter.api.audit`) the token's editor, the CLI wrapper (`newsletter.cli.audit`)
 the operating-system user. No subscriber's address is ever written here (only ids), as in the logs.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -72,8 +73,12 @@ def record(actor: Actor, action: str, subject: str = "", detail: str = "") -> Ac
     if action not in ACTIONS:
         raise ValueError(f"unknown activity {action!r}")
     entry = ActivityEntry(
-        editor_id=actor.editor_id, actor=actor.name[:200], channel=actor.channel,
-        action=action, subject=subject[:300], detail=detail[:2000],
+        editor_id=actor.editor_id,
+        actor=actor.name[:200],
+        channel=actor.channel,
+        action=action,
+        subject=subject[:300],
+        detail=detail[:2000],
     )
     db.session.add(entry)
     db.session.commit()

@@ -1,4 +1,5 @@
 """Editors: their API tokens (shown once, only a sha256 hash kept), roles and the e-mail they sign in with."""
+
 from __future__ import annotations
 
 import hashlib

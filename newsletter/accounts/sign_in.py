@@ -3,6 +3,7 @@
 Every failure raises SignInRefused with the same message whether the account exists or not, and an
 unknown account still costs one Argon2 verification, so neither the answer nor its timing tells.
 """
+
 from __future__ import annotations
 
 import hashlib

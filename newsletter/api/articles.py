@@ -1,16 +1,17 @@
 """Editor API: articles (list, add, show, update, delete)."""
+
 from __future__ import annotations
 
 from flask import abort, jsonify, request
 
-from newsletter.content import articles as service
-from newsletter.core.config import LANGUAGES
-from newsletter.core.extensions import db
-from newsletter.models import Article
 from newsletter.api import api
 from newsletter.api.auth import require_editor
 from newsletter.api.requests import choice_arg, json_body
 from newsletter.api.responses import error_response, or_404
+from newsletter.content import articles as service
+from newsletter.core.config import LANGUAGES
+from newsletter.core.extensions import db
+from newsletter.models import Article
 
 
 def article_json(article: Article) -> dict:

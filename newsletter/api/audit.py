@@ -3,6 +3,7 @@
 An endpoint missing here is simply not logged; one that issue branches add (PATCH, unschedule,
 reopen…) gets a line in ENDPOINT_ACTIONS.
 """
+
 from __future__ import annotations
 
 from flask import Response, g, request

@@ -1,4 +1,5 @@
 """Bearer-token authentication for the editor API."""
+
 from __future__ import annotations
 
 from functools import wraps

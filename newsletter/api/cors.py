@@ -5,6 +5,7 @@ from one of them is answered with what the snippet in the README sends (JSON, Ac
 origin gets no CORS headers, so browsers keep its pages from reading the answer. No credentials: the
 endpoint uses no cookie.
 """
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit

@@ -2,6 +2,7 @@
 
 Domain errors (EditionConflict -> 409, EditionInvalid -> 422, BuildFailed -> 422) are mapped once in errors.py.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -9,19 +10,19 @@ from datetime import timedelta
 from flask import Response, current_app, jsonify, request
 
 from newsletter import editions as service
-from newsletter.core.addresses import InvalidAddress, normalise_address
-from newsletter.core.config import LANGUAGES
-from newsletter.delivery import ledger
-from newsletter.delivery.transport import DeliveryError
-from newsletter.editions.rendering import clip_warning
-from newsletter.editions.editorial import editorial_json
-from newsletter.models import Edition
-from newsletter.models.content import EditionStatus
-from newsletter.content.weeks import BadWeek, parse_week
 from newsletter.api import api
 from newsletter.api.auth import require_editor
 from newsletter.api.requests import choice_arg, json_body
 from newsletter.api.responses import error_response, or_404
+from newsletter.content.weeks import BadWeek, parse_week
+from newsletter.core.addresses import InvalidAddress, normalise_address
+from newsletter.core.config import LANGUAGES
+from newsletter.delivery import ledger
+from newsletter.delivery.transport import DeliveryError
+from newsletter.editions.editorial import editorial_json
+from newsletter.editions.rendering import clip_warning
+from newsletter.models import Edition
+from newsletter.models.content import EditionStatus
 
 MAX_TEST_RECIPIENTS = 10
 
@@ -89,8 +90,13 @@ def build_editions():
         return error_response(422, "The request is not valid.", errors)
     built = service.build_week_report(week_start, languages)
     failures = {language: str(failure) for language, failure in built.failures.items()}
-    return jsonify({"week_start": week_start.isoformat(), "editions": [edition_json(e) for e in built.editions],
-                    "failures": failures}), 200
+    return jsonify(
+        {
+            "week_start": week_start.isoformat(),
+            "editions": [edition_json(e) for e in built.editions],
+            "failures": failures,
+        }
+    ), 200
 
 
 @api.get("/editions/<int:edition_id>")

@@ -3,14 +3,15 @@
 Views raise or let through domain exceptions; none of them holds a try/except for a 409 or a 422. Under
 /api/ the answer is the API's JSON error; elsewhere (the editors' console) the site's error page.
 """
+
 from __future__ import annotations
 
 from flask import Flask, render_template, request
 
+from newsletter.api.responses import error_response
+from newsletter.content.sections import SectionsInvalid
 from newsletter.editions import BuildFailed, EditionInvalid
 from newsletter.models.lifecycle import EditionConflict
-from newsletter.content.sections import SectionsInvalid
-from newsletter.api.responses import error_response
 
 
 def _answer(code: int, message: str, fields: dict | None = None):

@@ -1,4 +1,5 @@
 """Reading request bodies for every /api/v1 endpoint: one JSON reader, safe against any input."""
+
 from __future__ import annotations
 
 import json
@@ -7,9 +8,9 @@ from collections.abc import Sequence
 from flask import abort, request
 from flask_babel import gettext as _
 
+from newsletter.api.responses import error_response
 from newsletter.core.characters import first_forbidden
 from newsletter.core.request_text import first_unusable_text
-from newsletter.api.responses import error_response
 
 NOT_JSON = "not-json"
 MALFORMED = "malformed"

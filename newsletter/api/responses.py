@@ -1,4 +1,5 @@
 """JSON error responses shared by every API module and the app's error handler."""
+
 from __future__ import annotations
 
 from typing import TypeVar

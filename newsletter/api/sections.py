@@ -1,13 +1,14 @@
 """Editor API: the topic sections (their order and per-language names). A bad list is a 422 (errors.py)."""
+
 from __future__ import annotations
 
 from flask import jsonify
 
-from newsletter.content import sections as service
 from newsletter.api import api
 from newsletter.api.auth import require_editor
 from newsletter.api.requests import json_body
 from newsletter.api.responses import error_response
+from newsletter.content import sections as service
 
 
 @api.get("/sections")

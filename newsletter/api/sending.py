@@ -2,23 +2,31 @@
 
 A state that does not allow the action is a 409 from the app's one error handler (api/errors.py).
 """
+
 from __future__ import annotations
 
 from flask import jsonify, request
 
 from newsletter import editions as service
-from newsletter.delivery import ledger
 from newsletter.api import api
 from newsletter.api.auth import require_editor
 from newsletter.api.requests import json_body
 from newsletter.api.responses import error_response, or_404
+from newsletter.delivery import ledger
 
 
 def _control(edition_id: int, action, **extra):
     edition = or_404(service.get_edition(edition_id), "No such edition.")
     status = action(edition)
-    return jsonify({"id": edition_id, "status": status, "paused_reason": edition.paused_reason,
-                    "counts": ledger.edition_counts(edition_id), **extra})
+    return jsonify(
+        {
+            "id": edition_id,
+            "status": status,
+            "paused_reason": edition.paused_reason,
+            "counts": ledger.edition_counts(edition_id),
+            **extra,
+        }
+    )
 
 
 @api.post("/editions/<int:edition_id>/pause")

@@ -1,4 +1,5 @@
 """Editor API for subscribers: a paged list, a CSV export, and erasure on request."""
+
 from __future__ import annotations
 
 import io
@@ -7,15 +8,15 @@ from flask import Response, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from newsletter.subscribers import import_export as subscriber_io
-from newsletter.core.config import LANGUAGES
-from newsletter.core.extensions import db
-from newsletter.models import Subscriber, SubscriberLanguage
-from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 from newsletter.api import api
 from newsletter.api.auth import require_editor
 from newsletter.api.requests import json_body
 from newsletter.api.responses import or_404
+from newsletter.core.config import LANGUAGES
+from newsletter.core.extensions import db
+from newsletter.models import Subscriber, SubscriberLanguage
+from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
+from newsletter.subscribers import import_export as subscriber_io
 
 MAX_PER_PAGE = 500
 MAX_PAGE = 1_000_000

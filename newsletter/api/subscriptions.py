@@ -1,14 +1,15 @@
 """`POST /api/v1/subscriptions`: the JSON face of the double opt-in."""
+
 from __future__ import annotations
 
 from flask import jsonify, request
 from flask_babel import gettext as _
 
+from newsletter.api import api
+from newsletter.api.requests import NOT_JSON, UnreadableBody, read_json
 from newsletter.core import rate_limits
 from newsletter.subscribers import subscriptions
 from newsletter.subscribers.consent import API, RequestOrigin
-from newsletter.api import api
-from newsletter.api.requests import NOT_JSON, UnreadableBody, read_json
 
 
 def _errors(status: int, errors: dict):

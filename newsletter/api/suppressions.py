@@ -1,15 +1,16 @@
 """Editor API for the suppression list: list, add, remove (addresses travel in JSON bodies, never in URLs)."""
+
 from __future__ import annotations
 
 from flask import current_app, jsonify
 from flask_babel import gettext as _
 
-from newsletter.subscribers import suppression
-from newsletter.core.addresses import InvalidAddress
 from newsletter.api import api
 from newsletter.api.auth import require_editor
 from newsletter.api.requests import json_body
 from newsletter.api.responses import error_response
+from newsletter.core.addresses import InvalidAddress
+from newsletter.subscribers import suppression
 
 
 def _address_in_body() -> object:
@@ -39,8 +40,9 @@ def add_suppression():
     """`{"email": …, "reason": …}` → 201 when added, 200 when it was listed already."""
     body = json_body()
     reason = body.get("reason") if isinstance(body, dict) else None
-    added = suppression.add(_address_in_body(), reason if isinstance(reason, str) else "",
-                            current_app.config["SECRET_KEY"])
+    added = suppression.add(
+        _address_in_body(), reason if isinstance(reason, str) else "", current_app.config["SECRET_KEY"]
+    )
     return jsonify({"added": added}), 201 if added else 200
 
 

@@ -3,15 +3,16 @@
 Each message is handled exactly once: `mail_folders` moves a maildir's handled messages to cur/ and empties
 an mbox of them, and a report seen before is recognised by its digest anyway.
 """
+
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from newsletter.bounces import parsing, rules
 from newsletter.core import mail_folders
 from newsletter.core.mail_folders import NotAMailbox
-from newsletter.bounces import parsing, rules
 
 __all__ = ["NotAMailbox", "IntakeReport", "process_maildir", "process_mbox", "take"]
 
@@ -24,8 +25,14 @@ class IntakeReport:
     kept: list[Path] = field(default_factory=list)
 
 
-def take(raw: bytes, settings: rules.BounceRules, *, source: str, envelope: tuple[str, ...] = (),
-         report: IntakeReport | None = None) -> rules.Outcome:
+def take(
+    raw: bytes,
+    settings: rules.BounceRules,
+    *,
+    source: str,
+    envelope: tuple[str, ...] = (),
+    report: IntakeReport | None = None,
+) -> rules.Outcome:
     """Parse, record and apply one report; keep it on disk when it was not applied."""
     parsed = parsing.parse(raw)
     outcome = rules.handle(parsed, settings, source=source, envelope=envelope)

@@ -2,6 +2,7 @@
 
 Both carry an HMAC tag under the secret key, so a forged or mistyped address or Message-ID names nothing.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -10,13 +11,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from newsletter.delivery.compose import keyed_tag
-from newsletter.delivery.verp import delivery_id_from_bounce
 from newsletter.core.addresses import InvalidAddress
 from newsletter.core.extensions import db
+from newsletter.delivery.compose import keyed_tag
+from newsletter.delivery.verp import delivery_id_from_bounce
+from newsletter.models import Delivery, Subscriber
 from newsletter.models.delivery import DeliveryStatus
 from newsletter.subscribers.suppression import suppression_address
-from newsletter.models import Delivery, Subscriber
 
 DIGEST_MESSAGE_ID = re.compile(r"^<?edition\.([0-9]{1,19})\.([0-9]{1,19})\.([0-9a-f]{16})@[^>]+>?$", re.IGNORECASE)
 TRANSACTIONAL_MESSAGE_ID = re.compile(r"^<?delivery\.([0-9]{1,19})\.([0-9a-f]{16})@[^>]+>?$", re.IGNORECASE)
@@ -48,9 +49,11 @@ def _tag_matches(secret: str, text: str, tag: str) -> bool:
 def _delivery_for_message_id(message_id: str, secret: str) -> Delivery | None:
     digest = DIGEST_MESSAGE_ID.match(message_id.strip())
     if digest and _tag_matches(secret, f"{digest.group(1)}:{digest.group(2)}", digest.group(3)):
-        return db.session.scalar(select(Delivery).where(
-            Delivery.edition_id == int(digest.group(1)), Delivery.subscriber_id == int(digest.group(2))
-        ))
+        return db.session.scalar(
+            select(Delivery).where(
+                Delivery.edition_id == int(digest.group(1)), Delivery.subscriber_id == int(digest.group(2))
+            )
+        )
     transactional = TRANSACTIONAL_MESSAGE_ID.match(message_id.strip())
     if transactional and _tag_matches(secret, f"delivery:{transactional.group(1)}", transactional.group(2)):
         return db.session.get(Delivery, int(transactional.group(1)))
@@ -64,14 +67,17 @@ def _latest_delivery_to(recipient: str) -> Delivery | None:
     except InvalidAddress:
         return None
     return db.session.scalar(
-        select(Delivery).join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        select(Delivery)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Subscriber.email == address, Delivery.status == DeliveryStatus.SENT)
-        .order_by(Delivery.sent_at.desc(), Delivery.id.desc()).limit(1)
+        .order_by(Delivery.sent_at.desc(), Delivery.id.desc())
+        .limit(1)
     )
 
 
-def find_target(addresses, message_id: str | None, secret: str,
-                recipient: str | None = None) -> tuple[Target | None, int | None]:
+def find_target(
+    addresses, message_id: str | None, secret: str, recipient: str | None = None
+) -> tuple[Target | None, int | None]:
     """The delivery named by the VERP address, else the Message-ID, else (providers only) the recipient.
 
     Returns (target, claimed id): a genuine VERP id whose delivery is gone gives (None, that id).

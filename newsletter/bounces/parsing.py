@@ -4,6 +4,7 @@ Pure functions of the message bytes. flufl.bounce (Mailman's detector) finds fai
 common non-standard formats and tells temporary from permanent; the status code and diagnostic come from
 the DSN fields where there are any, else from the text.
 """
+
 from __future__ import annotations
 
 import email
@@ -87,8 +88,9 @@ def _original(message: Message) -> Message | None:
         if content_type == "message/rfc822" and part.is_multipart():
             return part.get_payload(0)
         if content_type in ("text/rfc822-headers", "message/rfc822-headers"):
-            return email.message_from_string(part.get_payload(decode=True).decode("utf-8", "replace"),
-                                             policy=policy.compat32)
+            return email.message_from_string(
+                part.get_payload(decode=True).decode("utf-8", "replace"), policy=policy.compat32
+            )
     return None
 
 
@@ -102,8 +104,14 @@ def _with_original(message: Message, key: str, kind: BounceKind, **values) -> Re
     else:  # a plain-text notice quoting the original below its own text
         quoted = QUOTED_MESSAGE_ID.search(_text_of(message))
         message_id = quoted.group(1) if quoted else None
-    return Report(kind, key, original_message_id=message_id, addresses=tuple(addresses),
-                  has_original=original is not None, **values)
+    return Report(
+        kind,
+        key,
+        original_message_id=message_id,
+        addresses=tuple(addresses),
+        has_original=original is not None,
+        **values,
+    )
 
 
 def _complaint(message: Message, key: str) -> Report | None:
@@ -141,8 +149,13 @@ def _dsn(message: Message, key: str) -> Report | None:
             else:
                 status = ".".join(status_match.groups())
             diagnostic = " ".join(str(block.get("Diagnostic-Code", "")).split()) or None
-            return _with_original(message, key, kind_of_status(status), status=status,
-                                  diagnostic=diagnostic[:DIAGNOSTIC_LENGTH] if diagnostic else None)
+            return _with_original(
+                message,
+                key,
+                kind_of_status(status),
+                status=status,
+                diagnostic=diagnostic[:DIAGNOSTIC_LENGTH] if diagnostic else None,
+            )
     return None
 
 

@@ -4,6 +4,7 @@ It accepts mail only for genuine VERP addresses (`bounces+<id>-<mac>@…`, the M
 to anything else, refuses messages over NEWSLETTER_BOUNCE_MAX_BYTES (552, aiosmtpd's size limit), and
 answers 451 when the report cannot be recorded now, so the sending server tries again later.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,9 +14,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from flask import Flask
 
-from newsletter.delivery.verp import delivery_id_from_bounce
 from newsletter.bounces import rules
 from newsletter.bounces.mailboxes import take
+from newsletter.delivery.verp import delivery_id_from_bounce
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,9 @@ class BounceHandler:
     async def handle_DATA(self, server, session, envelope):
         loop = asyncio.get_running_loop()
         try:
-            outcome = await loop.run_in_executor(None, self._record, envelope.original_content,
-                                                 tuple(envelope.rcpt_tos))
+            outcome = await loop.run_in_executor(
+                None, self._record, envelope.original_content, tuple(envelope.rcpt_tos)
+            )
         except Exception as error:  # the database or disk failed: the sender keeps the report and retries
             log.error("bounce report not recorded (%s); answered 451", type(error).__name__)
             return "451 4.3.0 cannot record the report now; try again later"
@@ -60,12 +62,18 @@ class BounceController(Controller):
         super().__init__(handler, hostname=host, port=port)
 
     def factory(self):
-        return SMTP(self.handler, data_size_limit=self.max_bytes, decode_data=False, hostname="bounces",
-                    ident="newsletter bounces")
+        return SMTP(
+            self.handler,
+            data_size_limit=self.max_bytes,
+            decode_data=False,
+            hostname="bounces",
+            ident="newsletter bounces",
+        )
 
 
 def make_server(app: Flask, host: str, port: int) -> BounceController:
     """A bounce server bound to host:port (not started)."""
     settings = rules.BounceRules.from_config(app.config)
-    return BounceController(BounceHandler(app, settings), host=host, port=port,
-                            max_bytes=int(app.config["BOUNCE_MAX_BYTES"]))
+    return BounceController(
+        BounceHandler(app, settings), host=host, port=port, max_bytes=int(app.config["BOUNCE_MAX_BYTES"])
+    )

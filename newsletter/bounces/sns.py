@@ -3,6 +3,7 @@
 The signing certificate is fetched only from a URL matching NEWSLETTER_SNS_CERT_URL_PATTERN (by default
 `https://sns.<region>.amazonaws.com/…`), so a forged message cannot point at a key of its own.
 """
+
 from __future__ import annotations
 
 import base64

@@ -5,6 +5,7 @@
 - `generic`: `{"events": [{"id", "type": "hard|soft|complaint", "return_path", "message_id", "status",
   "diagnostic"}]}` (or one such object), behind a bearer token; see the README.
 """
+
 from __future__ import annotations
 
 import base64
@@ -15,13 +16,17 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from newsletter.models import BounceKind
 from newsletter.bounces import sns
 from newsletter.bounces.parsing import Report, kind_of_status, valid_status
+from newsletter.models import BounceKind
 
 POSTMARK_KINDS = {
-    "HardBounce": BounceKind.HARD, "BadEmailAddress": BounceKind.HARD, "ManuallyDeactivated": BounceKind.HARD,
-    "SoftBounce": BounceKind.SOFT, "Transient": BounceKind.SOFT, "DnsError": BounceKind.SOFT,
+    "HardBounce": BounceKind.HARD,
+    "BadEmailAddress": BounceKind.HARD,
+    "ManuallyDeactivated": BounceKind.HARD,
+    "SoftBounce": BounceKind.SOFT,
+    "Transient": BounceKind.SOFT,
+    "DnsError": BounceKind.SOFT,
     "SpamComplaint": BounceKind.COMPLAINT,
 }
 GENERIC_KINDS = {"hard": BounceKind.HARD, "soft": BounceKind.SOFT, "complaint": BounceKind.COMPLAINT}
@@ -83,8 +88,11 @@ def ses_reports(body: bytes, headers, settings: WebhookSettings) -> list[Report]
     if envelope.get("Type") != "Notification":
         return []
     notification = _json(str(envelope.get("Message", "")).encode("utf-8"))
-    return list(_ses_notification(notification, str(envelope.get("MessageId", "")))) if isinstance(
-        notification, dict) else []
+    return (
+        list(_ses_notification(notification, str(envelope.get("MessageId", ""))))
+        if isinstance(notification, dict)
+        else []
+    )
 
 
 def _ses_message_id(mail: dict) -> str | None:
@@ -106,12 +114,18 @@ def _ses_notification(notification: dict, sns_id: str) -> Iterator[Report]:
         bounce = notification["bounce"]
         for recipient in bounce.get("bouncedRecipients") or []:
             status = valid_status(recipient.get("status")) or (
-                "5.0.0" if bounce.get("bounceType") == "Permanent" else "4.0.0")
+                "5.0.0" if bounce.get("bounceType") == "Permanent" else "4.0.0"
+            )
             kind = kind_of_status(status)
             if bounce.get("bounceType") == "Transient" or bounce.get("bounceSubType") == "MailboxFull":
                 kind = BounceKind.SOFT
-            yield Report(kind, _key("ses", sns_id, recipient.get("emailAddress")), status=status,
-                         diagnostic=str(recipient.get("diagnosticCode") or "")[:1000] or None, **common)
+            yield Report(
+                kind,
+                _key("ses", sns_id, recipient.get("emailAddress")),
+                status=status,
+                diagnostic=str(recipient.get("diagnosticCode") or "")[:1000] or None,
+                **common,
+            )
     elif kind_name == "Complaint" and isinstance(notification.get("complaint"), dict):
         complaint = notification["complaint"]
         feedback = str(complaint.get("complaintFeedbackType") or "abuse")
@@ -135,9 +149,15 @@ def postmark_reports(body: bytes, headers, settings: WebhookSettings) -> list[Re
     details = str(event.get("Details") or event.get("Description") or "")[:1000] or None
     status = "5.0.0" if kind == BounceKind.HARD else "4.0.0" if kind == BounceKind.SOFT else None
     email_address = event.get("Email")
-    return [Report(kind, _key("postmark", event.get("ID"), event.get("RecordType"), email_address),
-                   status=status, diagnostic=details,
-                   recipient=email_address if isinstance(email_address, str) else None)]
+    return [
+        Report(
+            kind,
+            _key("postmark", event.get("ID"), event.get("RecordType"), email_address),
+            status=status,
+            diagnostic=details,
+            recipient=email_address if isinstance(email_address, str) else None,
+        )
+    ]
 
 
 def generic_reports(body: bytes, headers, settings: WebhookSettings) -> list[Report]:
@@ -149,23 +169,33 @@ def generic_reports(body: bytes, headers, settings: WebhookSettings) -> list[Rep
     payload = _json(body)
     events = payload.get("events") if isinstance(payload, dict) and "events" in payload else [payload]
     if not isinstance(events, list) or not all(isinstance(event, dict) for event in events):
-        raise WebhookRejected(400, "expected {\"events\": [ … ]} or one event object")
+        raise WebhookRejected(400, 'expected {"events": [ … ]} or one event object')
     reports = []
     for number, event in enumerate(events):
         kind = GENERIC_KINDS.get(str(event.get("type")))
         if kind is None:
             raise WebhookRejected(422, f"event {number}: type must be hard, soft or complaint")
-        text = {name: event.get(name) if isinstance(event.get(name), str) else None
-                for name in ("return_path", "message_id", "status", "diagnostic")}
-        reports.append(Report(kind, _key("generic", event.get("id") or event), status=valid_status(text["status"]),
-                              diagnostic=(text["diagnostic"] or "")[:1000] or None,
-                              original_message_id=text["message_id"],
-                              addresses=(text["return_path"],) if text["return_path"] else ()))
+        text = {
+            name: event.get(name) if isinstance(event.get(name), str) else None
+            for name in ("return_path", "message_id", "status", "diagnostic")
+        }
+        reports.append(
+            Report(
+                kind,
+                _key("generic", event.get("id") or event),
+                status=valid_status(text["status"]),
+                diagnostic=(text["diagnostic"] or "")[:1000] or None,
+                original_message_id=text["message_id"],
+                addresses=(text["return_path"],) if text["return_path"] else (),
+            )
+        )
     return reports
 
 
 PROVIDERS: dict[str, Callable[[bytes, object, WebhookSettings], list[Report]]] = {
-    "ses": ses_reports, "postmark": postmark_reports, "generic": generic_reports,
+    "ses": ses_reports,
+    "postmark": postmark_reports,
+    "generic": generic_reports,
 }
 
 

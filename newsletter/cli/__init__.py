@@ -1,4 +1,5 @@
 """The `newsletter` command: a Flask CLI group with one Click group per domain."""
+
 from __future__ import annotations
 
 from flask import Flask
@@ -6,7 +7,19 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Attach each domain's command group to the app's CLI, in the order of the flow."""
-    from newsletter.cli import articles, bounces, delivery, editions, editors, scheduler, sections, sending, serve, subscribers, suppression
+    from newsletter.cli import (
+        articles,
+        bounces,
+        delivery,
+        editions,
+        editors,
+        scheduler,
+        sections,
+        sending,
+        serve,
+        subscribers,
+        suppression,
+    )
 
     app.cli.add_command(subscribers.subscribers_group)
     app.cli.add_command(editors.editors_group)
@@ -21,6 +34,14 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(suppression.suppression_group)
     from newsletter.cli.audit import audit_commands
 
-    audit_commands([subscribers.subscribers_group, editors.editors_group, articles.articles_group,
-                    editions.editions_group, sending.sending_group, sections.sections_group,
-                    suppression.suppression_group])
+    audit_commands(
+        [
+            subscribers.subscribers_group,
+            editors.editors_group,
+            articles.articles_group,
+            editions.editions_group,
+            sending.sending_group,
+            sections.sections_group,
+            suppression.suppression_group,
+        ]
+    )

@@ -1,4 +1,5 @@
 """`newsletter articles`: import a file, fetch the site's feeds, list."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,7 +35,9 @@ def fetch_command(language: tuple[str, ...]) -> None:
     """Fetch new articles from NEWSLETTER_FEED_BE/RU/EN (bad entries are skipped and reported)."""
     reports = feeds.fetch_configured(list(language) or None)
     if not reports:
-        raise click.ClickException("no feed configured (set NEWSLETTER_FEED_BE, NEWSLETTER_FEED_RU, NEWSLETTER_FEED_EN)")
+        raise click.ClickException(
+            "no feed configured (set NEWSLETTER_FEED_BE, NEWSLETTER_FEED_RU, NEWSLETTER_FEED_EN)"
+        )
     failed = False
     for report in reports:
         click.echo(report.describe())

@@ -2,6 +2,7 @@
 
 The actor is the operating-system user who ran the command; the subject is the command's id argument.
 """
+
 from __future__ import annotations
 
 import functools

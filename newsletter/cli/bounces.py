@@ -1,4 +1,5 @@
 """`newsletter bounces serve | process`: bounce and complaint intake by SMTP or from a mailbox."""
+
 from __future__ import annotations
 
 import signal
@@ -35,7 +36,9 @@ def serve_command(host: str, port: int) -> None:
     try:
         server.start()
     except (OSError, RuntimeError) as error:
-        raise click.ClickException(_("cannot listen on %(address)s: %(error)s", address=f"{host}:{port}", error=error)) from None
+        raise click.ClickException(
+            _("cannot listen on %(address)s: %(error)s", address=f"{host}:{port}", error=error)
+        ) from None
     click.echo(_("Bounce server listening on %(address)s (Ctrl-C to stop)", address=f"{host}:{server.port}"), err=True)
     try:
         stop.wait()
@@ -55,9 +58,18 @@ def process_command(maildir: Path | None, mbox: Path | None) -> None:
     except mailboxes.NotAMailbox as error:
         raise click.ClickException(str(error)) from error
     except SQLAlchemyError as error:
-        raise click.ClickException(_("the database failed (%(error)s); messages not yet handled stay in the mailbox, and a "
-                                     "second run does not count any report twice", error=type(error).__name__)) from None
+        raise click.ClickException(
+            _(
+                "the database failed (%(error)s); messages not yet handled stay in the mailbox, and a "
+                "second run does not count any report twice",
+                error=type(error).__name__,
+            )
+        ) from None
     for path in report.kept:
         click.echo(_("kept for reading (not applied): %(path)s", path=path), err=True)
-    click.echo(_("%(applied)d applied, %(duplicate)d duplicate, %(unmatched)d unmatched, "
-                 "%(unrecognised)d unrecognised", **{str(outcome): report.outcomes[outcome] for outcome in rules.Outcome}))
+    click.echo(
+        _(
+            "%(applied)d applied, %(duplicate)d duplicate, %(unmatched)d unmatched, %(unrecognised)d unrecognised",
+            **{str(outcome): report.outcomes[outcome] for outcome in rules.Outcome},
+        )
+    )

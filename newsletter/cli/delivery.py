@@ -1,4 +1,5 @@
 """`newsletter worker`: deliver queued mail, with a progress bar on a terminal and log lines otherwise."""
+
 from __future__ import annotations
 
 import logging
@@ -12,12 +13,12 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from newsletter.cli.readiness import ensure_ready
 from newsletter.core.config import DEFAULTS
 from newsletter.core.database import is_postgres
 from newsletter.delivery import processes as processes_module
 from newsletter.delivery import worker
 from newsletter.delivery.sqlite_lock import WorkerAlreadyRunning
-from newsletter.cli.readiness import ensure_ready
 
 log = logging.getLogger("newsletter.worker")
 LOG_EVERY_SECONDS = 5.0
@@ -66,9 +67,16 @@ class LogProgress:
             self._line(progress)
 
     def _line(self, progress: worker.Progress) -> None:
-        log.info("delivered %d (sent %d, failed %d, cancelled %d), deferred %d, remaining %d, %.0f msg/s",
-                 progress.done, progress.sent, progress.failed, progress.cancelled, progress.retried,
-                 progress.remaining, _rate(progress))
+        log.info(
+            "delivered %d (sent %d, failed %d, cancelled %d), deferred %d, remaining %d, %.0f msg/s",
+            progress.done,
+            progress.sent,
+            progress.failed,
+            progress.cancelled,
+            progress.retried,
+            progress.remaining,
+            _rate(progress),
+        )
 
     def finish(self, progress: worker.Progress) -> None:
         self._line(progress)
@@ -84,9 +92,13 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Exit once every delivery is sent or permanently failed.")
-@click.option("--processes", type=click.IntRange(min=1), default=None,
-              help="Worker processes sharing the queue (default: NEWSLETTER_WORKER_PROCESSES, else the CPU "
-                   "count on PostgreSQL and 1 on SQLite); NEWSLETTER_SMTP_CONNECTIONS is split between them.")
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes sharing the queue (default: NEWSLETTER_WORKER_PROCESSES, else the CPU "
+    "count on PostgreSQL and 1 on SQLite); NEWSLETTER_SMTP_CONNECTIONS is split between them.",
+)
 @with_appcontext
 def worker_command(once: bool, processes: int | None) -> None:
     """Deliver queued mail (confirmations first, then digests)."""

@@ -2,6 +2,7 @@
 
 Every command calls the editions service; its domain errors become one-line CLI errors here.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,10 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from newsletter import editions as service
+from newsletter.content.weeks import BadWeek, parse_week
 from newsletter.core.config import LANGUAGES
 from newsletter.delivery import ledger
 from newsletter.editions.rendering import clip_warning
-from newsletter.content.weeks import BadWeek, parse_week
 
 editions_group = AppGroup("editions", help="The weekly per-language editions.")
 
@@ -30,6 +31,7 @@ def _edition(edition_id: int):
 
 def domain_errors(command):
     """Turn the editions service's domain errors into a clear one-line CLI error (exit 1)."""
+
     @wraps(command)
     def run(*args, **kwargs):
         try:
@@ -38,6 +40,7 @@ def domain_errors(command):
             raise click.ClickException("; ".join(f"{k}: {v}" for k, v in error.errors.items())) from None
         except (service.EditionConflict, service.BuildFailed) as error:
             raise click.ClickException(str(error)) from None
+
     return run
 
 
@@ -63,8 +66,10 @@ def build_command(week, language: tuple[str, ...]) -> None:
     if not built.editions and not built.failures:
         click.echo(f"No articles in the week of {week.isoformat()}; no edition built.")
     for edition in built.editions:
-        click.echo(f"{edition.id}\t{edition.week_start}\t{edition.language}\t{edition.status}\t"
-                   f"{edition.article_count} articles")
+        click.echo(
+            f"{edition.id}\t{edition.week_start}\t{edition.language}\t{edition.status}\t"
+            f"{edition.article_count} articles"
+        )
         _warn_size(edition)
     for failure in built.failures.values():
         click.echo(f"error: {failure}", err=True)
@@ -74,9 +79,13 @@ def build_command(week, language: tuple[str, ...]) -> None:
 
 def _row(edition, grace: timedelta) -> dict:
     return {
-        "id": edition.id, "week_start": edition.week_start.isoformat(), "language": edition.language,
-        "status": edition.status, "articles": edition.article_count,
-        "stale": service.is_stale(edition), "overdue": service.is_overdue(edition, grace),
+        "id": edition.id,
+        "week_start": edition.week_start.isoformat(),
+        "language": edition.language,
+        "status": edition.status,
+        "articles": edition.article_count,
+        "stale": service.is_stale(edition),
+        "overdue": service.is_overdue(edition, grace),
         "scheduled_for": service.shown_time(edition.scheduled_for),
         "warnings": [w for w in [clip_warning(edition.html or "")] if w],
         "counts": ledger.edition_counts(edition.id),
@@ -129,9 +138,13 @@ def send_command(edition_id: int) -> None:
 
 @editions_group.command("schedule")
 @click.argument("edition_id", type=int)
-@click.option("--at", "when", required=True,
-              help="ISO date and time, e.g. 2026-12-07T09:00 (publication time zone unless an offset or a zone "
-                   "name such as 'Europe/Warsaw' follows). Must be in the future.")
+@click.option(
+    "--at",
+    "when",
+    required=True,
+    help="ISO date and time, e.g. 2026-12-07T09:00 (publication time zone unless an offset or a zone "
+    "name such as 'Europe/Warsaw' follows). Must be in the future.",
+)
 @domain_errors
 def schedule_command(edition_id: int, when: str) -> None:
     """Send an edition automatically at a given time."""
@@ -195,7 +208,8 @@ def edit_command(edition_id: int, intro_file, **options) -> None:
     if not changes:
         raise click.UsageError("give at least one of --subject, --preheader, --intro, --lead, --order, --exclude")
     edition = service.update_editorial(_edition(edition_id), changes)
-    click.echo(f"Edition {edition_id} updated{' (stale until rebuilt: preview or send rebuilds it)' if service.is_stale(edition) else ''}.")
+    stale = " (stale until rebuilt: preview or send rebuilds it)" if service.is_stale(edition) else ""
+    click.echo(f"Edition {edition_id} updated{stale}.")
 
 
 def _ids(value: str, name: str) -> list[int]:

@@ -1,4 +1,5 @@
 """`newsletter editors`: create, list and revoke editors; set their console password."""
+
 from __future__ import annotations
 
 import sys
@@ -6,8 +7,8 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from newsletter.accounts import sign_in as accounts
 from newsletter.accounts import editors as service
+from newsletter.accounts import sign_in as accounts
 from newsletter.models import EditorRole
 
 editors_group = AppGroup("editors", help="Editors: API tokens and console logins.")
@@ -16,8 +17,13 @@ editors_group = AppGroup("editors", help="Editors: API tokens and console logins
 @editors_group.command("create")
 @click.argument("name")
 @click.option("--email", default=None, help="The address the editor may also sign in with.")
-@click.option("--role", type=click.Choice([role.value for role in EditorRole]), default=EditorRole.EDITOR.value, show_default=True,
-              help="An admin also manages editors, erases subscribers and edits the suppression list.")
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in EditorRole]),
+    default=EditorRole.EDITOR.value,
+    show_default=True,
+    help="An admin also manages editors, erases subscribers and edits the suppression list.",
+)
 def create_command(name: str, email: str | None, role: str) -> None:
     """Create an editor and print its API token (shown only this once)."""
     try:
@@ -30,8 +36,12 @@ def create_command(name: str, email: str | None, role: str) -> None:
 
 @editors_group.command("set-password")
 @click.argument("name")
-@click.option("--password-stdin", is_flag=True, required=True,
-              help="Read the password from the first line of standard input (never from the command line).")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    required=True,
+    help="Read the password from the first line of standard input (never from the command line).",
+)
 def set_password_command(name: str, password_stdin: bool) -> None:
     """Set the console password of an active editor (by name or e-mail address)."""
     editor = service.active_editor_named(name)

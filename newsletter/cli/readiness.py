@@ -1,4 +1,5 @@
 """The start-up check shared by `serve`, `worker` and `scheduler`: one line and exit status 1 when not usable."""
+
 from __future__ import annotations
 
 import click

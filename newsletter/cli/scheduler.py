@@ -1,4 +1,5 @@
 """`newsletter scheduler`: the weekly build and send in the foreground, or one due run with --once."""
+
 from __future__ import annotations
 
 import click
@@ -35,12 +36,16 @@ def scheduler_command(once: bool) -> None:
         outcome = run_if_due()
         started = send_due_scheduled()
         overdue = len(editions.overdue_editions(grace()))
-        click.echo(f"weekly run: {outcome if outcome is not None else 'none due'}; scheduled sends started: {started}"
-                   + (f"; overdue scheduled editions (see `newsletter editions list`): {overdue}" if overdue else ""))
+        click.echo(
+            f"weekly run: {outcome if outcome is not None else 'none due'}; scheduled sends started: {started}"
+            + (f"; overdue scheduled editions (see `newsletter editions list`): {overdue}" if overdue else "")
+        )
         return
     scheduler = configure(BlockingScheduler(timezone=publication_zone()), app)
-    click.echo(f"Scheduler running ({app.config['SCHEDULE']}, {app.config['TIMEZONE']}); "
-               f"{next_run_description(parse_schedule(app.config['SCHEDULE']))}; Ctrl+C stops it.")
+    click.echo(
+        f"Scheduler running ({app.config['SCHEDULE']}, {app.config['TIMEZONE']}); "
+        f"{next_run_description(parse_schedule(app.config['SCHEDULE']))}; Ctrl+C stops it."
+    )
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):

@@ -1,4 +1,5 @@
 """`newsletter sections list|set FILE.json`: the topic sections' order and per-language names."""
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 
 They go through the editions service, like the API; a state that does not allow the action is a CLI error.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,10 @@ def _apply(edition_id: int, action) -> None:
     except service.EditionConflict as error:
         raise click.ClickException(str(error)) from None
     counts = ledger.edition_counts(edition_id)
-    click.echo(f"Edition {edition_id}: {status}; {counts['sent']} sent, {counts['queued']} queued, "
-               f"{counts['failed']} failed, {counts['cancelled']} cancelled.")
+    click.echo(
+        f"Edition {edition_id}: {status}; {counts['sent']} sent, {counts['queued']} queued, "
+        f"{counts['failed']} failed, {counts['cancelled']} cancelled."
+    )
 
 
 @click.group("sending")
@@ -62,11 +65,17 @@ def cancel_command(edition_id: int) -> None:
 
 @sending_group.command("retry-failed")
 @click.argument("edition_id", type=int)
-@click.option("--reason", "reply_contains", default=None, metavar="TEXT",
-              help="Only failures whose server reply contains TEXT, e.g. 5.4.5.")
+@click.option(
+    "--reason",
+    "reply_contains",
+    default=None,
+    metavar="TEXT",
+    help="Only failures whose server reply contains TEXT, e.g. 5.4.5.",
+)
 @with_appcontext
 def retry_failed_command(edition_id: int, reply_contains: str | None) -> None:
     """Queue an edition's failed deliveries once more (after fixing what made the relay refuse them)."""
+
     def retry(edition) -> str:
         queued = service.retry_failed(edition, reply_contains)
         click.echo(f"{queued} failed deliveries queued again.")
@@ -84,8 +93,11 @@ def status_command(edition_id: int, as_json: bool) -> None:
     edition = _edition_or_fail(edition_id)
     counts = ledger.edition_counts(edition_id)
     if as_json:
-        click.echo(json.dumps({"id": edition_id, "status": edition.status, "paused_reason": edition.paused_reason,
-                               "counts": counts}))
+        click.echo(
+            json.dumps(
+                {"id": edition_id, "status": edition.status, "paused_reason": edition.paused_reason, "counts": counts}
+            )
+        )
         return
     click.echo(f"Edition {edition_id} ({edition.language}, week of {edition.week_start}): {edition.status}")
     if edition.paused_reason:

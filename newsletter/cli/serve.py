@@ -1,4 +1,5 @@
 """`newsletter serve`: web, worker and scheduler in one process, for a single machine."""
+
 from __future__ import annotations
 
 import logging
@@ -11,11 +12,11 @@ from flask import current_app
 from flask.cli import with_appcontext
 from werkzeug.serving import make_server
 
+from newsletter.cli.readiness import ensure_ready
 from newsletter.delivery import worker
 from newsletter.delivery.sqlite_lock import WorkerAlreadyRunning
 from newsletter.editions.scheduler import start_background_scheduler, stop_background_scheduler
 from newsletter.web.access_log import redact_tokens_in_access_log
-from newsletter.cli.readiness import ensure_ready
 
 log = logging.getLogger("newsletter.serve")
 RESTART_SECONDS = 5.0
@@ -41,8 +42,11 @@ def _match_base_url(app, host: str, port: int) -> None:
     if not app.config.get("BASE_URL_EXPLICIT"):
         app.config["BASE_URL"] = served
     elif urlsplit(app.config["BASE_URL"]).netloc != urlsplit(served).netloc:
-        click.echo(f"Warning: NEWSLETTER_BASE_URL is {app.config['BASE_URL']}, but this server listens on "
-                   f"{served}; links in emails point to the former (right behind a proxy).", err=True)
+        click.echo(
+            f"Warning: NEWSLETTER_BASE_URL is {app.config['BASE_URL']}, but this server listens on "
+            f"{served}; links in emails point to the former (right behind a proxy).",
+            err=True,
+        )
 
 
 @click.command("serve")

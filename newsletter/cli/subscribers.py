@@ -1,4 +1,5 @@
 """`newsletter subscribers import | export | purge-pending | unsubscribe-mail`."""
+
 from __future__ import annotations
 
 import sys
@@ -7,8 +8,9 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from newsletter.subscribers import import_export as subscriber_io, subscriptions, unsubscribe_mail
 from newsletter.cli.mailbox_options import exactly_one, mailbox_options
+from newsletter.subscribers import import_export as subscriber_io
+from newsletter.subscribers import subscriptions, unsubscribe_mail
 
 
 @click.group("subscribers")

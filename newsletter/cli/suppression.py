@@ -1,4 +1,5 @@
 """`newsletter suppression list [--json] | add EMAIL | remove EMAIL`."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,8 @@ from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from newsletter.subscribers import suppression
 from newsletter.core.addresses import InvalidAddress
+from newsletter.subscribers import suppression
 
 
 @click.group("suppression")
@@ -28,8 +29,17 @@ def list_command(as_json: bool) -> None:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for row in rows:
-        click.echo("\t".join([row["created_at"][:19], row["email"] or _("(erased)"), row["cause"],
-                              str(row["delivery_id"] or "-"), row["reason"]]))
+        click.echo(
+            "\t".join(
+                [
+                    row["created_at"][:19],
+                    row["email"] or _("(erased)"),
+                    row["cause"],
+                    str(row["delivery_id"] or "-"),
+                    row["reason"],
+                ]
+            )
+        )
     click.echo(ngettext("%(num)d address suppressed", "%(num)d addresses suppressed", len(rows)), err=True)
 
 

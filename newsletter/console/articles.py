@@ -1,4 +1,5 @@
 """Articles: the list filtered by week, language and section; create, edit, delete; JSON upload; fetch feeds."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,13 +8,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from newsletter.accounts import activity
-from newsletter.content import articles, feeds
-from newsletter.editions import overview
-from newsletter.core.config import LANGUAGES
-from newsletter.content.weeks import BadWeek, parse_week, publication_zone
 from newsletter.console import bp
 from newsletter.console.field_errors import translated, translated_all
 from newsletter.console.week import actor
+from newsletter.content import articles, feeds
+from newsletter.content.weeks import BadWeek, parse_week, publication_zone
+from newsletter.core.config import LANGUAGES
+from newsletter.editions import overview
 
 FORM_FIELDS = ("language", "section", "title", "summary", "url", "published_at", "author", "trend")
 
@@ -30,8 +31,9 @@ def _filters() -> dict:
 @bp.get("/articles")
 def articles_list():
     filters = _filters()
-    return render_template("console/articles.html", rows=overview.find_articles(**filters), filters=filters,
-                           sections=overview.sections())
+    return render_template(
+        "console/articles.html", rows=overview.find_articles(**filters), filters=filters, sections=overview.sections()
+    )
 
 
 def _submitted() -> dict:
@@ -53,8 +55,9 @@ def _form(article=None, values=None, errors=None, status=200):
     if values is None and article is not None:
         values = {name: getattr(article, name) for name in FORM_FIELDS}
         values["published_at"] = article.published_at.astimezone(publication_zone()).strftime("%Y-%m-%dT%H:%M")
-    return render_template("console/article_form.html", article=article, values=values or {"language": "en"},
-                           errors=errors or {}), status
+    return render_template(
+        "console/article_form.html", article=article, values=values or {"language": "en"}, errors=errors or {}
+    ), status
 
 
 @bp.route("/articles/new", methods=["GET", "POST"])
@@ -120,8 +123,7 @@ def articles_upload():
 
 
 def _upload_page(result=None, problems=None, problem=None, status=200):
-    return render_template("console/articles_upload.html", result=result, problems=problems,
-                           problem=problem), status
+    return render_template("console/articles_upload.html", result=result, problems=problems, problem=problem), status
 
 
 @bp.post("/articles/fetch")

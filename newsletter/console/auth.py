@@ -1,4 +1,5 @@
 """Signing in (password, then TOTP or a recovery code), signing out, the account page and the language."""
+
 from __future__ import annotations
 
 import time
@@ -7,12 +8,13 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from newsletter.accounts import sign_in as accounts, activity
-from newsletter.core import rate_limits
+from newsletter.accounts import activity
 from newsletter.accounts import editors as editor_service
-from newsletter.core.config import LANGUAGES
+from newsletter.accounts import sign_in as accounts
 from newsletter.console import bp
 from newsletter.console.security import ConsoleUser, current_editor, two_factor_missing
+from newsletter.core import rate_limits
+from newsletter.core.config import LANGUAGES
 
 CODE_STEP_SECONDS = 300
 
@@ -134,9 +136,17 @@ def account():
 
 def _account_page(editor, secret, error=None, codes=None, password_error=None, status=200):
     qr = accounts.totp_qr_svg(editor, secret) if secret else None
-    return render_template("console/account.html", editor=editor, secret=secret, qr=qr, error=error,
-                           codes=codes, password_error=password_error, required=two_factor_missing(),
-                           codes_left=accounts.recovery_codes_left(editor)), status
+    return render_template(
+        "console/account.html",
+        editor=editor,
+        secret=secret,
+        qr=qr,
+        error=error,
+        codes=codes,
+        password_error=password_error,
+        required=two_factor_missing(),
+        codes_left=accounts.recovery_codes_left(editor),
+    ), status
 
 
 def _enable_totp(editor):

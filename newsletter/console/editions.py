@@ -1,26 +1,28 @@
 """One edition: its editorial fields, previews (be/ru/en, phone or desktop, text part), size against clipping,
 test send, "Send to N subscribers now?", schedule, unschedule, cancel, reopen. Every change goes through
 newsletter.editions (issue 8's lifecycle), whose conflicts the console's error page shows."""
+
 from __future__ import annotations
 
 from datetime import datetime
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
-from newsletter.accounts import activity
-from newsletter.content import articles
 from newsletter import editions
-from newsletter.editions import overview
-from newsletter.core.addresses import InvalidAddress, normalise_address
-from newsletter.delivery.transport import DeliveryError
-from newsletter.models.lifecycle import Action, allows
-from newsletter.models import Edition
-from newsletter.content.weeks import publication_zone
+from newsletter.accounts import activity
 from newsletter.console import bp
 from newsletter.console.field_errors import translated, translated_all
 from newsletter.console.security import current_editor
 from newsletter.console.week import actor
+from newsletter.content import articles
+from newsletter.content.weeks import publication_zone
+from newsletter.core.addresses import InvalidAddress, normalise_address
+from newsletter.delivery.transport import DeliveryError
+from newsletter.editions import overview
+from newsletter.models import Edition
+from newsletter.models.lifecycle import Action, allows
 
 CLIPPING_BYTES = 102 * 1024
 """Gmail shows only the first 102 KB of a message's HTML and hides the rest behind a link."""
@@ -37,11 +39,20 @@ def edition_page(edition: Edition, status: int = 200, **extra):
     text_part = editions.preview_text(edition)  # rebuilds a stale draft first, so what is shown is what is sent
     html_bytes = len((edition.html or "").encode("utf-8"))
     return render_template(
-        "console/edition.html", edition=edition, siblings=overview.week_siblings(edition), width=width,
-        html_bytes=html_bytes, clipping_bytes=CLIPPING_BYTES, audience=overview.audience_size(edition.language),
-        counts=overview.sending_progress(edition.id).counts, text_part=text_part, stale=editions.is_stale(edition),
-        rows=overview.editorial_rows(edition), can=lambda action: allows(edition.status, Action(action)),
-        now_local=datetime.now(publication_zone()).strftime("%Y-%m-%dT%H:%M"), **extra,
+        "console/edition.html",
+        edition=edition,
+        siblings=overview.week_siblings(edition),
+        width=width,
+        html_bytes=html_bytes,
+        clipping_bytes=CLIPPING_BYTES,
+        audience=overview.audience_size(edition.language),
+        counts=overview.sending_progress(edition.id).counts,
+        text_part=text_part,
+        stale=editions.is_stale(edition),
+        rows=overview.editorial_rows(edition),
+        can=lambda action: allows(edition.status, Action(action)),
+        now_local=datetime.now(publication_zone()).strftime("%Y-%m-%dT%H:%M"),
+        **extra,
     ), status
 
 
@@ -75,7 +86,8 @@ def _editorial_changes(edition: Edition) -> dict:
 
     lead = form.get("lead_article_id", "")
     return {
-        "subject": form.get("subject", "")[:1000] or None, "preheader": form.get("preheader", "")[:1000] or None,
+        "subject": form.get("subject", "")[:1000] or None,
+        "preheader": form.get("preheader", "")[:1000] or None,
         "intro": form.get("intro", "")[:20000] or None,
         "lead_article_id": int(lead) if lead.isdigit() else None,
         "article_ids": sorted(included, key=position),
@@ -90,8 +102,12 @@ def edition_editorial(edition_id: int):
         editions.update_editorial(edition, _editorial_changes(edition))
     except editions.EditionInvalid as invalid:
         return edition_page(edition, 422, editorial_errors=translated_all(invalid.errors), form=request.form)
-    articles.set_trends({row.article.id: request.form.get(f"trend_{row.article.id}") or None
-                         for row in overview.editorial_rows(edition)})
+    articles.set_trends(
+        {
+            row.article.id: request.form.get(f"trend_{row.article.id}") or None
+            for row in overview.editorial_rows(edition)
+        }
+    )
     activity.record(actor(), "edit", f"edition {edition.id}")
     flash(_("The edition is saved."))
     return redirect(url_for("console.edition_show", edition_id=edition.id))
@@ -120,19 +136,20 @@ def edition_test(edition_id: int):
     try:
         editions.send_test(edition, recipients)
     except DeliveryError as error:
-        return edition_page(edition, 502, test_error=_("The mail server did not accept the test: %(reply)s",
-                                                       reply=str(error)))
+        return edition_page(
+            edition, 502, test_error=_("The mail server did not accept the test: %(reply)s", reply=str(error))
+        )
     activity.record(actor(), "test_send", f"edition {edition.id}", f"{len(recipients)} recipients")
-    flash(ngettext("The test was sent to %(num)d address.", "The test was sent to %(num)d addresses.",
-                   len(recipients)))
+    flash(ngettext("The test was sent to %(num)d address.", "The test was sent to %(num)d addresses.", len(recipients)))
     return redirect(url_for("console.edition_show", edition_id=edition.id))
 
 
 @bp.get("/editions/<int:edition_id>/send")
 def edition_send_confirm(edition_id: int):
     edition = edition_or_404(edition_id)
-    return render_template("console/send_confirm.html", edition=edition,
-                           audience=overview.audience_size(edition.language))
+    return render_template(
+        "console/send_confirm.html", edition=edition, audience=overview.audience_size(edition.language)
+    )
 
 
 @bp.post("/editions/<int:edition_id>/send")
@@ -172,8 +189,12 @@ def edition_cancel(edition_id: int):
 
 @bp.post("/editions/<int:edition_id>/unschedule")
 def edition_unschedule(edition_id: int):
-    return _edition_action(edition_id, editions.unschedule_edition, "unschedule",
-                           _("The edition is back to draft and will not be sent at its time."))
+    return _edition_action(
+        edition_id,
+        editions.unschedule_edition,
+        "unschedule",
+        _("The edition is back to draft and will not be sent at its time."),
+    )
 
 
 @bp.post("/editions/<int:edition_id>/reopen")

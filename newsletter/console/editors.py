@@ -1,4 +1,5 @@
 """Editors (admin only): list, create (the API token shown once), change a role, revoke."""
+
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -26,11 +27,17 @@ def editors_page():
 def editors_create():
     form = request.form
     try:
-        editor, token = service.create_editor(form.get("name", ""), email=form.get("email") or None,
-                                              role=form.get("role", "editor"))
+        editor, token = service.create_editor(
+            form.get("name", ""), email=form.get("email") or None, role=form.get("role", "editor")
+        )
     except service.EditorError:
-        return _page(422, create_error=_("Give a unique name (1 to 200 characters, no @), a valid unique e-mail "
-                                         "address or none, and a role."), values=form)
+        return _page(
+            422,
+            create_error=_(
+                "Give a unique name (1 to 200 characters, no @), a valid unique e-mail address or none, and a role."
+            ),
+            values=form,
+        )
     activity.record(actor(), "account_create", editor.name)
     return _page(created=editor, token=token)
 

@@ -1,4 +1,5 @@
 """The console's one mapping from errors to pages: each shows a clear message in the editor's language."""
+
 from __future__ import annotations
 
 from flask import current_app, render_template
@@ -16,8 +17,14 @@ def _page(message: str, code: int, title: str | None = None):
 
 
 def csrf_failed(_error: CSRFError):
-    return _page(_("This form has expired or did not come from this console. Go back, reload the page "
-                   "and try again; nothing was changed."), 400, _("The form could not be accepted"))
+    return _page(
+        _(
+            "This form has expired or did not come from this console. Go back, reload the page "
+            "and try again; nothing was changed."
+        ),
+        400,
+        _("The form could not be accepted"),
+    )
 
 
 def forbidden(_error: Forbidden):
@@ -30,20 +37,31 @@ def not_found(_error: NotFound):
 
 def too_large(_error: RequestEntityTooLarge):
     limit = int(current_app.config["CONSOLE_UPLOAD_BYTES"]) // 1024
-    return _page(_("The file or form is too large (at most %(kb)d KB). Nothing was changed.", kb=limit), 413,
-                 _("Too large"))
+    return _page(
+        _("The file or form is too large (at most %(kb)d KB). Nothing was changed.", kb=limit), 413, _("Too large")
+    )
 
 
 def too_many(_error: RateLimitExceeded):
     """The same answer whatever the account: too many attempts from this network, for a while."""
-    return _page(_("Too many sign-in attempts from your network. Please wait a few minutes and try again."), 429,
-                 _("Too many attempts"))
+    return _page(
+        _("Too many sign-in attempts from your network. Please wait a few minutes and try again."),
+        429,
+        _("Too many attempts"),
+    )
 
 
 def conflict(error: Exception):
     """Another editor (or the scheduler) changed the edition first: show it, nothing was done."""
-    return _page(_("Someone else changed this edition first (%(detail)s). Nothing was done; reload the "
-                   "edition to see its state.", detail=str(error)), 409, _("The edition changed"))
+    return _page(
+        _(
+            "Someone else changed this edition first (%(detail)s). Nothing was done; reload the "
+            "edition to see its state.",
+            detail=str(error),
+        ),
+        409,
+        _("The edition changed"),
+    )
 
 
 bp.register_error_handler(CSRFError, csrf_failed)

@@ -1,15 +1,16 @@
 """Sections: the topic sections' reading order and their names per language (newsletter.content.sections decides)."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from newsletter.accounts import activity
-from newsletter.content import sections
-from newsletter.core.config import LANGUAGES
 from newsletter.console import bp
 from newsletter.console.field_errors import translated
 from newsletter.console.week import actor
+from newsletter.content import sections
+from newsletter.core.config import LANGUAGES
 
 BLANK_ROWS = 3
 MAX_ROWS = 200
@@ -34,8 +35,9 @@ def _rows_from_form() -> list[dict]:
 
 def _page(status=200, errors=None):
     current = sections.list_sections()
-    return render_template("console/sections.html", rows=current, blank=BLANK_ROWS, errors=errors or {},
-                           translated=translated), status
+    return render_template(
+        "console/sections.html", rows=current, blank=BLANK_ROWS, errors=errors or {}, translated=translated
+    ), status
 
 
 @bp.get("/sections")

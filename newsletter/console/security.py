@@ -1,4 +1,5 @@
 """Console sessions and headers: Flask-Login, session expiry, the 2FA requirement, language, CSP and no-store."""
+
 from __future__ import annotations
 
 import time
@@ -9,10 +10,10 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, logout_user
 
 from newsletter.accounts import editors as editor_service
+from newsletter.console import bp
 from newsletter.core.config import LANGUAGES
 from newsletter.models import Editor
 from newsletter.web.hygiene import csp_nonce
-from newsletter.console import bp
 
 login_manager = LoginManager()
 PUBLIC_ENDPOINTS = {"console.sign_in", "console.sign_in_code", "console.choose_language", "console.static_css"}
@@ -127,8 +128,12 @@ def _allow_console_uploads() -> None:
 def init_app(app: Flask) -> None:
     secure = str(app.config["BASE_URL"]).startswith("https://")
     app.config.update(
-        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=secure,
-        REMEMBER_COOKIE_HTTPONLY=True, REMEMBER_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
     )
     login_manager.init_app(app)
     login_manager.login_view = "console.sign_in"
@@ -140,10 +145,18 @@ def status_labels() -> dict[str, str]:
     from flask_babel import gettext
 
     return {
-        "draft": gettext("draft"), "scheduled": gettext("scheduled"), "sending": gettext("sending"),
-        "paused": gettext("paused"), "sent": gettext("sent"), "cancelled": gettext("cancelled"),
-        "queued": gettext("queued"), "failed": gettext("failed"), "suppressed": gettext("suppressed"),
-        "confirmed": gettext("confirmed"), "pending": gettext("pending"), "unsubscribed": gettext("unsubscribed"),
+        "draft": gettext("draft"),
+        "scheduled": gettext("scheduled"),
+        "sending": gettext("sending"),
+        "paused": gettext("paused"),
+        "sent": gettext("sent"),
+        "cancelled": gettext("cancelled"),
+        "queued": gettext("queued"),
+        "failed": gettext("failed"),
+        "suppressed": gettext("suppressed"),
+        "confirmed": gettext("confirmed"),
+        "pending": gettext("pending"),
+        "unsubscribed": gettext("unsubscribed"),
     }
 
 

@@ -1,15 +1,16 @@
 """Sending: live progress (short polling with htmx; a plain reload without script), pause, resume, cancel."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
-from newsletter.accounts import activity
 from newsletter import editions
-from newsletter.editions import overview
+from newsletter.accounts import activity
 from newsletter.console import bp
 from newsletter.console.editions import edition_or_404
 from newsletter.console.week import actor
+from newsletter.editions import overview
 
 CONTROLS = {"pause": editions.pause_edition, "resume": editions.resume_edition, "cancel": editions.cancel_edition}
 
@@ -38,6 +39,9 @@ def sending_control(edition_id: int, action: str):
         return redirect(url_for("console.sending_page", edition_id=edition.id))
     control(edition.id)
     activity.record(actor(), action, f"edition {edition.id}")
-    flash({"pause": _("Sending is paused."), "resume": _("Sending continues."),
-           "cancel": _("Sending is cancelled.")}[action])
+    flash(
+        {"pause": _("Sending is paused."), "resume": _("Sending continues."), "cancel": _("Sending is cancelled.")}[
+            action
+        ]
+    )
     return redirect(url_for("console.sending_page", edition_id=edition.id))

@@ -1,5 +1,6 @@
 """Subscribers: counts, lookup by exact address (by POST, so no address reaches a URL or a log), erase,
 CSV import with its per-line report, CSV export, and the suppression list."""
+
 from __future__ import annotations
 
 import io
@@ -8,13 +9,14 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 
 from newsletter.accounts import activity
-from newsletter.editions import overview
-from newsletter.subscribers import import_export as subscriber_io, suppression
-from newsletter.core.addresses import InvalidAddress, normalise_address
 from newsletter.console import bp
 from newsletter.console.articles import uploaded_file
 from newsletter.console.security import admin_required
 from newsletter.console.week import actor
+from newsletter.core.addresses import InvalidAddress, normalise_address
+from newsletter.editions import overview
+from newsletter.subscribers import import_export as subscriber_io
+from newsletter.subscribers import suppression
 
 
 def _page(status=200, **extra):
@@ -59,10 +61,19 @@ def subscribers_import():
     try:
         report = subscriber_io.import_csv(io.StringIO(text, newline=""), "console")
     except subscriber_io.ImportFormatError as error:
-        return _page(422, import_problem=_("The file's first line must name the columns email and languages "
-                                            "(and optionally confirmed_at)."), import_detail=str(error))
-    activity.record(actor(), "subscribers_import", "",
-                    f"{report.added} added, {report.updated} updated, {len(report.errors)} rejected")
+        return _page(
+            422,
+            import_problem=_(
+                "The file's first line must name the columns email and languages (and optionally confirmed_at)."
+            ),
+            import_detail=str(error),
+        )
+    activity.record(
+        actor(),
+        "subscribers_import",
+        "",
+        f"{report.added} added, {report.updated} updated, {len(report.errors)} rejected",
+    )
     return _page(import_report=report)
 
 
@@ -72,8 +83,11 @@ def subscribers_export():
     buffer = io.StringIO()
     count = subscriber_io.write_csv(buffer, include_all)
     activity.record(actor(), "subscribers_export", "", f"{count} rows")
-    return Response(buffer.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'})
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'},
+    )
 
 
 @bp.get("/suppressions")

@@ -1,15 +1,17 @@
 """This week: the current and previous week's editions per language, and one click to build."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, ngettext
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
-from newsletter.accounts import activity
 from newsletter import editions
-from newsletter.editions import overview
-from newsletter.content.weeks import BadWeek, parse_week
+from newsletter.accounts import activity
 from newsletter.console import bp
 from newsletter.console.security import current_editor
+from newsletter.content.weeks import BadWeek, parse_week
+from newsletter.editions import overview
 
 RECENT_EDITIONS = 12
 
@@ -20,8 +22,11 @@ def actor() -> activity.Actor:
 
 @bp.get("/week")
 def this_week():
-    return render_template("console/week.html", weeks=overview.current_and_previous_weeks(),
-                           recent=editions.list_editions()[:RECENT_EDITIONS])
+    return render_template(
+        "console/week.html",
+        weeks=overview.current_and_previous_weeks(),
+        recent=editions.list_editions()[:RECENT_EDITIONS],
+    )
 
 
 @bp.post("/week/build")
@@ -34,8 +39,14 @@ def build_week():
     built = editions.build_week(week_start)
     activity.record(actor(), "build", f"week {week_start.isoformat()}")
     if built:
-        flash(ngettext("%(num)d edition built for the week of %(week)s.",
-                       "%(num)d editions built for the week of %(week)s.", len(built), week=week_start.isoformat()))
+        flash(
+            ngettext(
+                "%(num)d edition built for the week of %(week)s.",
+                "%(num)d editions built for the week of %(week)s.",
+                len(built),
+                week=week_start.isoformat(),
+            )
+        )
     else:
         flash(_("No articles in the week of %(week)s; nothing was built.", week=week_start.isoformat()), "error")
     return redirect(url_for("console.this_week"))

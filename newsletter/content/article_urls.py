@@ -4,13 +4,38 @@ Compared (and stored) normalised: scheme and host in lower case, no default port
 tracking parameters (`utm_*` and the usual click ids), and one rule for a trailing slash: none, except
 for the site's root. The remaining query parameters keep their order.
 """
+
 from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-TRACKING = frozenset({"fbclid", "gclid", "dclid", "gbraid", "wbraid", "yclid", "msclkid", "mc_cid", "mc_eid",
-                      "_ga", "_gl", "igshid", "twclid", "ttclid", "_hsenc", "_hsmi", "mkt_tok", "oly_enc_id",
-                      "oly_anon_id", "vero_id", "rb_clickid", "s_cid", "spm"})
+TRACKING = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "yclid",
+        "msclkid",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "igshid",
+        "twclid",
+        "ttclid",
+        "_hsenc",
+        "_hsmi",
+        "mkt_tok",
+        "oly_enc_id",
+        "oly_anon_id",
+        "vero_id",
+        "rb_clickid",
+        "s_cid",
+        "spm",
+    }
+)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

@@ -7,25 +7,26 @@ never a silent relabelling. Text holding control characters or noncharacters is 
 An import file is all or nothing: if any article is bad, nothing is stored and every problem is
 reported by the article's index. Feeds (newsletter.content.feeds) keep the good entries instead.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.content.article_urls import normalise_url
+from newsletter.content.weeks import YEARS
 from newsletter.core.characters import text_problem
 from newsletter.core.config import LANGUAGES
-from newsletter.delivery.placeholders import PLACEHOLDERS
 from newsletter.core.extensions import db
+from newsletter.core.request_text import is_unusable
+from newsletter.delivery.placeholders import PLACEHOLDERS
 from newsletter.models import Article
 from newsletter.models.content import Trend
-from newsletter.core.request_text import is_unusable
-from newsletter.content.weeks import YEARS
 
 LIMITS = {"section": 200, "title": 500, "summary": 5000, "author": 200, "url": 2000, "guid": 2000}
 FIELDS = ("language", "section", "title", "summary", "url", "published_at", "author", "trend", "guid")
@@ -45,7 +46,9 @@ class ImportInvalid(ValueError):
     """A whole import rejected: its problems by article index (or "file")."""
 
     def __init__(self, problems: dict[str, dict[str, str]]):
-        lines = [f"article {where}: {name}: {message}" for where, errs in problems.items() for name, message in errs.items()]
+        lines = [
+            f"article {where}: {name}: {message}" for where, errs in problems.items() for name, message in errs.items()
+        ]
         super().__init__("\n".join(lines))
         self.problems = problems
 
@@ -118,7 +121,7 @@ def _published_at(data: dict, errors: dict) -> datetime | None:
         errors["published_at"] = "has no time zone (add an offset such as +03:00 or Z)"
         return None
     try:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     except OverflowError:
         moment = None
     if moment is None or moment.year not in YEARS:
@@ -171,8 +174,10 @@ def language_change(article: Article, cleaned: dict) -> dict[str, str]:
     """Re-importing an article under another language is refused, not silently relabelled."""
     if article.language == cleaned["language"]:
         return {}
-    return {"language": f"this article (id {article.id}) is stored in {article.language}; "
-                        "delete it first to publish it in another language"}
+    return {
+        "language": f"this article (id {article.id}) is stored in {article.language}; "
+        "delete it first to publish it in another language"
+    }
 
 
 def _commit_unless_url_taken() -> None:
@@ -233,7 +238,7 @@ def _existing(urls: set[str], guids: set[str]) -> tuple[dict[str, Article], dict
     by_guid: dict[str, Article] = {}
     for values, column, found in ((sorted(urls), Article.url, by_url), (sorted(guids), Article.guid, by_guid)):
         for start in range(0, len(values), LOOKUP_CHUNK):
-            for article in db.session.scalars(select(Article).where(column.in_(values[start:start + LOOKUP_CHUNK]))):
+            for article in db.session.scalars(select(Article).where(column.in_(values[start : start + LOOKUP_CHUNK]))):
                 found[getattr(article, column.key)] = article
     return by_url, by_guid
 
@@ -261,8 +266,14 @@ def store_articles(items: list, keep_good: bool = False, keep_first_week: bool =
     time, so an entry whose `updated` changes stays in the week it was first seen in.
     """
     if len(items) > MAX_IMPORT_ARTICLES:
-        raise ImportInvalid({"file": {"articles": f"holds {len(items)} articles; import at most "
-                                                  f"{MAX_IMPORT_ARTICLES} at a time (split the file)"}})
+        raise ImportInvalid(
+            {
+                "file": {
+                    "articles": f"holds {len(items)} articles; import at most "
+                    f"{MAX_IMPORT_ARTICLES} at a time (split the file)"
+                }
+            }
+        )
     result = ImportResult()
     valid, problems = _validated(items)
     changes = _matched(valid, problems, keep_first_week)
@@ -310,7 +321,7 @@ def import_json(raw: bytes | str) -> ImportResult:
         raise ImportInvalid({"file": {"json": "nested too deeply to be an articles file"}}) from error
     items = document.get("articles") if isinstance(document, dict) else document
     if not isinstance(items, list):
-        raise ImportInvalid({"file": {"articles": "expected a list of articles under \"articles\""}})
+        raise ImportInvalid({"file": {"articles": 'expected a list of articles under "articles"'}})
     return store_articles(items)
 
 

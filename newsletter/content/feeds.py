@@ -7,6 +7,7 @@ identity, its summary keeps paragraphs and list items, `content:encoded` stands 
 relative links resolve against the feed's address, and an entry already stored keeps its week even when
 only its `updated` time changes.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -15,7 +16,7 @@ import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin
@@ -113,7 +114,7 @@ def _published(entry) -> str | None:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if not parsed:
         return None
-    return datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc).isoformat()
+    return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC).isoformat()
 
 
 def _default_section(language: str) -> str:
@@ -159,9 +160,11 @@ CHARACTER_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));"
 
 def _without_forbidden_references(body: bytes) -> bytes:
     """Drop character references to forbidden code points (feedparser fails on a lone surrogate's)."""
+
     def keep(match: re.Match) -> bytes:
         code = int(match[1], 16) if match[1] else int(match[2])
         return b"" if code > 0x10FFFF or first_forbidden(chr(code)) else match[0]
+
     return CHARACTER_REFERENCE.sub(keep, body)
 
 

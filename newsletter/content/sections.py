@@ -4,6 +4,7 @@ An article names its section in free text, in its own language. A section is fou
 compared case-folded with spaces collapsed) or by any of its per-language names, so "Economy", "economy " and
 "Экономика" can all be one section; sections nobody defined follow the defined ones, grouped the same way.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import delete, select
@@ -59,7 +60,7 @@ def _name(where: str, value: object, errors: dict, required: bool = False) -> st
 
 def _validated(items: object) -> list[dict]:
     if not isinstance(items, list):
-        raise SectionsInvalid({"sections": "must be a list of {\"name\": ..., \"names\": {\"be\": ..., ...}}"})
+        raise SectionsInvalid({"sections": 'must be a list of {"name": ..., "names": {"be": ..., ...}}'})
     errors: dict[str, str] = {}
     rows, seen = [], set()
     for index, item in enumerate(items):
@@ -95,5 +96,8 @@ def replace_sections(items: object) -> list[Section]:
 
 
 def section_json(section: Section) -> dict:
-    return {"name": section.key, "position": section.position,
-            "names": {code: getattr(section, f"name_{code}") for code in LANGUAGES}}
+    return {
+        "name": section.key,
+        "position": section.position,
+        "names": {code: getattr(section, f"name_{code}") for code in LANGUAGES},
+    }

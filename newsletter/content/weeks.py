@@ -1,14 +1,14 @@
 """Publication weeks: Monday 00:00 to the next Monday 00:00 in NEWSLETTER_TIMEZONE, never UTC."""
+
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date
 from flask import current_app
-
 
 YEARS = range(1900, 3000)
 
@@ -41,7 +41,7 @@ def week_bounds(week_start: date) -> tuple[datetime, datetime]:
     zone = publication_zone()
     start = datetime.combine(week_start, time(0, 0), tzinfo=zone)
     end = datetime.combine(week_start + timedelta(days=7), time(0, 0), tzinfo=zone)
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def week_of(moment: datetime) -> date:
@@ -66,5 +66,5 @@ def format_period(week_start: date, language: str) -> str:
         field = "d"
     full_months = [re.sub(r"(?<![ML])([ML])\1\1(?![ML])", r"\1\1\1\1", part) for part in formats[field]]
     return "".join(
-        format_date(day, pattern, locale=language) for pattern, day in zip(full_months, (week_start, end))
+        format_date(day, pattern, locale=language) for pattern, day in zip(full_months, (week_start, end), strict=True)
     )

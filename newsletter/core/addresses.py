@@ -1,4 +1,5 @@
 """Email addresses from outside: validation with email-validator and one normal form per address."""
+
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email

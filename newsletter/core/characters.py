@@ -3,15 +3,16 @@
 One pasted U+000B from a word processor makes MRML refuse the whole digest, so such text is refused at the
 door (API, imports) or stripped (feeds, which the publication does not control and are re-read every week).
 """
+
 from __future__ import annotations
 
 import re
 
 ALLOWED_CONTROLS = "\t\n\r"
 _FORBIDDEN = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"   # C0 and C1 controls other than tab, LF, CR; DEL
-    "\ud800-\udfff"                            # lone surrogates (a str can hold them, UTF-8 cannot)
-    "\ufdd0-\ufdef"                            # the noncharacter block
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # C0 and C1 controls other than tab, LF, CR; DEL
+    "\ud800-\udfff"  # lone surrogates (a str can hold them, UTF-8 cannot)
+    "\ufdd0-\ufdef"  # the noncharacter block
     "\ufffe\uffff"
     + "".join(f"{chr(plane * 0x10000 + 0xFFFE)}{chr(plane * 0x10000 + 0xFFFF)}" for plane in range(1, 17))
     + "]"

@@ -1,6 +1,8 @@
 """Configuration: embedded defaults, overridden by NEWSLETTER_* environment variables."""
+
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -132,7 +134,7 @@ def _with_driver(url: str) -> str:
     """Use psycopg 3 for plain postgres:// URLs."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
@@ -168,10 +170,8 @@ def _instance_secret_key(instance: Path) -> str:
                 handle.write(secrets.token_urlsafe(48))
                 handle.flush()
                 os.fsync(handle.fileno())
-            try:
+            with contextlib.suppress(FileExistsError):  # another process won the race: its key is the key
                 os.link(temporary, key_file)
-            except FileExistsError:
-                pass  # another process won the race: its key is the key
         finally:
             temporary.unlink(missing_ok=True)
     return key_file.read_text().strip()

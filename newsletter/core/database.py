@@ -1,4 +1,5 @@
 """Database setup: the engine's per-backend settings and the migrations directory."""
+
 from __future__ import annotations
 
 from flask import Flask
@@ -58,7 +59,7 @@ ID_CHUNK = 500
 def id_chunks(ids: list[int], size: int = ID_CHUNK):
     """Slices of an id list small enough for one `IN (…)` (SQLite allows a few hundred variables per query)."""
     for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+        yield ids[start : start + size]
 
 
 def among(column, ids: list[int]):

@@ -1,4 +1,5 @@
 """Locales: choosing the visitor's language, and compiling the gettext catalogues."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,11 +41,18 @@ def remember_language(response):
     """A page opened with ?lang= keeps that choice in a cookie that holds the language and nothing else."""
     asked = request.args.get("lang", "")
     if (
-        request.method == "GET" and asked in LANGUAGES and request.cookies.get(LANGUAGE_COOKIE) != asked
-        and response.mimetype == "text/html" and not request.path.startswith("/api/")
+        request.method == "GET"
+        and asked in LANGUAGES
+        and request.cookies.get(LANGUAGE_COOKIE) != asked
+        and response.mimetype == "text/html"
+        and not request.path.startswith("/api/")
     ):
         response.set_cookie(
-            LANGUAGE_COOKIE, asked, max_age=LANGUAGE_COOKIE_SECONDS, httponly=True, samesite="Lax",
+            LANGUAGE_COOKIE,
+            asked,
+            max_age=LANGUAGE_COOKIE_SECONDS,
+            httponly=True,
+            samesite="Lax",
             secure=current_app.config["BASE_URL"].startswith("https://"),
         )
     return response
@@ -98,5 +106,9 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def language_context() -> dict:
-        return {"languages": LANGUAGES, "language_names": LANGUAGE_NAMES, "current_language": current_language(),
-                "languages_phrase": languages_phrase}
+        return {
+            "languages": LANGUAGES,
+            "language_names": LANGUAGE_NAMES,
+            "current_language": current_language(),
+            "languages_phrase": languages_phrase,
+        }

@@ -3,6 +3,7 @@
 The first occurrence is written; identical ones within the window are counted, not written; the next one
 after the window says how many were held back.
 """
+
 from __future__ import annotations
 
 import logging

@@ -3,6 +3,7 @@
 A maildir's handled messages move from new/ to cur/ (marked seen); an mbox is emptied of the messages
 handled. Used by the mailto: unsubscribes and by the bounce reports.
 """
+
 from __future__ import annotations
 
 import mailbox

@@ -2,6 +2,7 @@
 
 No remote fonts or assets: MRML's default web fonts are switched off.
 """
+
 from __future__ import annotations
 
 from flask import render_template

@@ -15,6 +15,7 @@ Email limits (`address-mail`, `transactional-mail`) are counted by `mail_allowed
 subscription service calls before it queues a confirmation or notice: a request over them is
 answered exactly like an accepted one, and simply sends nothing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -161,8 +162,9 @@ def init_app(app: Flask) -> None:
     app.config["RATELIMIT_ENABLED"] = bool(limits.limits)
     app.config["RATELIMIT_STORAGE_URI"] = limits.storage_url
     app.config.setdefault("RATELIMIT_KEY_PREFIX", "newsletter")
-    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 2, "socket_timeout": 2}
-                          if limits.storage_url.startswith("redis") else {})
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_OPTIONS",
+        {"socket_connect_timeout": 2, "socket_timeout": 2} if limits.storage_url.startswith("redis") else {},
+    )
     app.after_request(_no_retry_after_unless_refused)
     limiter.init_app(app)
-

@@ -6,6 +6,7 @@ client sends, every address state gets the same answer and nothing reaches the d
 database would refuse. JSON bodies, which carry what the caller asks for, are refused instead when a
 string holds a surrogate or a noncharacter (`first_unusable_text`): no database can store them.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -27,7 +28,8 @@ def recorded_text(raw: object, limit: int) -> str | None:
     if not isinstance(raw, str):
         return None
     kept = "".join(
-        character for character in raw
+        character
+        for character in raw
         if not is_unusable(character) and unicodedata.category(character) not in ("Cc", "Cf")
     )
     kept = kept.strip()[:limit]

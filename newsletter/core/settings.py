@@ -1,4 +1,5 @@
 """Typed, frozen settings read once from the configuration; services take these values, not `current_app`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

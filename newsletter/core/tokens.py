@@ -1,4 +1,5 @@
 """Signed tokens, one salt per purpose, and the subscriber links built from them."""
+
 from __future__ import annotations
 
 import base64
@@ -95,8 +96,10 @@ class LinkSigner:
         self._separator = {purpose: want_bytes(signer.sep) for purpose, signer in self._signers.items()}
         self._second = (-1, b"")
         # Should itsdangerous (or the serializer's settings) ever sign otherwise, its own signer is used.
-        self._own_hmac = all(self._signature(purpose, b"probe") == signer.get_signature(b"probe")
-                             for purpose, signer in self._signers.items())
+        self._own_hmac = all(
+            self._signature(purpose, b"probe") == signer.get_signature(b"probe")
+            for purpose, signer in self._signers.items()
+        )
 
     def _timestamp(self) -> bytes:
         now = int(time.time())

@@ -6,6 +6,7 @@ readers, so after `threshold` of them in a row (any success resets the run) the 
 reply as its reason, nothing more is failed, and an editor can fix the cause, `retry-failed`, and resume.
 Runs are counted per edition, so confirmations going through meanwhile do not hide a failing digest.
 """
+
 from __future__ import annotations
 
 import threading
@@ -37,8 +38,10 @@ class CircuitBreaker:
             self._runs[edition_id] = run
             if run < self.threshold:
                 return False
-            self._open[edition_id] = (f"paused by the circuit breaker after {run} permanent refusals in a row "
-                                      f"that are not about the recipient; last: {reply.for_log()}")[:500]
+            self._open[edition_id] = (
+                f"paused by the circuit breaker after {run} permanent refusals in a row "
+                f"that are not about the recipient; last: {reply.for_log()}"
+            )[:500]
             self._runs[edition_id] = 0
             return True
 

@@ -3,6 +3,7 @@
 A line is what ends in CRLF, as in the RFC and in every verifier; the transport turns a bare LF or CR into
 CRLF before the wire, so the signer does it first (`wire_form`) and signs what the receiver will see.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -45,7 +46,7 @@ def relaxed_body(body: bytes) -> bytes:
 
 def _without_trailing_empty_lines(body: bytes) -> bytes:
     end = len(body)
-    while end >= 4 and body[end - 4:end] == b"\r\n\r\n":
+    while end >= 4 and body[end - 4 : end] == b"\r\n\r\n":
         end -= 2
     return b"" if body[:end] == CRLF else body[:end]
 
@@ -125,7 +126,7 @@ class SharedBody:
         if len(pieces) != self.slots:
             raise ValueError(f"{len(pieces)} pieces for {self.slots} slots")
         rest = []
-        for piece, chunk in zip(pieces, self._after):
+        for piece, chunk in zip(pieces, self._after, strict=True):
             if piece and not piece.endswith(CRLF):
                 raise ValueError("a per-recipient piece must be whole lines")
             rest += (relaxed_lines(piece), chunk)

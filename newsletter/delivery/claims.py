@@ -1,4 +1,5 @@
 """The worker's side of the ledger: claiming due rows, leases, recording outcomes, settling editions."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,15 +7,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, exists, func, select, union_all, update
 
+from newsletter.core.database import id_chunks, is_postgres
 from newsletter.core.extensions import db
+from newsletter.delivery.ledger import cancel_queued, has_renderer
+from newsletter.delivery.partitions import among_ids, in_partitions_of
 from newsletter.models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
 from newsletter.models.content import EditionStatus
 from newsletter.models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
-from newsletter.models.subscribers import CONFIRMED
-from newsletter.core.database import id_chunks, is_postgres
 from newsletter.models.lifecycle import HELD, Action, condition
-from newsletter.delivery.ledger import cancel_queued, has_renderer
-from newsletter.delivery.partitions import among_ids, in_partitions_of
+from newsletter.models.subscribers import CONFIRMED
 
 RECENT_CANCEL_SECONDS = 600
 PAUSED_REASON = "not sent: edition paused"
@@ -94,8 +95,13 @@ def _claim_class(priority: int, limit: int, worker_id: str, lease_seconds: float
         return []
     due = db.session.scalars(
         select(Delivery.id)
-        .where(Delivery.status == DeliveryStatus.QUEUED, Delivery.priority == priority,
-               Delivery.next_attempt_at <= utcnow(), _not_held(), *claimable)
+        .where(
+            Delivery.status == DeliveryStatus.QUEUED,
+            Delivery.priority == priority,
+            Delivery.next_attempt_at <= utcnow(),
+            _not_held(),
+            *claimable,
+        )
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -113,7 +119,7 @@ def _claim_class(priority: int, limit: int, worker_id: str, lease_seconds: float
 
 
 def _interleave(first: list[int], second: list[int]) -> list[int]:
-    merged = [delivery_id for pair in zip(first, second) for delivery_id in pair]
+    merged = [delivery_id for pair in zip(first, second, strict=False) for delivery_id in pair]
     shorter = min(len(first), len(second))
     return merged + first[shorter:] + second[shorter:]
 
@@ -124,13 +130,24 @@ def load_jobs(ids: list[int], worker_id: str | None = None) -> tuple[list[Job], 
     if not ids:
         return [], {}
     held_by = [Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == worker_id] if worker_id else []
-    language = and_(SubscriberLanguage.subscriber_id == Delivery.subscriber_id,
-                    SubscriberLanguage.language == Edition.language)
+    language = and_(
+        SubscriberLanguage.subscriber_id == Delivery.subscriber_id, SubscriberLanguage.language == Edition.language
+    )
     rows = db.session.execute(
         select(
-            Delivery.id, Delivery.kind, Delivery.edition_id, Delivery.subscriber_id, Delivery.payload,
-            Delivery.attempts, Delivery.created_at, Delivery.consent_id, Delivery.first_deferred_at, Subscriber.email, Subscriber.status,
-            SubscriberLanguage.confirmed_at, Suppression.email.label("suppressed"),
+            Delivery.id,
+            Delivery.kind,
+            Delivery.edition_id,
+            Delivery.subscriber_id,
+            Delivery.payload,
+            Delivery.attempts,
+            Delivery.created_at,
+            Delivery.consent_id,
+            Delivery.first_deferred_at,
+            Subscriber.email,
+            Subscriber.status,
+            SubscriberLanguage.confirmed_at,
+            Suppression.email.label("suppressed"),
             Edition.status.label("edition_status"),
         )
         .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
@@ -148,8 +165,20 @@ def load_jobs(ids: list[int], worker_id: str | None = None) -> tuple[list[Job], 
         if reason:
             refused[row.id] = reason
         else:
-            jobs.append(Job(row.id, row.kind, row.edition_id, row.subscriber_id, row.email, row.payload,
-                            row.attempts, row.created_at, row.consent_id, row.first_deferred_at))
+            jobs.append(
+                Job(
+                    row.id,
+                    row.kind,
+                    row.edition_id,
+                    row.subscriber_id,
+                    row.email,
+                    row.payload,
+                    row.attempts,
+                    row.created_at,
+                    row.consent_id,
+                    row.first_deferred_at,
+                )
+            )
     return jobs, refused
 
 
@@ -177,7 +206,8 @@ def refuse(refused: dict[int, str]) -> int:
         if reason == PAUSED_REASON:
             status = DeliveryStatus.QUEUED
         db.session.execute(
-            update(Delivery).where(Delivery.id == delivery_id)
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
             .values(status=status, last_reply=reason, lease_expires_at=None, claimed_by=None)
         )
     db.session.commit()
@@ -190,8 +220,7 @@ def renew_leases(worker_id: str, lease_seconds: float, ids: set[int]) -> None:
     for chunk in id_chunks(sorted(ids)):
         db.session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(chunk), Delivery.status == DeliveryStatus.SENDING,
-                   Delivery.claimed_by == worker_id)
+            .where(Delivery.id.in_(chunk), Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == worker_id)
             .values(lease_expires_at=database_clock(lease_seconds))
         )
     db.session.commit()
@@ -222,10 +251,7 @@ def release(worker_id: str, *, except_ids: frozenset[int] = frozenset()) -> None
     statement = update(Delivery).where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == worker_id)
     if except_ids:
         statement = statement.where(Delivery.id.notin_(except_ids))
-    db.session.execute(
-        statement
-        .values(status=_back_to_queue(), claimed_by=None, lease_expires_at=None)
-    )
+    db.session.execute(statement.values(status=_back_to_queue(), claimed_by=None, lease_expires_at=None))
     db.session.commit()
 
 
@@ -239,7 +265,8 @@ def settle_editions() -> list[int]:
     # rows again), then look for unsettled rows in a second statement: its snapshot is taken after the locks,
     # so rows queued again by a transaction that held one are seen, and the edition is not marked sent.
     candidates = db.session.scalars(
-        select(Edition.id).where(condition(Action.FINISH)).with_for_update(skip_locked=True)).all()
+        select(Edition.id).where(condition(Action.FINISH)).with_for_update(skip_locked=True)
+    ).all()
     if not candidates:
         db.session.commit()
         return []
@@ -265,10 +292,13 @@ def outstanding() -> tuple[int, datetime | None]:
     two moments, and miss a row that moved from sending back to queued in between."""
     claimable = _claimable_partitions()
     arms = [
-        select(func.count().label("count"), func.min(moment).label("earliest"))
-        .where(Delivery.status == status, _not_held(), *claimable)
-        for status, moment in ((DeliveryStatus.QUEUED, Delivery.next_attempt_at),
-                               (DeliveryStatus.SENDING, Delivery.lease_expires_at))
+        select(func.count().label("count"), func.min(moment).label("earliest")).where(
+            Delivery.status == status, _not_held(), *claimable
+        )
+        for status, moment in (
+            (DeliveryStatus.QUEUED, Delivery.next_attempt_at),
+            (DeliveryStatus.SENDING, Delivery.lease_expires_at),
+        )
     ]
     rows = db.session.execute(union_all(*arms)).all()
     db.session.commit()

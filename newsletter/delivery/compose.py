@@ -1,18 +1,19 @@
 """Building MIME messages for transactional mail (confirmation and the like)."""
+
 from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
-from datetime import datetime, timezone
 from email.utils import format_datetime, make_msgid, parseaddr
 
 from flask import current_app
 
-from newsletter.models import utcnow
 from newsletter.delivery.canonical import has_bare_line_ends
+from newsletter.models import utcnow
 
 
 class WireMessage(bytes):
@@ -41,7 +42,7 @@ def sender_domain() -> str:
 
 def rfc5322_date(timestamp: float | None = None) -> str:
     """A Date value in UTC with the numeric zone `+0000` (RFC 5322 §3.3), never the obsolete `GMT` or `-0000`."""
-    moment = datetime.fromtimestamp(utcnow().timestamp() if timestamp is None else timestamp, timezone.utc)
+    moment = datetime.fromtimestamp(utcnow().timestamp() if timestamp is None else timestamp, UTC)
     return format_datetime(moment.replace(microsecond=0))
 
 

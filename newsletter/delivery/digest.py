@@ -1,4 +1,5 @@
 """The per-edition message template: MIME built once, per recipient only links spliced in and headers prepended."""
+
 from __future__ import annotations
 
 import binascii
@@ -14,13 +15,13 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from newsletter.delivery.placeholders import PREFERENCES_PLACEHOLDER as PREFERENCES
-from newsletter.delivery.placeholders import UNSUBSCRIBE_PLACEHOLDER as UNSUBSCRIBE
-from newsletter.models import Edition
 from newsletter.core.tokens import LinkSigner, SubscriberLinks
 from newsletter.delivery.canonical import field_lines
 from newsletter.delivery.compose import WireMessage, is_transparent, keyed_tag, rfc5322_date, sender_domain
+from newsletter.delivery.placeholders import PREFERENCES_PLACEHOLDER as PREFERENCES
+from newsletter.delivery.placeholders import UNSUBSCRIBE_PLACEHOLDER as UNSUBSCRIBE
 from newsletter.delivery.signing import DkimSigner
+from newsletter.models import Edition
 
 PLACEHOLDER_PATTERN = re.compile(f"({UNSUBSCRIBE}|{PREFERENCES})")
 MAX_QP_LINE = 76
@@ -55,7 +56,7 @@ def _wrapped(flat: bytes) -> bytes:
             flat = b"=2E" + flat[1:]
         cut = min(MAX_QP_LINE - 1, len(flat))
         if cut < len(flat):
-            while b"=" in flat[cut - 2:cut]:
+            while b"=" in flat[cut - 2 : cut]:
                 cut -= 1
         lines.append(flat[:cut])
         flat = flat[cut:]
@@ -97,7 +98,7 @@ def _header(name: str, value: str) -> bytes:
 
 def _part_head(boundary: str, subtype: str) -> bytes:
     return (
-        f"--{boundary}\r\nContent-Type: text/{subtype}; charset=\"utf-8\"\r\n"
+        f'--{boundary}\r\nContent-Type: text/{subtype}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
     ).encode("ascii")
 
@@ -130,8 +131,9 @@ class DigestTemplate:
         self._slot_at = [(index, part) for index, part in enumerate(self.body) if isinstance(part, tuple)]
         self._slots = list(dict.fromkeys(slot for _index, slot in self._slot_at))
         self.dkim = dkim
-        self._transparent = all(is_transparent(part) for part in [self.common_headers, *self.body]
-                                if isinstance(part, bytes))
+        self._transparent = all(
+            is_transparent(part) for part in [self.common_headers, *self.body] if isinstance(part, bytes)
+        )
         if dkim:
             self._head_plan = dkim.prepare_head(PERSONAL_FIELDS, self.common_headers)
             self._shared_body = dkim.shared_body([part if isinstance(part, bytes) else None for part in self.body])
@@ -173,9 +175,14 @@ Slot = tuple[str, bool]  # (placeholder, HTML-escaped)
 def _body_layout(boundary: str, text: list[bytes | str], html_part: list[bytes | str]) -> list[bytes | Slot]:
     """The body as shared bytes (adjacent ones merged) and slots for the per-recipient links."""
     layout: list[bytes | Slot] = []
-    parts = [_part_head(boundary, "plain"), *[(p, False) if isinstance(p, str) else p for p in text], b"\r\n",
-             _part_head(boundary, "html"), *[(p, True) if isinstance(p, str) else p for p in html_part],
-             f"\r\n--{boundary}--\r\n".encode("ascii")]
+    parts = [
+        _part_head(boundary, "plain"),
+        *[(p, False) if isinstance(p, str) else p for p in text],
+        b"\r\n",
+        _part_head(boundary, "html"),
+        *[(p, True) if isinstance(p, str) else p for p in html_part],
+        f"\r\n--{boundary}--\r\n".encode("ascii"),
+    ]
     for part in parts:
         if isinstance(part, bytes) and layout and isinstance(layout[-1], bytes):
             layout[-1] += part
@@ -211,7 +218,7 @@ def _date_value() -> bytes:
 
 
 def _address(email: str) -> bytes:
-    if email.isascii() and not any(char in email for char in "\r\n<>\",;"):
+    if email.isascii() and not any(char in email for char in '\r\n<>",;'):
         return email.encode("ascii")
     folded = SMTPUTF8.header_factory("To", email).fold(policy=SMTPUTF8)
     return folded.split(":", 1)[1].strip().encode("utf-8")

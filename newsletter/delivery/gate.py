@@ -14,6 +14,7 @@ Why not ask before every message: two round trips per message cost a third of on
 (PostgreSQL. SQLite runs one worker, and the check is a plain read before each message: a pause can meet a
 message whose check happened an instant before it.)
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,15 +26,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from newsletter.core.extensions import db
-from newsletter.models.lifecycle import HELD, Action, transition
-from newsletter.models import Edition
 from newsletter.delivery.outage import discard
+from newsletter.models import Edition
+from newsletter.models.lifecycle import HELD, Action, transition
 
 log = logging.getLogger(__name__)
 UNKNOWN = "unknown"  # the database could not say: hold this one message back, nothing else
 GATE_LOCK_CLASS = 0x6E6C6761  # the first key of the two-key advisory lock; the edition id is the second
 RECHECK_SECONDS = 0.05  # how long a sender sends on under the lock before it lets a pause in and asks again
-
 
 
 def close_gate(edition_id: int) -> None:
@@ -112,8 +112,10 @@ class SendGate:
         unlock = f"SELECT pg_advisory_unlock_shared({GATE_LOCK_CLASS}, {previous}); " if previous is not None else ""
         cursor = connection.connection.dbapi_connection.cursor()
         try:
-            cursor.execute(f"{unlock}SELECT pg_advisory_lock_shared({GATE_LOCK_CLASS}, {edition_id}); "
-                           f"SELECT status FROM editions WHERE id = {edition_id}")
+            cursor.execute(
+                f"{unlock}SELECT pg_advisory_lock_shared({GATE_LOCK_CLASS}, {edition_id}); "
+                f"SELECT status FROM editions WHERE id = {edition_id}"
+            )
             while cursor.nextset():
                 pass
             row = cursor.fetchone()

@@ -5,6 +5,7 @@ The recorder stores outcomes every `batch_seconds` or `batch_size` rows, whichev
 thread switches a second in each worker process, each one taking the interpreter lock from the senders. Here
 a put wakes the taker only for the first item (it was waiting for one) and for a full batch.
 """
+
 from __future__ import annotations
 
 import logging
@@ -41,7 +42,8 @@ class BatchInbox:
         with self._changed:
             self._changed.wait_for(lambda: self._items or self._closed)
             if len(self._items) < self.batch_size and not self._closed:
-                self._changed.wait_for(lambda: len(self._items) >= self.batch_size or self._closed,
-                                       timeout=self.batch_seconds)
-            batch, self._items = self._items[:self.batch_size], self._items[self.batch_size:]
+                self._changed.wait_for(
+                    lambda: len(self._items) >= self.batch_size or self._closed, timeout=self.batch_seconds
+                )
+            batch, self._items = self._items[: self.batch_size], self._items[self.batch_size :]
             return batch, self._closed and not self._items

@@ -1,24 +1,34 @@
 """The delivery ledger: enqueueing editions and transactional messages (with their renderers), controls, counts."""
-from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Interval, Select, bindparam, case, delete, func, insert, literal, or_, select, update
 
 from newsletter.core.database import id_chunks, is_postgres
 from newsletter.core.extensions import db
-from newsletter.models import BounceEvent, BounceKind, Consent, Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
+from newsletter.delivery import partitions
+from newsletter.models import (
+    BounceEvent,
+    BounceKind,
+    Consent,
+    Delivery,
+    Edition,
+    Subscriber,
+    SubscriberLanguage,
+    Suppression,
+    utcnow,
+)
 from newsletter.models.content import EditionStatus
 from newsletter.models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
+from newsletter.models.lifecycle import Action, transition
 from newsletter.models.subscribers import CONFIRMED
 from newsletter.models.types import UTCDateTime
-from newsletter.models.lifecycle import Action, transition
-from newsletter.delivery import partitions
 
 log = logging.getLogger(__name__)
 SETTLED = tuple(status for status in DeliveryStatus if status not in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING))
@@ -159,8 +169,9 @@ def enqueue_edition(edition: Edition | int) -> int:
     else:
         statement = insert(Delivery).from_select(columns, audience)
         inserted = db.session.execute(statement.execution_options(preserve_rowcount=True)).rowcount
-        suppressed = db.session.scalar(select(func.count()).where(
-            Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.SUPPRESSED))
+        suppressed = db.session.scalar(
+            select(func.count()).where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.SUPPRESSED)
+        )
     db.session.commit()
     _expire(edition)
     return int(inserted) - int(suppressed or 0)
@@ -175,12 +186,18 @@ def extend_deferrals(edition_id: int, paused_for: timedelta) -> None:
     """Move the first-deferral time of the edition's waiting retries forward by the pause, so a long pause
     cannot turn the next temporary failure into a permanent one. One UPDATE on PostgreSQL; SQLite stores
     these times as text, so there the rows are moved from Python."""
-    waiting = (Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED,
-               Delivery.first_deferred_at.is_not(None))
+    waiting = (
+        Delivery.edition_id == edition_id,
+        Delivery.status == DeliveryStatus.QUEUED,
+        Delivery.first_deferred_at.is_not(None),
+    )
     if is_postgres():
-        db.session.execute(update(Delivery).where(*waiting)
-                           .values(first_deferred_at=Delivery.first_deferred_at + literal(paused_for, Interval()))
-                           .execution_options(synchronize_session=False))
+        db.session.execute(
+            update(Delivery)
+            .where(*waiting)
+            .values(first_deferred_at=Delivery.first_deferred_at + literal(paused_for, Interval()))
+            .execution_options(synchronize_session=False)
+        )
         return
     rows = db.session.execute(select(Delivery.id, Delivery.first_deferred_at).where(*waiting)).all()
     if rows:
@@ -198,9 +215,14 @@ def requeue_failed(edition_id: int, reply_contains: str | None = None) -> int:
     statement = (
         update(Delivery)
         .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.FAILED)
-        .values(status=DeliveryStatus.QUEUED, next_attempt_at=utcnow(), first_deferred_at=None,
-                last_reply=func.substr("queued again by an editor after: " + func.coalesce(Delivery.last_reply, ""),
-                                       1, 1000))
+        .values(
+            status=DeliveryStatus.QUEUED,
+            next_attempt_at=utcnow(),
+            first_deferred_at=None,
+            last_reply=func.substr(
+                "queued again by an editor after: " + func.coalesce(Delivery.last_reply, ""), 1, 1000
+            ),
+        )
         .execution_options(synchronize_session=False)
     )
     if reply_contains:
@@ -232,7 +254,8 @@ def edition_counts(edition_id: int) -> dict:
     counts["total"] = sum(counts[state] for state in DeliveryStatus)
     next_retry = db.session.scalar(
         select(func.min(Delivery.next_attempt_at)).where(
-            Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED,
+            Delivery.edition_id == edition_id,
+            Delivery.status == DeliveryStatus.QUEUED,
             or_(Delivery.attempts > 0, Delivery.last_reply.is_not(None)),
         )
     )
@@ -251,16 +274,18 @@ def prune(retention_days: float, now=None) -> int:
         return 0
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     old_editions = db.session.scalars(
-        select(Edition.id).where(Edition.archived_counts.is_(None), or_(
-            (Edition.status == EditionStatus.SENT) & (Edition.sent_at < cutoff),
-            (Edition.status == EditionStatus.CANCELLED) & (Edition.cancelled_at < cutoff),
-        ))
+        select(Edition.id).where(
+            Edition.archived_counts.is_(None),
+            or_(
+                (Edition.status == EditionStatus.SENT) & (Edition.sent_at < cutoff),
+                (Edition.status == EditionStatus.CANCELLED) & (Edition.cancelled_at < cutoff),
+            ),
+        )
     ).all()
     removed = 0
     for edition_id in old_editions:
         counts = edition_counts(edition_id)
-        db.session.execute(update(Edition).where(Edition.id == edition_id)
-                           .values(archived_counts=json.dumps(counts)))
+        db.session.execute(update(Edition).where(Edition.id == edition_id).values(archived_counts=json.dumps(counts)))
         if is_postgres():
             dropped = partitions.drop_edition(edition_id)
             if dropped is None:
@@ -270,8 +295,9 @@ def prune(retention_days: float, now=None) -> int:
         removed += db.session.execute(delete(Delivery).where(Delivery.edition_id == edition_id)).rowcount
         db.session.commit()  # one edition per transaction: short locks, and progress kept if stopped
     removed += db.session.execute(
-        delete(Delivery).where(Delivery.edition_id.is_(None), Delivery.created_at < cutoff,
-                               Delivery.status.in_(SETTLED))
+        delete(Delivery).where(
+            Delivery.edition_id.is_(None), Delivery.created_at < cutoff, Delivery.status.in_(SETTLED)
+        )
     ).rowcount
     db.session.commit()
     if removed:
@@ -281,10 +307,14 @@ def prune(retention_days: float, now=None) -> int:
 
 def bounce_counts(edition_id: int) -> dict[str, int]:
     """`bounced` (hard or soft) and `complained`: deliveries of the edition with such a report."""
-    rows = dict(db.session.execute(
-        select(BounceEvent.kind, func.count(func.distinct(BounceEvent.delivery_id)))
-        .where(BounceEvent.edition_id == edition_id, BounceEvent.delivery_id.is_not(None))
-        .group_by(BounceEvent.kind)
-    ).all())
-    return {"bounced": int(rows.get(BounceKind.HARD, 0)) + int(rows.get(BounceKind.SOFT, 0)),
-            "complained": int(rows.get(BounceKind.COMPLAINT, 0))}
+    rows = dict(
+        db.session.execute(
+            select(BounceEvent.kind, func.count(func.distinct(BounceEvent.delivery_id)))
+            .where(BounceEvent.edition_id == edition_id, BounceEvent.delivery_id.is_not(None))
+            .group_by(BounceEvent.kind)
+        ).all()
+    )
+    return {
+        "bounced": int(rows.get(BounceKind.HARD, 0)) + int(rows.get(BounceKind.SOFT, 0)),
+        "complained": int(rows.get(BounceKind.COMPLAINT, 0)),
+    }

@@ -6,6 +6,7 @@ building the next message in that wait (`build_ahead`) keeps the connection busy
 often there when the sender reads it, so the thread neither blocks on the socket nor queues again for the
 interpreter lock: a sender thread switched five times a message before.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,12 +15,12 @@ import threading
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.core.extensions import db
-from newsletter.models.delivery import DeliveryKind
 from newsletter.core.tokens import LinkSigner
 from newsletter.delivery.claims import Job
 from newsletter.delivery.digest import DigestTemplate, build_digest_message
 from newsletter.delivery.ledger import NothingToRender, render_transactional
 from newsletter.delivery.signing import DkimSigner
+from newsletter.models.delivery import DeliveryKind
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ what they hold; each waits a little longer after every failed try (up to a ceili
 when the database is back) and logs one line now and then rather than one per try, which in a long outage
 would bury everything else in the log.
 """
+
 from __future__ import annotations
 
 import time

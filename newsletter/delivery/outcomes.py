@@ -3,15 +3,16 @@
 Each constructor is one of a sender's verdicts (sent, failed, given back, deferred with back-off); the
 recorder (`recorder.py`) writes them in batches and only then counts a message as sent.
 """
+
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from newsletter.delivery.claims import Job
 from newsletter.models import utcnow
 from newsletter.models.delivery import DeliveryStatus
-from newsletter.delivery.claims import Job
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,12 @@ def retry_delay(base: float, attempts: int) -> float:
 
 
 def sent(job: Job, reply: str) -> Outcome:
-    return Outcome(job, {"status": DeliveryStatus.SENT, "sent_at": utcnow(), "attempts": job.attempts + 1,
-                         "last_reply": reply[:1000]}, accepted=True, label="sent")
+    return Outcome(
+        job,
+        {"status": DeliveryStatus.SENT, "sent_at": utcnow(), "attempts": job.attempts + 1, "last_reply": reply[:1000]},
+        accepted=True,
+        label="sent",
+    )
 
 
 def failed(job: Job, reply: str, *, suppress: bool = False) -> Outcome:
@@ -45,8 +50,9 @@ def given_back(job: Job, reason: str, *, cancelled: bool) -> Outcome:
     return Outcome(job, {"status": status, "last_reply": reason[:1000]}, label="cancelled" if cancelled else "released")
 
 
-def deferred(job: Job, reply: str, *, retry_base: float, max_age: float, throttled_until: float | None = None,
-             count: bool = True) -> Outcome:
+def deferred(
+    job: Job, reply: str, *, retry_base: float, max_age: float, throttled_until: float | None = None, count: bool = True
+) -> Outcome:
     """Back to the queue with back-off; a throttled relay delays it (counting the attempt only if `count`).
 
     A row deferred for longer than `max_age` since its first temporary failure fails for good.
@@ -60,6 +66,11 @@ def deferred(job: Job, reply: str, *, retry_base: float, max_age: float, throttl
         due = max(datetime.fromtimestamp(throttled_until, now.tzinfo), now)
     else:
         due = now + timedelta(seconds=retry_delay(retry_base, attempts))
-    values = {"status": DeliveryStatus.QUEUED, "next_attempt_at": due, "attempts": attempts,
-              "last_reply": reply[:1000], "first_deferred_at": first}
+    values = {
+        "status": DeliveryStatus.QUEUED,
+        "next_attempt_at": due,
+        "attempts": attempts,
+        "last_reply": reply[:1000],
+        "first_deferred_at": first,
+    }
     return Outcome(job, values, label="retried")

@@ -10,6 +10,7 @@ ledger's indexes in bulk. Dropping a partition is also how retention removes an 
 Everything here runs in the caller's transaction, so the load and the attach commit together with the
 edition's move to `sending`, or not at all.
 """
+
 from __future__ import annotations
 
 import logging
@@ -74,16 +75,19 @@ def load_edition(edition_id: int, columns: list[str], rows: Select) -> tuple[int
     db.session.execute(text(f"CREATE TABLE {name} (LIKE deliveries INCLUDING DEFAULTS)"))
     numbered = rows.with_only_columns(literal(low) + func.row_number().over(), *rows.selected_columns)
     target = table(name, *(column(name_) for name_ in ["id", *columns]))
-    loaded = db.session.execute(insert(target).from_select(["id", *columns], numbered)
-                                .execution_options(preserve_rowcount=True)).rowcount
+    loaded = db.session.execute(
+        insert(target).from_select(["id", *columns], numbered).execution_options(preserve_rowcount=True)
+    ).rowcount
     if not loaded:  # an edition sent to nobody keeps no partition (so a reopened one can be sent again)
         db.session.execute(text(f"DROP TABLE {name}"))
         return 0, 0
-    db.session.execute(text(
-        f"ALTER TABLE {name} ADD CONSTRAINT ck_{name}_ids CHECK (id >= {low} AND id < {high}), "
-        f"ADD CONSTRAINT pk_{name} PRIMARY KEY (id), "
-        f"ADD CONSTRAINT uq_{name}_subscriber_edition UNIQUE (subscriber_id, edition_id)"
-    ))
+    db.session.execute(
+        text(
+            f"ALTER TABLE {name} ADD CONSTRAINT ck_{name}_ids CHECK (id >= {low} AND id < {high}), "
+            f"ADD CONSTRAINT pk_{name} PRIMARY KEY (id), "
+            f"ADD CONSTRAINT uq_{name}_subscriber_edition UNIQUE (subscriber_id, edition_id)"
+        )
+    )
     db.session.execute(text(f"ANALYZE {name}"))
     db.session.execute(text(f"ALTER TABLE deliveries ATTACH PARTITION {name} FOR VALUES FROM ({low}) TO ({high})"))
     suppressed = db.session.scalar(text(f"SELECT count(*) FROM {name} WHERE status = 'suppressed'"))
@@ -121,6 +125,11 @@ def drop_edition(edition_id: int) -> int | None:
 
 def edition_partitions() -> list[str]:
     """Names of the attached per-edition partitions."""
-    return list(db.session.scalars(text(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "WHERE i.inhparent = 'deliveries'::regclass AND c.relname LIKE 'deliveries_edition_%' ORDER BY 1")))
+    return list(
+        db.session.scalars(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "WHERE i.inhparent = 'deliveries'::regclass AND c.relname LIKE 'deliveries_edition_%' ORDER BY 1"
+            )
+        )
+    )

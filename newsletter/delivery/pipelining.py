@@ -5,6 +5,7 @@ in one write, and the next message's three commands can follow the content in th
 may begin with message content: the relay answers the content and then those commands, and the next message
 starts with its replies already on their way.
 """
+
 from __future__ import annotations
 
 import smtplib
@@ -42,8 +43,16 @@ def _data_bytes(message: bytes) -> bytes:
     return message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
 
 
-def pipelined_send(connection: smtplib.SMTP, envelope: Envelope, message: bytes, content_starting=lambda: None,
-                   *, announced: bool = False, following: Envelope | None = None, while_waiting=None) -> None:
+def pipelined_send(
+    connection: smtplib.SMTP,
+    envelope: Envelope,
+    message: bytes,
+    content_starting=lambda: None,
+    *,
+    announced: bool = False,
+    following: Envelope | None = None,
+    while_waiting=None,
+) -> None:
     """RFC 2920: MAIL, RCPT and DATA in one write, then the content: two round trips instead of four. With
     `following`, the next message's MAIL, RCPT and DATA go in the content's write; with `announced`, this
     message's went with the previous content and only their replies are read: one round trip a message.
@@ -107,7 +116,7 @@ def send_all(sock: socket.socket, chunks: list[bytes]) -> None:
             if deadline is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise socket.timeout("timed out")
+                    raise TimeoutError("timed out")
                 sock.settimeout(left)
             sent = sock.sendmsg(views)
             while views and sent >= len(views[0]):

@@ -3,6 +3,7 @@
 The renderer writes these markers once per edition; `delivery.digest` splits the body at them and puts each
 reader's signed unsubscribe and preferences URLs in their place. Article text may never contain them.
 """
+
 from __future__ import annotations
 
 UNSUBSCRIBE_PLACEHOLDER = "__UNSUBSCRIBE_URL__"

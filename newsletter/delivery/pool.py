@@ -1,4 +1,5 @@
 """The SMTP pool: N threads, each with one persistent connection, sending claimed deliveries."""
+
 from __future__ import annotations
 
 import logging
@@ -10,7 +11,6 @@ from collections import Counter
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.core.extensions import db
-from newsletter.models.content import EditionStatus
 from newsletter.delivery import outcomes, recorder
 from newsletter.delivery.breaker import CircuitBreaker
 from newsletter.delivery.claims import HELD, Job
@@ -21,6 +21,7 @@ from newsletter.delivery.pipelining import Envelope
 from newsletter.delivery.replies import CONNECT
 from newsletter.delivery.transport import DeliveryError, open_transport
 from newsletter.delivery.verp import bounce_domain, envelope_sender
+from newsletter.models.content import EditionStatus
 
 log = logging.getLogger(__name__)
 _STOP = object()  # the stop sentinel, taken from the queue as the following job
@@ -47,7 +48,9 @@ class SenderPool:
         self.breaker = CircuitBreaker(int(config["CIRCUIT_BREAKER_FAILURES"]))
         with app.app_context():
             self.recorder = recorder.OutcomeRecorder(
-                db.engine, worker_id=worker_id, durable=bool(config.get("DELIVERY_DURABLE_COMMIT")),
+                db.engine,
+                worker_id=worker_id,
+                durable=bool(config.get("DELIVERY_DURABLE_COMMIT")),
                 on_recorded=self._recorded,
             )
             self.messages = MessageBuilder(signer)
@@ -139,8 +142,15 @@ class SenderPool:
                 transport.close()
                 gate.close()
 
-    def _serve_one(self, job: Job, transport, gate: SendGate, envelope: Envelope | None,
-                   announce: Envelope | None, going_next: Job | None) -> None:
+    def _serve_one(
+        self,
+        job: Job,
+        transport,
+        gate: SendGate,
+        envelope: Envelope | None,
+        announce: Envelope | None,
+        going_next: Job | None,
+    ) -> None:
         """Deliver `job` (whose `envelope` is known when it was announced), announce the next one's and build
         the next message (`going_next`) while the relay reads this one."""
         try:
@@ -148,8 +158,11 @@ class SenderPool:
             transport.keep_only(announce)
         except Exception as error:
             log.exception("delivery %s: unexpected error; queued again", job.delivery_id)
-            self._record(outcomes.deferred(job, f"worker error: {error.__class__.__name__}",
-                                           retry_base=self._retry_base, max_age=self._max_age))
+            self._record(
+                outcomes.deferred(
+                    job, f"worker error: {error.__class__.__name__}", retry_base=self._retry_base, max_age=self._max_age
+                )
+            )
         finally:
             self._done_with(job)
 
@@ -213,8 +226,15 @@ class SenderPool:
         self._record(outcomes.given_back(job, reason, cancelled=held == EditionStatus.CANCELLED))
         return True
 
-    def _deliver(self, job: Job, transport, gate: SendGate, envelope: Envelope, announce: Envelope | None,
-                 following: Job | None = None) -> None:
+    def _deliver(
+        self,
+        job: Job,
+        transport,
+        gate: SendGate,
+        envelope: Envelope,
+        announce: Envelope | None,
+        following: Job | None = None,
+    ) -> None:
         if not self.recorder.healthy.is_set():
             gate.release()
             transport.keep_only(None)  # an envelope sent ahead would time out at the relay meanwhile
@@ -227,8 +247,9 @@ class SenderPool:
             log.warning("delivery %s cancelled: %s", job.delivery_id, error)
             return self._record(outcomes.given_back(job, f"cancelled: {error}", cancelled=True))
         except SQLAlchemyError as error:
-            return self._record(outcomes.given_back(job, f"not sent: database error ({error.__class__.__name__})",
-                                                    cancelled=False))
+            return self._record(
+                outcomes.given_back(job, f"not sent: database error ({error.__class__.__name__})", cancelled=False)
+            )
         if self.throttle.limited or self.throttle.paused_until() > time.time():
             gate.release()  # the wait for a slot can be long
             transport.keep_only(None)
@@ -236,15 +257,23 @@ class SenderPool:
             return self._record(outcomes.given_back(job, "worker stopped", cancelled=False))
         with gate.passage(job.edition_id) as status:
             if status == UNKNOWN:
-                return self._record(outcomes.given_back(job, "not sent: the database could not confirm the "
-                                                        "edition's state", cancelled=False))
+                return self._record(
+                    outcomes.given_back(
+                        job, "not sent: the database could not confirm the edition's state", cancelled=False
+                    )
+                )
             if status in HELD:
                 self.held[job.edition_id] = status
             if self._held_back(job):
                 return
             try:
-                reply = transport.send(envelope.sender, envelope.recipient, message, announce,
-                                       while_waiting=lambda: self.messages.build_ahead(following))
+                reply = transport.send(
+                    envelope.sender,
+                    envelope.recipient,
+                    message,
+                    announce,
+                    while_waiting=lambda: self.messages.build_ahead(following),
+                )
             except DeliveryError as error:
                 return self._refused(job, error, transport)
         self._record(outcomes.sent(job, str(reply)))
@@ -265,14 +294,23 @@ class SenderPool:
             delay = self.throttle.back_off()
             self._record(self._deferred(job, reply, throttled_until=self.throttle.paused_until(), count=bool(delay)))
             if delay:
-                log.error("cannot open an SMTP session (%s; %s); pausing %.1fs before trying again",
-                          reply.for_log(), where, delay)
+                log.error(
+                    "cannot open an SMTP session (%s; %s); pausing %.1fs before trying again",
+                    reply.for_log(),
+                    where,
+                    delay,
+                )
         elif reply.throttled:
             delay = self.throttle.back_off()
             self._record(self._deferred(job, reply, throttled_until=self.throttle.paused_until(), count=False))
             if delay:
-                log.warning("delivery %s: relay throttling (%s; %s); pausing %.1fs", job.delivery_id,
-                            reply.for_log(), where, delay)
+                log.warning(
+                    "delivery %s: relay throttling (%s; %s); pausing %.1fs",
+                    job.delivery_id,
+                    reply.for_log(),
+                    where,
+                    delay,
+                )
         else:
             self._record(self._deferred(job, reply))
             log.info("delivery %s deferred (%s; %s)", job.delivery_id, reply.for_log(), where)
@@ -281,7 +319,8 @@ class SenderPool:
         """Fail the row, unless the refusal is the sending side's and the circuit breaker holds the edition."""
         if self.breaker.refused(job.edition_id, reply):
             self.held[job.edition_id] = EditionStatus.PAUSED
-            return self._record(outcomes.given_back(job, f"not sent: circuit breaker open ({reply})"[:1000],
-                                                    cancelled=False))
+            return self._record(
+                outcomes.given_back(job, f"not sent: circuit breaker open ({reply})"[:1000], cancelled=False)
+            )
         self._record(outcomes.failed(job, str(reply), suppress=reply.unknown_recipient))
         log.warning("delivery %s failed permanently (%s; %s)", job.delivery_id, reply.for_log(), where)

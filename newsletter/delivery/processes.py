@@ -6,8 +6,10 @@ machines do. NEWSLETTER_SMTP_CONNECTIONS stays the number of connections this co
 all: it is split between the children. Signals are passed on; a child that outlives its parent is stopped by
 the kernel (PR_SET_PDEATHSIG).
 """
+
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -32,10 +34,8 @@ def connections_per_process(total: int, processes: int) -> list[int]:
 
 
 def _die_with_parent() -> None:
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the child outlives a killed parent
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        pass
 
 
 def child_environment(config, keys) -> dict[str, str]:

@@ -7,6 +7,7 @@ until a transaction that stored it has committed; a dropped connection is discar
 is written again on a fresh one, with back-off, for as long as the database takes to come back. Senders wait
 (`healthy`) while the database is unreachable, so no more mail goes out than can be recorded.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,11 +20,11 @@ from sqlalchemy import TextClause, bindparam, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from newsletter.models import Delivery, Suppression, utcnow
-from newsletter.models.delivery import DeliveryStatus
 from newsletter.delivery.inbox import BatchInbox
 from newsletter.delivery.outage import OutageBackoff, discard, is_conflict, is_outage
 from newsletter.delivery.outcomes import Outcome
+from newsletter.models import Delivery, Suppression, utcnow
+from newsletter.models.delivery import DeliveryStatus
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 100
@@ -36,8 +37,14 @@ KEEP_IDLE_SECONDS = 1.0  # how long the recorder's connection may sit unused and
 class OutcomeRecorder:
     """A thread that stores outcomes in batches (every `BATCH_SECONDS` or `BATCH_SIZE` rows, whichever first)."""
 
-    def __init__(self, engine: Engine, *, worker_id: str, durable: bool,
-                 on_recorded: Callable[[Outcome], None] = lambda outcome: None):
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        worker_id: str,
+        durable: bool,
+        on_recorded: Callable[[Outcome], None] = lambda outcome: None,
+    ):
         self.engine = engine
         self.worker_id = worker_id
         self.durable = durable
@@ -114,8 +121,11 @@ class OutcomeRecorder:
                 delay = outage.next_delay()
                 self.healthy.clear()
                 if outage.should_log():
-                    log.error("database unreachable while recording %d outcomes (%s); kept in memory, retrying",
-                              len(batch), error.__class__.__name__)
+                    log.error(
+                        "database unreachable while recording %d outcomes (%s); kept in memory, retrying",
+                        len(batch),
+                        error.__class__.__name__,
+                    )
                 time.sleep(delay)
                 continue
             except SQLAlchemyError as error:
@@ -133,8 +143,11 @@ class OutcomeRecorder:
                 self._store([outcome], alone=True)
             return
         for outcome in batch:
-            log.error("delivery %s: outcome could not be recorded (%s); its lease will expire",
-                      outcome.job.delivery_id, error.__class__.__name__)
+            log.error(
+                "delivery %s: outcome could not be recorded (%s); its lease will expire",
+                outcome.job.delivery_id,
+                error.__class__.__name__,
+            )
             with self._lock:
                 self._pending.pop(outcome.job.delivery_id, None)
 
@@ -154,8 +167,11 @@ class OutcomeRecorder:
         suppressing = []
         for outcome in sorted(batch, key=lambda outcome: outcome.job.delivery_id):
             shape = (outcome.accepted, *sorted(outcome.values))
-            parameters = {"v_id": outcome.job.delivery_id, "v_worker": self.worker_id,
-                          **{f"v_{key}": value for key, value in outcome.values.items()}}
+            parameters = {
+                "v_id": outcome.job.delivery_id,
+                "v_worker": self.worker_id,
+                **{f"v_{key}": value for key, value in outcome.values.items()},
+            }
             if outcome.suppress_reason and outcome.job.email:
                 suppressing.append((outcome, shape, parameters))
             elif runs and runs[-1][0] == shape:
@@ -206,9 +222,15 @@ class OutcomeRecorder:
                 connection.execute(self._statement(shape), rows)
         for outcome, shape, parameters in suppressing:
             if connection.execute(self._statement(shape), parameters).rowcount == 1:
-                connection.execute(_suppression_insert(connection.dialect.name),
-                                   {"email": outcome.job.email, "reason": outcome.suppress_reason,
-                                    "created_at": utcnow(), "delivery_id": outcome.job.delivery_id})
+                connection.execute(
+                    _suppression_insert(connection.dialect.name),
+                    {
+                        "email": outcome.job.email,
+                        "reason": outcome.suppress_reason,
+                        "created_at": utcnow(),
+                        "delivery_id": outcome.job.delivery_id,
+                    },
+                )
 
     def _statement(self, shape: tuple):
         """An UPDATE by primary key. An accepted message is recorded whatever became of its lease (the relay
@@ -229,8 +251,15 @@ class OutcomeRecorder:
         return statement
 
 
-COLUMN_TYPES = {"id": "bigint", "status": "varchar", "sent_at": "timestamptz", "attempts": "integer",
-                "last_reply": "varchar", "next_attempt_at": "timestamptz", "first_deferred_at": "timestamptz"}
+COLUMN_TYPES = {
+    "id": "bigint",
+    "status": "varchar",
+    "sent_at": "timestamptz",
+    "attempts": "integer",
+    "last_reply": "varchar",
+    "next_attempt_at": "timestamptz",
+    "first_deferred_at": "timestamptz",
+}
 
 
 @lru_cache(maxsize=32)

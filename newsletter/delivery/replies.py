@@ -4,6 +4,7 @@ Kept apart from the transports because the sender pool (defer, slow down, fail, 
 breaker decide on these answers, whichever transport produced them. A reply carries the stage it answered
 (CONNECT, MAIL, RCPT or DATA): the same code means different things at different stages.
 """
+
 from __future__ import annotations
 
 import re

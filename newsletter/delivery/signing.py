@@ -8,6 +8,7 @@ digest template prepares its body hash (`SharedBody`: a recipient hashes only wh
 personal link) and its header (`HeadPlan`: h=, the shared fields' canonical lines and the signature's
 start), so per message only the personal fields are canonicalised.
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,11 +22,30 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-from newsletter.delivery.canonical import CRLF, SharedBody, field_lines, header_fields, relaxed_body, relaxed_header, relaxed_name, relaxed_value, split_message, wire_form
+from newsletter.delivery.canonical import (
+    CRLF,
+    SharedBody,
+    field_lines,
+    header_fields,
+    relaxed_body,
+    relaxed_header,
+    relaxed_name,
+    relaxed_value,
+    split_message,
+    wire_form,
+)
 
 SIGNED_HEADERS = (
-    b"from", b"to", b"subject", b"date", b"message-id", b"list-unsubscribe", b"list-unsubscribe-post",
-    b"list-id", b"mime-version", b"content-type",
+    b"from",
+    b"to",
+    b"subject",
+    b"date",
+    b"message-id",
+    b"list-unsubscribe",
+    b"list-unsubscribe-post",
+    b"list-id",
+    b"mime-version",
+    b"content-type",
 )
 SIGNED_SET = frozenset(SIGNED_HEADERS)
 OVERSIGNED = frozenset({b"from", b"subject"})
@@ -87,12 +107,11 @@ class DkimSigner:
         relaxed_names = tuple(relaxed_name(name) for name in personal_names)
         return HeadPlan(personal_names, relaxed_names, shared_block, selected, *self._start(tuple(names)))
 
-    def sign_planned(self, plan: HeadPlan, values: list[bytes], body: list[bytes], body_hash: bytes
-                     ) -> SignedMessage:
+    def sign_planned(self, plan: HeadPlan, values: list[bytes], body: list[bytes], body_hash: bytes) -> SignedMessage:
         """The plan's personal fields with `values` (as written, leading space included), its shared fields,
         a blank line and the `body` chunks, signed with a prepared body hash: per message only the personal
         fields are canonicalised, and h= and the signature's start are the plan's."""
-        canonical = [name + relaxed_value(value) + CRLF for name, value in zip(plan.relaxed_names, values)]
+        canonical = [name + relaxed_value(value) + CRLF for name, value in zip(plan.relaxed_names, values, strict=True)]
         lines = b"".join([canonical[line] if line.__class__ is int else line for line in plan.selected])
         field = self._field(plan.start, plan.canonical_start, lines, body_hash)
         head = field_lines(plan.personal_names, values)
@@ -122,8 +141,14 @@ class DkimSigner:
     def _start(self, names: tuple[bytes, ...]) -> tuple[bytes, bytes]:
         """The field up to h= (folded) and its relaxed form: the same for every message of a template."""
         if names not in self._starts:
-            tags = [b"v=1;", b"a=" + self.algorithm + b";", b"c=relaxed/relaxed;", b"d=" + self.domain + b";",
-                    b"s=" + self.selector + b";", b"h=" + b":".join(names) + b";"]
+            tags = [
+                b"v=1;",
+                b"a=" + self.algorithm + b";",
+                b"c=relaxed/relaxed;",
+                b"d=" + self.domain + b";",
+                b"s=" + self.selector + b";",
+                b"h=" + b":".join(names) + b";",
+            ]
             start = _fold(b"DKIM-Signature:", _tag_atoms(tags))
             self._starts[names] = (start, relaxed_header(*start.split(b":", 1)))
         return self._starts[names]
@@ -190,15 +215,17 @@ def _tag_atoms(tags: list[bytes]) -> list[tuple[bytes, bytes]]:
     atoms = []
     for tag in tags:
         parts = tag.split(b":") if len(tag) > MAX_LINE // 2 else [tag]
-        atoms += [(b"" if index else b" ", part + (b":" if index < len(parts) - 1 else b""))
-                  for index, part in enumerate(parts)]
+        atoms += [
+            (b"" if index else b" ", part + (b":" if index < len(parts) - 1 else b""))
+            for index, part in enumerate(parts)
+        ]
     return atoms
 
 
 def _fold_base64(text: bytes, value: bytes) -> bytes:
     """`text` then `value` cut to fill each line: whitespace inside b= is folding that verifiers ignore."""
     room = max(0, MAX_LINE - len(text.rsplit(CRLF, 1)[-1]))
-    rest = [b" " + value[start:start + MAX_LINE - 1] for start in range(room, len(value), MAX_LINE - 1)]
+    rest = [b" " + value[start : start + MAX_LINE - 1] for start in range(room, len(value), MAX_LINE - 1)]
     return CRLF.join([text + value[:room], *rest])
 
 

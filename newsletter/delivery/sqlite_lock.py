@@ -4,6 +4,7 @@ Workers share the queue through `SELECT … FOR UPDATE SKIP LOCKED`, and pause a
 in flight through advisory locks: both are PostgreSQL's. On SQLite a second worker says so and exits instead;
 on PostgreSQL no lock is taken here.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -28,7 +29,7 @@ def sqlite_worker_lock(app):
     database = db.engine.url.database
     in_memory = not database or database == ":memory:"
     path = Path(app.instance_path) / "worker.lock" if in_memory else Path(f"{database}.worker.lock")
-    handle = open(path, "a+")
+    handle = open(path, "a+")  # noqa: SIM115  (held open for the whole run, closed in the finally below)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -1,4 +1,5 @@
 """Send-rate limits shared by every worker: a DB-backed slot clock and a sliding-window quota."""
+
 from __future__ import annotations
 
 import logging
@@ -8,9 +9,9 @@ import time
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from newsletter.core.database import dialect_insert, is_postgres
 from newsletter.core.extensions import db
 from newsletter.models.delivery import SendThrottle, SendWindowCount
-from newsletter.core.database import dialect_insert, is_postgres
 
 log = logging.getLogger(__name__)
 CLOCK = "global"

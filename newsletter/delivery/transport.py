@@ -1,9 +1,9 @@
 """Transports: `.eml` files in an outbox folder (the default) or one persistent SMTP connection."""
+
 from __future__ import annotations
 
 import os
 import smtplib
-import socket
 import ssl
 import time
 import uuid
@@ -32,8 +32,9 @@ class FileTransport:
         self.outbox = Path(outbox_dir)
         self.outbox.mkdir(parents=True, exist_ok=True)
 
-    def send(self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None = None,
-             while_waiting=None) -> SmtpReply:
+    def send(
+        self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None = None, while_waiting=None
+    ) -> SmtpReply:
         """Write the message (`following` and `while_waiting` are the SMTP transport's: a file waits for no reply)."""
         name = f"{uuid.uuid4().hex}.eml"
         temporary = self.outbox / f".{name}.tmp"
@@ -110,8 +111,9 @@ class SmtpTransport:
         self._sent_on_connection = 0
         return connection
 
-    def send(self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None = None,
-             while_waiting=None) -> SmtpReply:
+    def send(
+        self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None = None, while_waiting=None
+    ) -> SmtpReply:
         """Send one message; a pooled connection the relay closed meanwhile is replaced at once, not deferred.
 
         `following` is the envelope of the message the caller will most likely send next: it goes out with
@@ -133,8 +135,9 @@ class SmtpTransport:
         if self._announced is not None and self._announced != envelope:
             self._drop()
 
-    def _send_once(self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None,
-                   while_waiting=None) -> SmtpReply:
+    def _send_once(
+        self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None, while_waiting=None
+    ) -> SmtpReply:
         self._content_started = False
         envelope = Envelope(envelope_from, recipient)
         self.keep_only(envelope)
@@ -151,8 +154,15 @@ class SmtpTransport:
                 def content_going_out() -> None:  # with the next envelope, if any: from now on it is announced
                     self._content_started, self._announced = True, following
 
-                pipelined_send(self._connection, envelope, message, content_going_out,
-                               announced=announced, following=following, while_waiting=while_waiting)
+                pipelined_send(
+                    self._connection,
+                    envelope,
+                    message,
+                    content_going_out,
+                    announced=announced,
+                    following=following,
+                    while_waiting=while_waiting,
+                )
             else:
                 self._probe_if_idle()
                 self._content_started = True
@@ -169,7 +179,7 @@ class SmtpTransport:
         except DeliveryError:
             self.close()
             raise
-        except (smtplib.SMTPException, OSError, ssl.SSLError, socket.timeout) as error:
+        except (TimeoutError, smtplib.SMTPException, OSError, ssl.SSLError) as error:
             self._drop()
             detail = f"connection problem: {error.__class__.__name__}: {error}"
             raise DeliveryError(SmtpReply(0, detail[:900], DATA), temporary=True) from error

@@ -1,4 +1,5 @@
 """VERP-style envelope senders: a bounce to `bounces+<delivery id>-<tag>@domain` names its delivery."""
+
 from __future__ import annotations
 
 import hmac

@@ -1,4 +1,5 @@
 """The worker: claims due deliveries in batches and feeds them to the SMTP pool until done or stopped."""
+
 from __future__ import annotations
 
 import logging
@@ -13,13 +14,8 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from newsletter.operations import heartbeats
 from newsletter.core.extensions import db
-from newsletter.models import Edition
-from newsletter.models.content import EditionStatus
-from newsletter.delivery import gate
-from newsletter.models.lifecycle import EditionConflict
-from newsletter.delivery import claims
+from newsletter.delivery import claims, gate
 from newsletter.delivery.digest import DigestTemplate
 from newsletter.delivery.outage import OutageBackoff, is_conflict
 from newsletter.delivery.pool import SenderPool
@@ -27,6 +23,10 @@ from newsletter.delivery.signing import signer_from_config
 from newsletter.delivery.sqlite_lock import sqlite_worker_lock
 from newsletter.delivery.throttle import Throttle
 from newsletter.delivery.transport import smtp_settings
+from newsletter.models import Edition
+from newsletter.models.content import EditionStatus
+from newsletter.models.lifecycle import EditionConflict
+from newsletter.operations import heartbeats
 
 log = logging.getLogger(__name__)
 MAINTENANCE_SECONDS = 0.25
@@ -114,8 +114,13 @@ class Worker:
         finally:
             self._shut_down()
         result = self._progress()
-        log.info("worker %s stopped: %d sent, %d failed, %d deferred",
-                 self.worker_id, result.sent, result.failed, result.retried)
+        log.info(
+            "worker %s stopped: %d sent, %d failed, %d deferred",
+            self.worker_id,
+            result.sent,
+            result.failed,
+            result.retried,
+        )
         return result
 
     def _step(self, once: bool) -> bool:
@@ -149,8 +154,11 @@ class Worker:
         if is_conflict(error):
             log.warning("database conflict (%s); trying again", detail)
         elif self._outage.should_log():
-            log.error("database unreachable (%s: %s); waiting for it, accepted mail is kept until recorded",
-                      error.__class__.__name__, detail)
+            log.error(
+                "database unreachable (%s: %s); waiting for it, accepted mail is kept until recorded",
+                error.__class__.__name__,
+                detail,
+            )
         self.stop.wait(delay)
 
     def _shut_down(self) -> None:
@@ -161,8 +169,10 @@ class Worker:
             claims.settle_editions()
         except SQLAlchemyError as error:
             _discard_session()
-            log.error("could not release this worker's claimed rows (%s); they return to the queue when their "
-                      "lease expires", error.__class__.__name__)
+            log.error(
+                "could not release this worker's claimed rows (%s); they return to the queue when their lease expires",
+                error.__class__.__name__,
+            )
 
     def _claim_batch(self) -> bool:
         """Claim due rows and hand them to the pool. Rows claimed just before the database went away are kept
@@ -177,8 +187,9 @@ class Worker:
         self.pool.count("cancelled", claims.refuse(refused))
         for edition_id in {job.edition_id for job in jobs if job.edition_id is not None}:
             if edition_id not in self.pool.messages.templates:
-                self.pool.messages.templates[edition_id] = DigestTemplate(db.session.get(Edition, edition_id),
-                                                                          dkim=self.pool.messages.signer)
+                self.pool.messages.templates[edition_id] = DigestTemplate(
+                    db.session.get(Edition, edition_id), dkim=self.pool.messages.signer
+                )
         db.session.commit()
         self._unloaded = []
         self.pool.submit(jobs)
@@ -254,9 +265,7 @@ class Worker:
 
 
 def _held_statuses():
-    rows = db.session.execute(
-        db.select(Edition.id, Edition.status).where(Edition.status.in_(claims.HELD))
-    ).all()
+    rows = db.session.execute(db.select(Edition.id, Edition.status).where(Edition.status.in_(claims.HELD))).all()
     db.session.commit()
     return rows
 

@@ -5,6 +5,7 @@ if the rest of its send was cancelled, so delivered web-view links keep working;
 The page is rendered from what the edition stored when it was built (`Edition.contents`), so it shows what
 readers received; editions built before that was stored fall back to the email's own HTML.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,11 +15,11 @@ from datetime import date, datetime
 from flask import current_app
 from sqlalchemy import func, select
 
-from newsletter.editions.rendering import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, template_context
-from newsletter.editions.plan import publication_settings
 from newsletter.core.extensions import db
-from newsletter.models.lifecycle import Action, condition
+from newsletter.editions.plan import publication_settings
+from newsletter.editions.rendering import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, template_context
 from newsletter.models import Edition
+from newsletter.models.lifecycle import Action, condition
 
 PAGE_SIZE = 20
 
@@ -60,10 +61,13 @@ def public_edition(language: str, week_start: date) -> Edition | None:
 
 def same_week_languages(edition: Edition) -> list[str]:
     """The other languages in which the same week is public."""
-    return list(db.session.scalars(
-        select(Edition.language).where(Edition.week_start == edition.week_start, Edition.id != edition.id, _public())
-        .order_by(Edition.language)
-    ))
+    return list(
+        db.session.scalars(
+            select(Edition.language)
+            .where(Edition.week_start == edition.week_start, Edition.id != edition.id, _public())
+            .order_by(Edition.language)
+        )
+    )
 
 
 def titles(edition: Edition) -> list[str]:
@@ -78,8 +82,12 @@ def page_context(edition: Edition) -> dict | None:
     if not edition.contents:
         return None
     publication = publication_settings(current_app.config, edition.language)
-    return {**template_context(edition.contents, edition.language, edition.week_start, publication),
-            "edition": edition, "subject": edition.subject, "other_languages": same_week_languages(edition)}
+    return {
+        **template_context(edition.contents, edition.language, edition.week_start, publication),
+        "edition": edition,
+        "subject": edition.subject,
+        "other_languages": same_week_languages(edition),
+    }
 
 
 def published_at(edition: Edition) -> datetime:

@@ -5,6 +5,7 @@ database drop a duplicate instead of asking first. A draft or scheduled edition 
 longer matches its articles and overrides is re-rendered; one that is sending, paused, sent or cancelled
 is frozen. One language failing to render never stops the others: `build_week` reports it and goes on.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,13 +17,13 @@ from sqlalchemy import delete, select, update
 from newsletter.core.characters import first_forbidden
 from newsletter.core.config import LANGUAGES
 from newsletter.core.database import dialect_insert
-from newsletter.editions.rendering import render_digest
 from newsletter.core.extensions import db
-from newsletter.models.lifecycle import REBUILDABLE, Action, condition
-from newsletter.models import Article, Edition, utcnow
-from newsletter.models.content import EditionStatus
 from newsletter.core.mail_templates import RenderError
 from newsletter.editions.plan import DigestPlan, make_plan, publication_settings, week_articles
+from newsletter.editions.rendering import render_digest
+from newsletter.models import Article, Edition, utcnow
+from newsletter.models.content import EditionStatus
+from newsletter.models.lifecycle import REBUILDABLE, Action, condition
 
 TEXT_FIELDS = ("section", "title", "summary", "author")
 
@@ -67,13 +68,21 @@ def render_plan(plan: DigestPlan) -> dict:
         rendered = render_digest(plan)
     except RenderError as error:
         raise BuildFailed(plan.week_start, plan.language, f"the digest did not render ({error})") from error
-    return {"subject": rendered.subject, "html": rendered.html, "text": rendered.text, "contents": rendered.contents,
-            "source_hash": plan.fingerprint(), "article_count": len(plan.articles), "built_at": utcnow()}
+    return {
+        "subject": rendered.subject,
+        "html": rendered.html,
+        "text": rendered.text,
+        "contents": rendered.contents,
+        "source_hash": plan.fingerprint(),
+        "article_count": len(plan.articles),
+        "built_at": utcnow(),
+    }
 
 
 def by_key(week_start: date, language: str) -> Edition | None:
     return db.session.scalars(
-        select(Edition).where(Edition.week_start == week_start, Edition.language == language)
+        select(Edition)
+        .where(Edition.week_start == week_start, Edition.language == language)
         .execution_options(populate_existing=True)
     ).one_or_none()
 
@@ -99,7 +108,8 @@ def rebuild_if_stale(edition: Edition, *, commit: bool = True) -> Edition:
     db.session.execute(
         update(Edition)
         .where(Edition.id == edition.id, condition(Action.BUILD), Edition.source_hash == edition.source_hash)
-        .values(**content).execution_options(synchronize_session=False)
+        .values(**content)
+        .execution_options(synchronize_session=False)
     )
     if commit:
         db.session.commit()
@@ -120,7 +130,8 @@ def build_edition(week_start: date, language: str) -> Edition | None:
         return rebuild_if_stale(existing)
     content = render_plan(plan_for(None, week_start, language))
     db.session.execute(
-        dialect_insert(Edition).values(week_start=week_start, language=language, status=EditionStatus.DRAFT, **content)
+        dialect_insert(Edition)
+        .values(week_start=week_start, language=language, status=EditionStatus.DRAFT, **content)
         .on_conflict_do_nothing(index_elements=["week_start", "language"])
     )
     db.session.commit()
@@ -129,8 +140,9 @@ def build_edition(week_start: date, language: str) -> Edition | None:
 
 def _delete_unsent(week_start: date, language: str) -> None:
     db.session.execute(
-        delete(Edition).where(Edition.week_start == week_start, Edition.language == language,
-                              Edition.status.in_(REBUILDABLE))
+        delete(Edition).where(
+            Edition.week_start == week_start, Edition.language == language, Edition.status.in_(REBUILDABLE)
+        )
     )
     db.session.commit()
 

@@ -4,23 +4,23 @@ Every move goes through the lifecycle table (newsletter.models.lifecycle); the A
 scheduler call these functions and nothing below them. Preview, test send and send first rebuild a draft
 or scheduled edition that went stale, so what an editor checks is what readers get.
 """
+
 from __future__ import annotations
 
 from flask import current_app
 from sqlalchemy import exists, select, update
 
-from newsletter.editions import archive
-from newsletter.delivery import digest, ledger
+from newsletter.core.extensions import db
+from newsletter.delivery import digest, gate, ledger
 from newsletter.delivery.compose import sender_address
-from newsletter.delivery import gate
 from newsletter.delivery.gate import close_gate
 from newsletter.delivery.transport import open_transport
-from newsletter.core.extensions import db
-from newsletter.models.lifecycle import Action, EditionConflict, allows, status_of, transition
-from newsletter.models import Edition, utcnow
-from newsletter.models.content import EditionStatus
+from newsletter.editions import archive
 from newsletter.editions.building import rebuild_if_stale
 from newsletter.editions.plan import in_week
+from newsletter.models import Edition, utcnow
+from newsletter.models.content import EditionStatus
+from newsletter.models.lifecycle import Action, EditionConflict, allows, status_of, transition
 
 
 class NothingToSend(EditionConflict):

@@ -4,6 +4,7 @@ One service for the API, the CLI and the web console. A change is validated as a
 conditional UPDATE (only while the lifecycle allows editing), so nothing is half-applied; the edition then
 shows as stale until it is rebuilt, which preview, test send and send do by themselves.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,15 +13,20 @@ from sqlalchemy import update
 
 from newsletter.core.characters import text_problem
 from newsletter.core.extensions import db
-from newsletter.models.lifecycle import Action, EditionConflict, condition, status_of
-from newsletter.models import Edition
 from newsletter.editions.plan import week_articles
+from newsletter.models import Edition
+from newsletter.models.lifecycle import Action, EditionConflict, condition, status_of
 
 LIMITS = {"subject": 200, "preheader": 200, "intro": 5000}
 FIELDS = ("subject", "preheader", "intro", "lead_article_id", "article_ids", "excluded_article_ids")
-COLUMNS = {"subject": "subject_override", "preheader": "preheader", "intro": "intro",
-           "lead_article_id": "lead_article_id", "article_ids": "article_order",
-           "excluded_article_ids": "excluded_article_ids"}
+COLUMNS = {
+    "subject": "subject_override",
+    "preheader": "preheader",
+    "intro": "intro",
+    "lead_article_id": "lead_article_id",
+    "article_ids": "article_order",
+    "excluded_article_ids": "excluded_article_ids",
+}
 
 
 class EditionInvalid(ValueError):
@@ -106,7 +112,9 @@ def update_editorial(edition: Edition, changes: object) -> Edition:
     """
     values = validate_changes(edition, changes)
     moved = db.session.execute(
-        update(Edition).where(Edition.id == edition.id, condition(Action.EDIT)).values(**values)
+        update(Edition)
+        .where(Edition.id == edition.id, condition(Action.EDIT))
+        .values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not moved:
@@ -154,6 +162,11 @@ def include_article(edition: Edition, article_id: int) -> Edition:
 
 
 def editorial_json(edition: Edition) -> dict:
-    return {"subject_override": edition.subject_override, "preheader": edition.preheader, "intro": edition.intro,
-            "lead_article_id": edition.lead_article_id, "article_ids": edition.article_order,
-            "excluded_article_ids": edition.excluded_article_ids or []}
+    return {
+        "subject_override": edition.subject_override,
+        "preheader": edition.preheader,
+        "intro": edition.intro,
+        "lead_article_id": edition.lead_article_id,
+        "article_ids": edition.article_order,
+        "excluded_article_ids": edition.excluded_article_ids or [],
+    }

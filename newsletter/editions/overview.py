@@ -2,6 +2,7 @@
 
 These are queries over the same tables the services write; the console shows them, the services act.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,16 +12,15 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from newsletter import editions
+from newsletter.content.weeks import week_bounds, week_of
 from newsletter.core.config import LANGUAGES
+from newsletter.core.extensions import db
 from newsletter.delivery import ledger
 from newsletter.editions.plan import make_plan, publication_settings
-from newsletter.core.extensions import db
-from newsletter.models import Delivery, Edition, Subscriber, SubscriberLanguage, utcnow
-from newsletter.models import Article
+from newsletter.models import Article, Delivery, Edition, Subscriber, SubscriberLanguage, utcnow
 from newsletter.models.content import SchedulerRun, SchedulerRunLanguage
 from newsletter.models.delivery import DeliveryKind, DeliveryStatus
 from newsletter.models.subscribers import CONFIRMED
-from newsletter.content.weeks import week_bounds, week_of
 
 RATE_WINDOW_SECONDS = 60
 
@@ -47,8 +47,11 @@ def audience_size(language: str) -> int:
         select(func.count())
         .select_from(SubscriberLanguage)
         .join(Subscriber, Subscriber.id == SubscriberLanguage.subscriber_id)
-        .where(SubscriberLanguage.language == language, SubscriberLanguage.confirmed_at.is_not(None),
-               Subscriber.status == CONFIRMED)
+        .where(
+            SubscriberLanguage.language == language,
+            SubscriberLanguage.confirmed_at.is_not(None),
+            Subscriber.status == CONFIRMED,
+        )
     )
     return int(db.session.scalar(query) or 0)
 
@@ -67,9 +70,16 @@ def week_overview(week_start: date) -> WeekOverview:
         select(SchedulerRun).where(SchedulerRun.week_start == week_start).order_by(SchedulerRun.due_at.desc()).limit(1)
     )
     outcomes = _outcome_by_language(run)
-    rows = [WeekRow(language, found.get(language), audience_size(language), outcomes.get(language),
-                    bool(found.get(language) and editions.is_stale(found[language])))
-            for language in LANGUAGES]
+    rows = [
+        WeekRow(
+            language,
+            found.get(language),
+            audience_size(language),
+            outcomes.get(language),
+            bool(found.get(language) and editions.is_stale(found[language])),
+        )
+        for language in LANGUAGES
+    ]
     return WeekOverview(week_start, rows, run)
 
 
@@ -81,7 +91,9 @@ def current_and_previous_weeks(now: datetime | None = None) -> list[WeekOverview
 def subscriber_counts() -> dict[str, dict[str, int]]:
     """Subscribers per language and state: confirmed and pending languages, plus unsubscribed people."""
     rows = db.session.execute(
-        select(SubscriberLanguage.language, Subscriber.status, SubscriberLanguage.confirmed_at.is_not(None), func.count())
+        select(
+            SubscriberLanguage.language, Subscriber.status, SubscriberLanguage.confirmed_at.is_not(None), func.count()
+        )
         .join(Subscriber, Subscriber.id == SubscriberLanguage.subscriber_id)
         .group_by(SubscriberLanguage.language, Subscriber.status, SubscriberLanguage.confirmed_at.is_not(None))
     ).all()
@@ -111,16 +123,19 @@ def sending_progress(edition_id: int) -> Progress:
     counts = ledger.edition_counts(edition_id)
     reasons = db.session.execute(
         select(Delivery.last_reply, func.count())
-        .where(Delivery.edition_id == edition_id, Delivery.kind == DeliveryKind.DIGEST,
-               Delivery.status == DeliveryStatus.FAILED)
+        .where(
+            Delivery.edition_id == edition_id,
+            Delivery.kind == DeliveryKind.DIGEST,
+            Delivery.status == DeliveryStatus.FAILED,
+        )
         .group_by(Delivery.last_reply)
         .order_by(func.count().desc())
         .limit(10)
     ).all()
     since = utcnow() - timedelta(seconds=RATE_WINDOW_SECONDS)
-    recent = int(db.session.scalar(
-        select(func.count()).where(Delivery.edition_id == edition_id, Delivery.sent_at >= since)
-    ) or 0)
+    recent = int(
+        db.session.scalar(select(func.count()).where(Delivery.edition_id == edition_id, Delivery.sent_at >= since)) or 0
+    )
     rate = recent * 60 / RATE_WINDOW_SECONDS
     left = counts.get(DeliveryStatus.QUEUED, 0) + counts.get(DeliveryStatus.SENDING, 0)
     eta = int(left * 60 / rate) if rate and left else None
@@ -142,16 +157,19 @@ class EditorialRow:
 
 def editorial_rows(edition: Edition) -> list[EditorialRow]:
     """The week's articles as the digest reads them (lead first, then by section), excluded ones last."""
-    plan = make_plan(edition, edition.week_start, edition.language,
-                     publication_settings(current_app.config, edition.language))
+    plan = make_plan(
+        edition, edition.week_start, edition.language, publication_settings(current_app.config, edition.language)
+    )
     shown = plan.articles
     rest = [a for a in editions.week_articles(edition.week_start, edition.language) if a not in shown]
-    return ([EditorialRow(a, True, index + 1) for index, a in enumerate(shown)]
-            + [EditorialRow(a, False, len(shown) + index + 1) for index, a in enumerate(rest)])
+    return [EditorialRow(a, True, index + 1) for index, a in enumerate(shown)] + [
+        EditorialRow(a, False, len(shown) + index + 1) for index, a in enumerate(rest)
+    ]
 
 
-def find_articles(language: str | None = None, week_start=None, section: str | None = None,
-                  limit: int = 500) -> list[Article]:
+def find_articles(
+    language: str | None = None, week_start=None, section: str | None = None, limit: int = 500
+) -> list[Article]:
     """Articles for the console's list: by language, by the publication week they fall in, by section."""
     query = select(Article).order_by(Article.published_at.desc(), Article.id.desc())
     if language:

@@ -3,6 +3,7 @@
 The plan is computed without rendering, so "is this edition stale?" costs one query of the week's
 articles and one of the sections, not an MJML compile.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,10 +13,10 @@ from datetime import date
 
 from sqlalchemy import and_, select
 
-from newsletter.core.extensions import db
-from newsletter.models import Article, Edition
 from newsletter.content.sections import section_key, sections_by_name
 from newsletter.content.weeks import week_bounds
+from newsletter.core.extensions import db
+from newsletter.models import Article, Edition
 
 TEMPLATE_VERSION = "digest-2"
 
@@ -47,8 +48,14 @@ class Overrides:
     def of(cls, edition: Edition | None) -> Overrides:
         if edition is None:
             return cls()
-        return cls(edition.subject_override, edition.preheader, edition.intro, edition.lead_article_id,
-                   tuple(edition.article_order or ()), frozenset(edition.excluded_article_ids or ()))
+        return cls(
+            edition.subject_override,
+            edition.preheader,
+            edition.intro,
+            edition.lead_article_id,
+            tuple(edition.article_order or ()),
+            frozenset(edition.excluded_article_ids or ()),
+        )
 
     def material(self) -> list:
         return [self.subject, self.preheader, self.intro, self.lead_article_id, list(self.order), sorted(self.excluded)]
@@ -79,8 +86,13 @@ class DigestPlan:
 
     def fingerprint(self) -> str:
         """A digest of everything the rendering depends on: a change anywhere shows as a new fingerprint."""
-        material = [TEMPLATE_VERSION, self.language, self.publication.material(), self.overrides.material(),
-                    self.lead.id if self.lead else None]
+        material = [
+            TEMPLATE_VERSION,
+            self.language,
+            self.publication.material(),
+            self.overrides.material(),
+            self.lead.id if self.lead else None,
+        ]
         for section in self.sections:
             material.append([section.key, section.name])
             material.extend(_article_material(a) for a in section.articles)

@@ -3,6 +3,7 @@
 Personal links are left as the placeholders below; delivery fills them in per recipient. What was
 rendered (intro, lead article, sections and titles) is also returned as plain data, for the archive page.
 """
+
 from __future__ import annotations
 
 import re
@@ -14,10 +15,10 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from newsletter.models import Article
-from newsletter.core.mail_templates import render_email
 from newsletter.content.weeks import format_period
+from newsletter.core.mail_templates import render_email
 from newsletter.delivery.placeholders import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
+from newsletter.models import Article
 
 if TYPE_CHECKING:
     from newsletter.editions.plan import DigestPlan
@@ -47,8 +48,11 @@ def archive_url(base_url: str, language: str, week_start: date) -> str:
 
 def catalogue_subject(publication: str, language: str, week_start: date) -> str:
     with force_locale(language):
-        return _("%(publication)s: the week of %(period)s", publication=publication,
-                 period=format_period(week_start, language))
+        return _(
+            "%(publication)s: the week of %(period)s",
+            publication=publication,
+            period=format_period(week_start, language),
+        )
 
 
 def paragraphs(text: str | None) -> list[list[tuple[str, str]]]:
@@ -59,7 +63,7 @@ def paragraphs(text: str | None) -> list[list[tuple[str, str]]]:
             continue
         runs, position = [], 0
         for match in LINK.finditer(block):
-            runs.append(("text", block[position:match.start()]))
+            runs.append(("text", block[position : match.start()]))
             runs.append(("link", match.group()))
             position = match.end()
         runs.append(("text", block[position:]))
@@ -75,12 +79,19 @@ def preheader(plan: DigestPlan) -> str:
     if not source.strip() and plan.articles:
         source = f"{plan.articles[0].title}: {plan.articles[0].summary}"
     words = " ".join(source.split())
-    return words if len(words) <= PREHEADER_LENGTH else words[:PREHEADER_LENGTH - 1].rsplit(" ", 1)[0] + "…"
+    return words if len(words) <= PREHEADER_LENGTH else words[: PREHEADER_LENGTH - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _article_data(article: Article) -> dict:
-    return {"id": article.id, "title": article.title, "summary": article.summary, "url": article.url,
-            "author": article.author, "trend": article.trend, "section": article.section}
+    return {
+        "id": article.id,
+        "title": article.title,
+        "summary": article.summary,
+        "url": article.url,
+        "author": article.author,
+        "trend": article.trend,
+        "section": article.section,
+    }
 
 
 def plan_contents(plan: DigestPlan, subject: str) -> dict:
@@ -125,8 +136,9 @@ def render_digest(plan: DigestPlan) -> RenderedDigest:
     contents = plan_contents(plan, subject)
     with force_locale(language):
         context = template_context(contents, language, plan.week_start, publication)
-        html, text = render_email("digest", **context, unsubscribe_url=UNSUBSCRIBE_PLACEHOLDER,
-                                  preferences_url=PREFERENCES_PLACEHOLDER)
+        html, text = render_email(
+            "digest", **context, unsubscribe_url=UNSUBSCRIBE_PLACEHOLDER, preferences_url=PREFERENCES_PLACEHOLDER
+        )
     text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
     return RenderedDigest(subject=subject, html=html, text=text, contents=contents)
 
@@ -136,5 +148,7 @@ def clip_warning(html: str) -> str | None:
     size = len(html.encode("utf-8"))
     if size < CLIP_WARNING_BYTES:
         return None
-    return (f"the HTML part is {size // 1024} KB; Gmail clips messages over {GMAIL_CLIP_BYTES // 1024} KB "
-            "(exclude articles or shorten summaries)")
+    return (
+        f"the HTML part is {size // 1024} KB; Gmail clips messages over {GMAIL_CLIP_BYTES // 1024} KB "
+        "(exclude articles or shorten summaries)"
+    )

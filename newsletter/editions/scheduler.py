@@ -6,13 +6,14 @@ it missed and do it once, if it is still within SCHEDULE_GRACE_SECONDS. Each lan
 recorded on its own (`scheduler_run_languages`): a language that fails to build is retried on the next
 check while the others are sent, and the run is finished only when every language is settled.
 """
+
 from __future__ import annotations
 
 import atexit
 import logging
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -20,15 +21,15 @@ from flask import Flask, current_app
 from sqlalchemy import select, update
 
 from newsletter import editions
-from newsletter.operations import heartbeats
-from newsletter.delivery import ledger
+from newsletter.content.weeks import previous_week, publication_zone
 from newsletter.core.config import LANGUAGES
 from newsletter.core.database import dialect_insert
 from newsletter.core.extensions import db
-from newsletter.models.lifecycle import Action, allows
+from newsletter.delivery import ledger
 from newsletter.models import Edition, utcnow
 from newsletter.models.content import SchedulerRun, SchedulerRunLanguage
-from newsletter.content.weeks import previous_week, publication_zone
+from newsletter.models.lifecycle import Action, allows
+from newsletter.operations import heartbeats
 
 log = logging.getLogger(__name__)
 FRIENDLY = re.compile(r"^(?:(?P<days>[a-z*][a-z0-9,*-]*)\s+)?(?P<hour>\d{1,2}):(?P<minute>\d{2})$")
@@ -43,7 +44,7 @@ class ScheduleError(ValueError):
 
 
 def parse_schedule(value: str, zone=None) -> CronTrigger:
-    """"mon 09:00", "mon,thu 07:30", "daily 06:00" or a crontab such as "0 9 * * mon"."""
+    """ "mon 09:00", "mon,thu 07:30", "daily 06:00" or a crontab such as "0 9 * * mon"."""
     zone = zone or publication_zone()
     text = " ".join(str(value).strip().lower().split())
     try:
@@ -86,7 +87,8 @@ def latest_due_time(now: datetime, trigger: CronTrigger | None = None) -> dateti
 def _record_start(due_at: datetime, week_start) -> bool:
     """Note that a run is under way; False if that run already finished."""
     db.session.execute(
-        dialect_insert(SchedulerRun).values(due_at=due_at, week_start=week_start, started_at=utcnow(), outcome="")
+        dialect_insert(SchedulerRun)
+        .values(due_at=due_at, week_start=week_start, started_at=utcnow(), outcome="")
         .on_conflict_do_nothing(index_elements=["due_at"])
     )
     db.session.commit()
@@ -104,9 +106,12 @@ def _settled_languages(due_at: datetime) -> set[str]:
 def _record_language(due_at: datetime, language: str, ok: bool, outcome: str) -> None:
     values = {"due_at": due_at, "language": language, "ok": ok, "outcome": outcome, "recorded_at": utcnow()}
     db.session.execute(
-        dialect_insert(SchedulerRunLanguage).values(**values)
-        .on_conflict_do_update(index_elements=["due_at", "language"],
-                               set_={"ok": ok, "outcome": outcome, "recorded_at": values["recorded_at"]})
+        dialect_insert(SchedulerRunLanguage)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["due_at", "language"],
+            set_={"ok": ok, "outcome": outcome, "recorded_at": values["recorded_at"]},
+        )
     )
     db.session.commit()
 
@@ -143,7 +148,7 @@ def weekly_run(due_at: datetime) -> list[str]:
     A language that fails is recorded and retried on the next check; the languages already settled in this
     run are not touched again, so nobody gets a second copy. Returns the outcomes of this attempt.
     """
-    due_at = due_at.astimezone(timezone.utc)
+    due_at = due_at.astimezone(UTC)
     week_start = previous_week(due_at)
     if not _record_start(due_at, week_start):
         return []
@@ -156,7 +161,8 @@ def weekly_run(due_at: datetime) -> list[str]:
         failed = failed or not ok
         (log.warning if not ok else log.info)("weekly run %s, %s: %s", due_at.isoformat(), language, text)
     db.session.execute(
-        update(SchedulerRun).where(SchedulerRun.due_at == due_at)
+        update(SchedulerRun)
+        .where(SchedulerRun.due_at == due_at)
         .values(finished_at=None if failed else utcnow(), outcome="; ".join(outcome) or "no articles")
     )
     db.session.commit()
@@ -190,9 +196,14 @@ def send_due_scheduled(now: datetime | None = None) -> int:
     for edition in editions.overdue_editions(grace(), now):
         if edition.id not in _reported_overdue:
             _reported_overdue.add(edition.id)
-            log.warning("edition %s (%s, week of %s) is overdue: it was scheduled for %s, more than the grace "
-                        "time ago; it stays scheduled until an editor sends, reschedules or unschedules it",
-                        edition.id, edition.language, edition.week_start, editions.shown_time(edition.scheduled_for))
+            log.warning(
+                "edition %s (%s, week of %s) is overdue: it was scheduled for %s, more than the grace "
+                "time ago; it stays scheduled until an editor sends, reschedules or unschedules it",
+                edition.id,
+                edition.language,
+                edition.week_start,
+                editions.shown_time(edition.scheduled_for),
+            )
     return started
 
 
@@ -243,21 +254,52 @@ def configure(scheduler, app: Flask):
         trigger = parse_schedule(app.config["SCHEDULE"], zone)
         grace_seconds = int(grace().total_seconds())
         log.info("scheduler: %s", next_run_description(trigger))
-    scheduler.add_job(_in_context(app, run_if_due), trigger, id="weekly", coalesce=True,
-                      name=f"weekly build and send ({app.config['SCHEDULE']})",
-                      misfire_grace_time=grace_seconds, max_instances=1, replace_existing=True)
-    scheduler.add_job(_in_context(app, periodic_check), "interval", seconds=CHECK_SECONDS, id="periodic-check",
-                      name="scheduled sends and retries of failed languages (every minute)",
-                      coalesce=True, max_instances=1, replace_existing=True)
-    scheduler.add_job(_in_context(app, periodic_check), "date", id="catch-up",
-                      name="catch-up at start: a missed weekly run and scheduled sends that came due meanwhile",
-                      replace_existing=True)
-    scheduler.add_job(_in_context(app, apply_retention), "interval", hours=1, id="ledger-retention",
-                      name=f"ledger retention ({app.config['LEDGER_RETENTION_DAYS']} days, hourly)",
-                      coalesce=True, max_instances=1, replace_existing=True)
-    scheduler.add_job(_in_context(app, heartbeats.beat_scheduler), "interval", seconds=heartbeats.SCHEDULER_SECONDS,
-                      next_run_time=datetime.now(timezone.utc), id="heartbeat", name="heartbeat for /readyz",
-                      replace_existing=True)
+    scheduler.add_job(
+        _in_context(app, run_if_due),
+        trigger,
+        id="weekly",
+        coalesce=True,
+        name=f"weekly build and send ({app.config['SCHEDULE']})",
+        misfire_grace_time=grace_seconds,
+        max_instances=1,
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        _in_context(app, periodic_check),
+        "interval",
+        seconds=CHECK_SECONDS,
+        id="periodic-check",
+        name="scheduled sends and retries of failed languages (every minute)",
+        coalesce=True,
+        max_instances=1,
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        _in_context(app, periodic_check),
+        "date",
+        id="catch-up",
+        name="catch-up at start: a missed weekly run and scheduled sends that came due meanwhile",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        _in_context(app, apply_retention),
+        "interval",
+        hours=1,
+        id="ledger-retention",
+        name=f"ledger retention ({app.config['LEDGER_RETENTION_DAYS']} days, hourly)",
+        coalesce=True,
+        max_instances=1,
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        _in_context(app, heartbeats.beat_scheduler),
+        "interval",
+        seconds=heartbeats.SCHEDULER_SECONDS,
+        next_run_time=datetime.now(UTC),
+        id="heartbeat",
+        name="heartbeat for /readyz",
+        replace_existing=True,
+    )
     return scheduler
 
 

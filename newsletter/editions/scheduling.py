@@ -4,6 +4,7 @@ A scheduled send is done by the scheduler's periodic check if it comes due while
 within the grace time after one comes back; later than that it stays scheduled and is reported as overdue
 instead of reaching readers days late.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -11,12 +12,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 
+from newsletter.content.weeks import YEARS, publication_zone
 from newsletter.core.extensions import db
-from newsletter.models.lifecycle import Action, transition
+from newsletter.editions.editorial import EditionInvalid
 from newsletter.models import Edition, utcnow
 from newsletter.models.content import EditionStatus
-from newsletter.content.weeks import YEARS, publication_zone
-from newsletter.editions.editorial import EditionInvalid
+from newsletter.models.lifecycle import Action, transition
 
 
 class BadSendTime(EditionInvalid):
@@ -43,7 +44,9 @@ def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise BadSendTime(f"unknown time zone {name[:60]!r}; use e.g. Europe/Minsk or an offset such as +03:00") from error
+        raise BadSendTime(
+            f"unknown time zone {name[:60]!r}; use e.g. Europe/Minsk or an offset such as +03:00"
+        ) from error
 
 
 def parse_send_time(value: object) -> datetime:
@@ -91,18 +94,23 @@ def unschedule_edition(edition: Edition) -> Edition:
 def due_scheduled_editions(grace: timedelta, now: datetime | None = None) -> list[Edition]:
     """Scheduled editions whose time has come, no longer ago than `grace`."""
     now = now or utcnow()
-    query = select(Edition).where(Edition.status == EditionStatus.SCHEDULED, Edition.scheduled_for <= now,
-                                  Edition.scheduled_for >= now - grace)
+    query = select(Edition).where(
+        Edition.status == EditionStatus.SCHEDULED, Edition.scheduled_for <= now, Edition.scheduled_for >= now - grace
+    )
     return list(db.session.scalars(query.order_by(Edition.scheduled_for, Edition.id)))
 
 
 def overdue_editions(grace: timedelta, now: datetime | None = None) -> list[Edition]:
     """Scheduled editions whose time passed more than `grace` ago: left for an editor to decide."""
-    query = select(Edition).where(Edition.status == EditionStatus.SCHEDULED,
-                                  Edition.scheduled_for < (now or utcnow()) - grace)
+    query = select(Edition).where(
+        Edition.status == EditionStatus.SCHEDULED, Edition.scheduled_for < (now or utcnow()) - grace
+    )
     return list(db.session.scalars(query.order_by(Edition.scheduled_for, Edition.id)))
 
 
 def is_overdue(edition: Edition, grace: timedelta, now: datetime | None = None) -> bool:
-    return (edition.status == EditionStatus.SCHEDULED and edition.scheduled_for is not None
-            and edition.scheduled_for < (now or utcnow()) - grace)
+    return (
+        edition.status == EditionStatus.SCHEDULED
+        and edition.scheduled_for is not None
+        and edition.scheduled_for < (now or utcnow()) - grace
+    )

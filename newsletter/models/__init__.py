@@ -1,4 +1,5 @@
 """Typed SQLAlchemy models, one module per part of the flow."""
+
 from newsletter.models.bounces import BounceEvent, BounceKind
 from newsletter.models.content import Article, Edition
 from newsletter.models.delivery import Delivery

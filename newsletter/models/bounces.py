@@ -1,4 +1,5 @@
 """What comes back: bounce and complaint reports, each tied (where it can be) to the delivery it answers."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -1,4 +1,5 @@
 """What is sent: articles and the weekly per-language editions built from them."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -9,7 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from newsletter.core.extensions import db
 from newsletter.models.types import UTCDateTime, utcnow
-
 
 
 class EditionStatus(StrEnum):
@@ -122,7 +122,8 @@ class SchedulerRunLanguage(db.Model):
     __tablename__ = "scheduler_run_languages"
 
     due_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, ForeignKey("scheduler_runs.due_at", ondelete="CASCADE"), primary_key=True)
+        UTCDateTime, ForeignKey("scheduler_runs.due_at", ondelete="CASCADE"), primary_key=True
+    )
     language: Mapped[str] = mapped_column(String(2), primary_key=True)
     ok: Mapped[bool] = mapped_column(default=False)
     outcome: Mapped[str] = mapped_column(Text, default="")

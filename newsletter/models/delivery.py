@@ -1,11 +1,24 @@
 """The delivery ledger: one row per message that must reach one subscriber exactly once."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DDL, BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, event, text
+from sqlalchemy import (
+    DDL,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.core.extensions import db
@@ -13,7 +26,6 @@ from newsletter.models.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from newsletter.models.subscribers import Consent, Subscriber
-
 
 
 class DeliveryStatus(StrEnum):
@@ -34,6 +46,7 @@ class DeliveryKind(StrEnum):
     CONFIRMATION = "confirmation"
     ALREADY_SUBSCRIBED = "already_subscribed"
     UNSUBSCRIBE_LINK = "unsubscribe_link"
+
 
 PRIORITY_TRANSACTIONAL = 0
 PRIORITY_DIGEST = 10
@@ -80,10 +93,20 @@ class Delivery(db.Model):
         # PostgreSQL cannot hold this on the partitioned table (it lacks the partition key): each partition
         # holds it instead (`deliveries_single` below, and every edition's own partition).
         UniqueConstraint("edition_id", "subscriber_id").ddl_if(dialect="sqlite"),
-        Index("ix_deliveries_due", "priority", "next_attempt_at", "id",
-              postgresql_where=text("status = 'queued'"), sqlite_where=text("status = 'queued'")),
-        Index("ix_deliveries_leased", "lease_expires_at",
-              postgresql_where=text("status = 'sending'"), sqlite_where=text("status = 'sending'")),
+        Index(
+            "ix_deliveries_due",
+            "priority",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'queued'"),
+            sqlite_where=text("status = 'queued'"),
+        ),
+        Index(
+            "ix_deliveries_leased",
+            "lease_expires_at",
+            postgresql_where=text("status = 'sending'"),
+            sqlite_where=text("status = 'sending'"),
+        ),
         Index("ix_deliveries_edition_status", "edition_id", "status"),
         {"postgresql_partition_by": "RANGE (id)"},
     )
@@ -94,19 +117,24 @@ SINGLE_PARTITION = "deliveries_single"
 
 # An edition's rows are only ever loaded whole into their own partition, so no row of an edition may be
 # added here one at a time: that is what keeps (edition, subscriber) unique across partitions.
-event.listen(Delivery.__table__, "after_create", DDL(
-    f"CREATE TABLE {SINGLE_PARTITION} PARTITION OF deliveries ("
-    f"CONSTRAINT uq_{SINGLE_PARTITION}_subscriber_edition UNIQUE (subscriber_id, edition_id), "
-    f"CONSTRAINT ck_{SINGLE_PARTITION}_no_edition CHECK (edition_id IS NULL)"
-    f") FOR VALUES FROM (MINVALUE) TO ({LEDGER_PARTITION_SPAN})"
-).execute_if(dialect="postgresql"))
+event.listen(
+    Delivery.__table__,
+    "after_create",
+    DDL(
+        f"CREATE TABLE {SINGLE_PARTITION} PARTITION OF deliveries ("
+        f"CONSTRAINT uq_{SINGLE_PARTITION}_subscriber_edition UNIQUE (subscriber_id, edition_id), "
+        f"CONSTRAINT ck_{SINGLE_PARTITION}_no_edition CHECK (edition_id IS NULL)"
+        f") FOR VALUES FROM (MINVALUE) TO ({LEDGER_PARTITION_SPAN})"
+    ).execute_if(dialect="postgresql"),
+)
 
 
 def compared_with_the_models(obj, name, type_, reflected, compare_to) -> bool:
     """Alembic's `include_object`: on PostgreSQL, leave out of a comparison with the models the (edition,
     subscriber) unique constraint that each partition holds instead of the partitioned table."""
-    return not (type_ == "unique_constraint" and name == "uq_deliveries_edition_id_subscriber_id"
-                and compare_to is None)
+    return not (
+        type_ == "unique_constraint" and name == "uq_deliveries_edition_id_subscriber_id" and compare_to is None
+    )
 
 
 def named_in_the_models(name, type_, parent_names) -> bool:

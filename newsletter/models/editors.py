@@ -1,4 +1,5 @@
 """Editors: their API tokens (only a hash is kept) and their console login (Argon2 hash, TOTP, recovery codes)."""
+
 from __future__ import annotations
 
 from datetime import datetime

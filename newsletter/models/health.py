@@ -1,4 +1,5 @@
 """Heartbeats: each worker and scheduler process writes when it last did its rounds, for /readyz and /metrics."""
+
 from __future__ import annotations
 
 from datetime import datetime

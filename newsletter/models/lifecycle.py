@@ -15,6 +15,7 @@ circuit breaker", means adding rows here.
 A new action is one more `_rule(...)` row (with `holds=True` if the worker must stop claiming its
 deliveries); extra columns it sets are passed to `transition(..., column=value)`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,8 +35,8 @@ S = EditionStatus
 class Action(StrEnum):
     """What an editor, the scheduler or the worker can do to an edition."""
 
-    BUILD = "build"          # re-render from the current articles and overrides (a permission: the state stays)
-    EDIT = "edit"            # change subject, intro, order, lead article, exclusions (a permission)
+    BUILD = "build"  # re-render from the current articles and overrides (a permission: the state stays)
+    EDIT = "edit"  # change subject, intro, order, lead article, exclusions (a permission)
     SCHEDULE = "schedule"
     UNSCHEDULE = "unschedule"
     SEND = "send"
@@ -43,11 +44,11 @@ class Action(StrEnum):
     RESUME = "resume"
     CANCEL = "cancel"
     REOPEN = "reopen"
-    FINISH = "finish"        # the worker: every delivery is settled
+    FINISH = "finish"  # the worker: every delivery is settled
     RETRY_FAILED = "retry failed deliveries"  # queue failed deliveries once more (a permission)
-    RESEND = "resend"        # a sent edition whose failed deliveries were queued again sends again
+    RESEND = "resend"  # a sent edition whose failed deliveries were queued again sends again
     WEEKLY_SEND = "weekly send"  # the scheduler's weekly run sends it (one an editor scheduled waits for its time)
-    PUBLISH = "publish"      # shown in the public archive (a permission)
+    PUBLISH = "publish"  # shown in the public archive (a permission)
 
 
 class Guard(StrEnum):
@@ -88,10 +89,22 @@ TABLE: tuple[Rule, ...] = (
     _rule(Action.SEND, {S.DRAFT, S.SCHEDULED}, S.SENDING, stamp=("send_started_at",)),
     _rule(Action.PAUSE, {S.SENDING}, S.PAUSED, stamp=("paused_at",), repeatable=True, holds=True),
     _rule(Action.RESUME, {S.PAUSED}, S.SENDING, clear=("paused_at", "paused_reason"), repeatable=True),
-    _rule(Action.CANCEL, {S.DRAFT, S.SCHEDULED, S.SENDING, S.PAUSED}, S.CANCELLED, stamp=("cancelled_at",),
-          clear=("scheduled_for",), repeatable=True, holds=True),
-    _rule(Action.REOPEN, {S.CANCELLED}, S.DRAFT, guard=Guard.NO_DELIVERIES,
-          clear=("cancelled_at", "send_started_at", "scheduled_for")),
+    _rule(
+        Action.CANCEL,
+        {S.DRAFT, S.SCHEDULED, S.SENDING, S.PAUSED},
+        S.CANCELLED,
+        stamp=("cancelled_at",),
+        clear=("scheduled_for",),
+        repeatable=True,
+        holds=True,
+    ),
+    _rule(
+        Action.REOPEN,
+        {S.CANCELLED},
+        S.DRAFT,
+        guard=Guard.NO_DELIVERIES,
+        clear=("cancelled_at", "send_started_at", "scheduled_for"),
+    ),
     _rule(Action.FINISH, {S.SENDING}, S.SENT, stamp=("sent_at",)),
     _rule(Action.RETRY_FAILED, {S.SENDING, S.PAUSED, S.SENT}),
     _rule(Action.RESEND, {S.SENT}, S.SENDING, clear=("sent_at",)),
@@ -184,8 +197,10 @@ def transition(edition: Edition | int, action: Action, *, commit: bool = True, *
     edition_id = _edition_id(edition)
     rule = next(rule for rule in rules(action) if rule.target is not None)
     moved = db.session.execute(
-        update(Edition).where(Edition.id == edition_id, condition(action))
-        .values(**_move_values(rule, values)).execution_options(synchronize_session=False)
+        update(Edition)
+        .where(Edition.id == edition_id, condition(action))
+        .values(**_move_values(rule, values))
+        .execution_options(synchronize_session=False)
     ).rowcount
     if not moved:
         status = status_of(edition_id)

@@ -1,4 +1,5 @@
 """Subscribers, the languages they receive, their consent records and the suppression list."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -51,9 +52,7 @@ class SubscriberLanguage(db.Model):
 
     __tablename__ = "subscriber_languages"
 
-    subscriber_id: Mapped[int] = mapped_column(
-        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
-    )
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
     language: Mapped[str] = mapped_column(String(2), primary_key=True)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -3,6 +3,7 @@
 A failed check is one line that says what is wrong and what to do, never a traceback: the configuration
 (the SMTP URL's form included), a database that answers, and a schema at the migrations' head.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -14,8 +15,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.core.config import PROJECT_ROOT
-from newsletter.core.settings import SmtpSettings
 from newsletter.core.extensions import db
+from newsletter.core.settings import SmtpSettings
 
 SMTP_QUERY_KEYS = ("starttls", "verify")
 VERSION_TABLE = "alembic_version"
@@ -39,12 +40,22 @@ def check_smtp_url(url: str | None) -> None:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises ValueError on a port that is not a number)
     except ValueError as error:
-        raise NotReady(_("invalid SMTP settings: NEWSLETTER_SMTP_URL is not usable (%(error)s); expected "
-                         "smtp://user:pass@host:587?starttls=true or smtps://user:pass@host:465", error=error)) from None
+        raise NotReady(
+            _(
+                "invalid SMTP settings: NEWSLETTER_SMTP_URL is not usable (%(error)s); expected "
+                "smtp://user:pass@host:587?starttls=true or smtps://user:pass@host:465",
+                error=error,
+            )
+        ) from None
     unknown = sorted(set(parse_qs(parts.query)) - set(SMTP_QUERY_KEYS))
     if unknown:
-        raise NotReady(_("invalid SMTP settings: NEWSLETTER_SMTP_URL has unknown option(s) %(unknown)s; "
-                         "known: %(known)s", unknown=", ".join(unknown), known=", ".join(SMTP_QUERY_KEYS)))
+        raise NotReady(
+            _(
+                "invalid SMTP settings: NEWSLETTER_SMTP_URL has unknown option(s) %(unknown)s; known: %(known)s",
+                unknown=", ".join(unknown),
+                known=", ".join(SMTP_QUERY_KEYS),
+            )
+        )
 
 
 def check_database() -> None:
@@ -56,15 +67,22 @@ def check_database() -> None:
                 current = frozenset(connection.scalars(text(f"SELECT version_num FROM {VERSION_TABLE}")))
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", error)).strip().splitlines()[0][:200]
-        raise NotReady(_("the database does not answer (%(reason)s); check NEWSLETTER_DATABASE_URL",
-                         reason=reason)) from None
+        raise NotReady(
+            _("the database does not answer (%(reason)s); check NEWSLETTER_DATABASE_URL", reason=reason)
+        ) from None
     head = ", ".join(sorted(head_revisions()))
     if not current:
-        raise NotReady(_("the database schema is not migrated, not at %(head)s: run `newsletter db upgrade`",
-                         head=head))
+        raise NotReady(
+            _("the database schema is not migrated, not at %(head)s: run `newsletter db upgrade`", head=head)
+        )
     if current != head_revisions():
-        raise NotReady(_("the database schema is at %(current)s, not at %(head)s: run `newsletter db upgrade`",
-                         current=", ".join(sorted(current)), head=head))
+        raise NotReady(
+            _(
+                "the database schema is at %(current)s, not at %(head)s: run `newsletter db upgrade`",
+                current=", ".join(sorted(current)),
+                head=head,
+            )
+        )
 
 
 def check_startup(config) -> None:

@@ -4,6 +4,7 @@ A worker's beat also carries the state of its SMTP relay as the worker saw it si
 `ok` (messages accepted), `failing` (only deferrals or failures), `idle` (nothing to send), or `files`
 (no relay configured; messages are written to the outbox).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,12 @@ def beat(role: str, process: str, interval_seconds: int, detail: dict | None = N
     """Record that `process` is alive now (one row per process, overwritten); commits.
 
     Rows of processes silent for a week (restarted workers have new ids) are forgotten on the way."""
-    values = {"role": role, "beat_at": utcnow(), "interval_seconds": int(interval_seconds),
-              "detail": json.dumps(detail or {}, sort_keys=True)}
+    values = {
+        "role": role,
+        "beat_at": utcnow(),
+        "interval_seconds": int(interval_seconds),
+        "detail": json.dumps(detail or {}, sort_keys=True),
+    }
     statement = dialect_insert(Heartbeat.__table__).values(process=process, **values)
     db.session.execute(statement.on_conflict_do_update(index_elements=["process"], set_=values))
     db.session.execute(delete(Heartbeat).where(Heartbeat.beat_at < values["beat_at"] - FORGET_AFTER))
@@ -77,10 +82,15 @@ def _part(rows: list[Heartbeat], now: datetime) -> dict:
     if not rows:
         return {"status": "missing", "processes": 0}
     latest = max(rows, key=lambda row: row.beat_at)
-    fresh = [row for row in rows
-             if now - row.beat_at <= timedelta(seconds=row.interval_seconds * STALE_AFTER_INTERVALS)]
-    return {"status": "ok" if fresh else "stale", "processes": len(fresh), "last_beat": latest.beat_at.isoformat(),
-            "age_seconds": round((now - latest.beat_at).total_seconds(), 1)}
+    fresh = [
+        row for row in rows if now - row.beat_at <= timedelta(seconds=row.interval_seconds * STALE_AFTER_INTERVALS)
+    ]
+    return {
+        "status": "ok" if fresh else "stale",
+        "processes": len(fresh),
+        "last_beat": latest.beat_at.isoformat(),
+        "age_seconds": round((now - latest.beat_at).total_seconds(), 1),
+    }
 
 
 def readiness(now: datetime | None = None) -> dict:
@@ -92,8 +102,10 @@ def readiness(now: datetime | None = None) -> dict:
     smtp = json.loads(workers[-1].detail or "{}").get("smtp", "unknown") if workers else "unknown"
     if parts[WORKER]["status"] != "ok":
         smtp = "unknown"
-    parts["smtp"] = {"status": {"ok": "ok", "idle": "ok", "files": "ok", "failing": "failing"}.get(smtp, "unknown"),
-                     "state": smtp}
+    parts["smtp"] = {
+        "status": {"ok": "ok", "idle": "ok", "files": "ok", "failing": "failing"}.get(smtp, "unknown"),
+        "state": smtp,
+    }
     return parts
 
 

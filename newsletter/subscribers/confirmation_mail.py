@@ -3,21 +3,23 @@
 The request only adds a delivery row referencing the subscriber (and, for a confirmation, the consent);
 nothing is rendered or built there, so the request costs the same whatever the address's state.
 """
+
 from __future__ import annotations
 
 from flask import Flask, current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from newsletter.core import mail_templates as rendering, tokens
-from newsletter.subscribers.consent import consent_languages, superseded_by_unsubscribe
-from newsletter.delivery.compose import build_message, transactional_message_id
-from newsletter.delivery.ledger import NothingToRender, enqueue_transactional, register_transactional_renderer
+from newsletter.core import mail_templates as rendering
+from newsletter.core import tokens
 from newsletter.core.extensions import db
 from newsletter.core.i18n import languages_phrase
+from newsletter.delivery.compose import build_message, transactional_message_id
+from newsletter.delivery.ledger import NothingToRender, enqueue_transactional, register_transactional_renderer
 from newsletter.models import Consent, Subscriber, utcnow
 from newsletter.models.delivery import DeliveryKind
 from newsletter.models.subscribers import CONFIRMED, UNSUBSCRIBED
+from newsletter.subscribers.consent import consent_languages, superseded_by_unsubscribe
 
 
 def init_app(app: Flask) -> None:
@@ -110,6 +112,9 @@ def _build(delivery, subscriber: Subscriber, template: str, subject: str, contex
         template, subject=subject, publication=_publication(), locale=subscriber.locale, **context
     )
     return build_message(
-        to=subscriber.email, subject=subject, text=text, html=html,
+        to=subscriber.email,
+        subject=subject,
+        text=text,
+        html=html,
         message_id=transactional_message_id(delivery.delivery_id),
     )

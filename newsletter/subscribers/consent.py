@@ -1,4 +1,5 @@
 """Consent records: evidence of each opt-in, from the request to the confirming click."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -7,8 +8,8 @@ from dataclasses import dataclass
 from flask import current_app
 
 from newsletter.core.extensions import db
-from newsletter.models import Consent, Subscriber, utcnow
 from newsletter.core.request_text import MAX_PAGE_LENGTH, MAX_USER_AGENT_LENGTH, recorded_text
+from newsletter.models import Consent, Subscriber, utcnow
 
 FORM = "form"
 API = "api"

@@ -1,25 +1,26 @@
 """Moving a list in and out: CSV import (as confirmed, with an import consent record) and export."""
+
 from __future__ import annotations
 
 import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TextIO
 
 from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from newsletter.subscribers import suppression
 from newsletter.core.addresses import InvalidAddress, normalise_address
 from newsletter.core.config import LANGUAGES
-from newsletter.subscribers.consent import IMPORT, RequestOrigin, record_confirmation, record_request
-from newsletter.delivery import ledger
 from newsletter.core.extensions import db
+from newsletter.delivery import ledger
 from newsletter.models import BounceEvent, Subscriber, SubscriberLanguage, utcnow
 from newsletter.models.subscribers import CONFIRMED, UNSUBSCRIBED
+from newsletter.subscribers import suppression
+from newsletter.subscribers.consent import IMPORT, RequestOrigin, record_confirmation, record_request
 
 IMPORT_TEXT_VERSION = "import"
 EXPORT_COLUMNS = ["email", "languages", "confirmed_at"]
@@ -81,8 +82,8 @@ def parse_confirmed_at(raw: str | None) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(raw.strip())
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-        moment = moment.astimezone(timezone.utc)
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
     except (ValueError, OverflowError) as error:
         raise RowError(f"confirmed_at {raw.strip()!r} is not an ISO 8601 date or time in range") from error
     if moment > utcnow():
@@ -215,7 +216,9 @@ def erase_subscriber(subscriber: Subscriber) -> None:
     A queued transactional row left behind is cancelled by the worker (its subscriber is gone).
     """
     ledger.forget_subscribers(select(Subscriber.id).where(Subscriber.id == subscriber.id))
-    db.session.execute(delete(BounceEvent).where(BounceEvent.subscriber_id == subscriber.id))  # reports name the address
+    db.session.execute(
+        delete(BounceEvent).where(BounceEvent.subscriber_id == subscriber.id)
+    )  # reports name the address
     suppression.forget_address(subscriber.email, current_app.config["SECRET_KEY"])
     db.session.delete(subscriber)
     db.session.commit()

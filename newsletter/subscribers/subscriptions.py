@@ -2,6 +2,7 @@
 
 The web form, the JSON API and the CLI all call these functions; they never reveal an address's state.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,16 +15,26 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.core import rate_limits, tokens
-from newsletter.subscribers import suppression
 from newsletter.core.addresses import InvalidAddress, normalise_address
 from newsletter.core.config import LANGUAGES
-from newsletter.subscribers.confirmation_mail import queue_already_subscribed, queue_confirmation, queue_unsubscribe_link
-from newsletter.subscribers.consent import RequestOrigin, consent_languages, record_confirmation, record_request, superseded_by_unsubscribe
 from newsletter.core.database import id_chunks
-from newsletter.delivery import ledger
 from newsletter.core.extensions import db
+from newsletter.delivery import ledger
 from newsletter.models import Consent, Subscriber, SubscriberLanguage, utcnow
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
+from newsletter.subscribers import suppression
+from newsletter.subscribers.confirmation_mail import (
+    queue_already_subscribed,
+    queue_confirmation,
+    queue_unsubscribe_link,
+)
+from newsletter.subscribers.consent import (
+    RequestOrigin,
+    consent_languages,
+    record_confirmation,
+    record_request,
+    superseded_by_unsubscribe,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +119,7 @@ def _subscribe_once(request: SubscriptionRequest) -> int | None:
     Every state does the same kind of work (a lookup, a few inserts, one delivery row, a commit),
     so the response time does not tell whether the address is subscribed.
     """
-    subscriber = db.session.scalar(
-        select(Subscriber).where(Subscriber.email == request.email).with_for_update()
-    )
+    subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == request.email).with_for_update())
     if subscriber is not None and _recently_answered(subscriber):
         return None
     if not rate_limits.mail_allowed(request.email):
@@ -139,7 +148,9 @@ def request_unsubscribe_link(address: str) -> None:
     """
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address).with_for_update())
     if (
-        subscriber is not None and subscriber.status != UNSUBSCRIBED and not _recently_answered(subscriber)
+        subscriber is not None
+        and subscriber.status != UNSUBSCRIBED
+        and not _recently_answered(subscriber)
         and rate_limits.mail_allowed(address)
     ):
         queue_unsubscribe_link(subscriber)
@@ -289,16 +300,20 @@ def purge_pending(now: datetime | None = None) -> PurgeResult:
     stale (one evaluation), so one confirmed meanwhile is kept whole."""
     cutoff = (now or utcnow()) - tokens.confirm_max_age()
     last_request = func.coalesce(Subscriber.request_mail_queued_at, Subscriber.created_at)
-    stale = ledger.forget_subscribers(
-        select(Subscriber.id).where(Subscriber.status == PENDING, last_request < cutoff))
-    removed_languages = _delete_count(delete(SubscriberLanguage).where(
-        SubscriberLanguage.confirmed_at.is_(None), SubscriberLanguage.requested_at < cutoff))
-    removed_consents = _delete_count(delete(Consent).where(
-        Consent.confirmed_at.is_(None), Consent.requested_at < cutoff))
+    stale = ledger.forget_subscribers(select(Subscriber.id).where(Subscriber.status == PENDING, last_request < cutoff))
+    removed_languages = _delete_count(
+        delete(SubscriberLanguage).where(
+            SubscriberLanguage.confirmed_at.is_(None), SubscriberLanguage.requested_at < cutoff
+        )
+    )
+    removed_consents = _delete_count(
+        delete(Consent).where(Consent.confirmed_at.is_(None), Consent.requested_at < cutoff)
+    )
     removed = 0
     for chunk in id_chunks(stale):
         removed_languages += _delete_count(
-            delete(SubscriberLanguage).where(SubscriberLanguage.subscriber_id.in_(chunk)))
+            delete(SubscriberLanguage).where(SubscriberLanguage.subscriber_id.in_(chunk))
+        )
         removed_consents += _delete_count(delete(Consent).where(Consent.subscriber_id.in_(chunk)))
         removed += _delete_count(delete(Subscriber).where(Subscriber.id.in_(chunk)))
     db.session.commit()

@@ -5,6 +5,7 @@ form `Subscriber.email` holds, so the ledger's join on the address matches). An 
 only `address_hash`, an HMAC of that normal form under the secret key: the address is gone, yet the same
 address added again is recognised and its entry restored.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,21 +36,24 @@ def suppression_address(raw: object) -> str:
 
 def address_hash(address: str, secret: str) -> str:
     """The keyed hash an erased person's entry keeps instead of the address."""
-    return hmac.new(secret.encode("utf-8"), f"suppression:{address}".encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(secret.encode("utf-8"), f"suppression:{address}".encode(), hashlib.sha256).hexdigest()
 
 
 def _entry_for(address: str, secret: str) -> Suppression | None:
-    return db.session.scalar(select(Suppression).where(
-        or_(Suppression.email == address, Suppression.email_hash == address_hash(address, secret))
-    ))
+    return db.session.scalar(
+        select(Suppression).where(
+            or_(Suppression.email == address, Suppression.email_hash == address_hash(address, secret))
+        )
+    )
 
 
 def is_suppressed(raw: object, secret: str) -> bool:
     return _entry_for(suppression_address(raw), secret) is not None
 
 
-def suppress(address: str, cause: SuppressionCause, reason: str, secret: str, *,
-             delivery_id: int | None = None) -> bool:
+def suppress(
+    address: str, cause: SuppressionCause, reason: str, secret: str, *, delivery_id: int | None = None
+) -> bool:
     """Add an already-normalised address in the caller's transaction; False if it was listed already.
 
     An erased person's hashed entry for the same address gets its address back (the person is known again).
@@ -60,10 +64,15 @@ def suppress(address: str, cause: SuppressionCause, reason: str, secret: str, *,
             entry.email, entry.email_hash = address, None
         return False
     inserted = db.session.execute(
-        dialect_insert(Suppression.__table__).values(
-            email=address, cause=str(cause), reason=reason[:REASON_LENGTH], delivery_id=delivery_id,
+        dialect_insert(Suppression.__table__)
+        .values(
+            email=address,
+            cause=str(cause),
+            reason=reason[:REASON_LENGTH],
+            delivery_id=delivery_id,
             created_at=utcnow(),
-        ).on_conflict_do_nothing()
+        )
+        .on_conflict_do_nothing()
     ).rowcount
     if inserted:
         log.info("suppressed an address (%s, delivery %s)", cause, delivery_id)
@@ -101,8 +110,11 @@ def forget_address(address: str, secret: str) -> None:
 def recognise(address: str, secret: str) -> None:
     """An erased person's address seen again (they subscribe anew): its hashed entry gets the address back,
     so the ledger, which matches entries by address, skips it again. In the caller's transaction."""
-    db.session.execute(update(Suppression).where(Suppression.email_hash == address_hash(address, secret))
-                       .values(email=address, email_hash=None))
+    db.session.execute(
+        update(Suppression)
+        .where(Suppression.email_hash == address_hash(address, secret))
+        .values(email=address, email_hash=None)
+    )
 
 
 def entry_json(entry: Suppression) -> dict:

@@ -4,6 +4,7 @@ Messages are read from a maildir (only `new/`; each one handled is moved to `cur
 mbox file (emptied of the messages handled), so a second run does nothing. A message counts only if
 its Subject or a text part carries a genuine unsubscribe token; the token, not the sender, decides.
 """
+
 from __future__ import annotations
 
 import email
@@ -15,10 +16,10 @@ from email import policy
 from pathlib import Path
 
 from newsletter.core import mail_folders, tokens
-from newsletter.subscribers import subscriptions
 from newsletter.core.mail_folders import NotAMailbox  # noqa: F401 (re-exported for the command line)
 from newsletter.models import Subscriber
 from newsletter.models.subscribers import UNSUBSCRIBED
+from newsletter.subscribers import subscriptions
 
 TOKEN = re.compile(r"\.?[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 MAX_SCANNED_CHARACTERS = 64 * 1024

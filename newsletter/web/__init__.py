@@ -1,4 +1,5 @@
 """Public web pages: blueprints, error pages, health check."""
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """Keep personal link tokens out of the access log: they act for a subscriber, like a password."""
+
 from __future__ import annotations
 
 import logging

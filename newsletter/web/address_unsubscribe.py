@@ -3,14 +3,15 @@
 The form sends the address's own unsubscribe link by email (one click from there) and answers the same
 whatever the address's state, so it reveals nothing and unsubscribes no one by itself.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from newsletter.core import rate_limits
-from newsletter.subscribers import subscriptions
 from newsletter.core.addresses import InvalidAddress, normalise_address
 from newsletter.core.i18n import current_language
+from newsletter.subscribers import subscriptions
 
 bp = Blueprint("address_unsubscribe", __name__, url_prefix="/unsubscribe-by-address")
 

@@ -1,4 +1,5 @@
 """Public archive pages and the per-language Atom feed (with ETag and Last-Modified)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -6,8 +7,8 @@ from datetime import date
 from flask import Blueprint, abort, current_app, make_response, render_template, request
 from flask_babel import force_locale
 
-from newsletter.editions import archive
 from newsletter.core.config import LANGUAGES
+from newsletter.editions import archive
 from newsletter.models import utcnow
 
 blueprint = Blueprint("archive", __name__, url_prefix="/archive")
@@ -29,8 +30,9 @@ def _page_number() -> int:
 
 def _listing(language: str | None):
     page = archive.archive_page(language, _page_number())
-    return render_template("pages/archive.html", page=page, editions=page.editions, language=language,
-                           titles=archive.titles)
+    return render_template(
+        "pages/archive.html", page=page, editions=page.editions, language=language, titles=archive.titles
+    )
 
 
 @blueprint.get("")
@@ -81,9 +83,15 @@ def feed(language: str):
     updated = max((archive.published_at(e) for e in editions), default=None)
     tag = archive.etag([language] + [f"{e.id}:{e.source_hash}:{archive.published_at(e).isoformat()}" for e in editions])
     with force_locale(language):
-        body = render_template("pages/archive_feed.xml", editions=editions, language=language,
-                               updated=updated or utcnow(), base_url=current_app.config["BASE_URL"],
-                               content=_entry_content, published_at=archive.published_at)
+        body = render_template(
+            "pages/archive_feed.xml",
+            editions=editions,
+            language=language,
+            updated=updated or utcnow(),
+            base_url=current_app.config["BASE_URL"],
+            content=_entry_content,
+            published_at=archive.published_at,
+        )
     response = make_response(body)
     response.headers["Content-Type"] = "application/atom+xml; charset=utf-8"
     response.set_etag(tag)

@@ -3,12 +3,12 @@
 Both answer JSON that names each part, 200 when all are well and 503 otherwise, so a load balancer or a
 monitor can act on the status code and an operator can read which part is wrong.
 """
+
 from __future__ import annotations
 
 from flask import Flask, jsonify
 
-from newsletter.operations import health
-from newsletter.operations import heartbeats
+from newsletter.operations import health, heartbeats
 
 
 def _database() -> dict:

@@ -1,14 +1,15 @@
 """HTTP hygiene for every response: security headers, bounded ids, links built from the route.
 
 - Every response carries a Content-Security-Policy that allows scripts and styles from this site's own
-  files and no inline script or style except by this request's nonce (`csp_nonce()` in templates), `frame-ancestors 'none'` (the sign-up form may be
-  framed by `NEWSLETTER_ALLOWED_ORIGINS`), `X-Content-Type-Options: nosniff` and
-  `Referrer-Policy: no-referrer`.
+  files and no inline script or style except by this request's nonce (`csp_nonce()` in templates),
+  `frame-ancestors 'none'` (the sign-up form may be framed by `NEWSLETTER_ALLOWED_ORIGINS`),
+  `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`.
 - Pages reached by a signed link (confirm, unsubscribe, preferences) are never cached: the link is a key.
 - `<int:…>` in a route matches only ids a database column can hold; a larger one is a 404, not a 500.
 - The language switcher builds its links from the matched route, never from the raw path, so a path like
   `/%5Cevil.example/x` cannot turn into a link to another host.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -17,9 +18,13 @@ from flask import Flask, abort, current_app, request, url_for
 
 MAX_ID = 2**31 - 1
 """The largest id an INTEGER primary key holds (PostgreSQL and SQLite alike)."""
-TOKEN_ENDPOINTS = frozenset({
-    "subscriptions.confirm_link", "subscriptions.unsubscribe_link", "subscriptions.preferences_link",
-})
+TOKEN_ENDPOINTS = frozenset(
+    {
+        "subscriptions.confirm_link",
+        "subscriptions.unsubscribe_link",
+        "subscriptions.preferences_link",
+    }
+)
 NONCE_KEY = "newsletter.csp_nonce"
 FRAMEABLE_ENDPOINTS = frozenset({"subscriptions.subscribe_form", "subscriptions.subscribe_submit"})
 

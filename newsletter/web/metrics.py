@@ -1,4 +1,5 @@
 """`GET /metrics`: off unless NEWSLETTER_METRICS_TOKEN is set, then only with that bearer token."""
+
 from __future__ import annotations
 
 import hmac
@@ -21,6 +22,10 @@ def init_app(app: Flask) -> None:
         if not token:
             abort(404)
         if not _authorised(str(token)):
-            return Response("a valid bearer token is required\n", 401, {"WWW-Authenticate": 'Bearer realm="metrics"'},
-                            mimetype="text/plain")
+            return Response(
+                "a valid bearer token is required\n",
+                401,
+                {"WWW-Authenticate": 'Bearer realm="metrics"'},
+                mimetype="text/plain",
+            )
         return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)

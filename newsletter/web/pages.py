@@ -1,4 +1,5 @@
 """Registers the public blueprints; each part of the site adds its own module here."""
+
 from __future__ import annotations
 
 from flask import Flask

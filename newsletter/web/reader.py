@@ -3,6 +3,7 @@
 `NEWSLETTER_LOGO_PATH` is served by the app itself at `/logo` (no third-party host sees a reader), and
 `NEWSLETTER_SITE_URL` is the link back to the publication's site in every page's header.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,16 +14,23 @@ from flask import Blueprint, Flask, abort, current_app, redirect, request, send_
 from newsletter.core.config import ConfigError
 
 bp = Blueprint("reader", __name__)
-LOGO_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-              ".webp": "image/webp", ".gif": "image/gif"}
+LOGO_TYPES = {
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+}
 ONE_DAY = 24 * 3600
 
 
 @bp.get("/")
 def home():
     lang = request.args.get("lang")
-    return redirect(url_for("subscriptions.subscribe_form", lang=lang) if lang else url_for(
-        "subscriptions.subscribe_form"), 302)
+    return redirect(
+        url_for("subscriptions.subscribe_form", lang=lang) if lang else url_for("subscriptions.subscribe_form"), 302
+    )
 
 
 @bp.get("/favicon.ico")

@@ -1,4 +1,5 @@
 """Subscription pages: the form, and the signed confirm, unsubscribe and preferences links."""
+
 from __future__ import annotations
 
 import logging
@@ -10,14 +11,14 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
 from newsletter.core import rate_limits, tokens
-from newsletter.subscribers import subscriptions
-from newsletter.web import handle_http_error
+from newsletter.core.addresses import masked
 from newsletter.core.config import LANGUAGES
-from newsletter.subscribers.consent import FORM, PREFERENCES, RequestOrigin
 from newsletter.core.extensions import csrf, db
 from newsletter.core.i18n import current_language
-from newsletter.core.addresses import masked
 from newsletter.models.subscribers import CONFIRMED, UNSUBSCRIBED
+from newsletter.subscribers import subscriptions
+from newsletter.subscribers.consent import FORM, PREFERENCES, RequestOrigin
+from newsletter.web import handle_http_error
 
 log = logging.getLogger(__name__)
 bp = Blueprint("subscriptions", __name__)
@@ -27,7 +28,11 @@ HONEYPOT_FIELD = "website"
 def _form_page(errors: dict | None = None, email: str = "", chosen: list[str] | None = None, status: int = 200):
     chosen = chosen if chosen is not None else [current_language()]
     page = render_template(
-        "pages/subscribe.html", errors=errors or {}, email=email, chosen=chosen, honeypot_field=HONEYPOT_FIELD,
+        "pages/subscribe.html",
+        errors=errors or {},
+        email=email,
+        chosen=chosen,
+        honeypot_field=HONEYPOT_FIELD,
     )
     return page, status
 
@@ -129,8 +134,7 @@ def _subscribed_page(subscriber, again: bool):
     _answer_in_language(subscriber.locale)
     links = tokens.subscriber_links(subscriber.id, subscriber.email)
     languages = subscriptions.languages_in_reader_order(subscriber)
-    page = render_template("pages/confirmed.html", languages=languages, again=again,
-                           preferences_url=links.preferences)
+    page = render_template("pages/confirmed.html", languages=languages, again=again, preferences_url=links.preferences)
     db.session.rollback()
     return page
 
@@ -150,8 +154,9 @@ def unsubscribe_link(token: str):
     if subscriber.status == UNSUBSCRIBED:
         return render_template("pages/unsubscribed.html")
     preferences = tokens.subscriber_links(subscriber.id, subscriber.email).preferences
-    return render_template("pages/unsubscribe.html", token=token, address=masked(subscriber.email),
-                           preferences_url=preferences)
+    return render_template(
+        "pages/unsubscribe.html", token=token, address=masked(subscriber.email), preferences_url=preferences
+    )
 
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
@@ -178,8 +183,13 @@ def preferences_link(token: str):
         except subscriptions.InvalidSubscription as error:
             errors, status = error.errors, 422
     page = render_template(
-        "pages/preferences.html", token=token, address=masked(subscriber.email), chosen=chosen, errors=errors,
+        "pages/preferences.html",
+        token=token,
+        address=masked(subscriber.email),
+        chosen=chosen,
+        errors=errors,
         saved=saved,
-        all_languages=LANGUAGES, unsubscribed=subscriber.status == UNSUBSCRIBED,
+        all_languages=LANGUAGES,
+        unsubscribed=subscriber.status == UNSUBSCRIBED,
     )
     return page, status

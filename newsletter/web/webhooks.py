@@ -1,4 +1,5 @@
 """`POST /webhooks/bounces/<provider>`: relays that report bounces and complaints by HTTP."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, jsonify, request
