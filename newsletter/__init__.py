@@ -67,7 +67,38 @@ def _make_app() -> Flask:
         raise click.ClickException(str(error)) from None
 
 
-@click.group(cls=FlaskGroup, create_app=_make_app, add_version_option=False)
+class NewsletterGroup(FlaskGroup):
+    """Flask's CLI group whose own commands are imported only when they run (`newsletter.cli.COMMANDS`).
+
+    `newsletter --help` lists them from that table, so it builds no app and imports no service; Flask's and the
+    extensions' commands (`db`, `shell`, `routes`, …) still come from the app, which is built when they run.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from newsletter import cli
+
+        return [*cli.COMMANDS, *sorted({*cli.EXTENSION_COMMANDS, *self.commands})]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        from newsletter import cli
+
+        if name in cli.COMMANDS:
+            return cli.load(name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from newsletter import cli
+
+        rows = [(name, help_text) for name, (_, _, help_text) in cli.COMMANDS.items()]
+        rows += sorted(cli.EXTENSION_COMMANDS.items())
+        rows += sorted(
+            (name, command.get_short_help_str()) for name, command in self.commands.items() if not command.hidden
+        )
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=NewsletterGroup, create_app=_make_app, add_version_option=False)
 def main() -> None:
     """Self-hosted weekly newsletter: subscribers, editions and delivery."""
 

@@ -57,10 +57,12 @@ def _audited(command: click.Command, action: str, argument: str | None) -> None:
     command.callback = callback
 
 
-def audit_commands(groups: list[click.Group]) -> None:
-    for group in groups:
-        for (group_name, name), (action, argument) in COMMAND_ACTIONS.items():
-            command = group.commands.get(name) if group.name == group_name else None
-            if command is not None and not getattr(command.callback, "__audited__", False):
-                _audited(command, action, argument)
-                command.callback.__audited__ = True
+def audit_command(group: click.Command) -> None:
+    """Wrap the changing subcommands of one top-level group (once, however often it is loaded)."""
+    if not isinstance(group, click.Group):
+        return
+    for (group_name, name), (action, argument) in COMMAND_ACTIONS.items():
+        command = group.commands.get(name) if group.name == group_name else None
+        if command is not None and not getattr(command.callback, "__audited__", False):
+            _audited(command, action, argument)
+            command.callback.__audited__ = True  # type: ignore[union-attr]  # set on the wrapper just made
