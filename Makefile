@@ -7,7 +7,7 @@ NEWSLETTER_TEST_DATABASE_URL ?= $(PG_TEST_URL)
 PYTEST_ARGS ?=
 PORT ?= 5000
 
-.PHONY: install install-test run test test-sqlite test-postgres bench catalogues clean
+.PHONY: install install-test run lint format test test-sqlite test-postgres bench catalogues clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,18 @@ run: install
 	$(BIN)/newsletter db upgrade
 	$(BIN)/newsletter serve --port $(PORT)
 
+LINTED := newsletter tests bench migrations wsgi.py
+
+lint: install-test
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+format: install-test
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
+
 test: install-test
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 
