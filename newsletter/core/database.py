@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any, cast
+
 from flask import Flask
 from sqlalchemy import BigInteger, any_, bindparam, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, ExceptionContext, Result
+from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.schema import Table
 
 from newsletter.core.config import PROJECT_ROOT
 from newsletter.core.extensions import db, migrate
 
 
-def _tune_sqlite(dbapi_connection, _record) -> None:
+def _tune_sqlite(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -20,7 +26,7 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _hide_server_detail(context) -> None:
+def _hide_server_detail(context: ExceptionContext) -> None:
     """PostgreSQL repeats the offending values (addresses) in an error's DETAIL; keep only its primary message."""
     error, wrapped = context.original_exception, context.sqlalchemy_exception
     detail = getattr(getattr(error, "diag", None), "message_detail", None)
@@ -33,7 +39,7 @@ def _hide_server_detail(context) -> None:
 
 def init_app(app: Flask) -> None:
     is_sqlite = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite")
-    options = {"pool_pre_ping": True}
+    options: dict[str, Any] = {"pool_pre_ping": True}
     if is_sqlite:
         options["connect_args"] = {"timeout": 30}
     else:  # a worker keeps one per sender (its send gate), one for its recorder and one for its own session
@@ -56,13 +62,13 @@ def is_postgres() -> bool:
 ID_CHUNK = 500
 
 
-def id_chunks(ids: list[int], size: int = ID_CHUNK):
+def id_chunks(ids: list[int], size: int = ID_CHUNK) -> Iterator[list[int]]:
     """Slices of an id list small enough for one `IN (…)` (SQLite allows a few hundred variables per query)."""
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
 
 
-def among(column, ids: list[int]):
+def among(column: QueryableAttribute[int] | ColumnElement[int], ids: list[int]) -> ColumnElement[bool]:
     """`column IN ids`, for a batch of a few hundred ids: on PostgreSQL `= ANY` of one array parameter. An
     expanding IN renders a placeholder with its type cast per id at every execution, and the claim and load
     of a batch of 200 spent a third of the worker's main thread doing so."""
@@ -71,9 +77,14 @@ def among(column, ids: list[int]):
     return column.in_(ids)
 
 
-def dialect_insert(table):
+def dialect_insert(table: Table) -> postgresql.Insert | sqlite.Insert:
     """An INSERT of the database's dialect, so it offers `on_conflict_do_nothing/update`."""
-    return (postgresql if is_postgres() else sqlite).insert(table)
+    return postgresql.insert(table) if is_postgres() else sqlite.insert(table)
 
 
-__all__ = ["among", "db", "dialect_insert", "id_chunks", "init_app", "is_postgres", "Engine"]
+def affected_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE, DELETE or INSERT touched (`Session.execute` is typed as returning any result)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+__all__ = ["affected_rows", "among", "db", "dialect_insert", "id_chunks", "init_app", "is_postgres", "Engine"]

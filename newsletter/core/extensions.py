@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and initialised by the app factory."""
 
+from typing import TYPE_CHECKING
+
 from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -21,6 +23,13 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    # `db.Model` is a class Flask-SQLAlchemy builds from `Base` at run time (adding the table-name rules and
+    # binds); type checkers cannot follow an attribute as a base class, so they see its base instead.
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, current_app, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_babel import get_locale, refresh
 from flask_babel import gettext as _
 
@@ -28,7 +29,7 @@ def select_locale() -> str:
     asked = request.args.get("lang", "")
     if asked in LANGUAGES:
         return asked
-    forced = g.get("forced_language")
+    forced = str(g.get("forced_language", ""))
     if forced in LANGUAGES:
         return forced
     remembered = request.cookies.get(LANGUAGE_COOKIE, "")
@@ -37,7 +38,7 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
 
 
-def remember_language(response):
+def remember_language(response: Response) -> Response:
     """A page opened with ?lang= keeps that choice in a cookie that holds the language and nothing else."""
     asked = request.args.get("lang", "")
     if (
@@ -68,7 +69,7 @@ def languages_phrase(codes: list[str]) -> str:
     names = [language_adverbs()[code] for code in codes]
     if len(names) < 2:
         return "".join(names)
-    return _("%(first)s and %(last)s", first=", ".join(names[:-1]), last=names[-1])
+    return str(_("%(first)s and %(last)s", first=", ".join(names[:-1]), last=names[-1]))
 
 
 def choose_language_afresh() -> None:
@@ -105,7 +106,7 @@ def init_app(app: Flask) -> None:
     app.after_request(remember_language)
 
     @app.context_processor
-    def language_context() -> dict:
+    def language_context() -> dict[str, Any]:
         return {
             "languages": LANGUAGES,
             "language_names": LANGUAGE_NAMES,

@@ -19,7 +19,7 @@ class RepeatFilter(logging.Filter):
         super().__init__()
         self.window = window
         self.clock = clock
-        self.seen: dict[tuple, list] = {}
+        self.seen: dict[tuple[str, int, str], list[float | int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:

@@ -5,6 +5,8 @@ No remote fonts or assets: MRML's default web fonts are switched off.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import render_template
 from mjml import mjml2html
 
@@ -20,7 +22,7 @@ def mjml_to_html(source: str) -> str:
         raise RenderError(str(error)) from error
 
 
-def render_email(template_stem: str, **context) -> tuple[str, str]:
+def render_email(template_stem: str, **context: Any) -> tuple[str, str]:
     """Render `templates/email/<stem>.mjml` and `<stem>.txt` into (html, text) in the current locale."""
     html = mjml_to_html(render_template(f"email/{template_stem}.mjml", **context))
     text = render_template(f"email/{template_stem}.txt", **context)

@@ -7,6 +7,7 @@ import hmac
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -16,6 +17,9 @@ CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
 SALTS = {purpose: f"newsletter.{purpose}.v1" for purpose in (CONFIRM, UNSUBSCRIBE, PREFERENCES)}
+
+TokenPayload = list[Any] | dict[str, Any]
+"""What a token carries: a small JSON list or object (ids, a fingerprint, a timestamp)."""
 
 
 class TokenInvalid(Exception):
@@ -49,15 +53,16 @@ def fingerprint_matches(fingerprint: str, email: str, former: str | None = None)
     return current or (former is not None and hmac.compare_digest(fingerprint, former))
 
 
-def make_token(purpose: str, payload: list | dict) -> str:
-    return _serializer(purpose).dumps(payload)
+def make_token(purpose: str, payload: TokenPayload) -> str:
+    return str(_serializer(purpose).dumps(payload))
 
 
-def read_token(purpose: str, token: str, max_age: timedelta | None = None) -> list | dict:
+def read_token(purpose: str, token: str, max_age: timedelta | None = None) -> TokenPayload:
     """Return the payload, or raise TokenExpired / TokenInvalid."""
     seconds = int(max_age.total_seconds()) if max_age else None
     try:
-        return _serializer(purpose).loads(token, max_age=seconds)
+        payload: TokenPayload = _serializer(purpose).loads(token, max_age=seconds)
+        return payload
     except SignatureExpired as error:
         raise TokenExpired(str(error)) from error
     except (BadSignature, ValueError, TypeError, UnicodeError) as error:

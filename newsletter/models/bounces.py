@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from newsletter.core.extensions import db
+from newsletter.core.extensions import Model
 from newsletter.models.types import UTCDateTime, utcnow
 
 
@@ -21,7 +21,7 @@ class BounceKind(StrEnum):
     UNRECOGNISED = "unrecognised"
 
 
-class BounceEvent(db.Model):
+class BounceEvent(Model):
     """One report about one delivery (a DSN, an ARF complaint, a provider's webhook event).
 
     `report_key` is a digest of the report itself, unique, so a mailbox read twice or a webhook delivered

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from newsletter.core.extensions import db
+from newsletter.core.extensions import Model
 from newsletter.models.types import UTCDateTime, utcnow
 
 
@@ -31,7 +32,7 @@ class Trend(StrEnum):
     UNCHANGED = "unchanged"
 
 
-class Article(db.Model):
+class Article(Model):
     __tablename__ = "articles"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,7 +51,7 @@ class Article(db.Model):
     __table_args__ = (Index("ix_articles_language_published_at", "language", "published_at"),)
 
 
-class Edition(db.Model):
+class Edition(Model):
     """One week's digest in one language, rendered once and stored."""
 
     __tablename__ = "editions"
@@ -77,16 +78,16 @@ class Edition(db.Model):
     preheader: Mapped[str | None] = mapped_column(String(200))
     intro: Mapped[str | None] = mapped_column(Text)
     lead_article_id: Mapped[int | None] = mapped_column()
-    article_order: Mapped[list | None] = mapped_column(JSON)
-    excluded_article_ids: Mapped[list | None] = mapped_column(JSON)
+    article_order: Mapped[list[int] | None] = mapped_column(JSON)
+    excluded_article_ids: Mapped[list[int] | None] = mapped_column(JSON)
     # What was rendered, for the archive page (titles, sections, intro), and when it was taken off the archive.
-    contents: Mapped[dict | None] = mapped_column(JSON)
+    contents: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     unpublished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("week_start", "language"),)
 
 
-class Section(db.Model):
+class Section(Model):
     """A topic section as data: an editor-defined order and a name per language.
 
     Articles name their section in free text; `key` (the section's name, compared case-folded with spaces
@@ -104,7 +105,7 @@ class Section(db.Model):
     name_en: Mapped[str | None] = mapped_column(String(200))
 
 
-class SchedulerRun(db.Model):
+class SchedulerRun(Model):
     """One weekly run of the scheduler, keyed by the time it was due (so a restart notices a missed run)."""
 
     __tablename__ = "scheduler_runs"
@@ -116,7 +117,7 @@ class SchedulerRun(db.Model):
     outcome: Mapped[str] = mapped_column(Text, default="")
 
 
-class SchedulerRunLanguage(db.Model):
+class SchedulerRunLanguage(Model):
     """One language's outcome in a scheduler run: a failed language is retried on the next check."""
 
     __tablename__ = "scheduler_run_languages"

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from newsletter.core.extensions import db
+from newsletter.core.extensions import Model
 from newsletter.models.types import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ PRIORITY_TRANSACTIONAL = 0
 PRIORITY_DIGEST = 10
 
 
-class Delivery(db.Model):
+class Delivery(Model):
     """One message to one address, from queued to sent, failed, suppressed or cancelled.
 
     `edition_id` and `subscriber_id` are foreign keys on both backends. On PostgreSQL the table is partitioned
@@ -120,7 +120,7 @@ SINGLE_PARTITION = "deliveries_single"
 event.listen(
     Delivery.__table__,
     "after_create",
-    DDL(
+    DDL(  # type: ignore[no-untyped-call]  # SQLAlchemy's DDL constructor is not annotated
         f"CREATE TABLE {SINGLE_PARTITION} PARTITION OF deliveries ("
         f"CONSTRAINT uq_{SINGLE_PARTITION}_subscriber_edition UNIQUE (subscriber_id, edition_id), "
         f"CONSTRAINT ck_{SINGLE_PARTITION}_no_edition CHECK (edition_id IS NULL)"
@@ -129,7 +129,7 @@ event.listen(
 )
 
 
-def compared_with_the_models(obj, name, type_, reflected, compare_to) -> bool:
+def compared_with_the_models(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
     """Alembic's `include_object`: on PostgreSQL, leave out of a comparison with the models the (edition,
     subscriber) unique constraint that each partition holds instead of the partitioned table."""
     return not (
@@ -137,12 +137,12 @@ def compared_with_the_models(obj, name, type_, reflected, compare_to) -> bool:
     )
 
 
-def named_in_the_models(name, type_, parent_names) -> bool:
+def named_in_the_models(name: str | None, type_: str, parent_names: object) -> bool:
     """Alembic's `include_name`: leave the ledger's partitions (created by DDL, one per edition) unreflected."""
-    return not (type_ == "table" and name and name.startswith("deliveries_"))
+    return not (type_ == "table" and name is not None and name.startswith("deliveries_"))
 
 
-class SendThrottle(db.Model):
+class SendThrottle(Model):
     """The shared send-rate clock: the next free sending slot, as seconds since the epoch."""
 
     __tablename__ = "send_throttle"
@@ -151,7 +151,7 @@ class SendThrottle(db.Model):
     next_slot: Mapped[float] = mapped_column(Float, default=0.0)
 
 
-class SendWindowCount(db.Model):
+class SendWindowCount(Model):
     """Messages handed to the relay per time bucket, for the sliding-window quota."""
 
     __tablename__ = "send_window_counts"

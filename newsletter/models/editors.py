@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from newsletter.core.extensions import db
+from newsletter.core.extensions import Model
 from newsletter.models.types import UTCDateTime, utcnow
 
 
@@ -19,7 +19,7 @@ class EditorRole(StrEnum):
     ADMIN = "admin"
 
 
-class Editor(db.Model):
+class Editor(Model):
     __tablename__ = "editors"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -46,7 +46,7 @@ class Editor(db.Model):
         return self.role == EditorRole.ADMIN
 
 
-class ActivityEntry(db.Model):
+class ActivityEntry(Model):
     """One thing someone did (built, edited, sent, scheduled, erased…), from the console, the API or the CLI."""
 
     __tablename__ = "activity_log"

@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from newsletter.core.extensions import db
+from newsletter.core.extensions import Model
 from newsletter.models.types import UTCDateTime, utcnow
 
 
-class Heartbeat(db.Model):
+class Heartbeat(Model):
     """The last sign of life of one process (`role` is worker or scheduler), with its state in `detail`.
 
     Kept in the database, not in memory, so every web process (gunicorn workers on any machine) reads the same.

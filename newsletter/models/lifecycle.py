@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import and_, exists, false, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from newsletter.core.database import affected_rows
 from newsletter.core.extensions import db
 from newsletter.models import Delivery, Edition, utcnow
 from newsletter.models.content import EditionStatus
@@ -77,7 +79,7 @@ class Rule:
     holds: bool = False
 
 
-def _rule(action, sources, target=None, **options) -> Rule:
+def _rule(action: Action, sources: set[EditionStatus], target: EditionStatus | None = None, **options: Any) -> Rule:
     return Rule(action, frozenset(sources), target, **options)
 
 
@@ -126,7 +128,7 @@ def allowed_from(action: Action) -> tuple[EditionStatus, ...]:
 REBUILDABLE = allowed_from(Action.BUILD)
 EDITABLE = allowed_from(Action.EDIT)
 SENDABLE = allowed_from(Action.SEND)
-HELD = tuple(sorted({rule.target for rule in TABLE if rule.holds}))
+HELD = tuple(sorted({rule.target for rule in TABLE if rule.holds and rule.target is not None}))
 PUBLIC = allowed_from(Action.PUBLISH)
 
 
@@ -167,9 +169,9 @@ def condition(action: Action) -> ColumnElement[bool]:
     return or_(*clauses) if clauses else false()
 
 
-def _move_values(rule: Rule, values: dict) -> dict:
+def _move_values(rule: Rule, values: dict[str, object]) -> dict[str, object]:
     now = utcnow()
-    moved = {name: now for name in rule.stamp} | {name: None for name in rule.clear}
+    moved: dict[str, object] = {name: now for name in rule.stamp} | {name: None for name in rule.clear}
     return moved | values | {"status": rule.target}
 
 
@@ -188,28 +190,38 @@ def _refusal_reason(status: str | None, action: Action) -> str | None:
     return None
 
 
-def transition(edition: Edition | int, action: Action, *, commit: bool = True, **values) -> EditionStatus:
+def transition(edition: Edition | int, action: Action, *, commit: bool = True, **values: object) -> EditionStatus:
     """Perform `action` with one conditional UPDATE; return the new state or raise EditionConflict.
 
     `values` are further columns to set in the same UPDATE (e.g. `scheduled_for`). With `commit=False` the
     caller finishes the transaction (the send queues its deliveries in it); on a conflict it is rolled back.
     """
     edition_id = _edition_id(edition)
-    rule = next(rule for rule in rules(action) if rule.target is not None)
-    moved = db.session.execute(
-        update(Edition)
-        .where(Edition.id == edition_id, condition(action))
-        .values(**_move_values(rule, values))
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    rule, target = _moving_rule(action)
+    moved = affected_rows(
+        db.session.execute(
+            update(Edition)
+            .where(Edition.id == edition_id, condition(action))
+            .values(**_move_values(rule, values))
+            .execution_options(synchronize_session=False),
+        )
+    )
     if not moved:
         status = status_of(edition_id)
         db.session.rollback()
-        if rule.repeatable and status == rule.target:
-            return rule.target
+        if rule.repeatable and status == target:
+            return target
         raise EditionConflict(edition_id, status, str(action), _refusal_reason(status, action))
     if commit:
         db.session.commit()
     if isinstance(edition, Edition):
         db.session.expire(edition)
-    return rule.target
+    return target
+
+
+def _moving_rule(action: Action) -> tuple[Rule, EditionStatus]:
+    """The rule by which `action` moves an edition, with the state it moves it to."""
+    for rule in rules(action):
+        if rule.target is not None:
+            return rule, rule.target
+    raise ValueError(f"{action} is a permission: it moves no edition")

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from newsletter.core.extensions import db
+from newsletter.core.extensions import Model
 from newsletter.models.types import UTCDateTime, utcnow
 
 PENDING = "pending"
@@ -16,7 +16,7 @@ CONFIRMED = "confirmed"
 UNSUBSCRIBED = "unsubscribed"
 
 
-class Subscriber(db.Model):
+class Subscriber(Model):
     __tablename__ = "subscribers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,7 +47,7 @@ class Subscriber(db.Model):
         return [row.language for row in self.languages if row.confirmed_at is None]
 
 
-class SubscriberLanguage(db.Model):
+class SubscriberLanguage(Model):
     """One language a subscriber asked for; confirmed once its confirmation link was followed."""
 
     __tablename__ = "subscriber_languages"
@@ -62,7 +62,7 @@ class SubscriberLanguage(db.Model):
     __table_args__ = (Index("ix_subscriber_languages_language_confirmed", "language", "confirmed_at"),)
 
 
-class Consent(db.Model):
+class Consent(Model):
     """Evidence of one opt-in: what was asked, when, from where, and when it was confirmed."""
 
     __tablename__ = "consents"
@@ -93,7 +93,7 @@ class SuppressionCause(StrEnum):
     MANUAL = "manual"
 
 
-class Suppression(db.Model):
+class Suppression(Model):
     """An address that must never be mailed again, with why, when and the delivery that showed it.
 
     `email` holds the normalised address while its owner is known. Erasure replaces it with `email_hash`
