@@ -6,6 +6,8 @@ nothing is rendered or built there, so the request costs the same whatever the a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Flask, current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -17,7 +19,7 @@ from newsletter.core.i18n import languages_phrase
 from newsletter.delivery.compose import build_message, transactional_message_id
 from newsletter.delivery.ledger import NothingToRender, enqueue_transactional, register_transactional_renderer
 from newsletter.models import Consent, Subscriber, utcnow
-from newsletter.models.delivery import DeliveryKind
+from newsletter.models.delivery import Delivery, DeliveryKind
 from newsletter.models.subscribers import CONFIRMED, UNSUBSCRIBED
 from newsletter.subscribers.consent import consent_languages, superseded_by_unsubscribe
 
@@ -46,7 +48,7 @@ def confirm_url(consent: Consent, subscriber: Subscriber) -> str:
     return f"{current_app.config['BASE_URL']}/confirm/{token}?lang={subscriber.locale}"
 
 
-def render_confirmation(delivery) -> bytes:
+def render_confirmation(delivery: Delivery) -> bytes:
     """The confirmation email of the delivery's consent, in the subscriber's locale."""
     subscriber = _subscriber_of(delivery)
     consent = db.session.get(Consent, delivery.consent_id) if delivery.consent_id is not None else None
@@ -64,7 +66,7 @@ def render_confirmation(delivery) -> bytes:
         return _build(delivery, subscriber, "confirmation", subject, context)
 
 
-def render_already_subscribed(delivery) -> bytes:
+def render_already_subscribed(delivery: Delivery) -> bytes:
     """A short "you are already subscribed" notice with the subscriber's preferences link, in their locale."""
     subscriber = _subscriber_of(delivery)
     if subscriber.status != CONFIRMED:
@@ -85,7 +87,7 @@ def queue_unsubscribe_link(subscriber: Subscriber) -> None:
     subscriber.request_mail_queued_at = utcnow()
 
 
-def render_unsubscribe_link(delivery) -> bytes:
+def render_unsubscribe_link(delivery: Delivery) -> bytes:
     """The one-click unsubscribe link, for a reader whose own link was broken or expired."""
     subscriber = _subscriber_of(delivery)
     if subscriber.status == UNSUBSCRIBED:
@@ -96,7 +98,7 @@ def render_unsubscribe_link(delivery) -> bytes:
         return _build(delivery, subscriber, "unsubscribe_link", subject, {"unsubscribe_url": links.unsubscribe})
 
 
-def _subscriber_of(delivery) -> Subscriber:
+def _subscriber_of(delivery: Delivery) -> Subscriber:
     subscriber = db.session.get(Subscriber, delivery.subscriber_id) if delivery.subscriber_id is not None else None
     if subscriber is None:
         raise NothingToRender("its subscriber no longer exists (erased or purged)")
@@ -104,10 +106,13 @@ def _subscriber_of(delivery) -> Subscriber:
 
 
 def _publication() -> str:
-    return current_app.config["PUBLICATION_NAME"]
+    name: str = current_app.config["PUBLICATION_NAME"]
+    return name
 
 
-def _build(delivery, subscriber: Subscriber, template: str, subject: str, context: dict) -> bytes:
+def _build(
+    delivery: Delivery, subscriber: Subscriber, template: str, subject: str, context: Mapping[str, object]
+) -> bytes:
     html, text = rendering.render_email(
         template, subject=subject, publication=_publication(), locale=subscriber.locale, **context
     )
