@@ -16,10 +16,11 @@ from newsletter.core import mail_templates as rendering
 from newsletter.core import tokens
 from newsletter.core.extensions import db
 from newsletter.core.i18n import languages_phrase
+from newsletter.delivery.claims import Job
 from newsletter.delivery.compose import build_message, transactional_message_id
 from newsletter.delivery.ledger import NothingToRender, enqueue_transactional, register_transactional_renderer
 from newsletter.models import Consent, Subscriber, utcnow
-from newsletter.models.delivery import Delivery, DeliveryKind
+from newsletter.models.delivery import DeliveryKind
 from newsletter.models.subscribers import CONFIRMED, UNSUBSCRIBED
 from newsletter.subscribers.consent import consent_languages, superseded_by_unsubscribe
 
@@ -48,7 +49,7 @@ def confirm_url(consent: Consent, subscriber: Subscriber) -> str:
     return f"{current_app.config['BASE_URL']}/confirm/{token}?lang={subscriber.locale}"
 
 
-def render_confirmation(delivery: Delivery) -> bytes:
+def render_confirmation(delivery: Job) -> bytes:
     """The confirmation email of the delivery's consent, in the subscriber's locale."""
     subscriber = _subscriber_of(delivery)
     consent = db.session.get(Consent, delivery.consent_id) if delivery.consent_id is not None else None
@@ -66,7 +67,7 @@ def render_confirmation(delivery: Delivery) -> bytes:
         return _build(delivery, subscriber, "confirmation", subject, context)
 
 
-def render_already_subscribed(delivery: Delivery) -> bytes:
+def render_already_subscribed(delivery: Job) -> bytes:
     """A short "you are already subscribed" notice with the subscriber's preferences link, in their locale."""
     subscriber = _subscriber_of(delivery)
     if subscriber.status != CONFIRMED:
@@ -87,7 +88,7 @@ def queue_unsubscribe_link(subscriber: Subscriber) -> None:
     subscriber.request_mail_queued_at = utcnow()
 
 
-def render_unsubscribe_link(delivery: Delivery) -> bytes:
+def render_unsubscribe_link(delivery: Job) -> bytes:
     """The one-click unsubscribe link, for a reader whose own link was broken or expired."""
     subscriber = _subscriber_of(delivery)
     if subscriber.status == UNSUBSCRIBED:
@@ -98,7 +99,7 @@ def render_unsubscribe_link(delivery: Delivery) -> bytes:
         return _build(delivery, subscriber, "unsubscribe_link", subject, {"unsubscribe_url": links.unsubscribe})
 
 
-def _subscriber_of(delivery: Delivery) -> Subscriber:
+def _subscriber_of(delivery: Job) -> Subscriber:
     subscriber = db.session.get(Subscriber, delivery.subscriber_id) if delivery.subscriber_id is not None else None
     if subscriber is None:
         raise NothingToRender("its subscriber no longer exists (erased or purged)")
@@ -110,9 +111,7 @@ def _publication() -> str:
     return name
 
 
-def _build(
-    delivery: Delivery, subscriber: Subscriber, template: str, subject: str, context: Mapping[str, object]
-) -> bytes:
+def _build(delivery: Job, subscriber: Subscriber, template: str, subject: str, context: Mapping[str, object]) -> bytes:
     html, text = rendering.render_email(
         template, subject=subject, publication=_publication(), locale=subscriber.locale, **context
     )
