@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -35,12 +35,37 @@ TREND_LABELS = {
 }
 
 
+class DigestArticle(TypedDict):
+    id: int
+    title: str
+    summary: str
+    url: str
+    author: str | None
+    trend: str | None
+    section: str
+
+
+class DigestSection(TypedDict):
+    name: str
+    articles: list[DigestArticle]
+
+
+class DigestContents(TypedDict):
+    """What a digest holds, JSON-ready: stored as `Edition.contents`, the archive page renders from it."""
+
+    subject: str
+    preheader: str
+    intro: str
+    lead: DigestArticle | None
+    sections: list[DigestSection]
+
+
 @dataclass(frozen=True)
 class RenderedDigest:
     subject: str
     html: str
     text: str
-    contents: dict[str, Any]
+    contents: DigestContents
 
 
 def archive_url(base_url: str, language: str, week_start: date) -> str:
@@ -85,7 +110,7 @@ def preheader(plan: DigestPlan) -> str:
     return words if len(words) <= PREHEADER_LENGTH else words[: PREHEADER_LENGTH - 1].rsplit(" ", 1)[0] + "…"
 
 
-def _article_data(article: Article) -> dict[str, Any]:
+def _article_data(article: Article) -> DigestArticle:
     return {
         "id": article.id,
         "title": article.title,
@@ -97,7 +122,7 @@ def _article_data(article: Article) -> dict[str, Any]:
     }
 
 
-def plan_contents(plan: DigestPlan, subject: str) -> dict[str, Any]:
+def plan_contents(plan: DigestPlan, subject: str) -> DigestContents:
     """What the digest holds, as JSON-ready data (the archive page renders from it)."""
     return {
         "subject": subject,
