@@ -98,7 +98,7 @@ def editor_for_token(token: str) -> Editor | None:
     """The active editor holding this token, or None (unknown or revoked)."""
     if not token:
         return None
-    editor = db.session.scalar(select(Editor).where(Editor.token_hash == hash_token(token)))
+    editor: Editor | None = db.session.scalar(select(Editor).where(Editor.token_hash == hash_token(token)))
     if editor is None or editor.revoked_at is not None:
         return None
     editor.last_used_at = utcnow()

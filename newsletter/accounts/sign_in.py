@@ -9,13 +9,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from typing import Any, cast
 
 import pyotp
 import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, update
+from sqlalchemy import CursorResult, or_, update
 
 from newsletter.core.extensions import db
 from newsletter.models import Editor
@@ -30,13 +31,13 @@ _DUMMY_HASH = _hasher.hash("not a password anyone has: equalises the time of unk
 class SignInRefused(Exception):
     """Wrong name, password or code: one message for every reason, in the editor's language."""
 
-    def __init__(self, message=None):
+    def __init__(self, message: str | None = None) -> None:
         super().__init__()
         self.message = message or _l("The name, password or code is not right.")
 
 
 class PasswordRejected(ValueError):
-    def __init__(self, message):
+    def __init__(self, message: str) -> None:
         super().__init__(str(message))
         self.message = message
 
@@ -135,10 +136,13 @@ def check_second_factor(editor: Editor, code: str, now: float | None = None) -> 
     """
     step = _matching_step(editor.totp_secret or "", code, time.time() if now is None else now)
     if step is not None:
-        claimed = db.session.execute(
-            update(Editor)
-            .where(Editor.id == editor.id, or_(Editor.totp_last_step.is_(None), Editor.totp_last_step < step))
-            .values(totp_last_step=step)
+        claimed = cast(  # an UPDATE's result is a CursorResult (Session.execute is typed as the general Result)
+            CursorResult[Any],
+            db.session.execute(
+                update(Editor)
+                .where(Editor.id == editor.id, or_(Editor.totp_last_step.is_(None), Editor.totp_last_step < step))
+                .values(totp_last_step=step)
+            ),
         )
         db.session.commit()
         db.session.refresh(editor)
@@ -154,10 +158,13 @@ def _use_recovery_code(editor: Editor, code: str) -> str:
     if not code or wanted not in hashes:
         raise SignInRefused()
     remaining = " ".join(h for h in hashes if h != wanted)
-    claimed = db.session.execute(
-        update(Editor)
-        .where(Editor.id == editor.id, Editor.recovery_codes == editor.recovery_codes)
-        .values(recovery_codes=remaining)
+    claimed = cast(  # an UPDATE's result is a CursorResult (Session.execute is typed as the general Result)
+        CursorResult[Any],
+        db.session.execute(
+            update(Editor)
+            .where(Editor.id == editor.id, Editor.recovery_codes == editor.recovery_codes)
+            .values(recovery_codes=remaining)
+        ),
     )
     db.session.commit()
     db.session.refresh(editor)

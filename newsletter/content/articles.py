@@ -11,8 +11,10 @@ reported by the article's index. Feeds (newsletter.content.feeds) keep the good 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -33,11 +35,14 @@ FIELDS = ("language", "section", "title", "summary", "url", "published_at", "aut
 MAX_IMPORT_ARTICLES = 20_000
 LOOKUP_CHUNK = 500
 
+# An article from outside is a JSON object of any shape; once validated, its FIELDS by name (str, datetime, None).
+ArticleData = dict[str, Any]
+
 
 class ArticleInvalid(ValueError):
     """One article's problems, field -> message."""
 
-    def __init__(self, errors: dict[str, str]):
+    def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
         self.errors = errors
 
@@ -45,7 +50,7 @@ class ArticleInvalid(ValueError):
 class ImportInvalid(ValueError):
     """A whole import rejected: its problems by article index (or "file")."""
 
-    def __init__(self, problems: dict[str, dict[str, str]]):
+    def __init__(self, problems: dict[str, dict[str, str]]) -> None:
         lines = [
             f"article {where}: {name}: {message}" for where, errs in problems.items() for name, message in errs.items()
         ]
@@ -61,7 +66,7 @@ class ImportResult:
     skipped: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def _text(data: dict, name: str, errors: dict, required: bool = True) -> str | None:
+def _text(data: ArticleData, name: str, errors: dict[str, str], required: bool = True) -> str | None:
     value = data.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -71,8 +76,9 @@ def _text(data: dict, name: str, errors: dict, required: bool = True) -> str | N
         errors[name] = "must be a string"
         return None
     value = value.strip()
-    if text_problem(value, LIMITS[name]):
-        errors[name] = text_problem(value, LIMITS[name])
+    problem = text_problem(value, LIMITS[name])
+    if problem:
+        errors[name] = problem
     elif any(marker in value for marker in PLACEHOLDERS):
         errors[name] = "contains a forbidden character sequence"
     elif any(is_unusable(character) for character in value):
@@ -80,7 +86,7 @@ def _text(data: dict, name: str, errors: dict, required: bool = True) -> str | N
     return value
 
 
-def _url(data: dict, errors: dict) -> str | None:
+def _url(data: ArticleData, errors: dict[str, str]) -> str | None:
     value = _text(data, "url", errors)
     if value is None or "url" in errors:
         return value
@@ -95,17 +101,19 @@ def _url(data: dict, errors: dict) -> str | None:
         return value
 
 
-def _trend(data: dict, errors: dict) -> str | None:
+def _trend(data: ArticleData, errors: dict[str, str]) -> str | None:
     value = data.get("trend")
     if value is None or value == "":
         return None
     if value not in tuple(Trend):
         errors["trend"] = f"must be one of {', '.join(Trend)} or null"
-    return value
+        return None
+    return str(value)
 
 
-def _published_at(data: dict, errors: dict) -> datetime | None:
+def _published_at(data: ArticleData, errors: dict[str, str]) -> datetime | None:
     value = data.get("published_at")
+    moment: datetime | None
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str) and value.strip():
@@ -130,7 +138,7 @@ def _published_at(data: dict, errors: dict) -> datetime | None:
     return moment
 
 
-def validate_article(data: object) -> dict:
+def validate_article(data: object) -> ArticleData:
     """Clean article fields from untrusted input, or raise ArticleInvalid."""
     if not isinstance(data, dict):
         raise ArticleInvalid({"article": "must be a JSON object"})
@@ -157,7 +165,7 @@ def validate_article(data: object) -> dict:
     return cleaned
 
 
-def _apply(article: Article, cleaned: dict) -> bool:
+def _apply(article: Article, cleaned: ArticleData) -> bool:
     """Copy cleaned fields onto an article; True if anything changed."""
     changed = False
     for name, value in cleaned.items():
@@ -170,7 +178,7 @@ def _apply(article: Article, cleaned: dict) -> bool:
 URL_TAKEN = "an article with this address already exists"
 
 
-def language_change(article: Article, cleaned: dict) -> dict[str, str]:
+def language_change(article: Article, cleaned: ArticleData) -> dict[str, str]:
     """Re-importing an article under another language is refused, not silently relabelled."""
     if article.language == cleaned["language"]:
         return {}
@@ -243,8 +251,10 @@ def _existing(urls: set[str], guids: set[str]) -> tuple[dict[str, Article], dict
     return by_url, by_guid
 
 
-def _validated(items: list) -> tuple[list[dict], dict[str, dict[str, str]]]:
-    valid, problems, seen = [], {}, set()
+def _validated(items: Sequence[object]) -> tuple[list[tuple[int, ArticleData]], dict[str, dict[str, str]]]:
+    valid: list[tuple[int, ArticleData]] = []
+    problems: dict[str, dict[str, str]] = {}
+    seen: set[str] = set()
     for index, item in enumerate(items):
         try:
             cleaned = validate_article(item)
@@ -258,7 +268,7 @@ def _validated(items: list) -> tuple[list[dict], dict[str, dict[str, str]]]:
     return valid, problems
 
 
-def store_articles(items: list, keep_good: bool = False, keep_first_week: bool = False) -> ImportResult:
+def store_articles(items: Sequence[object], keep_good: bool = False, keep_first_week: bool = False) -> ImportResult:
     """Validate every item, then upsert by guid or URL in one transaction.
 
     With keep_good=False any bad item rejects the lot (ImportInvalid); otherwise bad items are skipped
@@ -286,10 +296,12 @@ def store_articles(items: list, keep_good: bool = False, keep_first_week: bool =
     return result
 
 
-def _matched(valid: list, problems: dict, keep_first_week: bool) -> list[tuple[Article | None, dict]]:
+def _matched(
+    valid: list[tuple[int, ArticleData]], problems: dict[str, dict[str, str]], keep_first_week: bool
+) -> list[tuple[Article | None, ArticleData]]:
     """Each valid item with the stored article it is (by guid, else URL); a language change is a problem."""
     by_url, by_guid = _existing({c["url"] for _i, c in valid}, {c["guid"] for _i, c in valid if c["guid"]})
-    changes = []
+    changes: list[tuple[Article | None, ArticleData]] = []
     for index, cleaned in valid:
         article = (by_guid.get(cleaned["guid"]) if cleaned["guid"] else None) or by_url.get(cleaned["url"])
         if article is not None and language_change(article, cleaned):
@@ -301,7 +313,7 @@ def _matched(valid: list, problems: dict, keep_first_week: bool) -> list[tuple[A
     return changes
 
 
-def _store_one(article: Article | None, cleaned: dict, result: ImportResult) -> None:
+def _store_one(article: Article | None, cleaned: ArticleData, result: ImportResult) -> None:
     if article is None:
         db.session.add(Article(**cleaned))
         result.created += 1

@@ -15,10 +15,12 @@ import logging
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
@@ -50,6 +52,7 @@ class FeedReport:
         if self.error:
             return f"{self.language}: {self.source}: {self.error}"
         r = self.result
+        assert r is not None, "a report holds its result unless it holds an error"
         text = f"{self.language}: {r.created} created, {r.updated} updated, {r.unchanged} unchanged"
         skipped = [f"  entry {i}: " + "; ".join(f"{k} {v}" for k, v in errs.items()) for i, errs in r.skipped.items()]
         return "\n".join([text + (f", {len(skipped)} skipped:" if skipped else "")] + skipped)
@@ -61,11 +64,11 @@ BLOCKS = frozenset({"p", "div", "br", "ul", "ol", "blockquote", "h1", "h2", "h3"
 class _TextOnly(HTMLParser):
     """The words of an HTML fragment, with paragraph breaks kept and list items as "• " lines."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
 
-    def handle_starttag(self, tag: str, attrs) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "li":
             self.parts.append("\n\n• ")
         elif tag in BLOCKS:
@@ -92,6 +95,7 @@ def plain_text(markup: str) -> str:
 
 def read_source(source: str) -> bytes:
     """The feed's bytes from an http(s) URL or a local file path (file:// too)."""
+    body: bytes
     if source.startswith(("http://", "https://")):
         try:
             with urllib.request.urlopen(source, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (scheme checked)
@@ -110,7 +114,7 @@ def read_source(source: str) -> bytes:
     return body
 
 
-def _published(entry) -> str | None:
+def _published(entry: Mapping[str, Any]) -> str | None:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if not parsed:
         return None
@@ -120,10 +124,10 @@ def _published(entry) -> str | None:
 def _default_section(language: str) -> str:
     """The heading for entries whose feed gives no category, in the feed's language."""
     with force_locale(language):
-        return _("News")
+        return str(_("News"))
 
 
-def _summary(entry) -> str | None:
+def _summary(entry: Mapping[str, Any]) -> str | None:
     """The entry's summary, else its full content (`content:encoded`, Atom `content`)."""
     summary = plain_text(entry.get("summary", ""))
     if not summary:
@@ -132,11 +136,11 @@ def _summary(entry) -> str | None:
     return summary or None
 
 
-def _clean(value) -> str | None:
+def _clean(value: str | None) -> str | None:
     return strip_forbidden(value).strip() or None if isinstance(value, str) else value
 
 
-def entry_article(entry, language: str, base_url: str = "") -> dict:
+def entry_article(entry: Mapping[str, Any], language: str, base_url: str = "") -> articles.ArticleData:
     """One feed entry as article fields (validated later like any other article)."""
     tags = entry.get("tags") or []
     section = next((t.get("term") for t in tags if t.get("term")), None)
@@ -161,14 +165,14 @@ CHARACTER_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));"
 def _without_forbidden_references(body: bytes) -> bytes:
     """Drop character references to forbidden code points (feedparser fails on a lone surrogate's)."""
 
-    def keep(match: re.Match) -> bytes:
+    def keep(match: re.Match[bytes]) -> bytes:
         code = int(match[1], 16) if match[1] else int(match[2])
         return b"" if code > 0x10FFFF or first_forbidden(chr(code)) else match[0]
 
     return CHARACTER_REFERENCE.sub(keep, body)
 
 
-def parse_feed(body: bytes, language: str, base_url: str = "") -> list[dict]:
+def parse_feed(body: bytes, language: str, base_url: str = "") -> list[articles.ArticleData]:
     try:
         parsed = feedparser.parse(_without_forbidden_references(body))
     except Exception as error:  # feedparser's loose parser can fail on odd input; a bad feed is a report

@@ -7,6 +7,8 @@ compared case-folded with spaces collapsed) or by any of its per-language names,
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import delete, select
 
 from newsletter.core.characters import text_problem
@@ -44,7 +46,7 @@ def sections_by_name() -> dict[str, Section]:
     return found
 
 
-def _name(where: str, value: object, errors: dict, required: bool = False) -> str | None:
+def _name(where: str, value: object, errors: dict[str, str], required: bool = False) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
             errors[where] = "is required"
@@ -53,16 +55,18 @@ def _name(where: str, value: object, errors: dict, required: bool = False) -> st
         errors[where] = "must be a string"
         return None
     value = " ".join(value.split())
-    if text_problem(value, NAME_LIMIT):
-        errors[where] = text_problem(value, NAME_LIMIT)
+    problem = text_problem(value, NAME_LIMIT)
+    if problem:
+        errors[where] = problem
     return value
 
 
-def _validated(items: object) -> list[dict]:
+def _validated(items: object) -> list[dict[str, object]]:
     if not isinstance(items, list):
         raise SectionsInvalid({"sections": 'must be a list of {"name": ..., "names": {"be": ..., ...}}'})
     errors: dict[str, str] = {}
-    rows, seen = [], set()
+    rows: list[dict[str, object]] = []
+    seen: set[str] = set()
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             errors[f"sections[{index}]"] = "must be an object"
@@ -72,7 +76,7 @@ def _validated(items: object) -> list[dict]:
         if not isinstance(names, dict) or set(names) - set(LANGUAGES):
             errors[f"sections[{index}].names"] = f"must map {', '.join(LANGUAGES)} to names"
             names = {}
-        row = {"key": name or "", "position": index}
+        row: dict[str, object] = {"key": name or "", "position": index}
         row |= {f"name_{code}": _name(f"sections[{index}].names.{code}", names.get(code), errors) for code in LANGUAGES}
         if name and section_key(name) in seen:
             errors[f"sections[{index}].name"] = "names a section twice (case and spaces do not count)"
@@ -95,7 +99,7 @@ def replace_sections(items: object) -> list[Section]:
     return list_sections()
 
 
-def section_json(section: Section) -> dict:
+def section_json(section: Section) -> dict[str, Any]:
     return {
         "name": section.key,
         "position": section.position,

@@ -11,13 +11,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from newsletter.core.extensions import db
+from newsletter.delivery.placeholders import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 from newsletter.editions.plan import publication_settings
-from newsletter.editions.rendering import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, template_context
+from newsletter.editions.rendering import template_context
 from newsletter.models import Edition
 from newsletter.models.lifecycle import Action, condition
 
@@ -31,7 +33,7 @@ class ArchivePage:
     pages: int
 
 
-def _public():
+def _public() -> ColumnElement[bool]:
     return condition(Action.PUBLISH) & Edition.unpublished_at.is_(None)
 
 
@@ -77,7 +79,7 @@ def titles(edition: Edition) -> list[str]:
     return lead + [a["title"] for s in contents.get("sections", []) for a in s["articles"]]
 
 
-def page_context(edition: Edition) -> dict | None:
+def page_context(edition: Edition) -> dict[str, Any] | None:
     """What the edition's archive page shows, or None for an edition without stored contents."""
     if not edition.contents:
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, select, update
@@ -61,7 +62,7 @@ def _check_text(plan: DigestPlan) -> None:
                 raise BuildFailed(plan.week_start, plan.language, f"its {name} contains {found}", article)
 
 
-def render_plan(plan: DigestPlan) -> dict:
+def render_plan(plan: DigestPlan) -> dict[str, Any]:
     """The edition's rendered columns, or BuildFailed."""
     _check_text(plan)
     try:
@@ -135,7 +136,9 @@ def build_edition(week_start: date, language: str) -> Edition | None:
         .on_conflict_do_nothing(index_elements=["week_start", "language"])
     )
     db.session.commit()
-    return rebuild_if_stale(by_key(week_start, language))
+    edition = by_key(week_start, language)
+    assert edition is not None, "inserted just now, or by a concurrent build"
+    return rebuild_if_stale(edition)
 
 
 def _delete_unsent(week_start: date, language: str) -> None:

@@ -116,7 +116,7 @@ def retry_failed(edition: Edition | int, reply_contains: str | None = None) -> i
     given); a sent edition goes back to sending, a paused one stays paused until resumed. Returns how many."""
     edition_id = _edition_id(edition)
     status = db.session.scalar(select(Edition.status).where(Edition.id == edition_id).with_for_update())
-    if not allows(status, Action.RETRY_FAILED):
+    if status is None or not allows(status, Action.RETRY_FAILED):
         db.session.rollback()
         raise EditionConflict(edition_id, status, str(Action.RETRY_FAILED))
     requeued = ledger.requeue_failed(edition_id, reply_contains)

@@ -8,8 +8,9 @@ shows as stale until it is rebuilt, which preview, test send and send do by them
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 
 from newsletter.core.characters import text_problem
 from newsletter.core.extensions import db
@@ -43,7 +44,7 @@ class WeekArticles:
 
     ids: frozenset[int]
 
-    def check(self, name: str, value: object, errors: dict) -> list[int] | None:
+    def check(self, name: str, value: object, errors: dict[str, str]) -> list[int] | None:
         if not isinstance(value, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in value):
             errors[name] = "must be a list of article ids"
             return None
@@ -55,29 +56,31 @@ class WeekArticles:
         return value
 
 
-def _text(name: str, value: object, errors: dict) -> str | None:
+def _text(name: str, value: object, errors: dict[str, str]) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
         errors[name] = "must be a string or null"
         return None
     value = value.strip() if name != "intro" else value.strip("\n ").replace("\r\n", "\n")
-    if text_problem(value, LIMITS[name]):
-        errors[name] = text_problem(value, LIMITS[name])
+    problem = text_problem(value, LIMITS[name])
+    if problem:
+        errors[name] = problem
     elif name != "intro" and "\n" in value:
         errors[name] = "must be one line"
     return value or None
 
 
-def _lead(value: object, week: WeekArticles, errors: dict) -> int | None:
+def _lead(value: object, week: WeekArticles, errors: dict[str, str]) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value not in week.ids:
         errors["lead_article_id"] = "must be the id of an article of this edition's week and language, or null"
+        return None
     return value
 
 
-def validate_changes(edition: Edition, changes: object) -> dict:
+def validate_changes(edition: Edition, changes: object) -> dict[str, object]:
     """Column values for the given fields, or EditionInvalid listing every problem."""
     if not isinstance(changes, dict) or not changes:
         raise EditionInvalid({"edition": f"send a JSON object with any of {', '.join(FIELDS[:5])}"})
@@ -86,7 +89,7 @@ def validate_changes(edition: Edition, changes: object) -> dict:
     if unknown:
         errors["fields"] = f"unknown field(s): {', '.join(unknown)}"
     week = WeekArticles(frozenset(a.id for a in week_articles(edition.week_start, edition.language)))
-    values: dict = {}
+    values: dict[str, object] = {}
     for name in ("subject", "preheader", "intro"):
         if name in changes:
             values[COLUMNS[name]] = _text(name, changes[name], errors)
@@ -111,11 +114,14 @@ def update_editorial(edition: Edition, changes: object) -> Edition:
     Raises EditionInvalid (422) or EditionConflict (409: the edition is no longer a draft or scheduled).
     """
     values = validate_changes(edition, changes)
-    moved = db.session.execute(
-        update(Edition)
-        .where(Edition.id == edition.id, condition(Action.EDIT))
-        .values(**values)
-        .execution_options(synchronize_session=False)
+    moved = cast(  # an UPDATE's result is a CursorResult (Session.execute is typed as the general Result)
+        CursorResult[Any],
+        db.session.execute(
+            update(Edition)
+            .where(Edition.id == edition.id, condition(Action.EDIT))
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     if not moved:
         status = status_of(edition.id)
@@ -155,13 +161,13 @@ def exclude_article(edition: Edition, article_id: int) -> Edition:
 def include_article(edition: Edition, article_id: int) -> Edition:
     """Take an article back in (it goes after the ordered ones, unless the order names it)."""
     excluded = sorted(set(edition.excluded_article_ids or ()) - {article_id})
-    changes: dict = {"excluded_article_ids": excluded}
+    changes: dict[str, object] = {"excluded_article_ids": excluded}
     if edition.article_order is not None and article_id not in edition.article_order:
         changes["article_ids"] = [*edition.article_order, article_id]
     return update_editorial(edition, changes)
 
 
-def editorial_json(edition: Edition) -> dict:
+def editorial_json(edition: Edition) -> dict[str, Any]:
     return {
         "subject_override": edition.subject_override,
         "preheader": edition.preheader,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -108,14 +109,15 @@ def subscriber_counts() -> dict[str, dict[str, int]]:
 
 @dataclass
 class Progress:
-    counts: dict
+    counts: dict[str, Any]  # the ledger's edition_counts: deliveries per state, `total`, `next_retry_at`
     failed_by_reason: list[tuple[str, int]] = field(default_factory=list)
     rate_per_minute: float = 0.0
     eta_seconds: int | None = None
 
     @property
     def done(self) -> bool:
-        return self.counts.get(DeliveryStatus.QUEUED, 0) + self.counts.get(DeliveryStatus.SENDING, 0) == 0
+        left: int = self.counts.get(DeliveryStatus.QUEUED, 0) + self.counts.get(DeliveryStatus.SENDING, 0)
+        return left == 0
 
 
 def sending_progress(edition_id: int) -> Progress:
@@ -168,7 +170,7 @@ def editorial_rows(edition: Edition) -> list[EditorialRow]:
 
 
 def find_articles(
-    language: str | None = None, week_start=None, section: str | None = None, limit: int = 500
+    language: str | None = None, week_start: date | None = None, section: str | None = None, limit: int = 500
 ) -> list[Article]:
     """Articles for the console's list: by language, by the publication week they fall in, by section."""
     query = select(Article).order_by(Article.published_at.desc(), Article.id.desc())

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import ColumnElement, and_, select
 
 from newsletter.content.sections import section_key, sections_by_name
 from newsletter.content.weeks import week_bounds
@@ -29,7 +31,7 @@ class Publication:
     base_url: str
     address: str | None = None
 
-    def material(self) -> list:
+    def material(self) -> list[object]:
         return [self.name, self.base_url, self.address]
 
 
@@ -57,7 +59,7 @@ class Overrides:
             frozenset(edition.excluded_article_ids or ()),
         )
 
-    def material(self) -> list:
+    def material(self) -> list[object]:
         return [self.subject, self.preheader, self.intro, self.lead_article_id, list(self.order), sorted(self.excluded)]
 
 
@@ -86,7 +88,7 @@ class DigestPlan:
 
     def fingerprint(self) -> str:
         """A digest of everything the rendering depends on: a change anywhere shows as a new fingerprint."""
-        material = [
+        material: list[object] = [
             TEMPLATE_VERSION,
             self.language,
             self.publication.material(),
@@ -101,11 +103,11 @@ class DigestPlan:
         return hashlib.sha256(json.dumps(material, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
-def _article_material(a: Article) -> list:
+def _article_material(a: Article) -> list[object]:
     return [a.id, a.section, a.title, a.summary, a.url, a.published_at.isoformat(), a.author, a.trend]
 
 
-def in_week(week_start: date, language: str):
+def in_week(week_start: date, language: str) -> ColumnElement[bool]:
     start, end = week_bounds(week_start)
     return and_(Article.language == language, Article.published_at >= start, Article.published_at < end)
 
@@ -131,7 +133,7 @@ def group_sections(articles: list[Article], language: str, manual: bool) -> list
     """
     defined = sections_by_name()
     groups: dict[str, SectionGroup] = {}
-    rank: dict[str, tuple] = {}
+    rank: dict[str, tuple[int, int, int]] = {}
     for index, article in enumerate(articles):
         key = section_key(article.section)
         section = defined.get(key)
@@ -157,7 +159,7 @@ def make_plan(edition: Edition | None, week_start: date, language: str, publicat
     return DigestPlan(language, week_start, publication, overrides, lead, sections, {a.id for a in articles})
 
 
-def publication_settings(config, language: str) -> Publication:
+def publication_settings(config: Mapping[str, Any], language: str) -> Publication:
     """The publication as a reader of `language` sees it (NEWSLETTER_PUBLICATION_NAME_<LANG> first)."""
     name = config.get(f"PUBLICATION_NAME_{language.upper()}") or config["PUBLICATION_NAME"]
     return Publication(str(name), str(config["BASE_URL"]), config.get("ORGANISATION_ADDRESS") or None)

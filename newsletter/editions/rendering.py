@@ -7,9 +7,10 @@ rendered (intro, lead article, sections and titles) is also returned as plain da
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -21,7 +22,7 @@ from newsletter.delivery.placeholders import PREFERENCES_PLACEHOLDER, UNSUBSCRIB
 from newsletter.models import Article
 
 if TYPE_CHECKING:
-    from newsletter.editions.plan import DigestPlan
+    from newsletter.editions.plan import DigestPlan, Publication
 
 GMAIL_CLIP_BYTES = 102 * 1024
 CLIP_WARNING_BYTES = 90 * 1024
@@ -34,12 +35,37 @@ TREND_LABELS = {
 }
 
 
+class DigestArticle(TypedDict):
+    id: int
+    title: str
+    summary: str
+    url: str
+    author: str | None
+    trend: str | None
+    section: str
+
+
+class DigestSection(TypedDict):
+    name: str
+    articles: list[DigestArticle]
+
+
+class DigestContents(TypedDict):
+    """What a digest holds, JSON-ready: stored as `Edition.contents`, the archive page renders from it."""
+
+    subject: str
+    preheader: str
+    intro: str
+    lead: DigestArticle | None
+    sections: list[DigestSection]
+
+
 @dataclass(frozen=True)
 class RenderedDigest:
     subject: str
     html: str
     text: str
-    contents: dict
+    contents: DigestContents
 
 
 def archive_url(base_url: str, language: str, week_start: date) -> str:
@@ -48,10 +74,12 @@ def archive_url(base_url: str, language: str, week_start: date) -> str:
 
 def catalogue_subject(publication: str, language: str, week_start: date) -> str:
     with force_locale(language):
-        return _(
-            "%(publication)s: the week of %(period)s",
-            publication=publication,
-            period=format_period(week_start, language),
+        return str(
+            _(
+                "%(publication)s: the week of %(period)s",
+                publication=publication,
+                period=format_period(week_start, language),
+            )
         )
 
 
@@ -82,7 +110,7 @@ def preheader(plan: DigestPlan) -> str:
     return words if len(words) <= PREHEADER_LENGTH else words[: PREHEADER_LENGTH - 1].rsplit(" ", 1)[0] + "…"
 
 
-def _article_data(article: Article) -> dict:
+def _article_data(article: Article) -> DigestArticle:
     return {
         "id": article.id,
         "title": article.title,
@@ -94,7 +122,7 @@ def _article_data(article: Article) -> dict:
     }
 
 
-def plan_contents(plan: DigestPlan, subject: str) -> dict:
+def plan_contents(plan: DigestPlan, subject: str) -> DigestContents:
     """What the digest holds, as JSON-ready data (the archive page renders from it)."""
     return {
         "subject": subject,
@@ -105,7 +133,9 @@ def plan_contents(plan: DigestPlan, subject: str) -> dict:
     }
 
 
-def template_context(contents: dict, language: str, week_start: date, publication) -> dict:
+def template_context(
+    contents: Mapping[str, Any], language: str, week_start: date, publication: Publication
+) -> dict[str, Any]:
     """What the email templates and the archive page share."""
     sections = contents["sections"]
     count = sum(len(section["articles"]) for section in sections) + (1 if contents["lead"] else 0)

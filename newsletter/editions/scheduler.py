@@ -13,9 +13,12 @@ import atexit
 import logging
 import re
 import threading
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import TypeVar
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask, current_app
 from sqlalchemy import select, update
@@ -37,13 +40,14 @@ CHECK_SECONDS = 60
 
 _started: BackgroundScheduler | None = None
 _start_lock = threading.Lock()
+SchedulerT = TypeVar("SchedulerT", bound=BaseScheduler)
 
 
 class ScheduleError(ValueError):
     """NEWSLETTER_SCHEDULE is neither "DAYS HH:MM" nor a five-field crontab."""
 
 
-def parse_schedule(value: str, zone=None) -> CronTrigger:
+def parse_schedule(value: str, zone: tzinfo | None = None) -> CronTrigger:
     """ "mon 09:00", "mon,thu 07:30", "daily 06:00" or a crontab such as "0 9 * * mon"."""
     zone = zone or publication_zone()
     text = " ".join(str(value).strip().lower().split())
@@ -84,7 +88,7 @@ def latest_due_time(now: datetime, trigger: CronTrigger | None = None) -> dateti
     return latest
 
 
-def _record_start(due_at: datetime, week_start) -> bool:
+def _record_start(due_at: datetime, week_start: date) -> bool:
     """Note that a run is under way; False if that run already finished."""
     db.session.execute(
         dialect_insert(SchedulerRun)
@@ -93,6 +97,7 @@ def _record_start(due_at: datetime, week_start) -> bool:
     )
     db.session.commit()
     run = db.session.get(SchedulerRun, due_at, populate_existing=True)
+    assert run is not None, "inserted just now, or by the run that got there first"
     return run.finished_at is None
 
 
@@ -133,7 +138,7 @@ def _send_built(edition: Edition) -> tuple[bool, str]:
         return False, f"failed: {failure}"
 
 
-def _run_language(week_start, language: str) -> tuple[bool, str]:
+def _run_language(week_start: date, language: str) -> tuple[bool, str]:
     report = editions.build_week_report(week_start, [language])
     if language in report.failures:
         return False, f"failed: {report.failures[language]}"
@@ -225,8 +230,8 @@ def apply_retention() -> None:
     ledger.prune(float(current_app.config["LEDGER_RETENTION_DAYS"]))
 
 
-def _in_context(app: Flask, function):
-    def job():
+def _in_context(app: Flask, function: Callable[[], object]) -> Callable[[], None]:
+    def job() -> None:
         with app.app_context():
             try:
                 function()
@@ -247,7 +252,7 @@ def next_run_description(trigger: CronTrigger, now: datetime | None = None) -> s
     return f"next weekly run at {when.isoformat()} builds the week of {previous_week(when).isoformat()}"
 
 
-def configure(scheduler, app: Flask):
+def configure(scheduler: SchedulerT, app: Flask) -> SchedulerT:
     """Add the weekly job, the scheduled-editions check and a catch-up run at start; log the next run."""
     with app.app_context():
         zone = publication_zone()

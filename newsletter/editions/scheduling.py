@@ -7,7 +7,7 @@ instead of reaching readers days late.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -28,7 +28,7 @@ class BadSendTime(EditionInvalid):
         self.message = message
 
 
-def as_aware(moment: datetime, zone=None) -> datetime:
+def as_aware(moment: datetime, zone: tzinfo | None = None) -> datetime:
     """A naive time is read in `zone` (default: the publication's)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=zone or publication_zone())
 
@@ -57,8 +57,9 @@ def parse_send_time(value: object) -> datetime:
     text = " ".join(value.split())
     parsed, zone = _read(text), None
     head, _space, tail = text.rpartition(" ")
-    if parsed is None and head and _read(head) is not None:
-        parsed, zone = _read(head), _zone(tail)
+    head_time = _read(head) if parsed is None and head else None
+    if head_time is not None:
+        parsed, zone = head_time, _zone(tail)
         if parsed.tzinfo is not None:
             raise BadSendTime("give either an offset or a zone name, not both")
     if parsed is None:

@@ -6,7 +6,9 @@ A failed check is one line that says what is wrong and what to do, never a trace
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from alembic.script import ScriptDirectory
@@ -62,7 +64,7 @@ def check_database() -> None:
     """The database answers and its schema is at the migrations' head."""
     try:
         with db.engine.connect() as connection:
-            current = frozenset()
+            current: frozenset[str] = frozenset()
             if inspect(connection).has_table(VERSION_TABLE):
                 current = frozenset(connection.scalars(text(f"SELECT version_num FROM {VERSION_TABLE}")))
     except SQLAlchemyError as error:
@@ -85,7 +87,7 @@ def check_database() -> None:
         )
 
 
-def check_startup(config) -> None:
+def check_startup(config: Mapping[str, Any]) -> None:
     """Everything a long-running process needs before it starts (raises NotReady)."""
     check_smtp_url(config.get("SMTP_URL"))
     check_database()

@@ -12,7 +12,9 @@ import os
 import socket
 import time
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -32,19 +34,20 @@ def process_name(role: str) -> str:
     return f"{role}:{socket.gethostname()[:100]}:{os.getpid()}"
 
 
-def beat(role: str, process: str, interval_seconds: int, detail: dict | None = None) -> None:
+def beat(role: str, process: str, interval_seconds: int, detail: dict[str, Any] | None = None) -> None:
     """Record that `process` is alive now (one row per process, overwritten); commits.
 
     Rows of processes silent for a week (restarted workers have new ids) are forgotten on the way."""
+    beat_at = utcnow()
     values = {
         "role": role,
-        "beat_at": utcnow(),
+        "beat_at": beat_at,
         "interval_seconds": int(interval_seconds),
         "detail": json.dumps(detail or {}, sort_keys=True),
     }
     statement = dialect_insert(Heartbeat.__table__).values(process=process, **values)
     db.session.execute(statement.on_conflict_do_update(index_elements=["process"], set_=values))
-    db.session.execute(delete(Heartbeat).where(Heartbeat.beat_at < values["beat_at"] - FORGET_AFTER))
+    db.session.execute(delete(Heartbeat).where(Heartbeat.beat_at < beat_at - FORGET_AFTER))
     db.session.commit()
 
 
@@ -56,14 +59,14 @@ def beat_scheduler() -> None:
 class WorkerBeat:
     """The worker's beat, at most once per NEWSLETTER_HEARTBEAT_SECONDS, with its relay's state."""
 
-    def __init__(self, worker_id: str, config):
+    def __init__(self, worker_id: str, config: Mapping[str, Any]) -> None:
         self.worker_id = worker_id
         self.interval = max(1, int(config["HEARTBEAT_SECONDS"]))
         self.smtp = "idle" if config.get("SMTP_URL") else "files"
         self._last = 0.0
-        self._seen: Counter = Counter()
+        self._seen: Counter[str] = Counter()
 
-    def __call__(self, stats: Counter) -> None:
+    def __call__(self, stats: Counter[str]) -> None:
         now = time.monotonic()
         if self._last and now - self._last < self.interval:
             return
@@ -78,7 +81,7 @@ class WorkerBeat:
         beat(WORKER, f"worker:{self.worker_id}", self.interval, {"smtp": self.smtp, **dict(stats)})
 
 
-def _part(rows: list[Heartbeat], now: datetime) -> dict:
+def _part(rows: list[Heartbeat], now: datetime) -> dict[str, Any]:
     if not rows:
         return {"status": "missing", "processes": 0}
     latest = max(rows, key=lambda row: row.beat_at)
@@ -93,7 +96,7 @@ def _part(rows: list[Heartbeat], now: datetime) -> dict:
     }
 
 
-def readiness(now: datetime | None = None) -> dict:
+def readiness(now: datetime | None = None) -> dict[str, dict[str, Any]]:
     """Per role: ok / stale / missing with the last beat; and the SMTP state from the freshest worker."""
     now = now or utcnow()
     rows = list(db.session.scalars(select(Heartbeat)))

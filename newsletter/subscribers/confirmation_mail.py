@@ -6,6 +6,8 @@ nothing is rendered or built there, so the request costs the same whatever the a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask import Flask, current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -14,6 +16,7 @@ from newsletter.core import mail_templates as rendering
 from newsletter.core import tokens
 from newsletter.core.extensions import db
 from newsletter.core.i18n import languages_phrase
+from newsletter.delivery.claims import Job
 from newsletter.delivery.compose import build_message, transactional_message_id
 from newsletter.delivery.ledger import NothingToRender, enqueue_transactional, register_transactional_renderer
 from newsletter.models import Consent, Subscriber, utcnow
@@ -46,7 +49,7 @@ def confirm_url(consent: Consent, subscriber: Subscriber) -> str:
     return f"{current_app.config['BASE_URL']}/confirm/{token}?lang={subscriber.locale}"
 
 
-def render_confirmation(delivery) -> bytes:
+def render_confirmation(delivery: Job) -> bytes:
     """The confirmation email of the delivery's consent, in the subscriber's locale."""
     subscriber = _subscriber_of(delivery)
     consent = db.session.get(Consent, delivery.consent_id) if delivery.consent_id is not None else None
@@ -64,7 +67,7 @@ def render_confirmation(delivery) -> bytes:
         return _build(delivery, subscriber, "confirmation", subject, context)
 
 
-def render_already_subscribed(delivery) -> bytes:
+def render_already_subscribed(delivery: Job) -> bytes:
     """A short "you are already subscribed" notice with the subscriber's preferences link, in their locale."""
     subscriber = _subscriber_of(delivery)
     if subscriber.status != CONFIRMED:
@@ -85,7 +88,7 @@ def queue_unsubscribe_link(subscriber: Subscriber) -> None:
     subscriber.request_mail_queued_at = utcnow()
 
 
-def render_unsubscribe_link(delivery) -> bytes:
+def render_unsubscribe_link(delivery: Job) -> bytes:
     """The one-click unsubscribe link, for a reader whose own link was broken or expired."""
     subscriber = _subscriber_of(delivery)
     if subscriber.status == UNSUBSCRIBED:
@@ -96,7 +99,7 @@ def render_unsubscribe_link(delivery) -> bytes:
         return _build(delivery, subscriber, "unsubscribe_link", subject, {"unsubscribe_url": links.unsubscribe})
 
 
-def _subscriber_of(delivery) -> Subscriber:
+def _subscriber_of(delivery: Job) -> Subscriber:
     subscriber = db.session.get(Subscriber, delivery.subscriber_id) if delivery.subscriber_id is not None else None
     if subscriber is None:
         raise NothingToRender("its subscriber no longer exists (erased or purged)")
@@ -104,10 +107,11 @@ def _subscriber_of(delivery) -> Subscriber:
 
 
 def _publication() -> str:
-    return current_app.config["PUBLICATION_NAME"]
+    name: str = current_app.config["PUBLICATION_NAME"]
+    return name
 
 
-def _build(delivery, subscriber: Subscriber, template: str, subject: str, context: dict) -> bytes:
+def _build(delivery: Job, subscriber: Subscriber, template: str, subject: str, context: Mapping[str, object]) -> bytes:
     html, text = rendering.render_email(
         template, subject=subject, publication=_publication(), locale=subscriber.locale, **context
     )

@@ -112,7 +112,7 @@ def import_csv(stream: TextIO, source_name: str) -> ImportReport:
     return report
 
 
-def _readable_rows(reader: csv.DictReader, report: ImportReport) -> Iterator[dict]:
+def _readable_rows(reader: csv.DictReader[str], report: ImportReport) -> Iterator[dict[str, str]]:
     """The rows the csv module can read; an unreadable line is reported and the next one read.
 
     The reader counts a line only once it has read it whole, so the unreadable one is the line after.
@@ -126,7 +126,7 @@ def _readable_rows(reader: csv.DictReader, report: ImportReport) -> Iterator[dic
             report.errors.append((reader.line_num + 1, f"unreadable CSV: {error}"))
 
 
-def _import_row(row: dict, line: int, source_name: str, report: ImportReport) -> None:
+def _import_row(row: dict[str, str], line: int, source_name: str, report: ImportReport) -> None:
     if None in row or any(value is None for value in row.values()):
         report.errors.append((line, "wrong number of columns"))
         return

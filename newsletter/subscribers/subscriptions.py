@@ -8,10 +8,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, Delete, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.core import rate_limits, tokens
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 class InvalidSubscription(ValueError):
     """The request was rejected; `errors` maps each bad field to a lazy, translated message."""
 
-    def __init__(self, errors: dict):
+    def __init__(self, errors: dict[str, str]) -> None:
         super().__init__(", ".join(errors))
         self.errors = errors
 
@@ -50,7 +51,7 @@ class InvalidSubscription(ValueError):
 class LinkUsed(tokens.TokenInvalid):
     """A genuine confirmation link that was already followed; `subscriber` is whom it confirmed."""
 
-    def __init__(self, message: str, subscriber: Subscriber | None = None):
+    def __init__(self, message: str, subscriber: Subscriber | None = None) -> None:
         super().__init__(message)
         self.subscriber = subscriber
 
@@ -81,8 +82,8 @@ def clean_languages(raw: object) -> list[str]:
 
 def build_request(email: object, languages: object, locale: str | None, origin: RequestOrigin) -> SubscriptionRequest:
     """Validate both fields at once; raise InvalidSubscription with a message per bad field."""
-    errors: dict = {}
-    address = chosen = None
+    errors: dict[str, str] = {}
+    address, chosen = "", []
     try:
         address = normalise_address(email)
     except InvalidAddress as error:
@@ -265,9 +266,9 @@ def change_languages(subscriber: Subscriber, languages: object, origin: RequestO
     """
     chosen = clean_languages(languages)
     now = utcnow()
-    for row in list(subscriber.languages):
-        if row.language not in chosen:
-            subscriber.languages.remove(row)
+    for old in list(subscriber.languages):
+        if old.language not in chosen:
+            subscriber.languages.remove(old)
     present = {row.language: row for row in subscriber.languages}
     confirmed_at = now if subscriber.status == CONFIRMED else None
     added = [code for code in chosen if present.get(code) is None or present[code].confirmed_at is None]
@@ -291,8 +292,9 @@ class PurgeResult:
     consents: int
 
 
-def _delete_count(statement) -> int:
-    return int(db.session.execute(statement.execution_options(synchronize_session=False)).rowcount)
+def _delete_count(statement: Delete) -> int:
+    result = db.session.execute(statement.execution_options(synchronize_session=False))
+    return int(cast(CursorResult[Any], result).rowcount)  # a DELETE's result is a CursorResult
 
 
 def purge_pending(now: datetime | None = None) -> PurgeResult:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 
 from newsletter.core.addresses import normalise_address
 from newsletter.core.database import dialect_insert
@@ -63,16 +64,19 @@ def suppress(
         if entry.email is None:
             entry.email, entry.email_hash = address, None
         return False
-    inserted = db.session.execute(
-        dialect_insert(Suppression.__table__)
-        .values(
-            email=address,
-            cause=str(cause),
-            reason=reason[:REASON_LENGTH],
-            delivery_id=delivery_id,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing()
+    inserted = cast(  # an INSERT's result is a CursorResult (Session.execute is typed as the general Result)
+        CursorResult[Any],
+        db.session.execute(
+            dialect_insert(Suppression.__table__)
+            .values(
+                email=address,
+                cause=str(cause),
+                reason=reason[:REASON_LENGTH],
+                delivery_id=delivery_id,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing()
+        ),
     ).rowcount
     if inserted:
         log.info("suppressed an address (%s, delivery %s)", cause, delivery_id)
@@ -117,7 +121,7 @@ def recognise(address: str, secret: str) -> None:
     )
 
 
-def entry_json(entry: Suppression) -> dict:
+def entry_json(entry: Suppression) -> dict[str, Any]:
     return {
         "id": entry.id,
         "email": entry.email,
