@@ -13,7 +13,7 @@ FORBIDDEN_CHARACTERS = ("\r", "\n", "\x00")
 class InvalidAddress(ValueError):
     """The address cannot be used; `message` is a lazy, translated explanation for the visitor."""
 
-    def __init__(self, message: object):
+    def __init__(self, message: str):  # a flask_babel lazy string, which behaves as one
         super().__init__()
         self.message = message
 

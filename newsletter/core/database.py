@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask
 from sqlalchemy import BigInteger, any_, bindparam, event
@@ -11,7 +11,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Engine, ExceptionContext, Result
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.schema import Table
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql._typing import _DMLTableArgument  # what insert() takes: a table or a mapped class
 
 from newsletter.core.config import PROJECT_ROOT
 from newsletter.core.extensions import db, migrate
@@ -77,7 +79,7 @@ def among(column: QueryableAttribute[int] | ColumnElement[int], ids: list[int]) 
     return column.in_(ids)
 
 
-def dialect_insert(table: Table) -> postgresql.Insert | sqlite.Insert:
+def dialect_insert(table: _DMLTableArgument) -> postgresql.Insert | sqlite.Insert:
     """An INSERT of the database's dialect, so it offers `on_conflict_do_nothing/update`."""
     return postgresql.insert(table) if is_postgres() else sqlite.insert(table)
 

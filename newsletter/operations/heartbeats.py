@@ -45,7 +45,7 @@ def beat(role: str, process: str, interval_seconds: int, detail: dict[str, Any] 
         "interval_seconds": int(interval_seconds),
         "detail": json.dumps(detail or {}, sort_keys=True),
     }
-    statement = dialect_insert(Heartbeat.__table__).values(process=process, **values)
+    statement = dialect_insert(Heartbeat).values(process=process, **values)
     db.session.execute(statement.on_conflict_do_update(index_elements=["process"], set_=values))
     db.session.execute(delete(Heartbeat).where(Heartbeat.beat_at < beat_at - FORGET_AFTER))
     db.session.commit()

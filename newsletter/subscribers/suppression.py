@@ -67,7 +67,7 @@ def suppress(
     inserted = cast(  # an INSERT's result is a CursorResult (Session.execute is typed as the general Result)
         CursorResult[Any],
         db.session.execute(
-            dialect_insert(Suppression.__table__)
+            dialect_insert(Suppression)
             .values(
                 email=address,
                 cause=str(cause),
