@@ -46,6 +46,18 @@ def test_an_unknown_time_zone_stops_start_up_with_its_name(tmp_path, database_ur
         create_app({"DATABASE_URL": database_url, "INSTANCE_PATH": str(tmp_path)})
 
 
+def test_only_the_interfaces_and_the_factory_read_the_flask_config():
+    """Services take the values they need; `current_app.config` is read in the interface layers only."""
+    readers = [
+        f"{path.relative_to(PACKAGE.parent)}:{number}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.relative_to(PACKAGE).parts[0] not in INTERFACES and path != PACKAGE / "__init__.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if CONFIG_READ.search(line)
+    ]
+    assert readers == []
+
+
 def test_a_mistyped_variable_is_reported_with_the_name_meant(tmp_path):
     result = _run("--help", cwd=tmp_path, NEWSLETTER_SMTP_CONECTIONS="8")
     warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]

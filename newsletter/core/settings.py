@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,9 @@ class MailSettings:
 
     mail_from: str
     smtp_url: str | None
+    smtp_verify_tls: bool
+    smtp_timeout: float
+    smtp_messages_per_connection: int
     outbox_dir: Path
     smtp_utf8: bool
     bounce_domain: str | None
@@ -114,6 +118,15 @@ class MailSettings:
     @property
     def envelope_domain(self) -> str:
         return self.bounce_domain or self.sender_domain
+
+    def smtp(self) -> SmtpSettings:
+        """The relay's settings from NEWSLETTER_SMTP_URL (ValueError when it cannot be used)."""
+        return SmtpSettings.from_url(
+            str(self.smtp_url),
+            verify_tls=self.smtp_verify_tls,
+            timeout=self.smtp_timeout,
+            messages_per_connection=self.smtp_messages_per_connection,
+        )
 
 
 @dataclass(frozen=True)
@@ -170,6 +183,11 @@ class PrivacySettings:
     confirm_resend_seconds: float
     consent_text_version: str
 
+    @property
+    def confirm_max_age(self) -> timedelta:
+        """How long a confirmation link works."""
+        return timedelta(days=self.confirm_max_age_days)
+
 
 @dataclass(frozen=True)
 class LimitSettings:
@@ -215,6 +233,9 @@ class Settings:
             mail=MailSettings(
                 mail_from=str(config["MAIL_FROM"]),
                 smtp_url=read.text("SMTP_URL"),
+                smtp_verify_tls=read.flag("SMTP_VERIFY_TLS"),
+                smtp_timeout=read.number("SMTP_TIMEOUT"),
+                smtp_messages_per_connection=read.integer("SMTP_MESSAGES_PER_CONNECTION") or 1000,
                 outbox_dir=Path(str(config["OUTBOX_DIR"])),
                 smtp_utf8=read.flag("SMTP_UTF8"),
                 bounce_domain=read.text("BOUNCE_DOMAIN"),

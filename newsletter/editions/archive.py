@@ -16,6 +16,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from newsletter.core.extensions import db
+from newsletter.core.settings import settings_of
 from newsletter.editions.plan import publication_settings
 from newsletter.editions.rendering import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER, template_context
 from newsletter.models import Edition
@@ -81,7 +82,7 @@ def page_context(edition: Edition) -> dict | None:
     """What the edition's archive page shows, or None for an edition without stored contents."""
     if not edition.contents:
         return None
-    publication = publication_settings(current_app.config, edition.language)
+    publication = publication_settings(settings_of(current_app).site, edition.language)
     return {
         **template_context(edition.contents, edition.language, edition.week_start, publication),
         "edition": edition,
@@ -100,7 +101,7 @@ def etag(parts: list[str]) -> str:
 
 
 def _without_personal_links(content: str, language: str) -> str:
-    subscribe = f"{current_app.config['BASE_URL']}/subscribe?lang={language}"
+    subscribe = f"{settings_of(current_app).site.base_url}/subscribe?lang={language}"
     return content.replace(UNSUBSCRIBE_PLACEHOLDER, subscribe).replace(PREFERENCES_PLACEHOLDER, subscribe)
 
 
