@@ -250,12 +250,16 @@ def pipeline_rate(app, edition_id: int) -> tuple[float, int]:
 
 def sample_messages(app, edition_id: int, count: int = 64) -> list[bytes]:
     from newsletter.core.extensions import db
+    from newsletter.core.settings import settings_of
+    from newsletter.core.tokens import LinkSigner
     from newsletter.delivery.digest import DigestTemplate, build_digest_message
     from newsletter.models import Edition
 
+    settings = settings_of(app)
+    signer = LinkSigner(settings)
     with app.app_context():
-        template = DigestTemplate(db.session.get(Edition, edition_id))
-        return [build_digest_message(template, n, f"reader{n}@example.net") for n in range(1, count + 1)]
+        template = DigestTemplate(db.session.get(Edition, edition_id), settings)
+        return [build_digest_message(template, n, f"reader{n}@example.net", signer) for n in range(1, count + 1)]
 
 
 def _plain(smtp: smtplib.SMTP, recipient: str, message: bytes) -> None:

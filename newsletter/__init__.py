@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 from typing import Any
 
 import click
@@ -32,6 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from newsletter import api, cli, console, models, web  # noqa: F401  (models: register the tables)
     from newsletter.core import config as config_module
     from newsletter.core import database, i18n, log_limits, rate_limits
+    from newsletter.core import settings as settings_module
     from newsletter.subscribers import confirmation_mail
 
     instance_path = (config or {}).get("INSTANCE_PATH")
@@ -42,11 +44,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     config_module.load_config(app, config)
-    proxy_hops = int(app.config["PROXY_HOPS"] or 0)
+    settings = app.extensions[settings_module.EXTENSION_KEY] = settings_module.Settings.from_config(app.config)
+    proxy_hops = settings.site.proxy_hops
     if proxy_hops > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops)  # type: ignore[method-assign]  # Flask's documented way to wrap the WSGI app
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log_limits.limit_repeats()
+    _report_unknown_variables()
     database.init_app(app)
     i18n.init_app(app)
     rate_limits.init_app(app)
@@ -56,6 +60,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     console.init_app(app)
     cli.init_app(app)
     return app
+
+
+_reported_variables: set[str] = set()
+
+
+def _report_unknown_variables() -> None:
+    """One WARNING per NEWSLETTER_* variable that is no setting (a typo would otherwise be silently ignored)."""
+    from newsletter.core.settings import unknown_variables
+
+    for name, closest in unknown_variables(os.environ):
+        if name not in _reported_variables:
+            _reported_variables.add(name)
+            hint = f"; did you mean {closest}?" if closest else ""
+            logging.getLogger("newsletter").warning("unknown setting %s is ignored%s", name, hint)
 
 
 def _make_app() -> Flask:

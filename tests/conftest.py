@@ -6,11 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from flask import Config
 from flask_migrate import stamp
 from sqlalchemy import create_engine, text
 
 from newsletter import create_app
 from newsletter.core.extensions import db
+from newsletter.core.settings import EXTENSION_KEY
 from newsletter.delivery import partitions
 
 pytest_plugins = [
@@ -89,9 +91,35 @@ def app_config(database_url: str, tmp_path: Path) -> dict:
     return _test_config(database_url, tmp_path / "instance")
 
 
+class LiveConfig(Config):
+    """A test's `app.config`: a change drops the settings built from it, so the next `settings_of` reads it again.
+
+    The app factory reads the configuration once; tests that change `app.config` after creating the app expect
+    the change to take effect, as a new app created with that configuration would see it.
+    """
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self._drop_settings()
+
+    def update(self, *args, **kwargs):
+        super().update(*args, **kwargs)
+        self._drop_settings()
+
+    def _drop_settings(self) -> None:
+        self.extensions.pop(EXTENSION_KEY, None)
+
+
+def live_config(app):
+    """Let changes to this app's config after creation reach its settings (see LiveConfig)."""
+    app.config.__class__ = LiveConfig
+    app.config.extensions = app.extensions
+    return app
+
+
 @pytest.fixture
 def app(app_config: dict):
-    app = create_app(app_config)
+    app = live_config(create_app(app_config))
     with app.app_context():
         _empty_all_tables()
         yield app

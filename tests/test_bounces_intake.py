@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.bounces import arf, dsn, qmail_bounce, send_to_bounce_server, unknown_format
+from fixtures.settings import current_settings, secret
 
 from newsletter.core.extensions import db
 from newsletter.delivery.verp import envelope_sender
@@ -44,7 +45,7 @@ def test_the_bounce_server_refuses_recipients_with_a_bad_mac_or_not_ours(bounce_
 
 
 def test_a_dsn_for_a_delivery_that_does_not_exist_is_kept_and_reported(app, bounce_server, one_sent):
-    ghost = envelope_sender(999999)
+    ghost = envelope_sender(999999, secret=secret(), domain=current_settings().mail.envelope_domain)
     send_to_bounce_server(bounce_server, ghost, dsn(ghost, "someone@example.net"))
     [event] = events()
     assert event.delivery_id is None and event.kind == "hard"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fixtures.settings import current_settings
 from fixtures.subscribers import confirm_path_in, queued_messages, snapshot
 from sqlalchemy import select
 
@@ -33,7 +34,7 @@ def pending_confirm_path(client, language: str, languages=("en",)) -> str:
 def personal_path(app, purpose: str) -> str:
     subscriber = the_subscriber()
     with app.test_request_context():
-        links = tokens.subscriber_links(subscriber.id, subscriber.email)
+        links = tokens.subscriber_links(current_settings(), subscriber.id, subscriber.email)
     return getattr(links, purpose).replace(app.config["BASE_URL"], "")
 
 

@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from fixtures.settings import current_settings
 from fixtures.smtp import SmtpTestServer
 from fixtures.subscribers import confirm_path_in, parse_message
 from sqlalchemy import select
@@ -134,7 +135,7 @@ def test_no_address_in_the_logs_from_subscribe_to_unsubscribe(app, client, caplo
         assert client.post(confirm_path_in(eml.read_bytes())).status_code == 200
     subscriber = the_subscriber()
     with app.test_request_context():
-        links = tokens.subscriber_links(subscriber.id, subscriber.email)
+        links = tokens.subscriber_links(current_settings(), subscriber.id, subscriber.email)
     client.post(links.unsubscribe.replace(app.config["BASE_URL"], ""), data={"List-Unsubscribe": "One-Click"})
     assert caplog.records, "expected INFO log lines from the service and the worker"
     for needle in ("reader@", "second@", "@example.org", "bad\r\n"):

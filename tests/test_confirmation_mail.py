@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import time_machine
+from fixtures.settings import current_settings, secret, smtp_utf8
 from fixtures.subscribers import html_part, parse_message, queued_messages, snapshot, text_part
 from sqlalchemy import event, select
 
@@ -215,7 +216,7 @@ def test_a_confirmation_whose_consent_was_purged_is_cancelled_not_sent(
     subscribe_via_api(ADDRESS, ["en", "be"])
     subscribe_via_api("stale@example.org", ["en"])
     with time_machine.travel(utcnow() + timedelta(days=8)):
-        result = subscriptions.purge_pending()
+        result = subscriptions.purge_pending(current_settings().privacy.confirm_max_age)
     assert result.subscribers == 1 and result.consents == 2
     kept, stale = deliveries()
     assert kept.consent_id is None and kept.subscriber_id is not None
@@ -236,7 +237,7 @@ def test_mail_queued_for_an_erased_subscriber_is_cancelled_and_keeps_no_address(
     subscribe_via_api("confirmed@example.org", ["en"])
     subscribe_via_api(ADDRESS, ["en"])
     for address in ("confirmed@example.org", ADDRESS):
-        subscriber_io.erase_subscriber(subscriber_io.find_subscriber(address))
+        subscriber_io.erase_subscriber(subscriber_io.find_subscriber(address, smtp_utf8=smtp_utf8()), secret())
 
     drain()
 

@@ -15,6 +15,7 @@ from fixtures.delivery import (
     add_subscribers,
     parse,
 )
+from fixtures.settings import current_settings, secret
 
 from newsletter.core.extensions import db
 from newsletter.core.tokens import (
@@ -81,9 +82,9 @@ def test_personal_links_are_genuine_tokens_for_that_subscriber(fast_smtp_config,
         html = message.get_body(("html",)).get_content()
         unsubscribe = html.split('href="http://newsletter.test/unsubscribe/')[1].split('"')[0]
         preferences = html.split('href="http://newsletter.test/preferences/')[1].split('"')[0]
-        expected = [subscriber.id, address_fingerprint(subscriber.email)]
-        assert read_token(UNSUBSCRIBE, unsubscribe) == expected
-        assert read_token(PREFERENCES, preferences) == expected
+        expected = [subscriber.id, address_fingerprint(secret(), subscriber.email)]
+        assert read_token(secret(), UNSUBSCRIBE, unsubscribe) == expected
+        assert read_token(secret(), PREFERENCES, preferences) == expected
         assert DIGEST_HTML.split("<h1>")[0] in html and "&amp;y=2" in html
 
 
@@ -102,14 +103,22 @@ def test_one_click_unsubscribe_from_the_header_works(fast_smtp_config, app, smtp
 def test_feedback_id_is_added_when_configured(app):
     app.config["FEEDBACK_ID"] = "belarus-weekly"
     edition = add_edition("en")
-    message = parse(digest.build_digest_message(digest.DigestTemplate(edition), 5, "reader@example.net"))
+    message = parse(
+        digest.build_digest_message(
+            digest.DigestTemplate(edition, current_settings()), 5, "reader@example.net", LinkSigner(current_settings())
+        )
+    )
     assert message["Feedback-ID"] == f"{edition.id}:en:digest:belarus-weekly"
 
 
 def test_the_same_subscriber_always_gets_the_same_message_id(app):
     edition = add_edition("en")
-    template = digest.DigestTemplate(edition)
-    assert template.message_id(7) == digest.DigestTemplate(edition).message_id(7) != template.message_id(8)
+    template = digest.DigestTemplate(edition, current_settings())
+    assert (
+        template.message_id(7)
+        == digest.DigestTemplate(edition, current_settings()).message_id(7)
+        != template.message_id(8)
+    )
 
 
 @pytest.mark.parametrize(
@@ -125,7 +134,7 @@ def test_the_same_subscriber_always_gets_the_same_message_id(app):
 )
 def test_spliced_quoted_printable_decodes_to_exactly_the_text(app, body):
     edition = add_edition("be", text=body, html=f"<p>{body}</p>")
-    template = digest.DigestTemplate(edition)
+    template = digest.DigestTemplate(edition, current_settings())
     links = SubscriberLinks(
         "https://n.test/unsubscribe/abc=def",
         "https://n.test/preferences/" + "p" * 120,
@@ -145,15 +154,21 @@ def test_spliced_quoted_printable_decodes_to_exactly_the_text(app, body):
 
 def test_splicing_costs_a_fraction_of_building_a_message(app):
     text, html = DIGEST_TEXT * 40, DIGEST_HTML * 40
-    template = digest.DigestTemplate(add_edition("ru", text=text, html=html))
-    signer = LinkSigner()
+    template = digest.DigestTemplate(add_edition("ru", text=text, html=html), current_settings())
+    signer = LinkSigner(current_settings())
     started = time.perf_counter()
     for subscriber_id in range(200):
         digest.build_digest_message(template, subscriber_id, f"reader{subscriber_id}@example.net", signer)
     spliced = time.perf_counter() - started
     started = time.perf_counter()
     for subscriber_id in range(20):
-        compose.build_message(to=f"reader{subscriber_id}@example.net", subject="Weekly", text=text, html=html)
+        compose.build_message(
+            mail_from=current_settings().mail.mail_from,
+            to=f"reader{subscriber_id}@example.net",
+            subject="Weekly",
+            text=text,
+            html=html,
+        )
     built = (time.perf_counter() - started) * 10
     assert spliced < built / 3, (spliced, built)
 
@@ -180,15 +195,15 @@ def test_quoted_printable_lines_stay_within_76_and_decode_exactly(app):
 
 def test_the_reused_link_signer_makes_the_tokens_module_s_tokens(app, monkeypatch):
     monkeypatch.setattr(time, "time", lambda: 1_764_806_400.5)  # itsdangerous's clock and the signer's
-    links = LinkSigner().links(42, "reader@example.net")
-    payload = [42, address_fingerprint("reader@example.net")]
+    links = LinkSigner(current_settings()).links(42, "reader@example.net")
+    payload = [42, address_fingerprint(secret(), "reader@example.net")]
     unsubscribe_token = links.unsubscribe.rsplit("/", 1)[1]
     assert links.unsubscribe == f"http://newsletter.test/unsubscribe/{unsubscribe_token}"
-    assert unsubscribe_token == make_token(UNSUBSCRIBE, payload)
-    assert links.preferences.rsplit("/", 1)[1] == make_token(PREFERENCES, payload)
+    assert unsubscribe_token == make_token(secret(), UNSUBSCRIBE, payload)
+    assert links.preferences.rsplit("/", 1)[1] == make_token(secret(), PREFERENCES, payload)
     monkeypatch.undo()
-    assert read_token(UNSUBSCRIBE, unsubscribe_token) == payload
-    assert read_token(PREFERENCES, links.preferences.rsplit("/", 1)[1]) == payload
+    assert read_token(secret(), UNSUBSCRIBE, unsubscribe_token) == payload
+    assert read_token(secret(), PREFERENCES, links.preferences.rsplit("/", 1)[1]) == payload
     assert links.unsubscribe_mailto == f"mailto:unsubscribe@newsletter.test?subject=unsubscribe%20{unsubscribe_token}"
 
 
@@ -203,19 +218,19 @@ def test_the_link_signer_falls_back_to_itsdangerous_should_it_sign_otherwise(app
     monkeypatch.setattr(
         tokens,
         "_serializer",
-        lambda purpose: URLSafeTimedSerializer(
-            app.config["SECRET_KEY"], salt=tokens.SALTS[purpose], signer_kwargs={"algorithm": NoneAlgorithm()}
+        lambda secret, purpose: URLSafeTimedSerializer(
+            secret, salt=tokens.SALTS[purpose], signer_kwargs={"algorithm": NoneAlgorithm()}
         ),
     )
     monkeypatch.setattr(time, "time", lambda: 1_764_806_400.5)
-    links = LinkSigner().links(42, "reader@example.net")
-    payload = [42, address_fingerprint("reader@example.net")]
-    assert links.unsubscribe.rsplit("/", 1)[1] == make_token(UNSUBSCRIBE, payload)
+    links = LinkSigner(current_settings()).links(42, "reader@example.net")
+    payload = [42, address_fingerprint(secret(), "reader@example.net")]
+    assert links.unsubscribe.rsplit("/", 1)[1] == make_token(secret(), UNSUBSCRIBE, payload)
 
 
 def test_test_send_is_marked_and_carries_no_personal_links(app):
     edition = add_edition("ru", subject=RU_SUBJECT)
-    message = parse(digest.build_test_message(edition, "editor@example.net"))
+    message = parse(digest.build_test_message(edition, "editor@example.net", current_settings()))
     assert message["Subject"] == f"[ТЕСТ] {RU_SUBJECT}"
     assert "/unsubscribe/" not in message.get_body(("html",)).get_content()
     assert "/unsubscribe/" not in message["List-Unsubscribe"]
@@ -232,7 +247,11 @@ def test_dots_at_line_starts_arrive_intact_whether_or_not_the_message_needed_stu
     edition = add_edition("en", text=text)
     links = SubscriberLinks("https://n.test/u", "https://n.test/p", "mailto:u@n.test")
     assert (
-        getattr(digest.DigestTemplate(edition).render("a@example.net", links, "<id@n.test>"), "transparent", False)
+        getattr(
+            digest.DigestTemplate(edition, current_settings()).render("a@example.net", links, "<id@n.test>"),
+            "transparent",
+            False,
+        )
         is not dotted
     )
     ledger.enqueue_edition(edition)
@@ -253,8 +272,8 @@ def test_every_reader_s_message_goes_out_as_built_and_carries_the_reader_s_own_l
     three messages then had to be scanned and dot-stuffed by the transport. None does now."""
     app.config["BASE_URL"] = "https://belarus.example.org"  # where the breaks fell before a dot, measured
     edition = add_edition("en")
-    template = digest.DigestTemplate(edition)
-    signer = LinkSigner()
+    template = digest.DigestTemplate(edition, current_settings())
+    signer = LinkSigner(current_settings())
     for subscriber_id in [*range(1, 60), *range(9_990, 10_060), *range(99_990, 100_030), 1_234_567]:
         email = f"reader{subscriber_id}@example.net"
         links = signer.links(subscriber_id, email)

@@ -17,6 +17,7 @@ from fixtures.delivery import (
     wait_for,
     worker_env,
 )
+from fixtures.settings import current_settings, secret, smtp_utf8
 from sqlalchemy import event, func, select
 
 from newsletter import editions
@@ -111,7 +112,7 @@ def commit_held(app, work):
 def erase_in_thread(app, subscriber_id: int) -> threading.Thread:
     def erase():
         with app.app_context():
-            subscriber_io.erase_subscriber(db.session.get(Subscriber, subscriber_id))
+            subscriber_io.erase_subscriber(db.session.get(Subscriber, subscriber_id), secret())
 
     eraser = threading.Thread(target=erase)
     eraser.start()
@@ -144,9 +145,11 @@ def test_an_erasure_waits_for_an_enqueue_in_progress_and_clears_its_rows(app):
 def test_an_erasure_waits_for_a_subscription_request_queueing_mail_for_the_same_address(app, add_subscriber):
     """The request holds the subscriber's row lock; the erasure takes it too before it clears deliveries."""
     subscriber_id = add_subscriber("both@example.org", ["en"]).id
-    request = subscriptions.build_request("both@example.org", ["en", "ru"], "en", RequestOrigin(API))
+    request = subscriptions.build_request(
+        "both@example.org", ["en", "ru"], "en", RequestOrigin(API), smtp_utf8=smtp_utf8()
+    )
 
-    with commit_held(app, lambda: subscriptions.subscribe(request)):
+    with commit_held(app, lambda: subscriptions.subscribe(request, current_settings())):
         eraser = erase_in_thread(app, subscriber_id)
     eraser.join(timeout=30)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fixtures.delivery import add_edition, add_subscribers, assert_each_once, emails_of, statuses
+from fixtures.settings import current_settings, smtp_utf8
 from fixtures.smtp import DROP
 from sqlalchemy import func, select, update
 
@@ -87,7 +88,7 @@ def test_a_quota_refusal_pauses_the_edition_and_retry_failed_completes_it(fast_s
 def _token(app) -> str:
     from newsletter.accounts import editors
 
-    return editors.create_editor("ed")[1]
+    return editors.create_editor("ed", smtp_utf8=smtp_utf8())[1]
 
 
 def test_a_pause_longer_than_the_retry_age_loses_nobody(fast_smtp_config, app, smtp_server):
@@ -113,7 +114,7 @@ def test_a_pause_longer_than_the_retry_age_loses_nobody(fast_smtp_config, app, s
 
 def test_a_relay_restarted_between_messages_costs_no_deferral(fast_smtp_config, app, smtp_server):
     """Measured before: a stale pooled connection after a relay restart cost a deferral each."""
-    settings = transport.smtp_settings(app.config)
+    settings = current_settings().mail.smtp()
     connection = transport.SmtpTransport(settings)
     message = b"From: a@newsletter.test\r\nTo: b@example.net\r\nSubject: x\r\n\r\nbody\r\n"
     connection.send("a@newsletter.test", "b@example.net", message)
@@ -127,7 +128,7 @@ def test_a_relay_restarted_between_messages_costs_no_deferral(fast_smtp_config, 
 
 
 def test_a_message_with_bare_line_feeds_is_sent(fast_smtp_config, app, smtp_server):
-    connection = transport.SmtpTransport(transport.smtp_settings(app.config))
+    connection = transport.SmtpTransport(current_settings().mail.smtp())
     reply = connection.send("a@newsletter.test", "b@example.net", b"Subject: x\n\nline one\nline two\n")
     connection.close()
     assert reply.code == 250 and b"line one\r\nline two" in smtp_server.messages[0].data

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from dkim.canonicalization import Relaxed
 from fixtures.delivery import add_edition, add_subscribers, parse, queue_prebuilt_mail, statuses
+from fixtures.settings import current_settings
 
 from newsletter.core.extensions import db
 from newsletter.core.tokens import LinkSigner
@@ -153,10 +154,10 @@ def test_a_prepared_body_hashes_as_the_whole_body(app):
             + chance.choice(["", " ", "\n\n\n", "\t\n"])
         )
         edition = add_edition("en", week=date(2022, 1, 10) + timedelta(weeks=_round), text=text, html=html)
-        template = digest.DigestTemplate(edition)
+        template = digest.DigestTemplate(edition, current_settings())
         shared = canonical.SharedBody([part if isinstance(part, bytes) else None for part in template.body])
         for subscriber_id in (1, 2):
-            links = LinkSigner().links(subscriber_id, f"reader{subscriber_id}@example.net")
+            links = LinkSigner(current_settings()).links(subscriber_id, f"reader{subscriber_id}@example.net")
             message = template.render(f"reader{subscriber_id}@example.net", links, template.message_id(subscriber_id))
             body = message.split(b"\r\n\r\n", 1)[1]
             slots = [slot for slot in template.body if isinstance(slot, tuple)]
@@ -202,8 +203,11 @@ def test_a_digest_template_with_a_signer_signs_each_reader_s_message_once(app, k
     pem, record = key
     signer = signing.DkimSigner(SELECTOR, DOMAIN, pem)
     edition = add_edition("ru")
-    template = digest.DigestTemplate(edition, dkim=signer)
-    messages = [digest.build_digest_message(template, n, f"reader{n}@example.net") for n in (1, 2, 3)]
+    template = digest.DigestTemplate(edition, current_settings(), dkim=signer)
+    messages = [
+        digest.build_digest_message(template, n, f"reader{n}@example.net", LinkSigner(current_settings()))
+        for n in (1, 2, 3)
+    ]
     for message in messages:
         assert verifies(message, record)
         assert signer.sign(message) is message  # already signed: the pool's sign() leaves it alone
@@ -246,7 +250,14 @@ def test_transactional_mail_sent_by_the_worker_verifies(fast_smtp_config, app, s
 
 
 def test_dates_are_in_plus_0000(app):
-    message = parse(digest.build_digest_message(digest.DigestTemplate(add_edition("en")), 1, "r@example.net"))
+    message = parse(
+        digest.build_digest_message(
+            digest.DigestTemplate(add_edition("en"), current_settings()),
+            1,
+            "r@example.net",
+            LinkSigner(current_settings()),
+        )
+    )
     raw_date = str(message["Date"])
     assert raw_date.endswith(" +0000") and "GMT" not in raw_date
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fixtures.delivery import add_edition, add_subscribers, queue_prebuilt_mail, recipients, statuses
+from fixtures.settings import current_settings, secret
 
 from newsletter.core.extensions import db
 from newsletter.delivery import ledger, worker
@@ -50,8 +51,8 @@ def test_envelope_sender_names_the_delivery(fast_smtp_config, app, smtp_server):
     sender = smtp_server.messages[0].mail_from
     assert sender.startswith("bounces+") and sender.endswith("@newsletter.test")
     delivery = db.session.scalars(db.select(Delivery)).one()
-    assert delivery_id_from_bounce(sender) == delivery.id
-    assert delivery_id_from_bounce(sender.replace("bounces+", "bounces+9")) is None
+    assert delivery_id_from_bounce(sender, secret()) == delivery.id
+    assert delivery_id_from_bounce(sender.replace("bounces+", "bounces+9"), secret()) is None
 
 
 def test_a_non_ascii_local_part_travels_with_smtputf8(fast_smtp_config, app, smtp_server):
@@ -68,7 +69,7 @@ def test_a_non_ascii_local_part_travels_with_smtputf8(fast_smtp_config, app, smt
 def test_a_forged_bounce_address_with_a_huge_id_is_not_ours(app):
     from newsletter.delivery.verp import delivery_id_from_bounce
 
-    assert delivery_id_from_bounce("bounces+" + "9" * 5000 + "-0123456789@newsletter.test") is None
+    assert delivery_id_from_bounce("bounces+" + "9" * 5000 + "-0123456789@newsletter.test", secret()) is None
 
 
 def test_once_waits_for_another_workers_lease_without_busy_polling(fast_smtp_config, app, smtp_server, monkeypatch):
@@ -107,8 +108,8 @@ def test_each_message_built_while_the_relay_reads_the_last_is_its_reader_s(fast_
         parsed = received.parsed()
         assert parsed["To"] == received.recipients[0]
         token = parsed["List-Unsubscribe"].split(",")[0].strip().strip("<>").rsplit("/", 1)[1]
-        reader = read_token(UNSUBSCRIBE, token)[0]
-        assert subscriber_of[delivery_id_from_bounce(received.mail_from)] == reader
+        reader = read_token(secret(), UNSUBSCRIBE, token)[0]
+        assert subscriber_of[delivery_id_from_bounce(received.mail_from, secret())] == reader
         assert received.recipients == [f"reader{ids.index(reader)}@example.net"]
 
 
@@ -125,7 +126,7 @@ def test_a_message_that_cannot_be_built_ahead_is_built_in_its_turn(app):
         def render(self, *args):
             raise RuntimeError("template broken")
 
-    builder = MessageBuilder(signer=None)
+    builder = MessageBuilder(signer=None, settings=current_settings())
     builder.templates[7] = Broken()
     job = Job(1, "digest", 7, 3, "reader@example.net", None, 0, utcnow())
 
@@ -153,7 +154,7 @@ def test_a_message_built_ahead_goes_only_to_the_job_it_was_built_for(app):
             Numbered.built += 1
             return b"message %d" % Numbered.built
 
-    builder = MessageBuilder(signer=None)
+    builder = MessageBuilder(signer=None, settings=current_settings())
     builder.templates[7] = Numbered()
     before_the_pause = Job(1, "digest", 7, 3, "reader@example.net", None, 0, utcnow())
     builder.build_ahead(before_the_pause)

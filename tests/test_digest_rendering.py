@@ -10,8 +10,10 @@ from datetime import date
 from email.policy import default
 
 import pytest
+from fixtures.settings import current_settings
 
 from newsletter.content.articles import import_json
+from newsletter.core.tokens import LinkSigner
 from newsletter.editions import build_edition, build_week
 
 WEEK = date(2022, 1, 10)
@@ -114,7 +116,9 @@ def test_email_is_multipart_alternative_with_subject_period_and_links(app, built
 
     reader = make_subscriber("reader@example.org", ["ru"])
     edition = built_week["ru"]
-    raw = build_digest_message(DigestTemplate(edition), reader.id, reader.email)
+    raw = build_digest_message(
+        DigestTemplate(edition, current_settings()), reader.id, reader.email, LinkSigner(current_settings())
+    )
     message = email.message_from_bytes(raw, policy=default)
     assert message.get_content_type() == "multipart/alternative"
     assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]

@@ -7,6 +7,7 @@ import socket
 import threading
 
 import pytest
+from fixtures.settings import current_settings
 from sqlalchemy import select
 
 from newsletter.content.feeds import fetch_configured, fetch_feed, plain_text
@@ -75,7 +76,7 @@ def test_atom_entries_from_a_loopback_server(app):
     thread.start()
     try:
         app.config["FEED_EN"] = f"http://127.0.0.1:{server.server_address[1]}/en.atom"
-        [report] = fetch_configured()
+        [report] = fetch_configured(current_settings().feeds)
     finally:
         server.shutdown()
         server.server_close()

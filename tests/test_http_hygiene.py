@@ -7,6 +7,7 @@ import re
 import stat
 
 import pytest
+from fixtures.settings import current_settings, secret
 from sqlalchemy import func, select
 
 from newsletter import create_app
@@ -92,12 +93,12 @@ def test_405_carries_allow(client, method, path, allowed):
 def _public_pages(app, client, add_subscriber):
     subscriber = add_subscriber("reader@example.org", ["en"])
     with app.test_request_context():
-        links = tokens.subscriber_links(subscriber.id, subscriber.email)
+        links = tokens.subscriber_links(current_settings(), subscriber.id, subscriber.email)
     base = app.config["BASE_URL"]
     client.post("/api/v1/subscriptions", json={"email": "new@example.org", "languages": ["en"]})
     consent = db.session.scalar(select(Subscriber).where(Subscriber.email == "new@example.org")).consents[0]
     confirm = "/confirm/" + tokens.make_token(
-        tokens.CONFIRM, [consent.id, tokens.address_fingerprint("new@example.org")]
+        secret(), tokens.CONFIRM, [consent.id, tokens.address_fingerprint(secret(), "new@example.org")]
     )
     return [
         "/subscribe",

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from fixtures.settings import current_settings, smtp_utf8
 from fixtures.subscribers import queued_messages
 from sqlalchemy import select
 
@@ -39,8 +40,8 @@ def test_twenty_case_variants_make_one_subscriber_and_one_confirmation(client):
 @pytest.mark.parametrize("raw", ["TARGet@example.org", " target@EXAMPLE.org ", "tarGET@Example.Org"])
 def test_lookup_and_erasure_find_the_one_identity(add_subscriber, raw):
     add_subscriber("target@example.org", ["en"])
-    assert find_subscriber(raw).email == "target@example.org"
-    assert normalise_address(raw) == "target@example.org"
+    assert find_subscriber(raw, smtp_utf8=smtp_utf8()).email == "target@example.org"
+    assert normalise_address(raw, smtp_utf8=smtp_utf8()) == "target@example.org"
 
 
 def test_import_matches_case_variants_of_a_known_address(runner, tmp_path, add_subscriber):
@@ -61,7 +62,7 @@ def _stranger_requests_then_the_window_passes(app, client):
 def test_a_strangers_request_leaves_an_unsubscribe_standing(app, client, add_subscriber):
     add_subscriber("left@example.org", [], status=UNSUBSCRIBED)
     with _stranger_requests_then_the_window_passes(app, client):
-        subscriptions.purge_pending()
+        subscriptions.purge_pending(current_settings().privacy.confirm_max_age)
     db.session.expire_all()
     row = db.session.scalar(select(Subscriber).where(Subscriber.email == "left@example.org"))
     assert row is not None and row.status == UNSUBSCRIBED
@@ -75,7 +76,7 @@ def test_import_after_a_purge_does_not_resubscribe_an_unsubscribed_address(
     path = tmp_path / "old-list.csv"
     path.write_text("email,languages\nLeft@example.org,en\n")
     with _stranger_requests_then_the_window_passes(app, client):
-        subscriptions.purge_pending()
+        subscriptions.purge_pending(current_settings().privacy.confirm_max_age)
         result = runner.invoke(args=["subscribers", "import", str(path)])
     assert "0 added, 0 updated, 0 unchanged, 1 skipped" in result.stdout
     assert "line 2: skipped: this address unsubscribed; it is not subscribed again" in result.stderr

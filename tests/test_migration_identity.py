@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from fixtures.settings import secret
 from flask_migrate import upgrade
 from sqlalchemy import select, text
 from test_migrations import empty_database_url  # noqa: F401  (the fixture)
@@ -87,7 +88,7 @@ def test_case_variants_are_merged_keeping_the_confirmed_one(empty_database_url, 
     )
     with app.app_context():
         upgrade(revision="0002")
-        old_link_fingerprint = tokens.address_fingerprint("Solo@example.org")
+        old_link_fingerprint = tokens.address_fingerprint(secret(), "Solo@example.org")
         with db.engine.begin() as connection:
             _insert_old_rows(connection)
         with caplog.at_level(logging.INFO):
@@ -105,8 +106,8 @@ def test_case_variants_are_merged_keeping_the_confirmed_one(empty_database_url, 
         assert subscribers["quiet@example.org"].id == 5
         assert list(db.session.scalars(select(Suppression.email))) == ["bounce@example.org"]
         solo = subscribers["solo@example.org"]
-        old_link = tokens.make_token(tokens.UNSUBSCRIBE, [solo.id, old_link_fingerprint])
-        assert subscriptions.subscriber_for_link(tokens.UNSUBSCRIBE, old_link).id == solo.id
+        old_link = tokens.make_token(secret(), tokens.UNSUBSCRIBE, [solo.id, old_link_fingerprint])
+        assert subscriptions.subscriber_for_link(tokens.UNSUBSCRIBE, old_link, secret()).id == solo.id
         db.session.remove()
         db.engine.dispose()
     report = caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fixtures.settings import current_settings
 from fixtures.subscribers import confirm_path_in, queued_messages
 from sqlalchemy import func, select
 
@@ -27,7 +28,7 @@ def _confirm(client, languages, locale):
 def _personal_path(app, purpose: str) -> str:
     subscriber = db.session.scalar(select(Subscriber))
     with app.test_request_context():
-        return getattr(tokens.subscriber_links(subscriber.id, subscriber.email), purpose).replace(
+        return getattr(tokens.subscriber_links(current_settings(), subscriber.id, subscriber.email), purpose).replace(
             app.config["BASE_URL"], ""
         )
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from fixtures.settings import current_settings, smtp_utf8
 from fixtures.subscribers import CSRF_FIELD, confirm_path_in, parse_message, queued_messages, snapshot, text_part
 from sqlalchemy import bindparam, select, text
 
@@ -310,7 +311,7 @@ def test_honeypot_silently_drops_bots(client, form_token):
 def test_rejected_request_raises_with_every_field(app):
     origin = subscriptions.RequestOrigin("api")
     with pytest.raises(subscriptions.InvalidSubscription) as raised, app.test_request_context():
-        subscriptions.build_request("x", [], None, origin)
+        subscriptions.build_request("x", [], None, origin, smtp_utf8=smtp_utf8())
     assert set(raised.value.errors) == {"email", "languages"}
 
 
@@ -321,7 +322,7 @@ def test_purge_pending_removes_only_stale_requests(app, client, subscribe_via_ap
         subscribe_via_api("fresh@example.org", ["en"])
         subscribe_via_api("kept@example.org", ["be"])
     with time_machine.travel(utcnow() + timedelta(days=8)):
-        result = subscriptions.purge_pending()
+        result = subscriptions.purge_pending(current_settings().privacy.confirm_max_age)
     assert result.subscribers == 1
     assert sorted(db.session.scalars(select(Subscriber.email))) == ["fresh@example.org", "kept@example.org"]
     assert subscriber("kept@example.org").pending_languages == ["be"]
@@ -365,7 +366,7 @@ def test_purge_pending_handles_more_stale_requests_than_a_query_can_list(app, ad
     stale_count = few_query_parameters + 1000
     _add_stale_pending(stale_count, utcnow() - timedelta(days=30))
     add_subscriber("kept@example.org", ["en"])
-    result = subscriptions.purge_pending()
+    result = subscriptions.purge_pending(current_settings().privacy.confirm_max_age)
     assert result.subscribers == stale_count
     assert db.session.scalars(select(Subscriber.email)).all() == ["kept@example.org"]
 
@@ -382,7 +383,10 @@ def test_simultaneous_requests_for_a_new_address_make_one_subscriber_and_one_ema
         with app.test_request_context():
             try:
                 barrier.wait(timeout=10)
-                subscriptions.subscribe(subscriptions.build_request(ADDRESS, ["en"], "en", origin))
+                subscriptions.subscribe(
+                    subscriptions.build_request(ADDRESS, ["en"], "en", origin, smtp_utf8=smtp_utf8()),
+                    current_settings(),
+                )
             except BaseException as error:  # reported below
                 errors.append(error)
             finally:

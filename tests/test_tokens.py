@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from fixtures.settings import current_settings, secret
 from fixtures.subscribers import confirm_path_in, queued_messages, snapshot
 from sqlalchemy import select
 
@@ -29,11 +30,11 @@ def status_of(address: str) -> str:
 
 def test_round_trip_and_purpose_separation(app):
     with app.test_request_context():
-        token = tokens.make_token(tokens.UNSUBSCRIBE, [1, "abc"])
-        assert tokens.read_token(tokens.UNSUBSCRIBE, token) == [1, "abc"]
+        token = tokens.make_token(secret(), tokens.UNSUBSCRIBE, [1, "abc"])
+        assert tokens.read_token(secret(), tokens.UNSUBSCRIBE, token) == [1, "abc"]
         for other in (tokens.CONFIRM, tokens.PREFERENCES):
             with pytest.raises(tokens.TokenInvalid):
-                tokens.read_token(other, token)
+                tokens.read_token(secret(), other, token)
 
 
 def test_confirm_link_works_once(client, confirm_path):
@@ -90,7 +91,7 @@ def test_bad_confirm_links_get_a_friendly_400(client, confirm_path, mangle):
 def test_cross_purpose_tokens_are_refused(app, client, add_subscriber, confirm_path):
     subscriber = add_subscriber("other@example.org", ["en"])
     with app.test_request_context():
-        links = tokens.subscriber_links(subscriber.id, subscriber.email)
+        links = tokens.subscriber_links(current_settings(), subscriber.id, subscriber.email)
     confirm_token = confirm_path.split("/confirm/")[1].split("?")[0]
     unsubscribe_token = links.unsubscribe.rsplit("/", 1)[1]
     preferences_token = links.preferences.rsplit("/", 1)[1]
@@ -107,8 +108,10 @@ def test_a_link_never_acts_on_another_subscriber(app, client, add_subscriber):
     first = add_subscriber("first@example.org", ["en"])
     second = add_subscriber("second@example.org", ["en"])
     with app.test_request_context():
-        forged = tokens.make_token(tokens.UNSUBSCRIBE, [second.id, tokens.address_fingerprint(first.email)])
-        odd_payload = tokens.make_token(tokens.UNSUBSCRIBE, {"id": second.id})
+        forged = tokens.make_token(
+            secret(), tokens.UNSUBSCRIBE, [second.id, tokens.address_fingerprint(secret(), first.email)]
+        )
+        odd_payload = tokens.make_token(secret(), tokens.UNSUBSCRIBE, {"id": second.id})
     assert client.post(f"/unsubscribe/{forged}", data={"List-Unsubscribe": "One-Click"}).status_code == 410
     assert client.post(f"/unsubscribe/{odd_payload}").status_code == 400
     assert status_of("second@example.org") == CONFIRMED and status_of("first@example.org") == CONFIRMED
@@ -117,7 +120,7 @@ def test_a_link_never_acts_on_another_subscriber(app, client, add_subscriber):
 def test_links_of_an_erased_subscriber_are_gone(app, client, add_subscriber):
     subscriber = add_subscriber("gone@example.org", ["en"])
     with app.test_request_context():
-        links = tokens.subscriber_links(subscriber.id, subscriber.email)
+        links = tokens.subscriber_links(current_settings(), subscriber.id, subscriber.email)
     db.session.delete(subscriber)
     db.session.commit()
     assert client.get(links.unsubscribe.replace("http://newsletter.test", "")).status_code == 410
@@ -127,7 +130,7 @@ def test_links_of_an_erased_subscriber_are_gone(app, client, add_subscriber):
 def test_old_confirm_link_does_not_resubscribe_after_unsubscribing(app, client, confirm_path):
     subscriber = db.session.scalar(select(Subscriber))
     with app.test_request_context():
-        links = tokens.subscriber_links(subscriber.id, subscriber.email)
+        links = tokens.subscriber_links(current_settings(), subscriber.id, subscriber.email)
     with time_machine.travel(utcnow() + timedelta(minutes=1)):
         client.post(links.unsubscribe.replace("http://newsletter.test", ""))
     assert client.post(confirm_path).status_code == 410
@@ -137,12 +140,12 @@ def test_old_confirm_link_does_not_resubscribe_after_unsubscribing(app, client, 
 def test_address_fingerprint_is_keyed_with_the_secret_key(app):
     address = "reader@example.org"
     with app.app_context():
-        fingerprint = tokens.address_fingerprint(address)
+        fingerprint = tokens.address_fingerprint(secret(), address)
         assert len(fingerprint) == 16
         assert fingerprint != hashlib.sha256(address.encode()).hexdigest()[: len(fingerprint)]
         app.config["SECRET_KEY"], original = "another secret of at least thirty-two bytes", app.config["SECRET_KEY"]
         try:
-            assert tokens.address_fingerprint(address) != fingerprint
+            assert tokens.address_fingerprint(secret(), address) != fingerprint
         finally:
             app.config["SECRET_KEY"] = original
-        assert tokens.address_fingerprint(address) == fingerprint
+        assert tokens.address_fingerprint(secret(), address) == fingerprint

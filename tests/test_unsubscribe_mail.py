@@ -8,6 +8,7 @@ from email.header import Header
 from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 
+from fixtures.settings import current_settings
 from sqlalchemy import select
 
 from newsletter.core import tokens
@@ -19,7 +20,7 @@ from newsletter.models.subscribers import CONFIRMED, UNSUBSCRIBED
 def mailto_subject(app, subscriber: Subscriber) -> str:
     """The Subject a mail client fills in from the digest's List-Unsubscribe mailto: link."""
     with app.app_context():
-        mailto = tokens.subscriber_links(subscriber.id, subscriber.email).unsubscribe_mailto
+        mailto = tokens.subscriber_links(current_settings(), subscriber.id, subscriber.email).unsubscribe_mailto
     return parse_qs(urlsplit(mailto).query)["subject"][0]
 
 

@@ -20,11 +20,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _clean_email(email: str | None) -> str | None:
+def _clean_email(email: str | None, smtp_utf8: bool) -> str | None:
     if email is None or not email.strip():
         return None
     try:
-        return normalise_address(email)
+        return normalise_address(email, smtp_utf8=smtp_utf8)
     except InvalidAddress as error:
         raise EditorError(f"the e-mail address is not valid: {error}") from error
 
@@ -39,14 +39,19 @@ def _check_free(name: str, email: str | None) -> None:
         raise EditorError("an active editor already has this name or e-mail address")
 
 
-def create_editor(name: str, email: str | None = None, role: str = EditorRole.EDITOR) -> tuple[Editor, str]:
-    """Create an editor; return it with its token (the only time the token exists in clear)."""
+def create_editor(
+    name: str, email: str | None = None, role: str = EditorRole.EDITOR, *, smtp_utf8: bool
+) -> tuple[Editor, str]:
+    """Create an editor; return it with its token (the only time the token exists in clear).
+
+    `smtp_utf8`: addresses beyond ASCII before the @ are accepted (NEWSLETTER_SMTP_UTF8), as for subscribers.
+    """
     name = (name or "").strip()
     if not name or len(name) > 200 or "@" in name:
         raise EditorError("an editor needs a name of 1 to 200 characters without @")
     if role not in tuple(EditorRole):
         raise EditorError(f"the role must be one of {', '.join(EditorRole)}")
-    email = _clean_email(email)
+    email = _clean_email(email, smtp_utf8)
     _check_free(name, email)
     token = secrets.token_urlsafe(32)
     editor = Editor(name=name, email=email, role=role, token_hash=hash_token(token))

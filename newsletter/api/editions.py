@@ -17,6 +17,7 @@ from newsletter.api.responses import error_response, or_404
 from newsletter.content.weeks import BadWeek, parse_week
 from newsletter.core.addresses import InvalidAddress, normalise_address
 from newsletter.core.config import LANGUAGES
+from newsletter.core.settings import settings_of
 from newsletter.delivery import ledger
 from newsletter.delivery.transport import DeliveryError
 from newsletter.editions.editorial import editorial_json
@@ -144,7 +145,7 @@ def _test_recipients(data) -> tuple[list[str], str | None]:
     cleaned = []
     for address in recipients:
         try:
-            cleaned.append(normalise_address(address))
+            cleaned.append(normalise_address(address, smtp_utf8=settings_of(current_app).mail.smtp_utf8))
         except InvalidAddress as error:
             return [], f"{error.message} ({str(address)[:100]!r})"
     return cleaned, None
@@ -158,7 +159,7 @@ def test_send(edition_id: int):
     if problem:
         return error_response(422, "The request is not valid.", {"recipients": problem})
     try:
-        service.send_test(edition, recipients)
+        service.send_test(edition, recipients, settings_of(current_app))
     except DeliveryError as error:
         return error_response(502, f"The mail server did not accept the test message: {error}")
     return jsonify({"sent": len(recipients), "test": True})

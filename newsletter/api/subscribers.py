@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -14,6 +14,7 @@ from newsletter.api.requests import json_body
 from newsletter.api.responses import or_404
 from newsletter.core.config import LANGUAGES
 from newsletter.core.extensions import db
+from newsletter.core.settings import settings_of
 from newsletter.models import Subscriber, SubscriberLanguage
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
 from newsletter.subscribers import import_export as subscriber_io
@@ -106,7 +107,7 @@ def export_subscribers():
 @require_editor
 def erase_subscriber(subscriber_id: int):
     subscriber = or_404(db.session.get(Subscriber, subscriber_id), "No such subscriber.")
-    subscriber_io.erase_subscriber(subscriber)
+    subscriber_io.erase_subscriber(subscriber, settings_of(current_app).site.secret_key)
     return "", 204
 
 
@@ -117,6 +118,8 @@ def erase_subscriber_by_email():
     body = json_body()
     if not isinstance(body, dict) or not isinstance(body.get("email"), str):
         return _bad_query("email", "send a JSON object with the subscriber's email")
-    subscriber = or_404(subscriber_io.find_subscriber(body["email"]), "No subscriber with this address.")
-    subscriber_io.erase_subscriber(subscriber)
+    settings = settings_of(current_app)
+    found = subscriber_io.find_subscriber(body["email"], smtp_utf8=settings.mail.smtp_utf8)
+    subscriber = or_404(found, "No subscriber with this address.")
+    subscriber_io.erase_subscriber(subscriber, settings.site.secret_key)
     return "", 204

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from flask_babel import gettext as _
 
 from newsletter.api import api
 from newsletter.api.requests import NOT_JSON, UnreadableBody, read_json
 from newsletter.core import rate_limits
+from newsletter.core.settings import settings_of
 from newsletter.subscribers import subscriptions
 from newsletter.subscribers.consent import API, RequestOrigin
 
@@ -45,10 +46,12 @@ def create_subscription():
     locale = body.get("locale") if isinstance(body.get("locale"), str) else None
     origin = RequestOrigin(API, _page(body), request.remote_addr, request.user_agent.string)
     try:
-        subscription = subscriptions.build_request(body["email"], body["languages"], locale, origin)
+        subscription = subscriptions.build_request(
+            body["email"], body["languages"], locale, origin, smtp_utf8=settings_of(current_app).mail.smtp_utf8
+        )
     except subscriptions.InvalidSubscription as error:
         return _errors(422, error.errors)
-    subscriptions.subscribe(subscription)
+    subscriptions.subscribe(subscription, settings_of(current_app))
     message = _("Thank you. If the address can receive our newsletter, a confirmation email is on its way.")
     return jsonify({"status": "accepted", "message": message}), 202
 

@@ -10,6 +10,7 @@ from newsletter.api.auth import require_editor
 from newsletter.api.requests import json_body
 from newsletter.api.responses import error_response
 from newsletter.core.addresses import InvalidAddress
+from newsletter.core.settings import settings_of
 from newsletter.subscribers import suppression
 
 
@@ -40,8 +41,12 @@ def add_suppression():
     """`{"email": …, "reason": …}` → 201 when added, 200 when it was listed already."""
     body = json_body()
     reason = body.get("reason") if isinstance(body, dict) else None
+    settings = settings_of(current_app)
     added = suppression.add(
-        _address_in_body(), reason if isinstance(reason, str) else "", current_app.config["SECRET_KEY"]
+        _address_in_body(),
+        reason if isinstance(reason, str) else "",
+        settings.site.secret_key,
+        smtp_utf8=settings.mail.smtp_utf8,
     )
     return jsonify({"added": added}), 201 if added else 200
 
@@ -50,5 +55,6 @@ def add_suppression():
 @require_editor
 def remove_suppression():
     """`{"email": …}` → 204; 404 when the address is not listed."""
-    suppression.remove(_address_in_body(), current_app.config["SECRET_KEY"])
+    settings = settings_of(current_app)
+    suppression.remove(_address_in_body(), settings.site.secret_key, smtp_utf8=settings.mail.smtp_utf8)
     return "", 204

@@ -33,10 +33,10 @@ class Target:
     email: str | None
 
 
-def verp_delivery_id(addresses: tuple[str, ...] | list[str]) -> int | None:
+def verp_delivery_id(addresses: tuple[str, ...] | list[str], secret: str) -> int | None:
     """The first genuine VERP delivery id among the addresses (forged tags are ignored)."""
     for address in addresses:
-        delivery_id = delivery_id_from_bounce(address)
+        delivery_id = delivery_id_from_bounce(address, secret)
         if delivery_id is not None:
             return delivery_id
     return None
@@ -63,7 +63,8 @@ def _delivery_for_message_id(message_id: str, secret: str) -> Delivery | None:
 def _latest_delivery_to(recipient: str) -> Delivery | None:
     """A provider that names only the address (Postmark): the latest message sent to that subscriber."""
     try:
-        address = suppression_address(recipient)
+        # a report names an address mail went to: read it whatever NEWSLETTER_SMTP_UTF8 says about new ones
+        address = suppression_address(recipient, smtp_utf8=True)
     except InvalidAddress:
         return None
     return db.session.scalar(
@@ -82,7 +83,7 @@ def find_target(
 
     Returns (target, claimed id): a genuine VERP id whose delivery is gone gives (None, that id).
     """
-    delivery_id = verp_delivery_id(addresses)
+    delivery_id = verp_delivery_id(addresses, secret)
     delivery = db.session.get(Delivery, delivery_id) if delivery_id is not None else None
     if delivery is None and message_id:
         delivery = _delivery_for_message_id(message_id, secret)

@@ -30,7 +30,7 @@ class BounceHandler:
 
     def _genuine(self, address: str) -> bool:
         with self.app.app_context():
-            return delivery_id_from_bounce(address) is not None
+            return delivery_id_from_bounce(address, self.settings.secret) is not None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if not self._genuine(address):

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from newsletter.content import articles as service
 from newsletter.content import feeds
 from newsletter.core.config import LANGUAGES
+from newsletter.core.settings import settings_of
 
 articles_group = AppGroup("articles", help="The articles digests are built from.")
 
@@ -33,7 +35,7 @@ def import_command(file: Path) -> None:
 @click.option("--language", type=click.Choice(LANGUAGES), multiple=True, help="Only these languages' feeds.")
 def fetch_command(language: tuple[str, ...]) -> None:
     """Fetch new articles from NEWSLETTER_FEED_BE/RU/EN (bad entries are skipped and reported)."""
-    reports = feeds.fetch_configured(list(language) or None)
+    reports = feeds.fetch_configured(settings_of(current_app).feeds, list(language) or None)
     if not reports:
         raise click.ClickException(
             "no feed configured (set NEWSLETTER_FEED_BE, NEWSLETTER_FEED_RU, NEWSLETTER_FEED_EN)"

@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 from newsletter.cli.readiness import ensure_ready
 from newsletter.core.config import DEFAULTS
 from newsletter.core.database import is_postgres
+from newsletter.core.settings import unknown_variables
 from newsletter.delivery import processes as processes_module
 from newsletter.delivery import worker
 from newsletter.delivery.sqlite_lock import WorkerAlreadyRunning
@@ -109,6 +110,8 @@ def worker_command(once: bool, processes: int | None) -> None:
         raise click.ClickException("SQLite runs one worker process at a time; use PostgreSQL for --processes N")
     if count > 1:
         settings = processes_module.child_environment(config, (*DEFAULTS, "DATABASE_URL", "SECRET_KEY"))
+        for name, _closest in unknown_variables(settings):  # reported once, by this process
+            del settings[name]
         status = processes_module.run_children(count, once, int(config["SMTP_CONNECTIONS"]), settings)
         if status:
             raise SystemExit(status)

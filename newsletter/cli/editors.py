@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from newsletter.accounts import editors as service
 from newsletter.accounts import sign_in as accounts
+from newsletter.core.settings import settings_of
 from newsletter.models import EditorRole
 
 editors_group = AppGroup("editors", help="Editors: API tokens and console logins.")
@@ -27,7 +29,8 @@ editors_group = AppGroup("editors", help="Editors: API tokens and console logins
 def create_command(name: str, email: str | None, role: str) -> None:
     """Create an editor and print its API token (shown only this once)."""
     try:
-        editor, token = service.create_editor(name, email=email, role=role)
+        smtp_utf8 = settings_of(current_app).mail.smtp_utf8
+        editor, token = service.create_editor(name, email=email, role=role, smtp_utf8=smtp_utf8)
     except service.EditorError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"Editor {editor.id} ({editor.name}, {editor.role}) created. API token (shown only once):", err=True)

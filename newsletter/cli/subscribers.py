@@ -6,9 +6,11 @@ import sys
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from newsletter.cli.mailbox_options import exactly_one, mailbox_options
+from newsletter.core.settings import settings_of
 from newsletter.subscribers import import_export as subscriber_io
 from newsletter.subscribers import subscriptions, unsubscribe_mail
 
@@ -26,7 +28,7 @@ def import_command(csv_file: Path, strict: bool) -> None:
     """Import FILE.csv (email,languages[,confirmed_at]) as confirmed subscribers; safe to run twice."""
     try:
         with csv_file.open(newline="", encoding="utf-8-sig") as stream:
-            report = subscriber_io.import_csv(stream, csv_file.name)
+            report = subscriber_io.import_csv(stream, csv_file.name, settings_of(current_app))
     except subscriber_io.ImportFormatError as error:
         raise click.ClickException(str(error)) from error
     except UnicodeDecodeError as error:
@@ -59,7 +61,7 @@ def export_command(output, include_all: bool) -> None:
 @with_appcontext
 def purge_pending_command() -> None:
     """Delete subscription requests not confirmed within the confirmation window."""
-    result = subscriptions.purge_pending()
+    result = subscriptions.purge_pending(settings_of(current_app).privacy.confirm_max_age)
     click.echo(
         f"{result.subscribers} unconfirmed subscribers, {result.languages} unconfirmed languages "
         f"and {result.consents} unconfirmed consent records deleted"
@@ -73,7 +75,11 @@ def unsubscribe_mail_command(maildir: Path | None, mbox: Path | None) -> None:
     """Unsubscribe by the mailto: List-Unsubscribe requests (a token in the Subject or body)."""
     exactly_one(maildir, mbox)
     try:
-        report = unsubscribe_mail.process_maildir(maildir) if maildir else unsubscribe_mail.process_mbox(mbox)
+        secret = settings_of(current_app).site.secret_key
+        if maildir:
+            report = unsubscribe_mail.process_maildir(maildir, secret)
+        else:
+            report = unsubscribe_mail.process_mbox(mbox, secret)
     except unsubscribe_mail.NotAMailbox as error:
         raise click.ClickException(str(error)) from error
     for name in report.without_token:

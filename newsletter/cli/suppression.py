@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from newsletter.core.addresses import InvalidAddress
+from newsletter.core.settings import settings_of
 from newsletter.subscribers import suppression
 
 
@@ -50,7 +51,8 @@ def list_command(as_json: bool) -> None:
 def add_command(email: str, reason: str) -> None:
     """Never mail EMAIL again."""
     try:
-        added = suppression.add(email, reason, current_app.config["SECRET_KEY"])
+        settings = settings_of(current_app)
+        added = suppression.add(email, reason, settings.site.secret_key, smtp_utf8=settings.mail.smtp_utf8)
     except InvalidAddress as error:
         raise click.ClickException(str(error)) from None
     click.echo(_("added") if added else _("already suppressed"))
@@ -62,7 +64,8 @@ def add_command(email: str, reason: str) -> None:
 def remove_command(email: str) -> None:
     """Take EMAIL off the list (it will be mailed again if subscribed)."""
     try:
-        suppression.remove(email, current_app.config["SECRET_KEY"])
+        settings = settings_of(current_app)
+        suppression.remove(email, settings.site.secret_key, smtp_utf8=settings.mail.smtp_utf8)
     except InvalidAddress as error:
         raise click.ClickException(str(error)) from None
     except suppression.NotSuppressed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from newsletter.accounts import activity
@@ -14,6 +14,7 @@ from newsletter.console.week import actor
 from newsletter.content import articles, feeds
 from newsletter.content.weeks import BadWeek, parse_week, publication_zone
 from newsletter.core.config import LANGUAGES
+from newsletter.core.settings import settings_of
 from newsletter.editions import overview
 
 FORM_FIELDS = ("language", "section", "title", "summary", "url", "published_at", "author", "trend")
@@ -128,6 +129,6 @@ def _upload_page(result=None, problems=None, problem=None, status=200):
 
 @bp.post("/articles/fetch")
 def articles_fetch():
-    reports = feeds.fetch_configured()
+    reports = feeds.fetch_configured(settings_of(current_app).feeds)
     activity.record(actor(), "articles_fetch", "", "; ".join(r.language for r in reports))
     return render_template("console/articles_fetch.html", reports=reports, translated=translated)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -19,6 +19,7 @@ from newsletter.console.week import actor
 from newsletter.content import articles
 from newsletter.content.weeks import publication_zone
 from newsletter.core.addresses import InvalidAddress, normalise_address
+from newsletter.core.settings import settings_of
 from newsletter.delivery.transport import DeliveryError
 from newsletter.editions import overview
 from newsletter.models import Edition
@@ -122,7 +123,8 @@ def _test_recipients() -> tuple[list[str], str | None]:
     if not raw or len(raw) > MAX_TEST_RECIPIENTS:
         return [], _("List 1 to %(count)d addresses.", count=MAX_TEST_RECIPIENTS)
     try:
-        return [normalise_address(address[:400]) for address in raw], None
+        smtp_utf8 = settings_of(current_app).mail.smtp_utf8
+        return [normalise_address(address[:400], smtp_utf8=smtp_utf8) for address in raw], None
     except InvalidAddress as invalid:
         return [], str(invalid.message)
 
@@ -134,7 +136,7 @@ def edition_test(edition_id: int):
     if problem:
         return edition_page(edition, 422, test_error=problem)
     try:
-        editions.send_test(edition, recipients)
+        editions.send_test(edition, recipients, settings_of(current_app))
     except DeliveryError as error:
         return edition_page(
             edition, 502, test_error=_("The mail server did not accept the test: %(reply)s", reply=str(error))

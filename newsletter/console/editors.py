@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from newsletter.accounts import activity
@@ -10,6 +10,7 @@ from newsletter.accounts import editors as service
 from newsletter.console import bp
 from newsletter.console.security import admin_required, current_editor
 from newsletter.console.week import actor
+from newsletter.core.settings import settings_of
 
 
 def _page(status=200, **extra):
@@ -28,7 +29,10 @@ def editors_create():
     form = request.form
     try:
         editor, token = service.create_editor(
-            form.get("name", ""), email=form.get("email") or None, role=form.get("role", "editor")
+            form.get("name", ""),
+            email=form.get("email") or None,
+            role=form.get("role", "editor"),
+            smtp_utf8=settings_of(current_app).mail.smtp_utf8,
         )
     except service.EditorError:
         return _page(

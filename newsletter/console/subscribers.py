@@ -14,6 +14,7 @@ from newsletter.console.articles import uploaded_file
 from newsletter.console.security import admin_required
 from newsletter.console.week import actor
 from newsletter.core.addresses import InvalidAddress, normalise_address
+from newsletter.core.settings import settings_of
 from newsletter.editions import overview
 from newsletter.subscribers import import_export as subscriber_io
 from newsletter.subscribers import suppression
@@ -32,10 +33,10 @@ def subscribers_page():
 def subscribers_lookup():
     raw = request.form.get("email", "")[:400]
     try:
-        address = normalise_address(raw)
+        address = normalise_address(raw, smtp_utf8=settings_of(current_app).mail.smtp_utf8)
     except InvalidAddress as invalid:
         return _page(422, lookup=raw, lookup_error=invalid.message)
-    found = subscriber_io.find_subscriber(address)
+    found = subscriber_io.find_subscriber(address, smtp_utf8=settings_of(current_app).mail.smtp_utf8)
     return _page(lookup=raw, looked_up=True, subscriber=found)
 
 
@@ -43,7 +44,7 @@ def subscribers_lookup():
 @admin_required
 def subscribers_erase(subscriber_id: int):
     subscriber = subscriber_io.get_subscriber(subscriber_id) or abort(404)
-    subscriber_io.erase_subscriber(subscriber)
+    subscriber_io.erase_subscriber(subscriber, settings_of(current_app).site.secret_key)
     activity.record(actor(), "erase", f"subscriber {subscriber_id}")
     flash(_("The subscriber is erased, with their consent records."))
     return redirect(url_for("console.subscribers_page"))
@@ -59,7 +60,7 @@ def subscribers_import():
     except UnicodeDecodeError:
         return _page(422, import_problem=_("The file is not UTF-8 text."))
     try:
-        report = subscriber_io.import_csv(io.StringIO(text, newline=""), "console")
+        report = subscriber_io.import_csv(io.StringIO(text, newline=""), "console", settings_of(current_app))
     except subscriber_io.ImportFormatError as error:
         return _page(
             422,
@@ -100,7 +101,8 @@ def suppression_list():
 @admin_required
 def suppression_remove():
     try:
-        suppression.remove(request.form.get("email", ""), current_app.config["SECRET_KEY"])
+        settings = settings_of(current_app)
+        suppression.remove(request.form.get("email", ""), settings.site.secret_key, smtp_utf8=settings.mail.smtp_utf8)
     except (suppression.NotSuppressed, InvalidAddress):
         flash(_("This address is not on the suppression list."), "error")
     else:

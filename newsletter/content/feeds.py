@@ -24,7 +24,6 @@ from typing import Any
 from urllib.parse import urljoin
 
 import feedparser
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -200,11 +199,7 @@ def fetch_feed(language: str, source: str) -> FeedReport:
     return report
 
 
-def fetch_configured(languages: list[str] | None = None) -> list[FeedReport]:
-    """Fetch every configured NEWSLETTER_FEED_<LANG>."""
-    reports = []
-    for language in languages or LANGUAGES:
-        source = current_app.config.get(f"FEED_{language.upper()}")
-        if source:
-            reports.append(fetch_feed(language, str(source)))
-    return reports
+def fetch_configured(feeds: tuple[tuple[str, str], ...], languages: list[str] | None = None) -> list[FeedReport]:
+    """Fetch every configured NEWSLETTER_FEED_<LANG> (`feeds`: language and source, as in the settings)."""
+    sources = dict(feeds)
+    return [fetch_feed(language, sources[language]) for language in languages or LANGUAGES if sources.get(language)]

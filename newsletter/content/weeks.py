@@ -10,6 +10,8 @@ from babel import Locale
 from babel.dates import format_date
 from flask import current_app
 
+from newsletter.core.settings import settings_of
+
 YEARS = range(1900, 3000)
 
 
@@ -18,7 +20,8 @@ class BadWeek(ValueError):
 
 
 def publication_zone() -> ZoneInfo:
-    return ZoneInfo(str(current_app.config["TIMEZONE"]))
+    """NEWSLETTER_TIMEZONE, from the settings of the app in context."""
+    return settings_of(current_app).site.timezone
 
 
 def monday_of(day: date) -> date:

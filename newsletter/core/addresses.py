@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 MAX_ADDRESS_LENGTH = 254
@@ -26,8 +25,10 @@ def identity_form(local_part: str, domain: str) -> str:
     return f"{local_part.lower()}@{domain.lower()}"
 
 
-def normalise_address(raw: object) -> str:
+def normalise_address(raw: object, *, smtp_utf8: bool) -> str:
     """Return the address's one normal form, or raise InvalidAddress.
+
+    `smtp_utf8`: the relay carries SMTPUTF8, so a local part beyond ASCII can be delivered (NEWSLETTER_SMTP_UTF8).
 
     The normal form is the local part lower-cased and the domain as a lower-cased A-label: one mailbox,
     one identity. Subscribing, importing, erasing, looking up and the suppression list all go through
@@ -40,7 +41,6 @@ def normalise_address(raw: object) -> str:
     candidate = raw.strip()
     if len(candidate) > MAX_ADDRESS_LENGTH:
         raise InvalidAddress(_l("The email address is too long (at most 254 characters)."))
-    smtp_utf8 = bool(current_app.config.get("SMTP_UTF8"))
     local_part = candidate.rpartition("@")[0]
     if not local_part.isascii() and not smtp_utf8:
         raise InvalidAddress(_l("Our mail server cannot deliver to addresses with non-Latin letters before the @."))

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 
 from newsletter.core.config import LANGUAGES
 from newsletter.core.extensions import babel
+from newsletter.core.settings import settings_of
 
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 DEFAULT_LANGUAGE = "en"
@@ -54,7 +55,7 @@ def remember_language(response: Response) -> Response:
             max_age=LANGUAGE_COOKIE_SECONDS,
             httponly=True,
             samesite="Lax",
-            secure=current_app.config["BASE_URL"].startswith("https://"),
+            secure=settings_of(current_app).site.secure,
         )
     return response
 

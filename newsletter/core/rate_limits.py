@@ -119,10 +119,9 @@ def limit(name: str, methods: tuple[str, ...] = ("POST",)):
     return limiter.shared_limit(_limit_string(name), scope=name, methods=list(methods))
 
 
-def _address_key(address: str) -> str:
+def _address_key(address: str, secret: str) -> str:
     """A keyed hash of the address: counters never hold an address, in memory or in Redis."""
-    secret = str(current_app.config["SECRET_KEY"]).encode()
-    return hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(secret.encode(), address.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _hit(name: str, *identifiers: str) -> bool:
@@ -136,10 +135,13 @@ def _hit(name: str, *identifiers: str) -> bool:
         return True
 
 
-def mail_allowed(address: str) -> bool:
-    """May one more confirmation or notice go to this (normalised) address, and out at all this hour?"""
+def mail_allowed(address: str, secret: str) -> bool:
+    """May one more confirmation or notice go to this (normalised) address, and out at all this hour?
+
+    `secret` keys the address's counter (the signing key), so no counter holds an address.
+    """
     limits = settings()
-    if limits.for_name(ADDRESS_MAIL) and not _hit(ADDRESS_MAIL, _address_key(address)):
+    if limits.for_name(ADDRESS_MAIL) and not _hit(ADDRESS_MAIL, _address_key(address, secret)):
         log.info("address mail limit reached; request answered without an email")
         return False
     if limits.for_name(TRANSACTIONAL_MAIL) and not _hit(TRANSACTIONAL_MAIL, "all"):

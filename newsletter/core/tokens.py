@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode, int_to_bytes, want_bytes
+
+from newsletter.core.settings import Settings
 
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
@@ -30,47 +31,43 @@ class TokenExpired(TokenInvalid):
     """Genuine but older than its purpose allows."""
 
 
-def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SALTS[purpose])
+def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt=SALTS[purpose])
 
 
-def address_fingerprint(email: str) -> str:
+def address_fingerprint(secret: str, email: str) -> str:
     """A short keyed digest tying a token to one address, so a reused row id never matches someone else.
 
     Keyed with SECRET_KEY: token payloads are only signed, not encrypted, so a plain hash of the
     address could be checked against a guessed address by anyone holding a link.
     """
-    return _fingerprint(str(current_app.config["SECRET_KEY"]).encode("utf-8"), email)
+    return _fingerprint(secret.encode("utf-8"), email)
 
 
 def _fingerprint(key: bytes, email: str) -> str:
     return hmac.digest(key, email.encode("utf-8"), "sha256").hex()[:16]
 
 
-def fingerprint_matches(fingerprint: str, email: str, former: str | None = None) -> bool:
+def fingerprint_matches(secret: str, fingerprint: str, email: str, former: str | None = None) -> bool:
     """The token's fingerprint is this address's, or the one its links carried before the address was normalised."""
-    current = hmac.compare_digest(fingerprint, address_fingerprint(email))
+    current = hmac.compare_digest(fingerprint, address_fingerprint(secret, email))
     return current or (former is not None and hmac.compare_digest(fingerprint, former))
 
 
-def make_token(purpose: str, payload: TokenPayload) -> str:
-    return str(_serializer(purpose).dumps(payload))
+def make_token(secret: str, purpose: str, payload: TokenPayload) -> str:
+    return str(_serializer(secret, purpose).dumps(payload))
 
 
-def read_token(purpose: str, token: str, max_age: timedelta | None = None) -> TokenPayload:
+def read_token(secret: str, purpose: str, token: str, max_age: timedelta | None = None) -> TokenPayload:
     """Return the payload, or raise TokenExpired / TokenInvalid."""
     seconds = int(max_age.total_seconds()) if max_age else None
     try:
-        payload: TokenPayload = _serializer(purpose).loads(token, max_age=seconds)
+        payload: TokenPayload = _serializer(secret, purpose).loads(token, max_age=seconds)
         return payload
     except SignatureExpired as error:
         raise TokenExpired(str(error)) from error
     except (BadSignature, ValueError, TypeError, UnicodeError) as error:
         raise TokenInvalid(str(error)) from error
-
-
-def confirm_max_age() -> timedelta:
-    return timedelta(days=float(current_app.config["CONFIRM_MAX_AGE_DAYS"]))
 
 
 @dataclass(frozen=True)
@@ -90,12 +87,12 @@ class LinkSigner:
     thread spends on a message.
     """
 
-    def __init__(self):
-        config = current_app.config
-        self.base = config["BASE_URL"]
-        self.mail_domain = config["MAIL_FROM"].rsplit("@", 1)[-1].strip("> ")
-        self._fingerprint_key = str(config["SECRET_KEY"]).encode("utf-8")
-        self._signers = {purpose: _serializer(purpose).make_signer() for purpose in (UNSUBSCRIBE, PREFERENCES)}
+    def __init__(self, settings: Settings):
+        self.base = settings.site.base_url
+        self.mail_domain = settings.mail.mail_from.rsplit("@", 1)[-1].strip("> ")
+        secret = settings.site.secret_key
+        self._fingerprint_key = secret.encode("utf-8")
+        self._signers = {purpose: _serializer(secret, purpose).make_signer() for purpose in (UNSUBSCRIBE, PREFERENCES)}
         self._keys = {purpose: signer.derive_key() for purpose, signer in self._signers.items()}
         self._digest = {purpose: signer.digest_method().name for purpose, signer in self._signers.items()}
         self._separator = {purpose: want_bytes(signer.sep) for purpose, signer in self._signers.items()}
@@ -134,6 +131,6 @@ class LinkSigner:
         )
 
 
-def subscriber_links(subscriber_id: int, email: str) -> SubscriberLinks:
+def subscriber_links(settings: Settings, subscriber_id: int, email: str) -> SubscriberLinks:
     """The personal links every digest carries, for one subscriber."""
-    return LinkSigner().links(subscriber_id, email)
+    return LinkSigner(settings).links(subscriber_id, email)

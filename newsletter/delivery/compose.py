@@ -10,8 +10,7 @@ from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid, parseaddr
 
-from flask import current_app
-
+from newsletter.core.settings import Settings
 from newsletter.delivery.canonical import has_bare_line_ends
 from newsletter.models import utcnow
 
@@ -31,13 +30,9 @@ def is_transparent(chunk: bytes) -> bool:
     return not has_bare_line_ends(chunk) and b"\n." not in chunk and not chunk.startswith(b".")
 
 
-def sender_address() -> str:
+def sender_address(mail_from: str) -> str:
     """The bare address of NEWSLETTER_MAIL_FROM, used as the envelope sender."""
-    return parseaddr(current_app.config["MAIL_FROM"])[1]
-
-
-def sender_domain() -> str:
-    return sender_address().rsplit("@", 1)[-1]
+    return parseaddr(mail_from)[1]
 
 
 def rfc5322_date(timestamp: float | None = None) -> str:
@@ -52,14 +47,15 @@ def keyed_tag(secret: str | bytes, text: str, length: int = 16) -> str:
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:length]
 
 
-def transactional_message_id(delivery_id: int) -> str:
+def transactional_message_id(delivery_id: int, settings: Settings) -> str:
     """Deterministic per delivery row: every attempt to send it carries the same Message-ID."""
-    tag = keyed_tag(str(current_app.config["SECRET_KEY"]), f"delivery:{delivery_id}")
-    return f"<delivery.{delivery_id}.{tag}@{sender_domain()}>"
+    tag = keyed_tag(settings.site.secret_key, f"delivery:{delivery_id}")
+    return f"<delivery.{delivery_id}.{tag}@{settings.mail.sender_domain}>"
 
 
 def build_message(
     *,
+    mail_from: str,
     to: str,
     subject: str,
     text: str,
@@ -72,11 +68,11 @@ def build_message(
     A non-ASCII local part is written as UTF-8 (RFC 6531); the transport then asks the server for SMTPUTF8.
     """
     message = EmailMessage(policy=SMTP if to.isascii() else SMTPUTF8)
-    message["From"] = current_app.config["MAIL_FROM"]
+    message["From"] = mail_from
     message["To"] = Address(addr_spec=to) if to.isascii() else to
     message["Subject"] = subject
     message["Date"] = rfc5322_date()
-    message["Message-ID"] = message_id or make_msgid(domain=sender_domain())
+    message["Message-ID"] = message_id or make_msgid(domain=sender_address(mail_from).rpartition("@")[2])
     message["Auto-Submitted"] = "auto-generated"
     for name, value in (headers or {}).items():
         message[name] = value

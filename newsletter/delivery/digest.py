@@ -11,13 +11,13 @@ from email import quoprimime
 from email.policy import SMTP, SMTPUTF8
 from email.utils import make_msgid
 
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
+from newsletter.core.settings import Settings
 from newsletter.core.tokens import LinkSigner, SubscriberLinks
 from newsletter.delivery.canonical import field_lines
-from newsletter.delivery.compose import WireMessage, is_transparent, keyed_tag, rfc5322_date, sender_domain
+from newsletter.delivery.compose import WireMessage, is_transparent, keyed_tag, rfc5322_date
 from newsletter.delivery.placeholders import PREFERENCES_PLACEHOLDER as PREFERENCES
 from newsletter.delivery.placeholders import UNSUBSCRIBE_PLACEHOLDER as UNSUBSCRIBE
 from newsletter.delivery.signing import DkimSigner
@@ -109,22 +109,24 @@ class DigestTemplate:
     With a DKIM signer, the shared body is canonicalised once here and each message comes out signed.
     """
 
-    def __init__(self, edition: Edition, *, subject: str | None = None, dkim: DkimSigner | None = None):
-        config = current_app.config
+    def __init__(
+        self, edition: Edition, settings: Settings, *, subject: str | None = None, dkim: DkimSigner | None = None
+    ):
+        mail = settings.mail
         self.edition_id = edition.id
-        self.domain = sender_domain()
-        self._secret = str(config["SECRET_KEY"]).encode("utf-8")
+        self.domain = mail.sender_domain
+        self._secret = settings.site.secret_key.encode("utf-8")
         boundary = f"=_nl.{hashlib.sha256(f'{edition.id}:{edition.subject}'.encode()).hexdigest()[:24]}"
         common = [
-            ("From", config["MAIL_FROM"]),
+            ("From", mail.mail_from),
             ("Subject", subject or edition.subject),
             ("MIME-Version", "1.0"),
             ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
-            ("List-Id", f"{config['PUBLICATION_NAME']} ({edition.language}) <{edition.language}.{self.domain}>"),
+            ("List-Id", f"{settings.site.publication_name} ({edition.language}) <{edition.language}.{self.domain}>"),
             ("Precedence", "bulk"),
         ]
-        if config.get("FEEDBACK_ID"):
-            common.append(("Feedback-ID", f"{edition.id}:{edition.language}:digest:{config['FEEDBACK_ID']}"))
+        if mail.feedback_id:
+            common.append(("Feedback-ID", f"{edition.id}:{edition.language}:digest:{mail.feedback_id}"))
         self.common_headers = b"".join(_header(name, value) for name, value in common)
         self.boundary = boundary
         self.body = _body_layout(boundary, _segments(edition.text), _segments(edition.html))
@@ -224,19 +226,17 @@ def _address(email: str) -> bytes:
     return folded.split(":", 1)[1].strip().encode("utf-8")
 
 
-def build_digest_message(
-    template: DigestTemplate, subscriber_id: int, email: str, signer: LinkSigner | None = None
-) -> bytes:
-    """One subscriber's digest (needs an app context for the signed links unless a signer is given)."""
-    links = (signer or LinkSigner()).links(subscriber_id, email)
+def build_digest_message(template: DigestTemplate, subscriber_id: int, email: str, signer: LinkSigner) -> bytes:
+    """One subscriber's digest, its personal links signed by `signer`."""
+    links = signer.links(subscriber_id, email)
     return template.render(email, links, template.message_id(subscriber_id))
 
 
-def build_test_message(edition: Edition, recipient_email: str) -> bytes:
+def build_test_message(edition: Edition, recipient_email: str, settings: Settings) -> bytes:
     """A test send of the edition: subject marked as a test, personal links inert, a fresh Message-ID."""
     with force_locale(edition.language):
         subject = _("[TEST] %(subject)s", subject=edition.subject)
-    template = DigestTemplate(edition, subject=subject)
-    base = current_app.config["BASE_URL"]
+    template = DigestTemplate(edition, settings, subject=subject)
+    base = settings.site.base_url
     inert = SubscriberLinks(f"{base}/subscribe", f"{base}/subscribe", f"mailto:unsubscribe@{template.domain}")
     return template.render(recipient_email, inert, make_msgid(domain=template.domain))

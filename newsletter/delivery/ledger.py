@@ -12,6 +12,7 @@ from sqlalchemy import Interval, Select, bindparam, case, delete, func, insert, 
 
 from newsletter.core.database import id_chunks, is_postgres
 from newsletter.core.extensions import db
+from newsletter.core.settings import Settings
 from newsletter.delivery import partitions
 from newsletter.models import (
     BounceEvent,
@@ -38,12 +39,12 @@ class NothingToRender(LookupError):
     """What a transactional delivery references (its subscriber or consent) is gone; the row is cancelled."""
 
 
-TransactionalRenderer = Callable[[Any], bytes]
+TransactionalRenderer = Callable[[Any, Settings], bytes]
 _renderers: dict[str, TransactionalRenderer] = {}
 
 
 def register_transactional_renderer(kind: str, renderer: TransactionalRenderer) -> None:
-    """Let the worker build messages of `kind`: `renderer(delivery) -> bytes`, called in an app context.
+    """Let the worker build messages of `kind`: `renderer(delivery, settings) -> bytes`, called in an app context.
 
     `delivery` is the claimed row (`claims.Job`: delivery_id, kind, subscriber_id, consent_id, email).
     The renderer raises NothingToRender when what the row references no longer exists.
@@ -55,14 +56,14 @@ def has_renderer(kind: str) -> bool:
     return kind in _renderers
 
 
-def render_transactional(delivery) -> bytes:
+def render_transactional(delivery, settings: Settings) -> bytes:
     """The message of a transactional delivery: its pre-built payload, else rendered now by its kind's renderer."""
     if delivery.payload is not None:
         return delivery.payload
     renderer = _renderers.get(delivery.kind)
     if renderer is None:
         raise NothingToRender(f"no renderer for {delivery.kind} messages")
-    return renderer(delivery)
+    return renderer(delivery, settings)
 
 
 def enqueue_transactional(

@@ -15,6 +15,7 @@ import threading
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.core.extensions import db
+from newsletter.core.settings import Settings
 from newsletter.core.tokens import LinkSigner
 from newsletter.delivery.claims import Job
 from newsletter.delivery.digest import DigestTemplate, build_digest_message
@@ -29,10 +30,11 @@ class MessageBuilder:
     """Message bytes per job; `templates` (edition id → template) is filled by the worker before it submits
     an edition's jobs. Needs an app context to be made; its methods run in any sender thread's."""
 
-    def __init__(self, signer: DkimSigner | None):
+    def __init__(self, signer: DkimSigner | None, settings: Settings):
         self.signer = signer
+        self.settings = settings
         self.templates: dict[int, DigestTemplate] = {}
-        self._links = LinkSigner()
+        self._links = LinkSigner(settings)
         self._ahead = threading.local()  # each sender thread's (job, message) built ahead, if any
 
     def message(self, job: Job) -> bytes:
@@ -66,7 +68,7 @@ class MessageBuilder:
     def _render_transactional(self, job: Job) -> bytes:
         """Render in this thread's own session, closed at once so no transaction stays open."""
         try:
-            return render_transactional(job)
+            return render_transactional(job, self.settings)
         except (NothingToRender, SQLAlchemyError):
             raise
         except Exception as error:

@@ -11,6 +11,7 @@ from collections import Counter
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.core.extensions import db
+from newsletter.core.settings import settings_of
 from newsletter.delivery import outcomes, recorder
 from newsletter.delivery.breaker import CircuitBreaker
 from newsletter.delivery.claims import HELD, Job
@@ -20,7 +21,7 @@ from newsletter.delivery.messages import MessageBuilder
 from newsletter.delivery.pipelining import Envelope
 from newsletter.delivery.replies import CONNECT
 from newsletter.delivery.transport import DeliveryError, open_transport
-from newsletter.delivery.verp import bounce_domain, envelope_sender
+from newsletter.delivery.verp import envelope_sender
 from newsletter.models.content import EditionStatus
 
 log = logging.getLogger(__name__)
@@ -53,8 +54,9 @@ class SenderPool:
                 durable=bool(config.get("DELIVERY_DURABLE_COMMIT")),
                 on_recorded=self._recorded,
             )
-            self.messages = MessageBuilder(signer)
-            self._bounce_domain = bounce_domain()
+            settings = settings_of(app)
+            self.messages = MessageBuilder(signer, settings)
+            self._bounce_domain = settings.mail.envelope_domain
         self._threads = [
             threading.Thread(target=self._serve, name=f"smtp-{index}", daemon=True)
             for index in range(max(1, connections))
@@ -126,7 +128,7 @@ class SenderPool:
 
     def _serve(self) -> None:
         with self.app.app_context():
-            transport = open_transport(self.app.config)
+            transport = open_transport(self.messages.settings.mail)
             gate = SendGate(db.engine)
             try:
                 job, envelope = self._next_job(gate), None

@@ -9,7 +9,7 @@ import time
 import uuid
 from pathlib import Path
 
-from newsletter.core.settings import SmtpSettings, smtp_settings
+from newsletter.core.settings import MailSettings, SmtpSettings
 from newsletter.delivery.pipelining import Envelope, pipelined_send
 from newsletter.delivery.replies import CONNECT, DATA, MAIL, RCPT, SmtpReply
 
@@ -235,8 +235,8 @@ class SmtpTransport:
             connection.close()
 
 
-def open_transport(config) -> FileTransport | SmtpTransport:
+def open_transport(mail: MailSettings) -> FileTransport | SmtpTransport:
     """The transport the configuration asks for: SMTP when NEWSLETTER_SMTP_URL is set, else files."""
-    if config.get("SMTP_URL"):
-        return SmtpTransport(smtp_settings(config))
-    return FileTransport(config["OUTBOX_DIR"])
+    if mail.smtp_url:
+        return SmtpTransport(mail.smtp())
+    return FileTransport(mail.outbox_dir)

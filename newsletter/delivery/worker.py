@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.core.extensions import db
+from newsletter.core.settings import smtp_settings
 from newsletter.delivery import claims, gate
 from newsletter.delivery.digest import DigestTemplate
 from newsletter.delivery.outage import OutageBackoff, is_conflict
@@ -22,7 +23,6 @@ from newsletter.delivery.pool import SenderPool
 from newsletter.delivery.signing import signer_from_config
 from newsletter.delivery.sqlite_lock import sqlite_worker_lock
 from newsletter.delivery.throttle import Throttle
-from newsletter.delivery.transport import smtp_settings
 from newsletter.models import Edition
 from newsletter.models.content import EditionStatus
 from newsletter.models.lifecycle import EditionConflict
@@ -188,7 +188,7 @@ class Worker:
         for edition_id in {job.edition_id for job in jobs if job.edition_id is not None}:
             if edition_id not in self.pool.messages.templates:
                 self.pool.messages.templates[edition_id] = DigestTemplate(
-                    db.session.get(Edition, edition_id), dkim=self.pool.messages.signer
+                    db.session.get(Edition, edition_id), self.pool.messages.settings, dkim=self.pool.messages.signer
                 )
         db.session.commit()
         self._unloaded = []

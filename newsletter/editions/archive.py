@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, func, select
 
 from newsletter.core.extensions import db
+from newsletter.core.settings import settings_of
 from newsletter.delivery.placeholders import PREFERENCES_PLACEHOLDER, UNSUBSCRIBE_PLACEHOLDER
 from newsletter.editions.plan import publication_settings
 from newsletter.editions.rendering import template_context
@@ -83,7 +84,7 @@ def page_context(edition: Edition) -> dict[str, Any] | None:
     """What the edition's archive page shows, or None for an edition without stored contents."""
     if not edition.contents:
         return None
-    publication = publication_settings(current_app.config, edition.language)
+    publication = publication_settings(settings_of(current_app).site, edition.language)
     return {
         **template_context(edition.contents, edition.language, edition.week_start, publication),
         "edition": edition,
@@ -102,7 +103,7 @@ def etag(parts: list[str]) -> str:
 
 
 def _without_personal_links(content: str, language: str) -> str:
-    subscribe = f"{current_app.config['BASE_URL']}/subscribe?lang={language}"
+    subscribe = f"{settings_of(current_app).site.base_url}/subscribe?lang={language}"
     return content.replace(UNSUBSCRIBE_PLACEHOLDER, subscribe).replace(PREFERENCES_PLACEHOLDER, subscribe)
 
 

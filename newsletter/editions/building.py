@@ -20,6 +20,7 @@ from newsletter.core.config import LANGUAGES
 from newsletter.core.database import dialect_insert
 from newsletter.core.extensions import db
 from newsletter.core.mail_templates import RenderError
+from newsletter.core.settings import settings_of
 from newsletter.editions.plan import DigestPlan, make_plan, publication_settings, week_articles
 from newsletter.editions.rendering import render_digest
 from newsletter.models import Article, Edition, utcnow
@@ -50,7 +51,7 @@ class WeekBuild:
 
 
 def plan_for(edition: Edition | None, week_start: date, language: str) -> DigestPlan:
-    return make_plan(edition, week_start, language, publication_settings(current_app.config, language))
+    return make_plan(edition, week_start, language, publication_settings(settings_of(current_app).site, language))
 
 
 def _check_text(plan: DigestPlan) -> None:

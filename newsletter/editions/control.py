@@ -7,10 +7,10 @@ or scheduled edition that went stale, so what an editor checks is what readers g
 
 from __future__ import annotations
 
-from flask import current_app
 from sqlalchemy import exists, select, update
 
 from newsletter.core.extensions import db
+from newsletter.core.settings import Settings
 from newsletter.delivery import digest, gate, ledger
 from newsletter.delivery.compose import sender_address
 from newsletter.delivery.gate import close_gate
@@ -66,13 +66,14 @@ def send_edition(edition: Edition) -> int:
     return ledger.enqueue_edition(edition)
 
 
-def send_test(edition: Edition, recipients: list[str]) -> None:
+def send_test(edition: Edition, recipients: list[str], settings: Settings) -> None:
     """Send a test copy straight through the transport: marked as a test, not in the ledger, not counted."""
     edition = current(edition)
-    transport = open_transport(current_app.config)
+    transport = open_transport(settings.mail)
+    sender = sender_address(settings.mail.mail_from)
     try:
         for recipient in recipients:
-            transport.send(sender_address(), recipient, digest.build_test_message(edition, recipient))
+            transport.send(sender, recipient, digest.build_test_message(edition, recipient, settings))
     finally:
         transport.close()
 

@@ -16,6 +16,7 @@ from newsletter import editions
 from newsletter.content.weeks import week_bounds, week_of
 from newsletter.core.config import LANGUAGES
 from newsletter.core.extensions import db
+from newsletter.core.settings import settings_of
 from newsletter.delivery import ledger
 from newsletter.editions.plan import make_plan, publication_settings
 from newsletter.models import Article, Delivery, Edition, Subscriber, SubscriberLanguage, utcnow
@@ -160,7 +161,10 @@ class EditorialRow:
 def editorial_rows(edition: Edition) -> list[EditorialRow]:
     """The week's articles as the digest reads them (lead first, then by section), excluded ones last."""
     plan = make_plan(
-        edition, edition.week_start, edition.language, publication_settings(current_app.config, edition.language)
+        edition,
+        edition.week_start,
+        edition.language,
+        publication_settings(settings_of(current_app).site, edition.language),
     )
     shown = plan.articles
     rest = [a for a in editions.week_articles(edition.week_start, edition.language) if a not in shown]

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select
 
 from newsletter.content.sections import section_key, sections_by_name
 from newsletter.content.weeks import week_bounds
 from newsletter.core.extensions import db
+from newsletter.core.settings import SiteSettings
 from newsletter.models import Article, Edition
 
 TEMPLATE_VERSION = "digest-2"
@@ -159,7 +158,6 @@ def make_plan(edition: Edition | None, week_start: date, language: str, publicat
     return DigestPlan(language, week_start, publication, overrides, lead, sections, {a.id for a in articles})
 
 
-def publication_settings(config: Mapping[str, Any], language: str) -> Publication:
+def publication_settings(site: SiteSettings, language: str) -> Publication:
     """The publication as a reader of `language` sees it (NEWSLETTER_PUBLICATION_NAME_<LANG> first)."""
-    name = config.get(f"PUBLICATION_NAME_{language.upper()}") or config["PUBLICATION_NAME"]
-    return Publication(str(name), str(config["BASE_URL"]), config.get("ORGANISATION_ADDRESS") or None)
+    return Publication(site.publication_name_in(language), site.base_url, site.organisation_address)

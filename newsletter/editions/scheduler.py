@@ -10,6 +10,7 @@ check while the others are sent, and the run is finished only when every languag
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import re
 import threading
@@ -28,6 +29,7 @@ from newsletter.content.weeks import previous_week, publication_zone
 from newsletter.core.config import LANGUAGES
 from newsletter.core.database import dialect_insert
 from newsletter.core.extensions import db
+from newsletter.core.settings import ScheduleSettings, settings_of
 from newsletter.delivery import ledger
 from newsletter.models import Edition, utcnow
 from newsletter.models.content import SchedulerRun, SchedulerRunLanguage
@@ -66,18 +68,23 @@ def parse_schedule(value: str, zone: tzinfo | None = None) -> CronTrigger:
         raise ScheduleError(f"cannot read the schedule {value!r}: {error}") from error
 
 
+def _schedule() -> ScheduleSettings:
+    """The scheduler's settings: its jobs run in the app's context (see `_in_context`)."""
+    return settings_of(current_app).schedule
+
+
 def grace() -> timedelta:
     """How late a run may still happen (at least a minute, so a job that starts a little late finds its time)."""
-    return max(timedelta(seconds=float(current_app.config["SCHEDULE_GRACE_SECONDS"])), timedelta(minutes=1))
+    return max(timedelta(seconds=_schedule().grace_seconds), timedelta(minutes=1))
 
 
 def review_mode() -> bool:
-    return bool(current_app.config.get("REVIEW"))
+    return _schedule().review
 
 
 def latest_due_time(now: datetime, trigger: CronTrigger | None = None) -> datetime | None:
     """The most recent scheduled time not after `now` and no older than the grace time."""
-    trigger = trigger or parse_schedule(current_app.config["SCHEDULE"])
+    trigger = trigger or parse_schedule(_schedule().schedule)
     earliest = now - grace()
     candidate, latest = trigger.get_next_fire_time(None, earliest), None
     for _ in range(10_000):
@@ -225,9 +232,9 @@ def periodic_check() -> None:
             log.exception("scheduler check: %s failed", part.__name__)
 
 
-def apply_retention() -> None:
+def apply_retention(days: float) -> None:
     """The ledger's retention policy, hourly: one scheduler process, away from the workers' send loop."""
-    ledger.prune(float(current_app.config["LEDGER_RETENTION_DAYS"]))
+    ledger.prune(days)
 
 
 def _in_context(app: Flask, function: Callable[[], object]) -> Callable[[], None]:
@@ -254,9 +261,10 @@ def next_run_description(trigger: CronTrigger, now: datetime | None = None) -> s
 
 def configure(scheduler: SchedulerT, app: Flask) -> SchedulerT:
     """Add the weekly job, the scheduled-editions check and a catch-up run at start; log the next run."""
+    settings = settings_of(app)
     with app.app_context():
         zone = publication_zone()
-        trigger = parse_schedule(app.config["SCHEDULE"], zone)
+        trigger = parse_schedule(settings.schedule.schedule, zone)
         grace_seconds = int(grace().total_seconds())
         log.info("scheduler: %s", next_run_description(trigger))
     scheduler.add_job(
@@ -264,7 +272,7 @@ def configure(scheduler: SchedulerT, app: Flask) -> SchedulerT:
         trigger,
         id="weekly",
         coalesce=True,
-        name=f"weekly build and send ({app.config['SCHEDULE']})",
+        name=f"weekly build and send ({settings.schedule.schedule})",
         misfire_grace_time=grace_seconds,
         max_instances=1,
         replace_existing=True,
@@ -287,11 +295,16 @@ def configure(scheduler: SchedulerT, app: Flask) -> SchedulerT:
         replace_existing=True,
     )
     scheduler.add_job(
-        _in_context(app, apply_retention),
+        _in_context(
+            app,
+            functools.update_wrapper(
+                functools.partial(apply_retention, settings.delivery.ledger_retention_days), apply_retention
+            ),
+        ),
         "interval",
         hours=1,
         id="ledger-retention",
-        name=f"ledger retention ({app.config['LEDGER_RETENTION_DAYS']} days, hourly)",
+        name=f"ledger retention ({settings.delivery.ledger_retention_days:g} days, hourly)",
         coalesce=True,
         max_instances=1,
         replace_existing=True,

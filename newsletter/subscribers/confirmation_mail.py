@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask import Flask, current_app
+from flask import Flask
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -16,6 +16,7 @@ from newsletter.core import mail_templates as rendering
 from newsletter.core import tokens
 from newsletter.core.extensions import db
 from newsletter.core.i18n import languages_phrase
+from newsletter.core.settings import Settings
 from newsletter.delivery.claims import Job
 from newsletter.delivery.compose import build_message, transactional_message_id
 from newsletter.delivery.ledger import NothingToRender, enqueue_transactional, register_transactional_renderer
@@ -44,12 +45,15 @@ def queue_already_subscribed(subscriber: Subscriber) -> None:
     subscriber.request_mail_queued_at = utcnow()
 
 
-def confirm_url(consent: Consent, subscriber: Subscriber) -> str:
-    token = tokens.make_token(tokens.CONFIRM, [consent.id, tokens.address_fingerprint(subscriber.email)])
-    return f"{current_app.config['BASE_URL']}/confirm/{token}?lang={subscriber.locale}"
+def confirm_url(consent: Consent, subscriber: Subscriber, settings: Settings) -> str:
+    secret = settings.site.secret_key
+    token = tokens.make_token(
+        secret, tokens.CONFIRM, [consent.id, tokens.address_fingerprint(secret, subscriber.email)]
+    )
+    return f"{settings.site.base_url}/confirm/{token}?lang={subscriber.locale}"
 
 
-def render_confirmation(delivery: Job) -> bytes:
+def render_confirmation(delivery: Job, settings: Settings) -> bytes:
     """The confirmation email of the delivery's consent, in the subscriber's locale."""
     subscriber = _subscriber_of(delivery)
     consent = db.session.get(Consent, delivery.consent_id) if delivery.consent_id is not None else None
@@ -59,27 +63,29 @@ def render_confirmation(delivery: Job) -> bytes:
         raise NothingToRender("the subscriber unsubscribed after this request")
     with force_locale(subscriber.locale):
         context = {
-            "confirm_url": confirm_url(consent, subscriber),
+            "confirm_url": confirm_url(consent, subscriber, settings),
             "languages": languages_phrase(consent_languages(consent)),
-            "max_age_days": tokens.confirm_max_age().days,
+            "max_age_days": settings.privacy.confirm_max_age.days,
         }
-        subject = _("Please confirm your subscription to %(publication)s", publication=_publication())
-        return _build(delivery, subscriber, "confirmation", subject, context)
+        publication = settings.site.publication_name
+        subject = _("Please confirm your subscription to %(publication)s", publication=publication)
+        return _build(delivery, subscriber, "confirmation", subject, context, settings)
 
 
-def render_already_subscribed(delivery: Job) -> bytes:
+def render_already_subscribed(delivery: Job, settings: Settings) -> bytes:
     """A short "you are already subscribed" notice with the subscriber's preferences link, in their locale."""
     subscriber = _subscriber_of(delivery)
     if subscriber.status != CONFIRMED:
         raise NothingToRender("the subscriber is no longer subscribed")
-    links = tokens.subscriber_links(subscriber.id, subscriber.email)
+    links = tokens.subscriber_links(settings, subscriber.id, subscriber.email)
     with force_locale(subscriber.locale):
         context = {
             "preferences_url": links.preferences,
             "languages": languages_phrase(subscriber.confirmed_languages),
         }
-        subject = _("You are already subscribed to %(publication)s", publication=_publication())
-        return _build(delivery, subscriber, "already_subscribed", subject, context)
+        publication = settings.site.publication_name
+        subject = _("You are already subscribed to %(publication)s", publication=publication)
+        return _build(delivery, subscriber, "already_subscribed", subject, context, settings)
 
 
 def queue_unsubscribe_link(subscriber: Subscriber) -> None:
@@ -88,15 +94,16 @@ def queue_unsubscribe_link(subscriber: Subscriber) -> None:
     subscriber.request_mail_queued_at = utcnow()
 
 
-def render_unsubscribe_link(delivery: Job) -> bytes:
+def render_unsubscribe_link(delivery: Job, settings: Settings) -> bytes:
     """The one-click unsubscribe link, for a reader whose own link was broken or expired."""
     subscriber = _subscriber_of(delivery)
     if subscriber.status == UNSUBSCRIBED:
         raise NothingToRender("the subscriber has unsubscribed already")
-    links = tokens.subscriber_links(subscriber.id, subscriber.email)
+    links = tokens.subscriber_links(settings, subscriber.id, subscriber.email)
     with force_locale(subscriber.locale):
-        subject = _("Unsubscribe from %(publication)s", publication=_publication())
-        return _build(delivery, subscriber, "unsubscribe_link", subject, {"unsubscribe_url": links.unsubscribe})
+        subject = _("Unsubscribe from %(publication)s", publication=settings.site.publication_name)
+        context = {"unsubscribe_url": links.unsubscribe}
+        return _build(delivery, subscriber, "unsubscribe_link", subject, context, settings)
 
 
 def _subscriber_of(delivery: Job) -> Subscriber:
@@ -106,19 +113,22 @@ def _subscriber_of(delivery: Job) -> Subscriber:
     return subscriber
 
 
-def _publication() -> str:
-    name: str = current_app.config["PUBLICATION_NAME"]
-    return name
-
-
-def _build(delivery: Job, subscriber: Subscriber, template: str, subject: str, context: Mapping[str, object]) -> bytes:
+def _build(
+    delivery: Job,
+    subscriber: Subscriber,
+    template: str,
+    subject: str,
+    context: Mapping[str, object],
+    settings: Settings,
+) -> bytes:
     html, text = rendering.render_email(
-        template, subject=subject, publication=_publication(), locale=subscriber.locale, **context
+        template, subject=subject, publication=settings.site.publication_name, locale=subscriber.locale, **context
     )
     return build_message(
+        mail_from=settings.mail.mail_from,
         to=subscriber.email,
         subject=subject,
         text=text,
         html=html,
-        message_id=transactional_message_id(delivery.delivery_id),
+        message_id=transactional_message_id(delivery.delivery_id, settings),
     )

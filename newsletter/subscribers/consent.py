@@ -5,8 +5,6 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from flask import current_app
-
 from newsletter.core.extensions import db
 from newsletter.core.request_text import MAX_PAGE_LENGTH, MAX_USER_AGENT_LENGTH, recorded_text
 from newsletter.models import Consent, Subscriber, utcnow
@@ -37,14 +35,14 @@ def stored_ip(raw: str | None) -> str | None:
     return address if len(address) <= MAX_IP_LENGTH else None
 
 
-def record_request(subscriber: Subscriber, languages: list[str], origin: RequestOrigin) -> Consent:
-    """A new, unconfirmed consent record for these languages."""
+def record_request(subscriber: Subscriber, languages: list[str], origin: RequestOrigin, text_version: str) -> Consent:
+    """A new, unconfirmed consent record for these languages, given under the consent text `text_version`."""
     consent = Consent(
         subscriber=subscriber,
         languages=" ".join(languages),
         source=origin.source,
         source_page=recorded_text(origin.page, MAX_PAGE_LENGTH),
-        consent_text_version=str(current_app.config["CONSENT_TEXT_VERSION"]),
+        consent_text_version=text_version,
         requested_at=utcnow(),
         request_ip=stored_ip(origin.ip),
         user_agent=recorded_text(origin.user_agent, MAX_USER_AGENT_LENGTH),

@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TextIO
 
-from flask import current_app
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from newsletter.core.addresses import InvalidAddress, normalise_address
 from newsletter.core.config import LANGUAGES
 from newsletter.core.extensions import db
+from newsletter.core.settings import Settings
 from newsletter.delivery import ledger
 from newsletter.models import BounceEvent, Subscriber, SubscriberLanguage, utcnow
 from newsletter.models.subscribers import CONFIRMED, UNSUBSCRIBED
@@ -91,7 +91,7 @@ def parse_confirmed_at(raw: str | None) -> datetime | None:
     return moment
 
 
-def import_csv(stream: TextIO, source_name: str) -> ImportReport:
+def import_csv(stream: TextIO, source_name: str, settings: Settings) -> ImportReport:
     """Import every good row; bad rows are reported by line number and leave nothing behind."""
     reader = csv.DictReader(stream)
     try:
@@ -105,7 +105,7 @@ def import_csv(stream: TextIO, source_name: str) -> ImportReport:
     reader.fieldnames = columns
     report = ImportReport()
     for row in _readable_rows(reader, report):
-        _import_row(row, reader.line_num, source_name, report)
+        _import_row(row, reader.line_num, source_name, report, settings)
         if reader.line_num % COMMIT_EVERY == 0:
             db.session.commit()
     db.session.commit()
@@ -126,7 +126,7 @@ def _readable_rows(reader: csv.DictReader[str], report: ImportReport) -> Iterato
             report.errors.append((reader.line_num + 1, f"unreadable CSV: {error}"))
 
 
-def _import_row(row: dict[str, str], line: int, source_name: str, report: ImportReport) -> None:
+def _import_row(row: dict[str, str], line: int, source_name: str, report: ImportReport, settings: Settings) -> None:
     if None in row or any(value is None for value in row.values()):
         report.errors.append((line, "wrong number of columns"))
         return
@@ -136,7 +136,7 @@ def _import_row(row: dict[str, str], line: int, source_name: str, report: Import
         report.skipped.append((line, f"status is {status}"))
         return
     try:
-        address = normalise_address(row["email"])
+        address = normalise_address(row["email"], smtp_utf8=settings.mail.smtp_utf8)
         languages = parse_languages(row["languages"])
         confirmed_at = parse_confirmed_at(row.get("confirmed_at"))
     except InvalidAddress as error:
@@ -145,22 +145,24 @@ def _import_row(row: dict[str, str], line: int, source_name: str, report: Import
     except RowError as error:
         report.errors.append((line, str(error)))
         return
-    outcome = _import_subscriber(address, languages, confirmed_at, source_name)
+    outcome = _import_subscriber(address, languages, confirmed_at, source_name, settings.site.secret_key)
     if outcome in SKIP_REASONS:
         report.skipped.append((line, SKIP_REASONS[outcome]))
     else:
         setattr(report, outcome, getattr(report, outcome) + 1)
 
 
-def _import_subscriber(address: str, languages: list[str], confirmed_at: datetime | None, source_name: str) -> str:
+def _import_subscriber(
+    address: str, languages: list[str], confirmed_at: datetime | None, source_name: str, secret: str
+) -> str:
     """Add or update one subscriber; an unsubscribed or suppressed address is never subscribed again."""
-    if suppression.is_suppressed(address, current_app.config["SECRET_KEY"]):
+    if suppression.is_suppressed(address, secret, smtp_utf8=True):  # normalised by the import already
         return SUPPRESSED_SKIP
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
     when = confirmed_at or utcnow()
     outcome = "updated"
     if subscriber is None:  # perhaps an erased person back, whose suppression entry is a hash
-        suppression.recognise(address, current_app.config["SECRET_KEY"])
+        suppression.recognise(address, secret)
         subscriber = Subscriber(email=address, locale=languages[0], created_at=utcnow())
         db.session.add(subscriber)
         outcome = "added"
@@ -177,8 +179,8 @@ def _import_subscriber(address: str, languages: list[str], confirmed_at: datetim
             present[code].confirmed_at = when
         else:
             subscriber.languages.append(SubscriberLanguage(language=code, requested_at=when, confirmed_at=when))
-    consent = record_request(subscriber, missing, RequestOrigin(IMPORT, source_name))
-    consent.consent_text_version, consent.requested_at = IMPORT_TEXT_VERSION, when
+    consent = record_request(subscriber, missing, RequestOrigin(IMPORT, source_name), IMPORT_TEXT_VERSION)
+    consent.requested_at = when
     record_confirmation(consent, None, None)
     consent.confirmed_at = when
     db.session.flush()
@@ -210,7 +212,7 @@ def write_csv(stream: TextIO, include_all: bool = False) -> int:
     return written
 
 
-def erase_subscriber(subscriber: Subscriber) -> None:
+def erase_subscriber(subscriber: Subscriber, secret: str) -> None:
     """Erasure on request: the subscriber, languages and consents go; deliveries keep no address or reference.
 
     A queued transactional row left behind is cancelled by the worker (its subscriber is gone).
@@ -219,15 +221,15 @@ def erase_subscriber(subscriber: Subscriber) -> None:
     db.session.execute(
         delete(BounceEvent).where(BounceEvent.subscriber_id == subscriber.id)
     )  # reports name the address
-    suppression.forget_address(subscriber.email, current_app.config["SECRET_KEY"])
+    suppression.forget_address(subscriber.email, secret)
     db.session.delete(subscriber)
     db.session.commit()
 
 
-def find_subscriber(raw_address: object) -> Subscriber | None:
+def find_subscriber(raw_address: object, *, smtp_utf8: bool) -> Subscriber | None:
     """The subscriber with this address (normalised first); None for unknown or invalid addresses."""
     try:
-        address = normalise_address(raw_address)
+        address = normalise_address(raw_address, smtp_utf8=smtp_utf8)
     except InvalidAddress:
         return None
     return db.session.scalar(select(Subscriber).where(Subscriber.email == address))

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CursorResult, Delete, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +19,7 @@ from newsletter.core.addresses import InvalidAddress, normalise_address
 from newsletter.core.config import LANGUAGES
 from newsletter.core.database import id_chunks
 from newsletter.core.extensions import db
+from newsletter.core.settings import Settings
 from newsletter.delivery import ledger
 from newsletter.models import Consent, Subscriber, SubscriberLanguage, utcnow
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
@@ -80,12 +80,14 @@ def clean_languages(raw: object) -> list[str]:
     return list(raw)
 
 
-def build_request(email: object, languages: object, locale: str | None, origin: RequestOrigin) -> SubscriptionRequest:
+def build_request(
+    email: object, languages: object, locale: str | None, origin: RequestOrigin, *, smtp_utf8: bool
+) -> SubscriptionRequest:
     """Validate both fields at once; raise InvalidSubscription with a message per bad field."""
     errors: dict[str, str] = {}
     address, chosen = "", []
     try:
-        address = normalise_address(email)
+        address = normalise_address(email, smtp_utf8=smtp_utf8)
     except InvalidAddress as error:
         errors["email"] = error.message
     try:
@@ -98,11 +100,11 @@ def build_request(email: object, languages: object, locale: str | None, origin: 
     return SubscriptionRequest(address, chosen, locale if locale in LANGUAGES else first_in_catalogue, origin)
 
 
-def subscribe(request: SubscriptionRequest) -> None:
+def subscribe(request: SubscriptionRequest, settings: Settings) -> None:
     """Start or renew a double opt-in; the outcome is the same for the caller whatever the address's state."""
     for attempt in range(3):
         try:
-            subscriber_id = _subscribe_once(request)
+            subscriber_id = _subscribe_once(request, settings)
             db.session.commit()
             if subscriber_id is not None:
                 log.info("subscription request for subscriber %s (%s)", subscriber_id, request.origin.source)
@@ -113,7 +115,7 @@ def subscribe(request: SubscriptionRequest) -> None:
                 raise
 
 
-def _subscribe_once(request: SubscriptionRequest) -> int | None:
+def _subscribe_once(request: SubscriptionRequest, settings: Settings) -> int | None:
     """Queue one email per request and resend window, whatever the state; render nothing here.
 
     Over the per-address or overall email limits, nothing is written and nothing is sent.
@@ -121,12 +123,13 @@ def _subscribe_once(request: SubscriptionRequest) -> int | None:
     so the response time does not tell whether the address is subscribed.
     """
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == request.email).with_for_update())
-    if subscriber is not None and _recently_answered(subscriber):
+    secret = settings.site.secret_key
+    if subscriber is not None and _recently_answered(subscriber, settings):
         return None
-    if not rate_limits.mail_allowed(request.email):
+    if not rate_limits.mail_allowed(request.email, secret):
         return None
     if subscriber is None:  # a new row: perhaps an erased person back, whose suppression entry is a hash
-        suppression.recognise(request.email, current_app.config["SECRET_KEY"])
+        suppression.recognise(request.email, secret)
         subscriber = Subscriber(email=request.email, status=PENDING, locale=request.locale, created_at=utcnow())
         db.session.add(subscriber)
     if subscriber.status == CONFIRMED and set(request.languages) <= set(subscriber.confirmed_languages):
@@ -136,12 +139,13 @@ def _subscribe_once(request: SubscriptionRequest) -> int | None:
         # never makes an unsubscribed row pending, which purge-pending would delete with its history.
         _replace_pending_languages(subscriber, request.languages)
         subscriber.locale = request.locale
-        queue_confirmation(subscriber, record_request(subscriber, request.languages, request.origin))
+        version = settings.privacy.consent_text_version
+        queue_confirmation(subscriber, record_request(subscriber, request.languages, request.origin, version))
     db.session.flush()
     return subscriber.id
 
 
-def request_unsubscribe_link(address: str) -> None:
+def request_unsubscribe_link(address: str, settings: Settings) -> None:
     """Email a subscribed address its unsubscribe link; the caller's answer is the same whatever happened.
 
     Nothing is sent to an unknown or unsubscribed address, nor within the resend window or over the
@@ -151,19 +155,19 @@ def request_unsubscribe_link(address: str) -> None:
     if (
         subscriber is not None
         and subscriber.status != UNSUBSCRIBED
-        and not _recently_answered(subscriber)
-        and rate_limits.mail_allowed(address)
+        and not _recently_answered(subscriber, settings)
+        and rate_limits.mail_allowed(address, settings.site.secret_key)
     ):
         queue_unsubscribe_link(subscriber)
         log.info("unsubscribe link requested for subscriber %s", subscriber.id)
     db.session.commit()
 
 
-def _recently_answered(subscriber: Subscriber) -> bool:
+def _recently_answered(subscriber: Subscriber, settings: Settings) -> bool:
     """An email answering a request (confirmation or already-subscribed notice) was queued within the window."""
     if subscriber.request_mail_queued_at is None:
         return False
-    window = timedelta(seconds=float(current_app.config["CONFIRM_RESEND_SECONDS"]))
+    window = timedelta(seconds=settings.privacy.confirm_resend_seconds)
     return utcnow() - subscriber.request_mail_queued_at < window
 
 
@@ -179,9 +183,9 @@ def _replace_pending_languages(subscriber: Subscriber, languages: list[str]) -> 
             subscriber.languages.append(SubscriberLanguage(language=code, requested_at=utcnow()))
 
 
-def confirm(token: str, ip: str | None, user_agent: str | None) -> Subscriber:
+def confirm(token: str, ip: str | None, user_agent: str | None, settings: Settings) -> Subscriber:
     """Follow a confirmation link once; raises TokenInvalid, TokenExpired, LinkUsed or LinkGone."""
-    consent = consent_for_token(token)
+    consent = consent_for_token(token, settings)
     if consent.confirmed_at is not None:
         raise LinkUsed("already confirmed", consent.subscriber)
     subscriber = consent.subscriber
@@ -211,29 +215,30 @@ def languages_in_reader_order(subscriber: Subscriber) -> list[str]:
     return ordered + [code for code in subscriber.confirmed_languages if code not in ordered]
 
 
-def consent_for_token(token: str) -> Consent:
+def consent_for_token(token: str, settings: Settings) -> Consent:
     """The unexpired consent a confirmation token points at (used or not)."""
-    payload = tokens.read_token(tokens.CONFIRM, token, max_age=tokens.confirm_max_age())
+    secret = settings.site.secret_key
+    payload = tokens.read_token(secret, tokens.CONFIRM, token, max_age=settings.privacy.confirm_max_age)
     consent_id, fingerprint = _id_and_fingerprint(payload)
     consent = db.session.get(Consent, consent_id, with_for_update=True)
-    if consent is None or not _fingerprint_matches(consent.subscriber, fingerprint):
+    if consent is None or not _fingerprint_matches(consent.subscriber, fingerprint, secret):
         raise LinkGone("no such request")
     if consent.confirmed_at is None and superseded_by_unsubscribe(consent):
         raise LinkGone("request made before unsubscribing")
     return consent
 
 
-def subscriber_for_link(purpose: str, token: str) -> Subscriber:
+def subscriber_for_link(purpose: str, token: str, secret: str) -> Subscriber:
     """The subscriber an unsubscribe or preferences token was made for, and only that one."""
-    subscriber_id, fingerprint = _id_and_fingerprint(tokens.read_token(purpose, token))
+    subscriber_id, fingerprint = _id_and_fingerprint(tokens.read_token(secret, purpose, token))
     subscriber = db.session.get(Subscriber, subscriber_id)
-    if subscriber is None or not _fingerprint_matches(subscriber, fingerprint):
+    if subscriber is None or not _fingerprint_matches(subscriber, fingerprint, secret):
         raise LinkGone("no such subscriber")
     return subscriber
 
 
-def _fingerprint_matches(subscriber: Subscriber, fingerprint: str) -> bool:
-    return tokens.fingerprint_matches(fingerprint, subscriber.email, subscriber.former_fingerprint)
+def _fingerprint_matches(subscriber: Subscriber, fingerprint: str, secret: str) -> bool:
+    return tokens.fingerprint_matches(secret, fingerprint, subscriber.email, subscriber.former_fingerprint)
 
 
 def _id_and_fingerprint(payload: object) -> tuple[int, str]:
@@ -258,7 +263,7 @@ def unsubscribe(subscriber: Subscriber) -> None:
     log.info("subscriber %s unsubscribed", subscriber.id)
 
 
-def change_languages(subscriber: Subscriber, languages: object, origin: RequestOrigin) -> None:
+def change_languages(subscriber: Subscriber, languages: object, origin: RequestOrigin, text_version: str) -> None:
     """Set the languages from the signed preferences page (the link itself proves the mailbox).
 
     Languages a confirmed subscriber adds there are confirmed at once, with a consent record
@@ -279,7 +284,7 @@ def change_languages(subscriber: Subscriber, languages: object, origin: RequestO
         elif row.confirmed_at is None:
             row.confirmed_at = confirmed_at
     if added and confirmed_at is not None:
-        consent = record_request(subscriber, added, origin)
+        consent = record_request(subscriber, added, origin, text_version)
         record_confirmation(consent, origin.ip, origin.user_agent)
     db.session.commit()
     log.info("subscriber %s changed languages", subscriber.id)
@@ -297,10 +302,10 @@ def _delete_count(statement: Delete) -> int:
     return int(cast(CursorResult[Any], result).rowcount)  # a DELETE's result is a CursorResult
 
 
-def purge_pending(now: datetime | None = None) -> PurgeResult:
-    """Delete requests never confirmed within the confirmation window: exactly the subscribers locked as
-    stale (one evaluation), so one confirmed meanwhile is kept whole."""
-    cutoff = (now or utcnow()) - tokens.confirm_max_age()
+def purge_pending(max_age: timedelta, now: datetime | None = None) -> PurgeResult:
+    """Delete requests never confirmed within the confirmation window `max_age`: exactly the subscribers locked
+    as stale (one evaluation), so one confirmed meanwhile is kept whole."""
+    cutoff = (now or utcnow()) - max_age
     last_request = func.coalesce(Subscriber.request_mail_queued_at, Subscriber.created_at)
     stale = ledger.forget_subscribers(select(Subscriber.id).where(Subscriber.status == PENDING, last_request < cutoff))
     removed_languages = _delete_count(

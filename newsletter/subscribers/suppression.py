@@ -29,10 +29,10 @@ class NotSuppressed(LookupError):
     """The address is not on the suppression list."""
 
 
-def suppression_address(raw: object) -> str:
+def suppression_address(raw: object, *, smtp_utf8: bool) -> str:
     """The one normal form used for every suppression lookup: the project-wide one, as on subscribe and
     import (raises addresses.InvalidAddress)."""
-    return normalise_address(raw)
+    return normalise_address(raw, smtp_utf8=smtp_utf8)
 
 
 def address_hash(address: str, secret: str) -> str:
@@ -48,8 +48,8 @@ def _entry_for(address: str, secret: str) -> Suppression | None:
     )
 
 
-def is_suppressed(raw: object, secret: str) -> bool:
-    return _entry_for(suppression_address(raw), secret) is not None
+def is_suppressed(raw: object, secret: str, *, smtp_utf8: bool) -> bool:
+    return _entry_for(suppression_address(raw, smtp_utf8=smtp_utf8), secret) is not None
 
 
 def suppress(
@@ -83,16 +83,17 @@ def suppress(
     return bool(inserted)
 
 
-def add(raw: object, reason: str, secret: str) -> bool:
+def add(raw: object, reason: str, secret: str, *, smtp_utf8: bool) -> bool:
     """An operator's manual entry; commits. Returns False when the address was listed already."""
-    added = suppress(suppression_address(raw), SuppressionCause.MANUAL, reason or "added by an operator", secret)
+    address = suppression_address(raw, smtp_utf8=smtp_utf8)
+    added = suppress(address, SuppressionCause.MANUAL, reason or "added by an operator", secret)
     db.session.commit()
     return added
 
 
-def remove(raw: object, secret: str) -> None:
+def remove(raw: object, secret: str, *, smtp_utf8: bool) -> None:
     """Take an address off the list (raises NotSuppressed); commits."""
-    entry = _entry_for(suppression_address(raw), secret)
+    entry = _entry_for(suppression_address(raw, smtp_utf8=smtp_utf8), secret)
     if entry is None:
         raise NotSuppressed()
     db.session.delete(entry)

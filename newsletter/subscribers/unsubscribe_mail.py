@@ -52,18 +52,18 @@ def _candidate_tokens(raw: bytes) -> list[str]:
         return []
 
 
-def subscriber_in(raw: bytes) -> Subscriber | None:
+def subscriber_in(raw: bytes, secret: str) -> Subscriber | None:
     """The subscriber whose genuine unsubscribe token the message carries, if any."""
     for token in _candidate_tokens(raw):
         try:
-            return subscriptions.subscriber_for_link(tokens.UNSUBSCRIBE, token)
+            return subscriptions.subscriber_for_link(tokens.UNSUBSCRIBE, token, secret)
         except tokens.TokenInvalid:
             continue
     return None
 
 
-def _handle(raw: bytes, name: str, report: MailReport) -> None:
-    subscriber = subscriber_in(raw)
+def _handle(raw: bytes, name: str, report: MailReport, secret: str) -> None:
+    subscriber = subscriber_in(raw, secret)
     if subscriber is None:
         report.without_token.append(name)
     elif subscriber.status == UNSUBSCRIBED:
@@ -73,15 +73,15 @@ def _handle(raw: bytes, name: str, report: MailReport) -> None:
         report.unsubscribed += 1
 
 
-def process_maildir(path: Path) -> MailReport:
+def process_maildir(path: Path, secret: str) -> MailReport:
     """Handle every message in new/, moving each to cur/ (seen) once handled."""
     report = MailReport()
-    mail_folders.handle_maildir(path, lambda raw, name: _handle(raw, name, report))
+    mail_folders.handle_maildir(path, lambda raw, name: _handle(raw, name, report, secret))
     return report
 
 
-def process_mbox(path: Path) -> MailReport:
+def process_mbox(path: Path, secret: str) -> MailReport:
     """Handle every message in the mbox file and remove the ones handled."""
     report = MailReport()
-    mail_folders.handle_mbox(path, lambda raw, name: _handle(raw, name, report))
+    mail_folders.handle_mbox(path, lambda raw, name: _handle(raw, name, report, secret))
     return report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import refresh
 from flask_limiter import RateLimitExceeded
@@ -15,6 +15,7 @@ from newsletter.core.addresses import masked
 from newsletter.core.config import LANGUAGES
 from newsletter.core.extensions import csrf, db
 from newsletter.core.i18n import current_language
+from newsletter.core.settings import settings_of
 from newsletter.models.subscribers import CONFIRMED, UNSUBSCRIBED
 from newsletter.subscribers import subscriptions
 from newsletter.subscribers.consent import FORM, PREFERENCES, RequestOrigin
@@ -53,10 +54,12 @@ def subscribe_submit():
     page = request.form.get("page") or request.referrer or request.url
     origin = RequestOrigin(FORM, page, request.remote_addr, request.user_agent.string)
     try:
-        subscription = subscriptions.build_request(email, chosen, current_language(), origin)
+        subscription = subscriptions.build_request(
+            email, chosen, current_language(), origin, smtp_utf8=settings_of(current_app).mail.smtp_utf8
+        )
     except subscriptions.InvalidSubscription as error:
         return _form_page(error.errors, email if isinstance(email, str) else "", chosen, 422)
-    subscriptions.subscribe(subscription)
+    subscriptions.subscribe(subscription, settings_of(current_app))
     return _check_your_inbox()
 
 
@@ -113,13 +116,15 @@ def confirm_link(token: str):
     """GET only shows a page that confirms by POST, so link scanners change nothing."""
     try:
         if request.method != "POST":
-            consent = subscriptions.consent_for_token(token)
+            consent = subscriptions.consent_for_token(token, settings_of(current_app))
             if consent.confirmed_at is not None:
                 raise subscriptions.LinkUsed("already confirmed", consent.subscriber)
             _answer_in_language(consent.subscriber.locale)
             db.session.rollback()
             return render_template("pages/confirm.html", token=token)
-        subscriber = subscriptions.confirm(token, request.remote_addr, request.user_agent.string)
+        subscriber = subscriptions.confirm(
+            token, request.remote_addr, request.user_agent.string, settings_of(current_app)
+        )
     except subscriptions.LinkUsed as used:
         if used.subscriber is None or used.subscriber.status != CONFIRMED:
             return _link_error(used)
@@ -132,7 +137,7 @@ def confirm_link(token: str):
 def _subscribed_page(subscriber, again: bool):
     """Confirmed (or confirmed before: opening the link again is no error), with the way to preferences."""
     _answer_in_language(subscriber.locale)
-    links = tokens.subscriber_links(subscriber.id, subscriber.email)
+    links = tokens.subscriber_links(settings_of(current_app), subscriber.id, subscriber.email)
     languages = subscriptions.languages_in_reader_order(subscriber)
     page = render_template("pages/confirmed.html", languages=languages, again=again, preferences_url=links.preferences)
     db.session.rollback()
@@ -145,7 +150,9 @@ def _subscribed_page(subscriber, again: bool):
 def unsubscribe_link(token: str):
     """One button on GET; any POST (RFC 8058 one-click included) unsubscribes at once with a 200."""
     try:
-        subscriber = subscriptions.subscriber_for_link(tokens.UNSUBSCRIBE, token)
+        subscriber = subscriptions.subscriber_for_link(
+            tokens.UNSUBSCRIBE, token, settings_of(current_app).site.secret_key
+        )
     except tokens.TokenInvalid as error:
         return _link_error(error)
     _answer_in_language(subscriber.locale)
@@ -153,7 +160,7 @@ def unsubscribe_link(token: str):
         subscriptions.unsubscribe(subscriber)
     if subscriber.status == UNSUBSCRIBED:
         return render_template("pages/unsubscribed.html")
-    preferences = tokens.subscriber_links(subscriber.id, subscriber.email).preferences
+    preferences = tokens.subscriber_links(settings_of(current_app), subscriber.id, subscriber.email).preferences
     return render_template(
         "pages/unsubscribe.html", token=token, address=masked(subscriber.email), preferences_url=preferences
     )
@@ -164,7 +171,9 @@ def unsubscribe_link(token: str):
 @rate_limits.limit(rate_limits.PREFERENCES)
 def preferences_link(token: str):
     try:
-        subscriber = subscriptions.subscriber_for_link(tokens.PREFERENCES, token)
+        subscriber = subscriptions.subscriber_for_link(
+            tokens.PREFERENCES, token, settings_of(current_app).site.secret_key
+        )
     except tokens.TokenInvalid as error:
         return _link_error(error)
     _answer_in_language(subscriber.locale)
@@ -178,7 +187,8 @@ def preferences_link(token: str):
         try:
             page = f"{request.url_root}preferences"
             origin = RequestOrigin(PREFERENCES, page, request.remote_addr, request.user_agent.string)
-            subscriptions.change_languages(subscriber, chosen, origin)
+            version = settings_of(current_app).privacy.consent_text_version
+            subscriptions.change_languages(subscriber, chosen, origin, version)
             saved = True
         except subscriptions.InvalidSubscription as error:
             errors, status = error.errors, 422
