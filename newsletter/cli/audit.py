@@ -47,6 +47,8 @@ def _subject(argument: str | None, params: dict) -> str:
 
 def _audited(command: click.Command, action: str, argument: str | None) -> None:
     original = command.callback
+    if original is None:  # a group with no callback of its own has nothing to record
+        return
 
     @functools.wraps(original)
     def callback(*args, **kwargs):

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from newsletter.cli.mailbox_options import exactly_one, mailbox_options
+from newsletter.core.mail_folders import NotAMailbox
 from newsletter.core.settings import settings_of
 from newsletter.subscribers import import_export as subscriber_io
 from newsletter.subscribers import subscriptions, unsubscribe_mail
@@ -78,9 +79,9 @@ def unsubscribe_mail_command(maildir: Path | None, mbox: Path | None) -> None:
         secret = settings_of(current_app).site.secret_key
         if maildir:
             report = unsubscribe_mail.process_maildir(maildir, secret)
-        else:
+        elif mbox:
             report = unsubscribe_mail.process_mbox(mbox, secret)
-    except unsubscribe_mail.NotAMailbox as error:
+    except NotAMailbox as error:
         raise click.ClickException(str(error)) from error
     for name in report.without_token:
         click.echo(f"message {name}: no valid unsubscribe token; ignored", err=True)

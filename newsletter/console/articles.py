@@ -39,10 +39,10 @@ def articles_list():
 
 def _submitted() -> dict:
     """The form as the service's input; a date-time typed without a zone is read in the publication's zone."""
-    data = {name: request.form.get(name, "") for name in FORM_FIELDS}
+    data: dict[str, str | None] = {name: request.form.get(name, "") for name in FORM_FIELDS}
     data["author"] = data["author"] or None
     data["trend"] = data["trend"] or None
-    moment = data["published_at"].strip()
+    moment = (data["published_at"] or "").strip()
     try:
         parsed = datetime.fromisoformat(moment)
     except ValueError:

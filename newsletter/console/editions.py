@@ -116,9 +116,10 @@ def edition_editorial(edition_id: int):
 
 def _test_recipients() -> tuple[list[str], str | None]:
     if request.form.get("to") == "me":
-        if not current_editor().email:
+        own = current_editor().email
+        if not own:
             return [], _("Your account has no e-mail address; list the addresses instead.")
-        return [current_editor().email], None
+        return [own], None
     raw = [part for part in request.form.get("addresses", "").replace(",", " ").split() if part]
     if not raw or len(raw) > MAX_TEST_RECIPIENTS:
         return [], _("List 1 to %(count)d addresses.", count=MAX_TEST_RECIPIENTS)

@@ -6,6 +6,7 @@ import contextlib
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
@@ -86,7 +87,7 @@ class ConfigError(ValueError):
     """A setting whose value cannot be used; the message names the environment variable."""
 
 
-def load_config(app: Flask, overrides: dict | None) -> None:
+def load_config(app: Flask, overrides: dict[str, Any] | None) -> None:
     """Fill app.config from defaults, the environment, then explicit overrides; typed settings are checked."""
     app.config.update(DEFAULTS)
     app.config.from_prefixed_env("NEWSLETTER")
@@ -122,7 +123,7 @@ def _typed(key: str, value: object, kind: type) -> bool | int | float:
             return value if isinstance(value, bool) else word in TRUE_WORDS
         raise ConfigError(f"NEWSLETTER_{key} must be true or false, not {value!r}")
     try:
-        number = float(value) if not isinstance(value, bool) else float("nan")
+        number = float(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else float("nan")
     except (TypeError, ValueError):
         number = float("nan")
     if number != number or number in (float("inf"), float("-inf")) or number < 0:

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from newsletter.core.config import DEFAULTS, LANGUAGES, ConfigError
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 EXTENSION_KEY = "newsletter.settings"
 PREFIX = "NEWSLETTER_"
@@ -25,7 +28,7 @@ NOT_SETTINGS = ("SECRET_KEY", "DATABASE_URL", "TEST_DATABASE_URL", "INSTANCE_PAT
 """NEWSLETTER_* variables read outside the settings table (the key, the database, the tests' database)."""
 
 
-def _flag(query: dict, name: str, default: str) -> bool:
+def _flag(query: dict[str, list[str]], name: str, default: str) -> bool:
     return query.get(name, [default])[0].lower() in ("1", "true", "yes", "on")
 
 
@@ -42,7 +45,9 @@ class SmtpSettings:
     messages_per_connection: int = 1000
 
     @classmethod
-    def from_url(cls, url: str, *, verify_tls: bool = True, timeout: float = 30, messages_per_connection: int = 1000):
+    def from_url(
+        cls, url: str, *, verify_tls: bool = True, timeout: float = 30, messages_per_connection: int = 1000
+    ) -> SmtpSettings:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
             raise ValueError(f"NEWSLETTER_SMTP_URL must look like smtp://user:pass@host:port, not {parts.scheme}://…")
@@ -61,7 +66,7 @@ class SmtpSettings:
         )
 
 
-def smtp_settings(config) -> SmtpSettings:
+def smtp_settings(config: Mapping[str, Any]) -> SmtpSettings:
     return SmtpSettings.from_url(
         config["SMTP_URL"],
         verify_tls=bool(config["SMTP_VERIFY_TLS"]),
@@ -339,9 +344,9 @@ class _Reader:
             raise ConfigError(f"{PREFIX}{key} must name a time zone such as Europe/Minsk, not {value!r}") from error
 
 
-def settings_of(app) -> Settings:
+def settings_of(app: Flask) -> Settings:
     """The app's settings, built by the factory; built again here only after a test changed `app.config`."""
-    settings = app.extensions.get(EXTENSION_KEY)
+    settings: Settings | None = app.extensions.get(EXTENSION_KEY)
     if settings is None:
         settings = app.extensions[EXTENSION_KEY] = Settings.from_config(app.config)
     return settings

@@ -16,7 +16,6 @@ from email import policy
 from pathlib import Path
 
 from newsletter.core import mail_folders, tokens
-from newsletter.core.mail_folders import NotAMailbox  # noqa: F401 (re-exported for the command line)
 from newsletter.models import Subscriber
 from newsletter.models.subscribers import UNSUBSCRIBED
 from newsletter.subscribers import subscriptions

@@ -36,7 +36,7 @@ def home():
 @bp.get("/favicon.ico")
 @bp.get("/favicon.svg")
 def favicon():
-    return send_from_directory(current_app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=ONE_DAY)
+    return send_from_directory(str(current_app.static_folder), "favicon.svg", mimetype="image/svg+xml", max_age=ONE_DAY)
 
 
 @bp.get("/logo")
