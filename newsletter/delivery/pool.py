@@ -14,7 +14,9 @@ from newsletter.core.extensions import db
 from newsletter.delivery import outcomes, recorder
 from newsletter.delivery.breaker import CircuitBreaker
 from newsletter.delivery.claims import HELD, Job
+from newsletter.delivery.fencing import Fence
 from newsletter.delivery.gate import UNKNOWN, SendGate
+from newsletter.delivery.journal import Journal
 from newsletter.delivery.ledger import NothingToRender
 from newsletter.delivery.messages import MessageBuilder
 from newsletter.delivery.pipelining import Envelope
@@ -28,13 +30,27 @@ _STOP = object()  # the stop sentinel, taken from the queue as the following job
 
 
 class SenderPool:
-    def __init__(self, app, *, worker_id: str, connections: int, throttle, stop: threading.Event, signer=None):
+    def __init__(
+        self,
+        app,
+        *,
+        worker_id: str,
+        connections: int,
+        throttle,
+        stop: threading.Event,
+        signer=None,
+        fence: Fence | None = None,
+        journal: Journal | None = None,
+    ):
         self.app = app
+        self.fence = fence or Fence(float(app.config["LEASE_SECONDS"]))
+        self.journal = journal
         self.worker_id = worker_id
         self.throttle = throttle
         self.stop = stop
         self.held: dict[int, str] = {}
         self.stats: Counter = Counter()
+        self._fence_logged_at = 0.0
         self._stats_lock = threading.Lock()
         self._jobs: queue.Queue = queue.Queue()
         self._busy = 0
@@ -172,6 +188,7 @@ class SenderPool:
         with self._idle:
             self._busy -= 1
             self._in_hand.discard(job.delivery_id)
+            self.fence.forget(job.delivery_id)
             if self._busy < self._room_wanted:
                 self._idle.notify_all()
 
@@ -208,7 +225,10 @@ class SenderPool:
             return self._jobs.get()
 
     def _record(self, outcome: outcomes.Outcome) -> None:
-        """Hand the outcome to the recorder; only an accepted message is counted when it is stored."""
+        """Hand the outcome to the recorder (an accepted one is journaled first); only an accepted message is
+        counted when it is stored."""
+        if outcome.accepted and self.journal is not None:
+            self.journal.accepted(outcome.job.delivery_id, outcome.values)
         self.recorder.put(outcome)
         if not outcome.accepted:
             self.count(outcome.label)
@@ -216,6 +236,8 @@ class SenderPool:
     def _recorded(self, outcome: outcomes.Outcome) -> None:
         if outcome.accepted:
             self.count("sent")
+            if self.journal is not None:
+                self.journal.settled(outcome.job.delivery_id)
 
     def _held_back(self, job: Job) -> bool:
         """Give the job back if its edition is paused or cancelled, or the worker is stopping."""
@@ -264,7 +286,7 @@ class SenderPool:
                 )
             if status in HELD:
                 self.held[job.edition_id] = status
-            if self._held_back(job):
+            if self._held_back(job) or self._fenced_off(job):
                 return
             try:
                 reply = transport.send(
@@ -279,6 +301,27 @@ class SenderPool:
         self._record(outcomes.sent(job, str(reply)))
         self.throttle.succeeded()
         self.breaker.succeeded(job.edition_id)
+
+    def _fenced_off(self, job: Job) -> bool:
+        """True if this worker no longer knows the row's lease to be its own (`fencing.py`): the job is dropped
+        unsent and unrecorded, and the row returns to the queue when its lease runs out."""
+        if self.fence.holds(job.delivery_id):
+            return False
+        with self._stats_lock:
+            self.stats["fenced"] += 1
+            first = self.stats["fenced"] == 1 or self._fence_logged_at + 5 < time.monotonic()
+            if first:
+                self._fence_logged_at = time.monotonic()
+        if first:
+            log.warning(
+                "lease not renewed for %.1fs (lease %.0fs, margin %.1fs) or row taken over: not sending what this "
+                "worker may no longer hold (%d dropped so far); the rows return to the queue",
+                self.fence.renewal_age(),
+                self.fence.lease,
+                self.fence.margin,
+                self.stats["fenced"],
+            )
+        return True
 
     def _deferred(self, job: Job, reply, **options) -> outcomes.Outcome:
         return outcomes.deferred(job, str(reply), retry_base=self._retry_base, max_age=self._max_age, **options)

@@ -15,8 +15,10 @@ from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.core.extensions import db
-from newsletter.delivery import claims, gate
+from newsletter.delivery import claims, gate, journal
 from newsletter.delivery.digest import DigestTemplate
+from newsletter.delivery.fencing import Fence
+from newsletter.delivery.maintenance import BlockedMaintenance
 from newsletter.delivery.outage import OutageBackoff, is_conflict
 from newsletter.delivery.pool import SenderPool
 from newsletter.delivery.signing import signer_from_config
@@ -88,7 +90,10 @@ class Worker:
         except ValueError as error:
             raise WorkerSetupError(str(error)) from None
         self.throttle = Throttle.from_config(app)
-        self.pool = _open_pool(app, self.worker_id, self.throttle, stop, signer)
+        self.fence = Fence(self.lease)
+        self.journal_dir = config["JOURNAL_DIR"]
+        self.journal = journal.Journal(self.journal_dir, self.worker_id)
+        self.pool = _open_pool(app, self.worker_id, self.throttle, stop, signer, self.fence, self.journal)
         self.started = time.monotonic()
         self._last_maintenance = 0.0
         self._last_lease_check = 0.0
@@ -96,6 +101,8 @@ class Worker:
         self._last_report = 0.0
         self._outage = OutageBackoff(OUTAGE_BACKOFF_SECONDS, OUTAGE_LOG_SECONDS)
         self._unloaded: list[int] = []
+        self._unloaded_at = 0.0
+        self._blocked = BlockedMaintenance()
         self._claims = 0  # claims made: whose turn the odd slot of a batch is
         self._requeue_not_before = 0.0
         self.heartbeat = heartbeats.WorkerBeat(self.worker_id, config)
@@ -103,6 +110,7 @@ class Worker:
     def run(self, once: bool) -> Progress:
         log.info("worker %s started (%d connections)", self.worker_id, self.pool.connections)
         try:
+            self._replay_journals()
             while not self.stop.is_set():
                 if not self.pool.alive():
                     raise WorkerSetupError("no sender thread is running (see the errors above); claimed rows released")
@@ -161,9 +169,19 @@ class Worker:
             )
         self.stop.wait(delay)
 
+    def _replay_journals(self) -> None:
+        """Before the first claim: store what processes gone from this host journaled as accepted (`journal.py`)."""
+        while not self.stop.is_set():
+            try:
+                journal.replay(self.journal_dir, db.engine, self.worker_id)
+                return
+            except SQLAlchemyError as error:
+                self._wait_for_database(error)
+
     def _shut_down(self) -> None:
         """Stop the senders, store their outcomes, release what was claimed but not sent."""
         unstored = self.pool.close(record_timeout=max(self.lease - 1, 1))
+        self.journal.close(keep=bool(unstored))
         try:
             claims.release(self.worker_id, except_ids=unstored)
             claims.settle_editions()
@@ -177,12 +195,17 @@ class Worker:
     def _claim_batch(self) -> bool:
         """Claim due rows and hand them to the pool. Rows claimed just before the database went away are kept
         (`_unloaded`) and loaded on the next turn, so none stays leased to this worker without being sent."""
+        if self._unloaded and not self.fence.holds(self._unloaded[0]):
+            self._unloaded = []  # claimed too long ago to be sure they are still ours: left to their lease
         if not self._unloaded:
             self._claims += 1
-        ids = self._unloaded or claims.claim(self.worker_id, self.batch, self.lease, turn=self._claims)
+            db.session.commit()  # the claim's transaction (whose clock sets the lease) starts after `claimed_at`
+            self._unloaded_at = self.fence.now()
+            self._unloaded = claims.claim(self.worker_id, self.batch, self.lease, turn=self._claims)
+            self.fence.claimed(self._unloaded, self._unloaded_at)
+        ids = self._unloaded
         if not ids:
             return False
-        self._unloaded = ids
         jobs, refused = claims.load_jobs(ids, self.worker_id)
         self.pool.count("cancelled", claims.refuse(refused))
         for edition_id in {job.edition_id for job in jobs if job.edition_id is not None}:
@@ -215,9 +238,18 @@ class Worker:
     def _keep_leases(self, now: float) -> None:
         """Renew the leases of the rows in hand; requeue rows whose worker stopped renewing theirs, but not
         within `REQUEUE_GRACE_SECONDS` after an outage, while the others may still be storing what they kept."""
-        claims.renew_leases(self.worker_id, self.lease, self._rows_in_hand())
+        db.session.commit()  # the renewal's transaction (whose clock sets the leases) starts after `started`
+        started, asked = self.fence.now(), self._rows_in_hand()
+        held = self._blocked.attempt("lease renewal", claims.renew_leases, self.worker_id, self.lease, asked)
+        if held is None:
+            return
+        self.fence.renewed(asked, held, started)
+        if len(held) < len(asked):
+            log.warning(
+                "%d claimed rows are no longer this worker's (lease ran out); not sending them", len(asked) - len(held)
+            )
         if now >= self._requeue_not_before:
-            claims.requeue_expired()
+            self._blocked.attempt("requeue of expired leases", claims.requeue_expired)
 
     def _follow_held_editions(self) -> None:
         """Tell the senders which editions are paused or cancelled now, so they give those rows back instead of
@@ -270,7 +302,7 @@ def _held_statuses():
     return rows
 
 
-def _open_pool(app, worker_id: str, throttle, stop, signer) -> SenderPool:
+def _open_pool(app, worker_id: str, throttle, stop, signer, fence, journal_) -> SenderPool:
     return SenderPool(
         app,
         worker_id=worker_id,
@@ -278,6 +310,8 @@ def _open_pool(app, worker_id: str, throttle, stop, signer) -> SenderPool:
         throttle=throttle,
         stop=stop,
         signer=signer,
+        fence=fence,
+        journal=journal_,
     )
 
 
