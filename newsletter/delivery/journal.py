@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -36,15 +37,21 @@ SUFFIX = ".journal"
 ROTATE_LINES = 20_000
 
 
-def _file_name(worker_id: str, generation: int) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", worker_id) + f".{generation}{SUFFIX}"
+def scope_of(database_url: str) -> str:
+    """A short name for the database: a journal is only ever replayed into the database it was written for."""
+    return hashlib.sha256(database_url.encode()).hexdigest()[:12]
+
+
+def _file_name(scope: str, worker_id: str, generation: int) -> str:
+    return f"{scope}-" + re.sub(r"[^A-Za-z0-9_.-]", "_", worker_id) + f".{generation}{SUFFIX}"
 
 
 class Journal:
     """This process's journal of accepted deliveries (thread-safe: every sender appends to it)."""
 
-    def __init__(self, directory: str | os.PathLike, worker_id: str):
+    def __init__(self, directory: str | os.PathLike, worker_id: str, scope: str):
         self.directory = Path(directory)
+        self.scope = scope
         self.directory.mkdir(parents=True, exist_ok=True)
         self.worker_id = worker_id
         self._lock = threading.Lock()
@@ -54,7 +61,7 @@ class Journal:
         self._fd, self.path = self._open()
 
     def _open(self) -> tuple[int, Path]:
-        name = _file_name(self.worker_id, self._generation)
+        name = _file_name(self.scope, self.worker_id, self._generation)
         temporary, final = self.directory / f".{name}.new", self.directory / name
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600)
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -101,14 +108,14 @@ def _plain(values: dict) -> dict:
     return {key: value.isoformat() if isinstance(value, datetime) else str(value) for key, value in values.items()}
 
 
-def replay(directory: str | os.PathLike, engine: Engine, worker_id: str) -> int:
+def replay(directory: str | os.PathLike, engine: Engine, worker_id: str, scope: str) -> int:
     """Store the accepted deliveries that processes gone from this host journaled but did not record; returns
     how many rows were marked sent. Files of live processes (locked) are left alone."""
     directory = Path(directory)
     if not directory.is_dir():
         return 0
     recorded = 0
-    for path in sorted(directory.glob(f"*{SUFFIX}")):
+    for path in sorted(directory.glob(f"{scope}-*{SUFFIX}")):
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
@@ -120,12 +127,14 @@ def replay(directory: str | os.PathLike, engine: Engine, worker_id: str) -> int:
             continue
         try:
             rows = _read(path)
-            recorded += _store(engine, rows, worker_id)
-            if rows:
+            stored = _store(engine, rows, worker_id)
+            recorded += stored
+            if stored:
                 log.warning(
-                    "journal %s: %d deliveries the relay had accepted, left unrecorded by a process that is gone; "
-                    "stored as sent",
+                    "journal %s of a process that is gone: %d deliveries the relay had accepted were not recorded; "
+                    "stored as sent (%d lines read)",
                     path.name,
+                    stored,
                     len(rows),
                 )
             path.unlink()

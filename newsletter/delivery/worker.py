@@ -92,7 +92,8 @@ class Worker:
         self.throttle = Throttle.from_config(app)
         self.fence = Fence(self.lease)
         self.journal_dir = config["JOURNAL_DIR"]
-        self.journal = journal.Journal(self.journal_dir, self.worker_id)
+        self.journal_scope = journal.scope_of(str(config["DATABASE_URL"]))
+        self.journal = journal.Journal(self.journal_dir, self.worker_id, self.journal_scope)
         self.pool = _open_pool(app, self.worker_id, self.throttle, stop, signer, self.fence, self.journal)
         self.started = time.monotonic()
         self._last_maintenance = 0.0
@@ -173,7 +174,7 @@ class Worker:
         """Before the first claim: store what processes gone from this host journaled as accepted (`journal.py`)."""
         while not self.stop.is_set():
             try:
-                journal.replay(self.journal_dir, db.engine, self.worker_id)
+                journal.replay(self.journal_dir, db.engine, self.worker_id, self.journal_scope)
                 return
             except SQLAlchemyError as error:
                 self._wait_for_database(error)
