@@ -14,10 +14,13 @@ already being written when the time ran out can reach a reader twice (at most on
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
+log = logging.getLogger(__name__)
 MIN_MARGIN_SECONDS = 0.25
+LOG_EVERY_SECONDS = 5.0
 
 
 def margin_for(lease_seconds: float) -> float:
@@ -37,6 +40,7 @@ class Fence:
         self._claimed_at: dict[int, float] = {}
         self._lost: set[int] = set()
         self.dropped = 0
+        self._logged_at = float("-inf")
 
     def now(self) -> float:
         return self.clock()
@@ -66,6 +70,27 @@ class Fence:
                 return False
             since = max(self._renewed_at, self._claimed_at.get(delivery_id, float("-inf")))
         return self.clock() < since + self.lease - self.margin
+
+    def admits(self, delivery_id: int) -> bool:
+        """`holds`, for a sender about to hand the message to the relay. A row refused is dropped unsent and
+        unrecorded (its row returns to the queue when the lease runs out); said in the log now and then."""
+        if self.holds(delivery_id):
+            return True
+        with self._lock:
+            self.dropped += 1
+            due, now = self._logged_at + LOG_EVERY_SECONDS <= self.clock(), self.clock()
+            if due:
+                self._logged_at = now
+        if due:
+            log.warning(
+                "lease not renewed for %.1fs (lease %.0fs, margin %.1fs) or row taken over: not sending what this "
+                "worker may no longer hold (%d dropped so far); the rows return to the queue",
+                self.renewal_age(),
+                self.lease,
+                self.margin,
+                self.dropped,
+            )
+        return False
 
     def renewal_age(self) -> float:
         with self._lock:

@@ -1,4 +1,6 @@
-"""Maintenance statements that meet a lock or a timeout are skipped for this round, with a log line.
+"""The worker's upkeep: lease keeping (told to its fence) and the statements it runs between claims.
+
+Maintenance statements that meet a lock or a timeout are skipped for this round, with a log line.
 
 The worker's sessions wait at most `lock_timeout` for a lock and run a statement at most `statement_timeout`
 (`core.database.bound_sessions`). A lease renewal or a requeue refused that way (another host's transaction
@@ -12,9 +14,12 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from newsletter.core.extensions import db
+from newsletter.delivery import claims
+from newsletter.delivery.fencing import Fence
+from newsletter.models import Edition
 
 log = logging.getLogger(__name__)
 BLOCKED_SQLSTATES = ("55P03", "57014")  # lock_not_available (lock_timeout), query_canceled (statement_timeout)
@@ -43,3 +48,48 @@ class BlockedMaintenance:
                 reason = "a lock held by another session" if state == "55P03" else "the statement timeout"
                 log.warning("%s skipped this round: blocked by %s (%d skipped so far)", what, reason, self.skipped)
             return None
+
+
+def fenced_claim(fence: Fence, worker_id: str, batch: int, lease: float, turn: int) -> list[int]:
+    """`claims.claim`, its rows told to the fence with the moment the claim's transaction could start at the
+    earliest (the lease the database sets counts from later)."""
+    db.session.commit()
+    at = fence.now()
+    ids = claims.claim(worker_id, batch, lease, turn=turn)
+    fence.claimed(ids, at)
+    return ids
+
+
+def keep_leases(
+    worker_id: str, lease: float, fence: Fence, rows_in_hand, blocked: BlockedMaintenance, *, requeue: bool
+):
+    """Renew the leases of the rows in hand and tell the fence which are still held; then, if `requeue`,
+    return expired rows to the queue. Either step is skipped for this round if a lock or timeout stops it."""
+    db.session.commit()  # the renewal's transaction (whose clock sets the leases) starts after `started`
+    started, asked = fence.now(), rows_in_hand()
+    held = blocked.attempt("lease renewal", claims.renew_leases, worker_id, lease, asked)
+    if held is None:
+        return
+    fence.renewed(asked, held, started)
+    if len(held) < len(asked):
+        log.warning(
+            "%d claimed rows are no longer this worker's (lease ran out); not sending them", len(asked) - len(held)
+        )
+    if requeue:
+        blocked.attempt("requeue of expired leases", claims.requeue_expired)
+
+
+def held_statuses():
+    """(edition id, status) of the editions paused or cancelled now."""
+    rows = db.session.execute(db.select(Edition.id, Edition.status).where(Edition.status.in_(claims.HELD))).all()
+    db.session.commit()
+    return rows
+
+
+def discard_session() -> None:
+    """Give back the session's connection after a database error: rolled back it returns to the pool, which
+    checks it (pre-ping) before the next use; one that cannot even roll back is closed."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        db.session.close()

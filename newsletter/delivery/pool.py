@@ -50,7 +50,6 @@ class SenderPool:
         self.stop = stop
         self.held: dict[int, str] = {}
         self.stats: Counter = Counter()
-        self._fence_logged_at = 0.0
         self._stats_lock = threading.Lock()
         self._jobs: queue.Queue = queue.Queue()
         self._busy = 0
@@ -286,7 +285,7 @@ class SenderPool:
                 )
             if status in HELD:
                 self.held[job.edition_id] = status
-            if self._held_back(job) or self._fenced_off(job):
+            if self._held_back(job) or not self.fence.admits(job.delivery_id):
                 return
             try:
                 reply = transport.send(
@@ -301,27 +300,6 @@ class SenderPool:
         self._record(outcomes.sent(job, str(reply)))
         self.throttle.succeeded()
         self.breaker.succeeded(job.edition_id)
-
-    def _fenced_off(self, job: Job) -> bool:
-        """True if this worker no longer knows the row's lease to be its own (`fencing.py`): the job is dropped
-        unsent and unrecorded, and the row returns to the queue when its lease runs out."""
-        if self.fence.holds(job.delivery_id):
-            return False
-        with self._stats_lock:
-            self.stats["fenced"] += 1
-            first = self.stats["fenced"] == 1 or self._fence_logged_at + 5 < time.monotonic()
-            if first:
-                self._fence_logged_at = time.monotonic()
-        if first:
-            log.warning(
-                "lease not renewed for %.1fs (lease %.0fs, margin %.1fs) or row taken over: not sending what this "
-                "worker may no longer hold (%d dropped so far); the rows return to the queue",
-                self.fence.renewal_age(),
-                self.fence.lease,
-                self.fence.margin,
-                self.stats["fenced"],
-            )
-        return True
 
     def _deferred(self, job: Job, reply, **options) -> outcomes.Outcome:
         return outcomes.deferred(job, str(reply), retry_base=self._retry_base, max_age=self._max_age, **options)

@@ -18,7 +18,13 @@ from newsletter.core.extensions import db
 from newsletter.delivery import claims, gate, journal
 from newsletter.delivery.digest import DigestTemplate
 from newsletter.delivery.fencing import Fence
-from newsletter.delivery.maintenance import BlockedMaintenance
+from newsletter.delivery.maintenance import (
+    BlockedMaintenance,
+    discard_session,
+    fenced_claim,
+    held_statuses,
+    keep_leases,
+)
 from newsletter.delivery.outage import OutageBackoff, is_conflict
 from newsletter.delivery.pool import SenderPool
 from newsletter.delivery.signing import signer_from_config
@@ -102,7 +108,6 @@ class Worker:
         self._last_report = 0.0
         self._outage = OutageBackoff(OUTAGE_BACKOFF_SECONDS, OUTAGE_LOG_SECONDS)
         self._unloaded: list[int] = []
-        self._unloaded_at = 0.0
         self._blocked = BlockedMaintenance()
         self._claims = 0  # claims made: whose turn the odd slot of a batch is
         self._requeue_not_before = 0.0
@@ -157,7 +162,7 @@ class Worker:
 
     def _wait_for_database(self, error: SQLAlchemyError) -> None:
         """Never exit on a database outage: drop the broken connection, say so (not on every try), back off."""
-        _discard_session()
+        discard_session()
         delay = self._outage.next_delay()
         detail = (str(getattr(error, "orig", error)).strip().splitlines() or [""])[0][:200]
         if is_conflict(error):
@@ -187,7 +192,7 @@ class Worker:
             claims.release(self.worker_id, except_ids=unstored)
             claims.settle_editions()
         except SQLAlchemyError as error:
-            _discard_session()
+            discard_session()
             log.error(
                 "could not release this worker's claimed rows (%s); they return to the queue when their lease expires",
                 error.__class__.__name__,
@@ -200,10 +205,7 @@ class Worker:
             self._unloaded = []  # claimed too long ago to be sure they are still ours: left to their lease
         if not self._unloaded:
             self._claims += 1
-            db.session.commit()  # the claim's transaction (whose clock sets the lease) starts after `claimed_at`
-            self._unloaded_at = self.fence.now()
-            self._unloaded = claims.claim(self.worker_id, self.batch, self.lease, turn=self._claims)
-            self.fence.claimed(self._unloaded, self._unloaded_at)
+            self._unloaded = fenced_claim(self.fence, self.worker_id, self.batch, self.lease, self._claims)
         ids = self._unloaded
         if not ids:
             return False
@@ -239,23 +241,13 @@ class Worker:
     def _keep_leases(self, now: float) -> None:
         """Renew the leases of the rows in hand; requeue rows whose worker stopped renewing theirs, but not
         within `REQUEUE_GRACE_SECONDS` after an outage, while the others may still be storing what they kept."""
-        db.session.commit()  # the renewal's transaction (whose clock sets the leases) starts after `started`
-        started, asked = self.fence.now(), self._rows_in_hand()
-        held = self._blocked.attempt("lease renewal", claims.renew_leases, self.worker_id, self.lease, asked)
-        if held is None:
-            return
-        self.fence.renewed(asked, held, started)
-        if len(held) < len(asked):
-            log.warning(
-                "%d claimed rows are no longer this worker's (lease ran out); not sending them", len(asked) - len(held)
-            )
-        if now >= self._requeue_not_before:
-            self._blocked.attempt("requeue of expired leases", claims.requeue_expired)
+        requeue = now >= self._requeue_not_before
+        keep_leases(self.worker_id, self.lease, self.fence, self._rows_in_hand, self._blocked, requeue=requeue)
 
     def _follow_held_editions(self) -> None:
         """Tell the senders which editions are paused or cancelled now, so they give those rows back instead of
         sending them; once nothing waits to be sent, the templates of cancelled editions can go."""
-        self.pool.held = {edition_id: status for edition_id, status in _held_statuses()}
+        self.pool.held = {edition_id: status for edition_id, status in held_statuses()}
         if not self.pool.backlog():
             for edition_id, status in self.pool.held.items():
                 if status == EditionStatus.CANCELLED:
@@ -297,12 +289,6 @@ class Worker:
         return Progress(stats["sent"], stats["failed"], stats["retried"], stats["cancelled"], remaining, self.started)
 
 
-def _held_statuses():
-    rows = db.session.execute(db.select(Edition.id, Edition.status).where(Edition.status.in_(claims.HELD))).all()
-    db.session.commit()
-    return rows
-
-
 def _open_pool(app, worker_id: str, throttle, stop, signer, fence, journal_) -> SenderPool:
     return SenderPool(
         app,
@@ -314,12 +300,3 @@ def _open_pool(app, worker_id: str, throttle, stop, signer, fence, journal_) -> 
         fence=fence,
         journal=journal_,
     )
-
-
-def _discard_session() -> None:
-    """Give back the session's connection after a database error: rolled back it returns to the pool, which
-    checks it (pre-ping) before the next use; one that cannot even roll back is closed."""
-    try:
-        db.session.rollback()
-    except SQLAlchemyError:
-        db.session.close()
