@@ -7,9 +7,12 @@ size is NEWSLETTER_TEST_PARTITION_READERS (default 3,000 for the suite; the issu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
 from collections import defaultdict
 
@@ -25,7 +28,9 @@ from fixtures.delivery import (
     worker_env,
 )
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
+from newsletter.cli.delivery import STOP_GRACE_SECONDS, STOPPED_HARD
 from newsletter.core.extensions import db
 from newsletter.delivery import ledger
 from newsletter.models import Delivery, Heartbeat, Subscriber
@@ -222,3 +227,72 @@ def _beating(pid: int) -> bool:
     processes = db.session.scalars(select(Heartbeat.process)).all()
     db.session.commit()
     return any(f":{pid}:" in process for process in processes)
+
+
+class FreezableProxy:
+    """A TCP relay on loopback to the test's PostgreSQL that can stop passing bytes (a cut link, kept open)."""
+
+    def __init__(self, host: str, port: int):
+        self.target = (host, port)
+        self.frozen = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _address = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.target)
+            self._sockets += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                while self.frozen.is_set():
+                    time.sleep(0.05)
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.frozen.clear()
+        for each in [self.listener, *self._sockets]:
+            with contextlib.suppress(OSError):
+                each.close()
+
+
+def test_sigterm_ends_a_worker_within_the_stated_bound_while_the_database_does_not_answer(app, smtp_server, tmp_path):
+    add_subscribers(400, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    url = make_url(app.config["DATABASE_URL"])
+    proxy = FreezableProxy(url.host or "127.0.0.1", url.port or 5432)
+    through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    env = worker_env(app, smtp_server, SMTP_TIMEOUT=2, SEND_RATE=100)
+    env["NEWSLETTER_DATABASE_URL"] = through_proxy
+    worker, log = _group(env, tmp_path, "stuck", "--processes", "1")
+    try:
+        wait_for(lambda: len(smtp_server.messages) >= 20, seconds=60)
+        proxy.frozen.set()
+        time.sleep(1)
+        sent_before = len(smtp_server.messages)
+        time.sleep(2)  # frozen for longer than the lease (1 s): the fence stops the senders
+        assert len(smtp_server.messages) - sent_before <= 2, "a worker cut off from the database went on sending"
+        signalled = time.monotonic()
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(timeout=2 + STOP_GRACE_SECONDS + 5)
+        took = time.monotonic() - signalled
+    finally:
+        proxy.close()
+        _stop(worker)
+        log.close()
+    text = (tmp_path / "stuck.log").read_text()
+    assert took <= 2 + STOP_GRACE_SECONDS + 2, took
+    assert code in (0, STOPPED_HARD), text[-3000:]
+    print(f"\nSIGTERM with the database unreachable: exited {code} after {took:.1f}s")
