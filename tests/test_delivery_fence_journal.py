@@ -28,7 +28,7 @@ def test_a_row_is_sendable_only_while_its_lease_is_known_to_be_held():
     assert fence.holds(1) and fence.holds(2)
     clock.now = 102.0  # claimed 2 s ago: lease (3) minus margin (1) is over, nothing renewed it
     assert not fence.admits(1)
-    fence.renewed(asked={1, 2}, held={1}, at=101.5)  # row 2 was requeued by another worker meanwhile
+    assert fence.renewed(unsent={1, 2}, held={1}, at=101.5) == 1  # row 2 was requeued by another worker meanwhile
     assert fence.holds(1) and not fence.holds(2)
     clock.now = 103.6
     assert not fence.holds(1), "a renewal's lease counts from when it started"
@@ -39,7 +39,7 @@ def test_a_row_claimed_again_after_it_was_lost_is_held_again():
     clock = Clock()
     fence = Fence(lease_seconds=3, margin_seconds=1, clock=clock)
     fence.claimed([7], at=100.0)
-    fence.renewed(asked={7}, held=set(), at=100.5)
+    fence.renewed(unsent={7}, held=set(), at=100.5)
     assert not fence.holds(7)
     fence.claimed([7], at=100.6)
     assert fence.holds(7)

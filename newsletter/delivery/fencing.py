@@ -52,11 +52,16 @@ class Fence:
                 self._claimed_at[delivery_id] = at
                 self._lost.discard(delivery_id)
 
-    def renewed(self, asked, held, at: float) -> None:
-        """A renewal that started at `at` asked for `asked` and the database extended `held`; the rest is lost."""
+    def renewed(self, unsent, held, at: float) -> int:
+        """A renewal that started at `at` extended `held`; `unsent` are the rows still to send, now (no claim
+        came in between: claims and renewals take turns on the worker's loop). Those not held are lost. Only
+        `unsent` rows are remembered from here on. Returns how many are lost."""
+        unsent = set(unsent)
         with self._lock:
             self._renewed_at = max(self._renewed_at, at)
-            self._lost.update(set(asked) - set(held))
+            self._lost = unsent - set(held)
+            self._claimed_at = {key: value for key, value in self._claimed_at.items() if key in unsent}
+            return len(self._lost)
 
     def forget(self, delivery_id: int) -> None:
         with self._lock:

@@ -60,21 +60,18 @@ def fenced_claim(fence: Fence, worker_id: str, batch: int, lease: float, turn: i
     return ids
 
 
-def keep_leases(
-    worker_id: str, lease: float, fence: Fence, rows_in_hand, blocked: BlockedMaintenance, *, requeue: bool
-):
-    """Renew the leases of the rows in hand and tell the fence which are still held; then, if `requeue`,
-    return expired rows to the queue. Either step is skipped for this round if a lock or timeout stops it."""
+def keep_leases(worker_id: str, lease: float, fence: Fence, rows, blocked: BlockedMaintenance, *, requeue: bool):
+    """Renew the leases of the rows in hand and tell the fence which unsent ones are still held; then, if
+    `requeue`, return expired rows to the queue. Either step is skipped for this round if a lock or timeout
+    stops it. `rows(unsent_only)`: the rows in hand (with those whose outcome waits to be stored, or not)."""
     db.session.commit()  # the renewal's transaction (whose clock sets the leases) starts after `started`
-    started, asked = fence.now(), rows_in_hand()
-    held = blocked.attempt("lease renewal", claims.renew_leases, worker_id, lease, asked)
+    started = fence.now()
+    held = blocked.attempt("lease renewal", claims.renew_leases, worker_id, lease, rows(False))
     if held is None:
         return
-    fence.renewed(asked, held, started)
-    if len(held) < len(asked):
-        log.warning(
-            "%d claimed rows are no longer this worker's (lease ran out); not sending them", len(asked) - len(held)
-        )
+    lost = fence.renewed(rows(True), held, started)
+    if lost:
+        log.warning("%d claimed rows are no longer this worker's (lease ran out); not sending them", lost)
     if requeue:
         blocked.attempt("requeue of expired leases", claims.requeue_expired)
 

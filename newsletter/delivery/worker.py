@@ -154,11 +154,13 @@ class Worker:
             self._requeue_not_before = time.monotonic() + REQUEUE_GRACE_SECONDS
         return False
 
-    def _rows_in_hand(self) -> set[int]:
-        """The claimed rows this worker still knows about: not yet loaded, with a sender, or with an outcome
-        waiting to be stored. Only their leases are renewed; any other row claimed under this worker's name
-        (a claim whose commit reply was lost, an outcome dropped) expires and returns to the queue."""
-        return set(self._unloaded) | self.pool.in_hand() | self.pool.recorder.pending_ids()
+    def _rows_in_hand(self, unsent_only: bool = False) -> set[int]:
+        """The claimed rows this worker still knows about: not yet loaded, with a sender, or (unless
+        `unsent_only`) with an outcome waiting to be stored. Only their leases are renewed; any other row
+        claimed under this worker's name (a claim whose commit reply was lost, an outcome dropped) expires
+        and returns to the queue."""
+        unsent = set(self._unloaded) | self.pool.in_hand()
+        return unsent if unsent_only else unsent | self.pool.recorder.pending_ids()
 
     def _wait_for_database(self, error: SQLAlchemyError) -> None:
         """Never exit on a database outage: drop the broken connection, say so (not on every try), back off."""
