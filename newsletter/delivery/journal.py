@@ -35,6 +35,7 @@ from newsletter.models.delivery import Delivery, DeliveryStatus
 log = logging.getLogger(__name__)
 SUFFIX = ".journal"
 ROTATE_LINES = 20_000
+REPLAY_LOCK = ".replay.lock"
 
 
 def scope_of(database_url: str) -> str:
@@ -114,6 +115,17 @@ def replay(directory: str | os.PathLike, engine: Engine, worker_id: str, scope: 
     directory = Path(directory)
     if not directory.is_dir():
         return 0
+    # One replay at a time per directory: a worker starting beside one that is replaying waits for it, so it
+    # cannot requeue (and send again) rows whose journal is being stored.
+    guard = os.open(directory / REPLAY_LOCK, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        return _replay_all(directory, engine, worker_id, scope)
+    finally:
+        os.close(guard)
+
+
+def _replay_all(directory: Path, engine: Engine, worker_id: str, scope: str) -> int:
     recorded = 0
     for path in sorted(directory.glob(f"{scope}-*{SUFFIX}")):
         try:
