@@ -71,7 +71,13 @@ def bound_sessions(engine: Engine, *, lock_timeout: float, statement_timeout: fl
     settings = (
         f"SET lock_timeout = '{int(lock_timeout * 1000)}ms'; "
         f"SET statement_timeout = '{int(statement_timeout * 1000)}ms'; "
-        f"SET idle_in_transaction_session_timeout = '{int(idle_in_transaction * 1000)}ms'"
+        f"SET idle_in_transaction_session_timeout = '{int(idle_in_transaction * 1000)}ms'; "
+        # the server's side of the same keepalives: it ends the session of a host that vanished (a cut link)
+        # and lets go of its locks, session-level advisory locks of the send gate included
+        f"SET tcp_keepalives_idle = {TCP_KEEPALIVE['keepalives_idle']}; "
+        f"SET tcp_keepalives_interval = {TCP_KEEPALIVE['keepalives_interval']}; "
+        f"SET tcp_keepalives_count = {TCP_KEEPALIVE['keepalives_count']}; "
+        f"SET tcp_user_timeout = {TCP_KEEPALIVE['tcp_user_timeout']}"
     )
 
     def bound(dbapi_connection, _record) -> None:
