@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -15,14 +16,21 @@ from flask.cli import with_appcontext
 
 from newsletter.cli.readiness import ensure_ready
 from newsletter.core.config import DEFAULTS
-from newsletter.core.database import is_postgres
+from newsletter.core.database import bound_sessions, is_postgres
+from newsletter.core.extensions import db
 from newsletter.core.settings import unknown_variables
 from newsletter.delivery import processes as processes_module
 from newsletter.delivery import worker
 from newsletter.delivery.sqlite_lock import WorkerAlreadyRunning
+from newsletter.delivery.supervisor import GroupBeat
 
 log = logging.getLogger("newsletter.worker")
 LOG_EVERY_SECONDS = 5.0
+STOP_GRACE_SECONDS = 10.0  # SIGTERM ends a worker within NEWSLETTER_SMTP_TIMEOUT + this, whatever the database does
+STOPPED_HARD = 75
+LOCK_TIMEOUT_SECONDS = 5.0  # the worker's sessions: no statement waits longer for a lock (claims skip locked rows)
+STATEMENT_TIMEOUT_SECONDS = 60.0
+MIN_IDLE_IN_TRANSACTION_SECONDS = 5.0  # a frozen or cut-off worker's open transaction ends after max(lease, this)
 BAR_WIDTH = 28
 
 
@@ -83,12 +91,26 @@ class LogProgress:
         self._line(progress)
 
 
-def _stop_on_signals(stop: threading.Event) -> None:
+def _stop_on_signals(stop: threading.Event, within: float) -> None:
+    """SIGTERM/SIGINT stop the worker gracefully; if it has not ended `within` seconds later (a database that
+    does not answer, a relay that stalls), the process ends anyway: outcomes the relay accepted are in its
+    journal, which the next worker on this host stores, and every other claimed row returns with its lease."""
+
     def handler(_signum, _frame):
+        if stop.is_set():
+            return
         stop.set()
+        threading.Thread(target=_end_after, args=(within,), name="stop-deadline", daemon=True).start()
 
     for name in ("SIGTERM", "SIGINT"):
         signal.signal(getattr(signal, name), handler)
+
+
+def _end_after(seconds: float) -> None:
+    time.sleep(seconds)
+    log.error("worker did not stop within %.0fs of the signal; ending now (accepted mail is in the journal)", seconds)
+    logging.shutdown()
+    os._exit(STOPPED_HARD)
 
 
 @click.command("worker")
@@ -112,13 +134,24 @@ def worker_command(once: bool, processes: int | None) -> None:
         settings = processes_module.child_environment(config, (*DEFAULTS, "DATABASE_URL", "SECRET_KEY"))
         for name, _closest in unknown_variables(settings):  # reported once, by this process
             del settings[name]
-        status = processes_module.run_children(count, once, int(config["SMTP_CONNECTIONS"]), settings)
+        beat = GroupBeat(current_app._get_current_object(), max(1, int(config["HEARTBEAT_SECONDS"])))
+        try:
+            status = processes_module.run_children(count, once, int(config["SMTP_CONNECTIONS"]), settings, beat)
+        finally:
+            beat.close()
         if status:
             raise SystemExit(status)
         return
     reporter = TerminalProgress() if sys.stderr.isatty() else LogProgress()
     stop = threading.Event()
-    _stop_on_signals(stop)
+    _stop_on_signals(stop, within=float(config["SMTP_TIMEOUT"]) + STOP_GRACE_SECONDS)
+    lease = float(config["LEASE_SECONDS"])
+    bound_sessions(
+        db.engine,
+        lock_timeout=LOCK_TIMEOUT_SECONDS,
+        statement_timeout=STATEMENT_TIMEOUT_SECONDS,
+        idle_in_transaction=max(lease, MIN_IDLE_IN_TRANSACTION_SECONDS),
+    )
     try:
         result = worker.run(once=once, stop=stop, progress=reporter)
     except (WorkerAlreadyRunning, worker.WorkerSetupError) as error:

@@ -18,6 +18,7 @@ DEFAULTS: dict[str, object] = {
     "BASE_URL": "http://127.0.0.1:5000",
     "SMTP_URL": None,
     "OUTBOX_DIR": None,
+    "JOURNAL_DIR": None,
     "MAIL_FROM": "Belarus Weekly <newsletter@example.org>",
     "PUBLICATION_NAME": "Belarus Weekly",
     "PUBLICATION_NAME_BE": None,
@@ -103,6 +104,8 @@ def load_config(app: Flask, overrides: dict[str, Any] | None) -> None:
     app.config["SECRET_KEY"] = _checked_secret_key(app.config.get("SECRET_KEY"), instance)
     if not app.config.get("OUTBOX_DIR"):
         app.config["OUTBOX_DIR"] = str(instance / "outbox")
+    if not app.config.get("JOURNAL_DIR"):
+        app.config["JOURNAL_DIR"] = str(instance / "journal")
     if not app.config.get("BOUNCE_KEEP_DIR"):
         app.config["BOUNCE_KEEP_DIR"] = str(instance / "bounces-kept")
     database_url = app.config.get("DATABASE_URL") or f"sqlite:///{instance / 'newsletter.db'}"

@@ -46,6 +46,7 @@ def init_app(app: Flask) -> None:
         options["connect_args"] = {"timeout": 30}
     else:  # a worker keeps one per sender (its send gate), one for its recorder and one for its own session
         options["pool_size"] = max(5, int(app.config.get("SMTP_CONNECTIONS") or 1) + 3)
+        options["connect_args"] = dict(TCP_KEEPALIVE)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("hide_parameters", True)
     db.init_app(app)
@@ -55,6 +56,46 @@ def init_app(app: Flask) -> None:
             event.listen(db.engine, "connect", _tune_sqlite)
         else:
             event.listen(db.engine, "handle_error", _hide_server_detail)
+
+
+# A peer that vanished (a cut link, a host gone) is noticed on an idle connection after about 10 + 3 × 3 s of
+# silence, and a request the server never acknowledged fails after 20 s, instead of the kernel's two hours.
+TCP_KEEPALIVE = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 3,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,
+}
+
+
+def bound_sessions(engine: Engine, *, lock_timeout: float, statement_timeout: float, idle_in_transaction: float):
+    """Every new connection of `engine` (PostgreSQL) gets these limits in seconds, and open ones are replaced:
+    a statement waits at most `lock_timeout` for a lock and runs at most `statement_timeout`, and the server
+    ends a session left idle in a transaction for `idle_in_transaction` (a frozen or cut-off worker's), so its
+    row locks are let go. For long-running workers; the web keeps the server's defaults."""
+    if engine.dialect.name != "postgresql":
+        return
+    settings = (
+        f"SET lock_timeout = '{int(lock_timeout * 1000)}ms'; "
+        f"SET statement_timeout = '{int(statement_timeout * 1000)}ms'; "
+        f"SET idle_in_transaction_session_timeout = '{int(idle_in_transaction * 1000)}ms'; "
+        # the server's side of the same keepalives: it ends the session of a host that vanished (a cut link)
+        # and lets go of its locks, session-level advisory locks of the send gate included
+        f"SET tcp_keepalives_idle = {TCP_KEEPALIVE['keepalives_idle']}; "
+        f"SET tcp_keepalives_interval = {TCP_KEEPALIVE['keepalives_interval']}; "
+        f"SET tcp_keepalives_count = {TCP_KEEPALIVE['keepalives_count']}; "
+        f"SET tcp_user_timeout = {TCP_KEEPALIVE['tcp_user_timeout']}"
+    )
+
+    def bound(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(settings)
+        cursor.close()
+        dbapi_connection.commit()
+
+    event.listen(engine, "connect", bound)
+    engine.dispose()  # connections opened before are closed, not used again
 
 
 def is_postgres() -> bool:
@@ -89,4 +130,14 @@ def affected_rows(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount
 
 
-__all__ = ["affected_rows", "among", "db", "dialect_insert", "id_chunks", "init_app", "is_postgres", "Engine"]
+__all__ = [
+    "affected_rows",
+    "among",
+    "bound_sessions",
+    "db",
+    "dialect_insert",
+    "id_chunks",
+    "init_app",
+    "is_postgres",
+    "Engine",
+]

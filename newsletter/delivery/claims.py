@@ -214,16 +214,25 @@ def refuse(refused: dict[int, str]) -> int:
     return sum(reason != PAUSED_REASON for reason in refused.values())
 
 
-def renew_leases(worker_id: str, lease_seconds: float, ids: set[int]) -> None:
+def renew_leases(worker_id: str, lease_seconds: float, ids: set[int]) -> set[int]:
     """Extend this worker's leases on the rows it still holds in memory (`ids`), including rows whose outcome
-    waits to be recorded; a row it no longer knows about is left to expire and return to the queue."""
+    waits to be recorded; a row it no longer knows about is left to expire and return to the queue. Returns the
+    rows whose lease was extended: any other of `ids` is no longer this worker's (see `fencing.py`)."""
+    held: set[int] = set()
     for chunk in id_chunks(sorted(ids)):
-        db.session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(chunk), Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == worker_id)
-            .values(lease_expires_at=database_clock(lease_seconds))
+        held.update(
+            db.session.scalars(
+                update(Delivery)
+                .where(
+                    Delivery.id.in_(chunk), Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_by == worker_id
+                )
+                .values(lease_expires_at=database_clock(lease_seconds))
+                .returning(Delivery.id)
+                .execution_options(synchronize_session=False)
+            ).all()
         )
     db.session.commit()
+    return held
 
 
 def _back_to_queue():
@@ -232,14 +241,29 @@ def _back_to_queue():
     return case((cancelled, DeliveryStatus.CANCELLED), else_=DeliveryStatus.QUEUED)
 
 
+REQUEUE_BATCH = 1000
+
+
 def requeue_expired() -> int:
-    """Rows whose worker stopped renewing its lease go back to the queue. (A worker that has just seen the
-    database come back waits a few seconds before calling this, so that the others can store what they kept
-    in memory during the outage first.)"""
+    """Rows whose worker stopped renewing its lease go back to the queue, up to `REQUEUE_BATCH` per call. Rows
+    another transaction holds locked (a cut or frozen host's open transaction) are skipped, never waited for:
+    they are requeued at a later call, once that session is gone. (A worker that has just seen the database
+    come back waits a few seconds before calling this, so that the others can store what they kept in memory
+    during the outage first.)"""
+    expired = db.session.scalars(
+        select(Delivery.id)
+        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_expires_at < database_clock())
+        .limit(REQUEUE_BATCH)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not expired:
+        db.session.commit()
+        return 0
     moved = db.session.execute(
         update(Delivery)
-        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_expires_at < database_clock())
+        .where(among_ids(expired), Delivery.status == DeliveryStatus.SENDING)
         .values(status=_back_to_queue(), claimed_by=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
     return moved

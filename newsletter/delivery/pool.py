@@ -15,7 +15,9 @@ from newsletter.core.settings import settings_of
 from newsletter.delivery import outcomes, recorder
 from newsletter.delivery.breaker import CircuitBreaker
 from newsletter.delivery.claims import HELD, Job
+from newsletter.delivery.fencing import Fence
 from newsletter.delivery.gate import UNKNOWN, SendGate
+from newsletter.delivery.journal import Journal
 from newsletter.delivery.ledger import NothingToRender
 from newsletter.delivery.messages import MessageBuilder
 from newsletter.delivery.pipelining import Envelope
@@ -29,8 +31,21 @@ _STOP = object()  # the stop sentinel, taken from the queue as the following job
 
 
 class SenderPool:
-    def __init__(self, app, *, worker_id: str, connections: int, throttle, stop: threading.Event, signer=None):
+    def __init__(
+        self,
+        app,
+        *,
+        worker_id: str,
+        connections: int,
+        throttle,
+        stop: threading.Event,
+        signer=None,
+        fence: Fence | None = None,
+        journal: Journal | None = None,
+    ):
         self.app = app
+        self.fence = fence or Fence(float(app.config["LEASE_SECONDS"]))
+        self.journal = journal
         self.worker_id = worker_id
         self.throttle = throttle
         self.stop = stop
@@ -174,6 +189,7 @@ class SenderPool:
         with self._idle:
             self._busy -= 1
             self._in_hand.discard(job.delivery_id)
+            self.fence.forget(job.delivery_id)
             if self._busy < self._room_wanted:
                 self._idle.notify_all()
 
@@ -210,7 +226,10 @@ class SenderPool:
             return self._jobs.get()
 
     def _record(self, outcome: outcomes.Outcome) -> None:
-        """Hand the outcome to the recorder; only an accepted message is counted when it is stored."""
+        """Hand the outcome to the recorder (an accepted one is journaled first); only an accepted message is
+        counted when it is stored."""
+        if outcome.accepted and self.journal is not None:
+            self.journal.accepted(outcome.job.delivery_id, outcome.values)
         self.recorder.put(outcome)
         if not outcome.accepted:
             self.count(outcome.label)
@@ -218,6 +237,8 @@ class SenderPool:
     def _recorded(self, outcome: outcomes.Outcome) -> None:
         if outcome.accepted:
             self.count("sent")
+            if self.journal is not None:
+                self.journal.settled(outcome.job.delivery_id)
 
     def _held_back(self, job: Job) -> bool:
         """Give the job back if its edition is paused or cancelled, or the worker is stopping."""
@@ -266,7 +287,7 @@ class SenderPool:
                 )
             if status in HELD:
                 self.held[job.edition_id] = status
-            if self._held_back(job):
+            if self._held_back(job) or not self.fence.admits(job.delivery_id):
                 return
             try:
                 reply = transport.send(

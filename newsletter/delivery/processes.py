@@ -3,8 +3,8 @@
 One Python process is bound by its GIL well below what the wire and the relay can take, so the command starts
 N children, each an ordinary `newsletter worker` claiming batches with SKIP LOCKED exactly as workers on other
 machines do. NEWSLETTER_SMTP_CONNECTIONS stays the number of connections this command opens to the relay, in
-all: it is split between the children. Signals are passed on; a child that outlives its parent is stopped by
-the kernel (PR_SET_PDEATHSIG).
+all: it is split between the children. Signals are passed on; a child that dies is started again
+(`supervisor.py`); a child that outlives its parent is stopped by the kernel (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import os
 import signal
 import subprocess
 import sys
+
+from newsletter.delivery.supervisor import Supervisor
 
 PR_SET_PDEATHSIG = 1
 CHILD_COMMAND = "from newsletter import main; main()"
@@ -49,23 +51,14 @@ def child_environment(config, keys) -> dict[str, str]:
     return environment
 
 
-def run_children(count: int, once: bool, connections: int, environment: dict[str, str]) -> int:
-    """Run `count` worker processes to the end; returns the worst exit status."""
-    children = []
-    for share in connections_per_process(connections, count):
-        environment = {**environment, "NEWSLETTER_SMTP_CONNECTIONS": str(share)}
+def run_children(count: int, once: bool, connections: int, environment: dict[str, str], report=None) -> int:
+    """Run `count` worker processes under supervision (`supervisor.py`); returns the worst final exit status.
+    `report(configured, alive)` is called whenever the live count changes."""
+
+    def starter(share: int):
+        child_environment_ = {**environment, "NEWSLETTER_SMTP_CONNECTIONS": str(share)}
         arguments = [sys.executable, "-c", CHILD_COMMAND, "worker", "--processes", "1", *(["--once"] if once else [])]
-        children.append(subprocess.Popen(arguments, env=environment, preexec_fn=_die_with_parent))
+        return lambda: subprocess.Popen(arguments, env=child_environment_, preexec_fn=_die_with_parent)
 
-    def pass_on(signum, _frame):
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
-
-    previous = {name: signal.signal(getattr(signal, name), pass_on) for name in ("SIGTERM", "SIGINT")}
-    try:
-        codes = [child.wait() for child in children]
-        return max(code if code >= 0 else 128 - code for code in codes)  # killed by signal N: 128 + N
-    finally:
-        for name, handler in previous.items():
-            signal.signal(getattr(signal, name), handler)
+    starters = [starter(share) for share in connections_per_process(connections, count)]
+    return Supervisor(starters, once, report).run()

@@ -16,8 +16,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.core.extensions import db
 from newsletter.core.settings import smtp_settings
-from newsletter.delivery import claims, gate
+from newsletter.delivery import claims, gate, journal
 from newsletter.delivery.digest import DigestTemplate
+from newsletter.delivery.fencing import Fence
+from newsletter.delivery.maintenance import (
+    BlockedMaintenance,
+    discard_session,
+    fenced_claim,
+    held_statuses,
+    keep_leases,
+)
 from newsletter.delivery.outage import OutageBackoff, is_conflict
 from newsletter.delivery.pool import SenderPool
 from newsletter.delivery.signing import signer_from_config
@@ -88,7 +96,11 @@ class Worker:
         except ValueError as error:
             raise WorkerSetupError(str(error)) from None
         self.throttle = Throttle.from_config(app)
-        self.pool = _open_pool(app, self.worker_id, self.throttle, stop, signer)
+        self.fence = Fence(self.lease)
+        self.journal_dir = config["JOURNAL_DIR"]
+        self.journal_scope = journal.scope_of(str(config["DATABASE_URL"]))
+        self.journal = journal.Journal(self.journal_dir, self.worker_id, self.journal_scope)
+        self.pool = _open_pool(app, self.worker_id, self.throttle, stop, signer, self.fence, self.journal)
         self.started = time.monotonic()
         self._last_maintenance = 0.0
         self._last_lease_check = 0.0
@@ -96,6 +108,7 @@ class Worker:
         self._last_report = 0.0
         self._outage = OutageBackoff(OUTAGE_BACKOFF_SECONDS, OUTAGE_LOG_SECONDS)
         self._unloaded: list[int] = []
+        self._blocked = BlockedMaintenance()
         self._claims = 0  # claims made: whose turn the odd slot of a batch is
         self._requeue_not_before = 0.0
         self.heartbeat = heartbeats.WorkerBeat(self.worker_id, config)
@@ -103,6 +116,7 @@ class Worker:
     def run(self, once: bool) -> Progress:
         log.info("worker %s started (%d connections)", self.worker_id, self.pool.connections)
         try:
+            self._replay_journals()
             while not self.stop.is_set():
                 if not self.pool.alive():
                     raise WorkerSetupError("no sender thread is running (see the errors above); claimed rows released")
@@ -140,15 +154,17 @@ class Worker:
             self._requeue_not_before = time.monotonic() + REQUEUE_GRACE_SECONDS
         return False
 
-    def _rows_in_hand(self) -> set[int]:
-        """The claimed rows this worker still knows about: not yet loaded, with a sender, or with an outcome
-        waiting to be stored. Only their leases are renewed; any other row claimed under this worker's name
-        (a claim whose commit reply was lost, an outcome dropped) expires and returns to the queue."""
-        return set(self._unloaded) | self.pool.in_hand() | self.pool.recorder.pending_ids()
+    def _rows_in_hand(self, unsent_only: bool = False) -> set[int]:
+        """The claimed rows this worker still knows about: not yet loaded, with a sender, or (unless
+        `unsent_only`) with an outcome waiting to be stored. Only their leases are renewed; any other row
+        claimed under this worker's name (a claim whose commit reply was lost, an outcome dropped) expires
+        and returns to the queue."""
+        unsent = set(self._unloaded) | self.pool.in_hand()
+        return unsent if unsent_only else unsent | self.pool.recorder.pending_ids()
 
     def _wait_for_database(self, error: SQLAlchemyError) -> None:
         """Never exit on a database outage: drop the broken connection, say so (not on every try), back off."""
-        _discard_session()
+        discard_session()
         delay = self._outage.next_delay()
         detail = (str(getattr(error, "orig", error)).strip().splitlines() or [""])[0][:200]
         if is_conflict(error):
@@ -161,14 +177,24 @@ class Worker:
             )
         self.stop.wait(delay)
 
+    def _replay_journals(self) -> None:
+        """Before the first claim: store what processes gone from this host journaled as accepted (`journal.py`)."""
+        while not self.stop.is_set():
+            try:
+                journal.replay(self.journal_dir, db.engine, self.worker_id, self.journal_scope)
+                return
+            except SQLAlchemyError as error:
+                self._wait_for_database(error)
+
     def _shut_down(self) -> None:
         """Stop the senders, store their outcomes, release what was claimed but not sent."""
         unstored = self.pool.close(record_timeout=max(self.lease - 1, 1))
+        self.journal.close(keep=bool(unstored))
         try:
             claims.release(self.worker_id, except_ids=unstored)
             claims.settle_editions()
         except SQLAlchemyError as error:
-            _discard_session()
+            discard_session()
             log.error(
                 "could not release this worker's claimed rows (%s); they return to the queue when their lease expires",
                 error.__class__.__name__,
@@ -177,12 +203,14 @@ class Worker:
     def _claim_batch(self) -> bool:
         """Claim due rows and hand them to the pool. Rows claimed just before the database went away are kept
         (`_unloaded`) and loaded on the next turn, so none stays leased to this worker without being sent."""
+        if self._unloaded and not self.fence.holds(self._unloaded[0]):
+            self._unloaded = []  # claimed too long ago to be sure they are still ours: left to their lease
         if not self._unloaded:
             self._claims += 1
-        ids = self._unloaded or claims.claim(self.worker_id, self.batch, self.lease, turn=self._claims)
+            self._unloaded = fenced_claim(self.fence, self.worker_id, self.batch, self.lease, self._claims)
+        ids = self._unloaded
         if not ids:
             return False
-        self._unloaded = ids
         jobs, refused = claims.load_jobs(ids, self.worker_id)
         self.pool.count("cancelled", claims.refuse(refused))
         for edition_id in {job.edition_id for job in jobs if job.edition_id is not None}:
@@ -215,14 +243,13 @@ class Worker:
     def _keep_leases(self, now: float) -> None:
         """Renew the leases of the rows in hand; requeue rows whose worker stopped renewing theirs, but not
         within `REQUEUE_GRACE_SECONDS` after an outage, while the others may still be storing what they kept."""
-        claims.renew_leases(self.worker_id, self.lease, self._rows_in_hand())
-        if now >= self._requeue_not_before:
-            claims.requeue_expired()
+        requeue = now >= self._requeue_not_before
+        keep_leases(self.worker_id, self.lease, self.fence, self._rows_in_hand, self._blocked, requeue=requeue)
 
     def _follow_held_editions(self) -> None:
         """Tell the senders which editions are paused or cancelled now, so they give those rows back instead of
         sending them; once nothing waits to be sent, the templates of cancelled editions can go."""
-        self.pool.held = {edition_id: status for edition_id, status in _held_statuses()}
+        self.pool.held = {edition_id: status for edition_id, status in held_statuses()}
         if not self.pool.backlog():
             for edition_id, status in self.pool.held.items():
                 if status == EditionStatus.CANCELLED:
@@ -264,13 +291,7 @@ class Worker:
         return Progress(stats["sent"], stats["failed"], stats["retried"], stats["cancelled"], remaining, self.started)
 
 
-def _held_statuses():
-    rows = db.session.execute(db.select(Edition.id, Edition.status).where(Edition.status.in_(claims.HELD))).all()
-    db.session.commit()
-    return rows
-
-
-def _open_pool(app, worker_id: str, throttle, stop, signer) -> SenderPool:
+def _open_pool(app, worker_id: str, throttle, stop, signer, fence, journal_) -> SenderPool:
     return SenderPool(
         app,
         worker_id=worker_id,
@@ -278,13 +299,6 @@ def _open_pool(app, worker_id: str, throttle, stop, signer) -> SenderPool:
         throttle=throttle,
         stop=stop,
         signer=signer,
+        fence=fence,
+        journal=journal_,
     )
-
-
-def _discard_session() -> None:
-    """Give back the session's connection after a database error: rolled back it returns to the pool, which
-    checks it (pre-ping) before the next use; one that cannot even roll back is closed."""
-    try:
-        db.session.rollback()
-    except SQLAlchemyError:
-        db.session.close()

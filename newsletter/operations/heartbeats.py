@@ -25,6 +25,7 @@ from newsletter.models import Heartbeat, utcnow
 WORKER = "worker"
 SCHEDULER = "scheduler"
 ROLES = (WORKER, SCHEDULER)
+WORKER_GROUP = "worker-group"  # the parent of `worker --processes N`: configured and live children
 SCHEDULER_SECONDS = 60
 STALE_AFTER_INTERVALS = 2
 FORGET_AFTER = timedelta(days=7)
@@ -49,6 +50,36 @@ def beat(role: str, process: str, interval_seconds: int, detail: dict[str, Any] 
     db.session.execute(statement.on_conflict_do_update(index_elements=["process"], set_=values))
     db.session.execute(delete(Heartbeat).where(Heartbeat.beat_at < beat_at - FORGET_AFTER))
     db.session.commit()
+
+
+def beat_group(process: str, interval_seconds: int, configured: int, alive: int) -> None:
+    beat(WORKER_GROUP, process, interval_seconds, {"configured": configured, "alive": alive})
+
+
+def forget(process: str) -> None:
+    """A process that ends cleanly takes its row with it."""
+    db.session.execute(delete(Heartbeat).where(Heartbeat.process == process))
+    db.session.commit()
+
+
+def _groups(rows: list[Heartbeat], now: datetime) -> dict | None:
+    """Worker groups (`worker --processes N`) beating now: configured and live processes, summed."""
+    fresh = [
+        json.loads(row.detail or "{}")
+        for row in rows
+        if row.role == WORKER_GROUP
+        and now - row.beat_at <= timedelta(seconds=row.interval_seconds * STALE_AFTER_INTERVALS)
+    ]
+    if not fresh:
+        return None
+    configured = sum(int(detail.get("configured", 0)) for detail in fresh)
+    alive = sum(int(detail.get("alive", 0)) for detail in fresh)
+    return {
+        "status": "ok" if alive >= configured else "degraded",
+        "configured": configured,
+        "alive": alive,
+        "groups": len(fresh),
+    }
 
 
 def beat_scheduler() -> None:
@@ -109,6 +140,9 @@ def readiness(now: datetime | None = None) -> dict[str, dict[str, Any]]:
         "status": {"ok": "ok", "idle": "ok", "files": "ok", "failing": "failing"}.get(smtp, "unknown"),
         "state": smtp,
     }
+    groups = _groups(rows, now)
+    if groups is not None:
+        parts["worker_processes"] = groups
     return parts
 
 
