@@ -13,7 +13,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from newsletter.cli.readiness import ensure_ready
+from newsletter.cli.readiness import ensure_ready, relay_for_once, relay_watch
 from newsletter.core.config import DEFAULTS
 from newsletter.core.database import is_postgres
 from newsletter.delivery import processes as processes_module
@@ -103,6 +103,8 @@ def _stop_on_signals(stop: threading.Event) -> None:
 def worker_command(once: bool, processes: int | None) -> None:
     """Deliver queued mail (confirmations first, then digests)."""
     ensure_ready()
+    if once:
+        relay_for_once()
     config = current_app.config
     count = processes or processes_module.default_count(is_postgres(), int(config["WORKER_PROCESSES"]))
     if count > 1 and not is_postgres():
@@ -116,8 +118,11 @@ def worker_command(once: bool, processes: int | None) -> None:
     reporter = TerminalProgress() if sys.stderr.isatty() else LogProgress()
     stop = threading.Event()
     _stop_on_signals(stop)
+    relay = None if once else relay_watch()
+    if relay is not None:
+        relay.keep_asking(stop)
     try:
-        result = worker.run(once=once, stop=stop, progress=reporter)
+        result = worker.run(once=once, stop=stop, progress=reporter, relay=relay)
     except (WorkerAlreadyRunning, worker.WorkerSetupError) as error:
         raise click.ClickException(str(error)) from None
     reporter.finish(result)

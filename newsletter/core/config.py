@@ -26,6 +26,7 @@ DEFAULTS: dict[str, object] = {
     "TIMEZONE": "Europe/Minsk",
     "SMTP_CONNECTIONS": 4,
     "SMTP_TIMEOUT": 30,
+    "SMTP_PROBE_SECONDS": 30,
     "SMTP_VERIFY_TLS": True,
     "SMTP_UTF8": False,
     "SEND_RATE": 0,

@@ -61,15 +61,17 @@ def run(
     stop: threading.Event | None = None,
     progress: Callable[[Progress], None] | None = None,
     poll_seconds: float = 1.0,
+    relay=None,
 ) -> Progress:
-    """Deliver until stopped; with `once`, until every delivery (paused editions aside) is settled."""
+    """Deliver until stopped; with `once`, until every delivery (paused editions aside) is settled. `relay` is
+    the start-up probe's `RelayWatch`, whose state the heartbeat reports until mail goes through."""
     app = current_app._get_current_object()
     with sqlite_worker_lock(app):
-        return Worker(app, stop or threading.Event(), progress, poll_seconds).run(once)
+        return Worker(app, stop or threading.Event(), progress, poll_seconds, relay).run(once)
 
 
 class Worker:
-    def __init__(self, app, stop: threading.Event, progress, poll_seconds: float):
+    def __init__(self, app, stop: threading.Event, progress, poll_seconds: float, relay=None):
         config = app.config
         self.app = app
         self.stop = stop
@@ -98,7 +100,7 @@ class Worker:
         self._unloaded: list[int] = []
         self._claims = 0  # claims made: whose turn the odd slot of a batch is
         self._requeue_not_before = 0.0
-        self.heartbeat = heartbeats.WorkerBeat(self.worker_id, config)
+        self.heartbeat = heartbeats.WorkerBeat(self.worker_id, config, relay)
 
     def run(self, once: bool) -> Progress:
         log.info("worker %s started (%d connections)", self.worker_id, self.pool.connections)

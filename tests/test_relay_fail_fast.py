@@ -1,0 +1,116 @@
+"""A relay that cannot work is said at once: `worker --once` exits non-zero with one line within
+NEWSLETTER_SMTP_PROBE_SECONDS (the real command against a real aiosmtpd server configured to refuse)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+
+import pytest
+from fixtures.delivery import (
+    NEWSLETTER,
+    add_edition,
+    add_subscribers,
+    running_worker,
+    statuses,
+    wait_for,
+    worker_env,
+)
+
+from newsletter.core.extensions import db
+from newsletter.delivery import ledger
+from newsletter.models import Edition
+from newsletter.models.content import EditionStatus
+
+PROBE_SECONDS = 2
+MARGIN_SECONDS = 15  # interpreter start-up and the app factory on a loaded machine, not the probe
+
+
+def _closed_port() -> int:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        return taken.getsockname()[1]  # nobody listens once the socket is closed
+
+
+def _worker_once(app, smtp_server, url: str) -> tuple[subprocess.CompletedProcess, float]:
+    env = worker_env(app, smtp_server, SMTP_URL=url, SMTP_PROBE_SECONDS=PROBE_SECONDS)
+    started = time.monotonic()
+    result = subprocess.run(
+        [NEWSLETTER, "worker", "--once"], env=env, capture_output=True, text=True, timeout=PROBE_SECONDS + 60
+    )
+    return result, time.monotonic() - started
+
+
+def _queued_edition(count: int = 3) -> int:
+    add_subscribers(count, "en")
+    edition = add_edition("en")
+    ledger.enqueue_edition(edition)
+    return edition.id
+
+
+def _one_line(result: subprocess.CompletedProcess) -> str:
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "relay, words",
+    [
+        ("wrong port", "cannot be reached"),
+        ("refused starttls", "refused TLS"),
+        ("wrong password", "refused authentication"),
+    ],
+)
+def test_worker_once_against_a_relay_that_cannot_work_exits_with_one_line(app, smtp_auth_server, relay, words):
+    edition_id = _queued_edition()
+    url = {
+        "wrong port": f"smtp://127.0.0.1:{_closed_port()}",
+        "refused starttls": f"smtp://mailer:right@127.0.0.1:{smtp_auth_server.port}?starttls=true",
+        "wrong password": f"smtp://mailer:wrong@127.0.0.1:{smtp_auth_server.port}",
+    }[relay]
+    result, seconds = _worker_once(app, smtp_auth_server, url)
+    line = _one_line(result)
+    assert result.returncode == 1, line
+    assert words in line and f"after {PROBE_SECONDS}s" in line and "NEWSLETTER_SMTP_URL" in line, line
+    assert "wrong" not in line, "the password stays out of the line"
+    assert PROBE_SECONDS * 0.5 <= seconds < PROBE_SECONDS + MARGIN_SECONDS
+    assert smtp_auth_server.messages == []
+    assert statuses(edition_id) == {"queued": 3}, "nothing was claimed, failed or retried"
+
+
+def test_worker_once_with_the_right_password_sends(app, smtp_auth_server):
+    edition_id = _queued_edition()
+    url = f"smtp://mailer:right@127.0.0.1:{smtp_auth_server.port}"
+    result, _seconds = _worker_once(app, smtp_auth_server, url)
+    assert result.returncode == 0, result.stderr
+    assert statuses(edition_id) == {"sent": 3}
+    assert len(smtp_auth_server.messages) == 3
+
+
+def test_a_refused_password_while_sending_pauses_the_edition_and_says_so(app, fast_smtp_config, smtp_auth_server):
+    """The password changed at the relay under a running worker: the edition is paused by the breaker with the
+    reason (no reader failed, nothing retried for days), and /readyz names it."""
+    app.config.update(SMTP_URL=f"smtp://mailer:right@127.0.0.1:{smtp_auth_server.port}", HEARTBEAT_SECONDS=1)
+    smtp_auth_server.password = "changed"
+    edition_id = _queued_edition(5)
+    with running_worker(app):
+        wait_for(lambda: _edition(edition_id).status == EditionStatus.PAUSED, seconds=30)
+        wait_for(lambda: _readyz(app)["smtp"]["state"] == "auth-refused", seconds=30)
+    edition = _edition(edition_id)
+    assert "refused authentication" in edition.paused_reason and "535" in edition.paused_reason
+    assert statuses(edition_id) == {"queued": 5}
+    ready = _readyz(app)
+    assert ready["smtp"]["status"] == "failing"
+
+
+def _edition(edition_id: int) -> Edition:
+    db.session.expire_all()
+    edition = db.session.get(Edition, edition_id)
+    db.session.commit()
+    return edition
+
+
+def _readyz(app) -> dict:
+    return app.test_client().get("/readyz").json
