@@ -3,9 +3,13 @@ NEWSLETTER_SMTP_PROBE_SECONDS (the real command against a real aiosmtpd server c
 
 from __future__ import annotations
 
+import json
+import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from fixtures.delivery import (
@@ -114,3 +118,77 @@ def _edition(edition_id: int) -> Edition:
 
 def _readyz(app) -> dict:
     return app.test_client().get("/readyz").json
+
+
+def _serve_env(app, tmp_path, **extra) -> dict:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "NEWSLETTER_DATABASE_URL": app.config["DATABASE_URL"],
+        "NEWSLETTER_SECRET_KEY": app.config["SECRET_KEY"],
+        "NEWSLETTER_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "NEWSLETTER_SCHEDULE": '"sun 03:00"',
+    }
+    env.update({f"NEWSLETTER_{key}": str(value) for key, value in extra.items()})
+    return env
+
+
+def test_serve_with_a_dkim_key_that_cannot_sign_exits_at_start_with_one_line(app, tmp_path):
+    key = tmp_path / "dkim.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n")
+    env = _serve_env(app, tmp_path, DKIM_SELECTOR="s1", DKIM_DOMAIN="example.org", DKIM_PRIVATE_KEY_PATH=key)
+    result = subprocess.run(
+        [NEWSLETTER, "serve", "--port", "0"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    line = _one_line(result)
+    assert result.returncode == 1 and "DKIM" in line and str(key) in line, line
+
+
+@pytest.mark.parametrize("url", ["not a url", "postgresql://user:secret@db.example:port/news", "mysql://u@h/db"])
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["worker", "--once"], ["scheduler", "--once"]])
+def test_a_database_url_that_is_not_a_url_is_one_line(tmp_path, url, command):
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "NEWSLETTER_DATABASE_URL": url,
+        "NEWSLETTER_SECRET_KEY": "operator-test-key-of-at-least-32-bytes",
+    }
+    result = subprocess.run([NEWSLETTER, *command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    line = _one_line(result)
+    assert result.returncode == 1 and "NEWSLETTER_DATABASE_URL" in line, line
+    assert "secret" not in line, "the password stays out of the line"
+
+
+def test_serve_warns_of_an_unreachable_relay_and_readyz_says_so_until_it_answers(app, tmp_path, smtp_server):
+    port = smtp_server.port
+    smtp_server.stop()  # the relay is down when serve starts
+    env = _serve_env(app, tmp_path, SMTP_URL=f"smtp://127.0.0.1:{port}", SMTP_TIMEOUT=2, HEARTBEAT_SECONDS=1)
+    web = _closed_port()
+    server = subprocess.Popen(
+        [NEWSLETTER, "serve", "--port", str(web)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(lambda: _smtp_state(web) == "unreachable", seconds=30)
+        smtp_server.controller = smtp_server._controller()
+        smtp_server.start()  # the relay comes up: the background probe (every 10 s) sees it
+        wait_for(lambda: _smtp_state(web) == "idle", seconds=40)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    warnings = [line for line in output.splitlines() if "WARNING" in line and f"127.0.0.1:{port}" in line]
+    assert len(warnings) == 1 and "cannot be reached" in warnings[0], output
+    assert "Traceback" not in output
+
+
+def _smtp_state(port: int) -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            body = response.read()
+    except urllib.error.HTTPError as error:
+        body = error.read()
+    except OSError:
+        return None
+    return json.loads(body).get("smtp", {}).get("state")
