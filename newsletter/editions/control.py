@@ -14,6 +14,7 @@ from newsletter.core.extensions import db
 from newsletter.delivery import digest, gate, ledger
 from newsletter.delivery.compose import sender_address
 from newsletter.delivery.gate import close_gate
+from newsletter.delivery.signing import signer_from_config
 from newsletter.delivery.transport import open_transport
 from newsletter.editions import archive
 from newsletter.editions.building import rebuild_if_stale
@@ -69,10 +70,11 @@ def send_edition(edition: Edition) -> int:
 def send_test(edition: Edition, recipients: list[str]) -> None:
     """Send a test copy straight through the transport: marked as a test, not in the ledger, not counted."""
     edition = current(edition)
+    signer = signer_from_config(current_app.config)  # checked at start-up; signed as the worker signs
     transport = open_transport(current_app.config)
     try:
         for recipient in recipients:
-            transport.send(sender_address(), recipient, digest.build_test_message(edition, recipient))
+            transport.send(sender_address(), recipient, digest.build_test_message(edition, recipient, signer))
     finally:
         transport.close()
 
