@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.core.extensions import db
-from newsletter.delivery import claims, gate
+from newsletter.delivery import claims, gate, settled
 from newsletter.delivery.digest import DigestTemplate
 from newsletter.delivery.outage import OutageBackoff, is_conflict
 from newsletter.delivery.pool import SenderPool
@@ -234,7 +234,7 @@ class Worker:
         """Mark editions with nothing left to send as sent; their templates are no longer needed."""
         for edition_id in claims.settle_editions():
             self.pool.messages.templates.pop(edition_id, None)
-            log.info("edition %s: every delivery settled, marked sent", edition_id)
+            settled.log_settled(edition_id)
 
     def _pause_for_the_breaker(self) -> None:
         for edition_id, reason in self.pool.breaker.opened().items():

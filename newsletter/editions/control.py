@@ -79,6 +79,14 @@ def send_test(edition: Edition, recipients: list[str]) -> None:
         transport.close()
 
 
+def status_summary(status: str, failed: int) -> str:
+    """The edition's state as readers of the API, CLI and console meet it: a sent edition some readers never
+    got (refused, or given up after NEWSLETTER_RETRY_MAX_AGE_SECONDS) says how many."""
+    if status == EditionStatus.SENT and failed:
+        return f"sent with {failed} failed"
+    return str(status)
+
+
 def pause_edition(edition: Edition | int, reason: str | None = None) -> str:
     """Stop the send; returns the new status. `reason` says why (the circuit breaker gives the relay's reply).
 
