@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.core.extensions import db
@@ -137,10 +138,21 @@ class Worker:
         else:
             return self._idle(once)
         if self._outage.ongoing:
-            log.info("database reachable again after %.1fs; delivering", self._outage.seconds_so_far())
-            self._outage.reset()
-            self._requeue_not_before = time.monotonic() + REQUEUE_GRACE_SECONDS
+            self._confirm_recovery()
         return False
+
+    def _confirm_recovery(self) -> None:
+        """Say the database is back only once a round trip to it succeeded (a turn of the loop may not touch it
+        at all); until then a failure here goes on with the growing back-off, not from its start."""
+        db.session.execute(text("SELECT 1"))
+        db.session.commit()
+        log.info(
+            "database reachable again after %.1fs (%d tries); delivering",
+            self._outage.seconds_so_far(),
+            self._outage.failures,
+        )
+        self._outage.reset()
+        self._requeue_not_before = time.monotonic() + REQUEUE_GRACE_SECONDS
 
     def _rows_in_hand(self) -> set[int]:
         """The claimed rows this worker still knows about: not yet loaded, with a sender, or with an outcome
