@@ -13,7 +13,13 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from newsletter.cli.readiness import ensure_ready, relay_for_once, relay_watch
+from newsletter.cli.readiness import (
+    ensure_ready,
+    raise_relay_failure,
+    relay_for_once,
+    relay_watch,
+    relay_watch_for_once,
+)
 from newsletter.core.config import DEFAULTS
 from newsletter.core.database import is_postgres
 from newsletter.delivery import processes as processes_module
@@ -118,11 +124,13 @@ def worker_command(once: bool, processes: int | None) -> None:
     reporter = TerminalProgress() if sys.stderr.isatty() else LogProgress()
     stop = threading.Event()
     _stop_on_signals(stop)
-    relay = None if once else relay_watch()
-    if relay is not None:
+    relay = relay_watch_for_once(stop) if once else relay_watch()
+    if relay is not None and not once:
         relay.keep_asking(stop)
     try:
         result = worker.run(once=once, stop=stop, progress=reporter, relay=relay)
     except (WorkerAlreadyRunning, worker.WorkerSetupError) as error:
         raise click.ClickException(str(error)) from None
     reporter.finish(result)
+    if relay is not None and relay.gave_up is not None:
+        raise_relay_failure(relay.gave_up)

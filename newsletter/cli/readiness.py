@@ -35,10 +35,27 @@ def relay_for_once() -> None:
     seconds = float(config["SMTP_PROBE_SECONDS"])
     result = probe.probe_until(smtp_settings(config), seconds)
     if not result.ok:
-        settings = smtp_settings(config)
-        raise click.ClickException(
-            f"{result.line(f'{settings.host}:{settings.port}')} (still after {seconds:g}s); check NEWSLETTER_SMTP_URL"
-        )
+        raise_relay_failure(result)
+
+
+def relay_watch_for_once(stop) -> probe.RelayWatch | None:
+    """`--once`, while sending: the relay probed in the background; failing for NEWSLETTER_SMTP_PROBE_SECONDS
+    stops the worker (claimed rows given back) and `raise_relay_failure(watch.gave_up)` ends the command."""
+    config = current_app.config
+    if not config.get("SMTP_URL"):
+        return None
+    watch = probe.RelayWatch(smtp_settings(config))
+    watch.give_up_after(float(config["SMTP_PROBE_SECONDS"]), stop)
+    return watch
+
+
+def raise_relay_failure(result: probe.ProbeResult) -> None:
+    config = current_app.config
+    settings = smtp_settings(config)
+    seconds = float(config["SMTP_PROBE_SECONDS"])
+    raise click.ClickException(
+        f"{result.line(f'{settings.host}:{settings.port}')} (still after {seconds:g}s); check NEWSLETTER_SMTP_URL"
+    )
 
 
 def relay_watch() -> probe.RelayWatch | None:

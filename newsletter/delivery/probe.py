@@ -128,6 +128,7 @@ class RelayWatch:
         self.settings = settings
         self.retry_seconds = retry_seconds
         self.result = ProbeResult("unknown")
+        self.gave_up: ProbeResult | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -150,6 +151,28 @@ class RelayWatch:
         if self.result.ok or self._thread is not None:
             return
         self._thread = threading.Thread(target=self._ask, args=(stop,), name="relay-probe", daemon=True)
+        self._thread.start()
+
+    def give_up_after(self, seconds: float, stop: threading.Event) -> None:
+        """`--once`: probe in the background; a relay failing every probe for `seconds` sets `stop` and
+        `gave_up` (the command then exits 1 with `gave_up.line`), so a relay lost mid-run ends the run too."""
+        interval = max(0.2, min(5.0, seconds / 4))
+
+        def watch() -> None:
+            failing_since = None
+            while not stop.wait(interval):
+                result = probe(self.settings, timeout=max(0.5, min(self.settings.timeout, seconds)))
+                self.result = result
+                if result.ok:
+                    failing_since = None
+                    continue
+                failing_since = failing_since or time.monotonic()
+                if time.monotonic() - failing_since >= seconds:
+                    self.gave_up = result
+                    stop.set()
+                    return
+
+        self._thread = threading.Thread(target=watch, name="relay-watch", daemon=True)
         self._thread.start()
 
     def _ask(self, stop: threading.Event) -> None:
