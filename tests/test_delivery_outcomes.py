@@ -21,7 +21,9 @@ from sqlalchemy.exc import OperationalError
 
 from newsletter.core.extensions import db
 from newsletter.delivery import claims, ledger, outcomes, recorder, worker
-from newsletter.models import Delivery
+from newsletter.editions import control
+from newsletter.models import Delivery, Edition
+from newsletter.models.content import EditionStatus
 
 
 def _send(count: int):
@@ -84,7 +86,9 @@ def test_outcomes_are_kept_through_an_outage_longer_than_the_lease_and_nothing_i
     assert statuses(edition.id) == {"sent": 3} and progress.sent == 3
 
 
-def test_a_wrong_password_defers_everything_until_it_is_fixed(app_config, smtp_auth_server, app, caplog):
+def test_a_wrong_password_pauses_the_edition_until_it_is_fixed_and_resumed(app_config, smtp_auth_server, app, caplog):
+    """535 when the session opens: nobody fails, nothing spins; the circuit breaker pauses the edition with the
+    reason at once, and after the fix a resume sends each reader one copy."""
     port = smtp_auth_server.port
     app.config.update(
         SMTP_URL=f"smtp://mailer:wrong@127.0.0.1:{port}",
@@ -97,19 +101,21 @@ def test_a_wrong_password_defers_everything_until_it_is_fixed(app_config, smtp_a
     edition, emails = _send(6)
 
     with running_worker(app, once=True) as outcome:
-        wait_for(lambda: smtp_auth_server.auth_attempts >= 6, seconds=15)
-        assert statuses(edition.id).get("failed", 0) == 0
-        attempts_while_refused = smtp_auth_server.auth_attempts
-        smtp_auth_server.password = "wrong"
         wait_for(lambda: "progress" in outcome or "error" in outcome, seconds=20)
-
     assert "error" not in outcome
-    assert attempts_while_refused < 40, "a refused login must pause the pool, not spin"
+    db.session.expire_all()
+    assert db.session.get(Edition, edition.id).status == EditionStatus.PAUSED
+    assert "refused authentication (535" in db.session.get(Edition, edition.id).paused_reason
+    assert statuses(edition.id) == {"queued": 6}
+    assert smtp_auth_server.auth_attempts <= 4, "a refused login must pause the edition, not spin"
+    assert any("paused" in record.getMessage() and "535" in record.getMessage() for record in caplog.records)
+
+    smtp_auth_server.password = "wrong"
+    control.resume_edition(edition.id)
+    worker.run(once=True, poll_seconds=0.05)
     assert_each_once(smtp_auth_server, emails)
     assert statuses(edition.id) == {"sent": 6}
-    back_offs = [record for record in caplog.records if "cannot open an SMTP session" in record.getMessage()]
-    assert 1 <= len(back_offs) < attempts_while_refused
-    assert sum(_attempts()) - 6 == len(back_offs), "one attempt recorded per back-off, not one per message"
+    assert _attempts() == [1] * 6, "a paused message's try is not counted"
 
 
 def test_a_421_to_mail_that_closes_the_connection_slows_down_and_loses_nothing(fast_smtp_config, app, smtp_server):

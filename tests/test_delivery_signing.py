@@ -16,8 +16,10 @@ from fixtures.delivery import add_edition, add_subscribers, parse, queue_prebuil
 from fixtures.settings import current_settings
 
 from newsletter.core.extensions import db
+from newsletter.core.settings import settings_of
 from newsletter.core.tokens import LinkSigner
 from newsletter.delivery import canonical, digest, ledger, signing, worker
+from newsletter.editions import control
 
 SELECTOR, DOMAIN = "mail", "newsletter.test"
 PEM, RAW = serialization.Encoding.PEM, serialization.Encoding.Raw
@@ -247,6 +249,18 @@ def test_transactional_mail_sent_by_the_worker_verifies(fast_smtp_config, app, s
     [received] = smtp_server.messages
     assert verifies(received.data, record)
     assert parse(received.data)["Date"].endswith("+0000")
+
+
+def test_an_editor_s_test_send_is_signed_like_every_other_message(fast_smtp_config, app, smtp_server, tmp_path, key):
+    pem, record = key
+    _configure(app, tmp_path, pem)
+    edition = add_edition("ru", subject="Беларусь за неделю")
+    control.send_test(edition, ["editor@example.net"], settings_of(app))
+
+    [received] = smtp_server.messages
+    assert verifies(received.data, record), "a receiver checking DKIM accepts the test copy"
+    assert "[ТЕСТ]" in str(parse(received.data)["Subject"])
+    assert received.data.count(b"DKIM-Signature:") == 1
 
 
 def test_dates_are_in_plus_0000(app):

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from newsletter.core.extensions import db
 from newsletter.editions import scheduler
 from newsletter.models import Delivery, Edition
-from newsletter.models.content import SchedulerRun
+from newsletter.models.content import SchedulerAttempt, SchedulerRun, SchedulerRunLanguage
 
 MINSK = ZoneInfo("Europe/Minsk")
 MONDAY_0900 = datetime(2022, 1, 17, 9, 0, tzinfo=MINSK)
@@ -165,6 +165,31 @@ def test_three_schedulers_at_once_build_and_send_each_edition_once(app, imported
     assert db.session.scalar(select(func.count()).select_from(Edition)) == 3
     assert delivery_count() == 3
     assert statuses() == {"be": "sending", "ru": "sending", "en": "sending"}
+    _assert_the_winner_s_outcome_stands(attempts=3)
+
+
+def _assert_the_winner_s_outcome_stands(attempts: int) -> None:
+    """Each try has its row; the run and each language keep the outcome of the try that sent."""
+    db.session.expire_all()
+    tries = db.session.scalars(select(SchedulerAttempt)).all()
+    assert len(tries) == attempts and all(attempt.finished_at for attempt in tries)
+    assert sum("sending to" in attempt.outcome for attempt in tries) >= 1
+    run = db.session.scalar(select(SchedulerRun))
+    assert run.finished_at is not None
+    languages = {row.language: row.outcome for row in db.session.scalars(select(SchedulerRunLanguage))}
+    assert languages == {"be": "sending to 1", "ru": "sending to 1", "en": "sending to 1"}, languages
+    assert run.outcome == "be: sending to 1; ru: sending to 1; en: sending to 1"
+
+
+def test_a_second_try_at_a_run_is_recorded_without_overwriting_the_first_s_outcome(app, imported_samples, readers):
+    due = MONDAY_0900.astimezone(UTC)
+    with time_machine.travel(datetime(2022, 1, 17, 9, 0, 5, tzinfo=MINSK), tick=False):
+        scheduler.weekly_run(due)
+        db.session.execute(SchedulerRun.__table__.update().values(finished_at=None))  # a loser that started late
+        db.session.commit()
+        scheduler.weekly_run(due)
+    assert delivery_count() == 3
+    _assert_the_winner_s_outcome_stands(attempts=2)
 
 
 def test_a_weekly_run_that_failed_midway_is_finished_by_the_periodic_check(app, imported_samples, readers):

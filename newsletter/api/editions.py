@@ -20,6 +20,7 @@ from newsletter.core.config import LANGUAGES
 from newsletter.core.settings import settings_of
 from newsletter.delivery import ledger
 from newsletter.delivery.transport import DeliveryError
+from newsletter.editions.control import status_summary
 from newsletter.editions.editorial import editorial_json
 from newsletter.editions.rendering import clip_warning
 from newsletter.models import Edition
@@ -58,6 +59,7 @@ def edition_json(edition: Edition) -> dict:
     for name in ("built_at", "scheduled_for", "send_started_at", "sent_at", "cancelled_at"):
         body[name] = service.shown_time(getattr(edition, name))
     body["counts"] = ledger.edition_counts(edition.id)
+    body["status_summary"] = status_summary(edition.status, int(body["counts"].get("failed") or 0))
     return body
 
 

@@ -209,6 +209,11 @@ SCHEMAS = {
                 "description": "Why the send is paused, e.g. the circuit "
                 "breaker's last refusal; null when an editor paused it.",
             },
+            "status_summary": {
+                "type": "string",
+                "description": "The status as people read it: `sent with N failed` when a sent edition has "
+                "failed deliveries (refused, or given up after the retry age), else the status.",
+            },
             "counts": {"$ref": "#/components/schemas/Counts"},
         },
     },

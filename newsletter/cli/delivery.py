@@ -14,7 +14,13 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from newsletter.cli.readiness import ensure_ready
+from newsletter.cli.readiness import (
+    ensure_ready,
+    raise_relay_failure,
+    relay_for_once,
+    relay_watch,
+    relay_watch_for_once,
+)
 from newsletter.core.config import DEFAULTS
 from newsletter.core.database import bound_sessions, is_postgres
 from newsletter.core.extensions import db
@@ -126,6 +132,8 @@ def _end_after(seconds: float) -> None:
 def worker_command(once: bool, processes: int | None) -> None:
     """Deliver queued mail (confirmations first, then digests)."""
     ensure_ready()
+    if once:
+        relay_for_once()
     config = current_app.config
     count = processes or processes_module.default_count(is_postgres(), int(config["WORKER_PROCESSES"]))
     if count > 1 and not is_postgres():
@@ -152,8 +160,13 @@ def worker_command(once: bool, processes: int | None) -> None:
         statement_timeout=STATEMENT_TIMEOUT_SECONDS,
         idle_in_transaction=max(lease, MIN_IDLE_IN_TRANSACTION_SECONDS),
     )
+    relay = relay_watch_for_once(stop) if once else relay_watch()
+    if relay is not None and not once:
+        relay.keep_asking(stop)
     try:
-        result = worker.run(once=once, stop=stop, progress=reporter)
+        result = worker.run(once=once, stop=stop, progress=reporter, relay=relay)
     except (WorkerAlreadyRunning, worker.WorkerSetupError) as error:
         raise click.ClickException(str(error)) from None
     reporter.finish(result)
+    if relay is not None and relay.gave_up is not None:
+        raise_relay_failure(relay.gave_up)

@@ -17,6 +17,7 @@ from newsletter import editions as service
 from newsletter.content.weeks import BadWeek, parse_week
 from newsletter.core.config import LANGUAGES
 from newsletter.delivery import ledger
+from newsletter.editions.control import status_summary
 from newsletter.editions.rendering import clip_warning
 
 editions_group = AppGroup("editions", help="The weekly per-language editions.")
@@ -78,7 +79,7 @@ def build_command(week, language: tuple[str, ...]) -> None:
 
 
 def _row(edition, grace: timedelta) -> dict:
-    return {
+    row = {
         "id": edition.id,
         "week_start": edition.week_start.isoformat(),
         "language": edition.language,
@@ -90,6 +91,8 @@ def _row(edition, grace: timedelta) -> dict:
         "warnings": [w for w in [clip_warning(edition.html or "")] if w],
         "counts": ledger.edition_counts(edition.id),
     }
+    row["status_summary"] = status_summary(edition.status, int(row["counts"].get("failed") or 0))
+    return row
 
 
 @editions_group.command("list")
@@ -105,7 +108,9 @@ def list_command(as_json: bool) -> None:
         counts = " ".join(f"{k}={v}" for k, v in row["counts"].items() if v is not None)
         marks = "".join(f"\t{mark}" for mark in ("stale", "overdue") if row[mark])
         when = f"\tat {row['scheduled_for']}" if row["scheduled_for"] else ""
-        click.echo(f"{row['id']}\t{row['week_start']}\t{row['language']}\t{row['status']}{when}{marks}\t{counts}")
+        click.echo(
+            f"{row['id']}\t{row['week_start']}\t{row['language']}\t{row['status_summary']}{when}{marks}\t{counts}"
+        )
 
 
 @editions_group.command("preview")

@@ -12,7 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from werkzeug.serving import make_server
 
-from newsletter.cli.readiness import ensure_ready
+from newsletter.cli.readiness import ensure_ready, ensure_signing, relay_watch
 from newsletter.delivery import worker
 from newsletter.delivery.sqlite_lock import WorkerAlreadyRunning
 from newsletter.editions.scheduler import start_background_scheduler, stop_background_scheduler
@@ -22,14 +22,20 @@ log = logging.getLogger("newsletter.serve")
 RESTART_SECONDS = 5.0
 
 
-def _deliver_forever(app, stop: threading.Event) -> None:
-    """The in-process worker; it restarts after an unexpected error instead of dying silently."""
+def _deliver_forever(app, stop: threading.Event, relay=None, give_up=None) -> None:
+    """The in-process worker; it restarts after an unexpected error instead of dying silently, but a worker
+    that cannot work (bad settings) ends `serve` (`give_up`) rather than restarting every few seconds for ever."""
     with app.app_context():
         while not stop.is_set():
             try:
-                worker.run(once=False, stop=stop)
+                worker.run(once=False, stop=stop, relay=relay)
             except WorkerAlreadyRunning as error:
                 log.error("in-process worker not started: %s", error)
+                return
+            except worker.WorkerSetupError as error:
+                log.error("in-process worker cannot run: %s; stopping", error)
+                if give_up is not None:
+                    give_up()
                 return
             except Exception:
                 log.exception("in-process worker stopped by an error; restarting in %.0fs", RESTART_SECONDS)
@@ -56,19 +62,28 @@ def _match_base_url(app, host: str, port: int) -> None:
 def serve_command(host: str, port: int) -> None:
     """Serve the site and API (threaded WSGI server), deliver mail and run the scheduler, all in one process."""
     ensure_ready()
+    ensure_signing()
     app = current_app._get_current_object()
     redact_tokens_in_access_log()
     server = make_server(host, port, app, threaded=True)
     _match_base_url(app, host, server.server_port)
     stop = threading.Event()
+    failed = threading.Event()
 
-    def shut_down(_signum, _frame):
+    def shut_down(_signum=None, _frame=None):
         stop.set()
         threading.Thread(target=server.shutdown, daemon=True).start()
 
+    def give_up():
+        failed.set()
+        shut_down()
+
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
-    delivery = threading.Thread(target=_deliver_forever, args=(app, stop), name="worker", daemon=True)
+    relay = relay_watch()
+    if relay is not None:
+        relay.keep_asking(stop)
+    delivery = threading.Thread(target=_deliver_forever, args=(app, stop, relay, give_up), name="worker", daemon=True)
     delivery.start()
     start_background_scheduler(app)
     url = f"http://{host}:{server.server_port}"
@@ -82,3 +97,5 @@ def serve_command(host: str, port: int) -> None:
         stop_background_scheduler()
         delivery.join(timeout=30)
         log.info("newsletter stopped")
+    if failed.is_set():
+        raise SystemExit(1)

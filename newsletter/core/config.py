@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ DEFAULTS: dict[str, object] = {
     "TIMEZONE": "Europe/Minsk",
     "SMTP_CONNECTIONS": 4,
     "SMTP_TIMEOUT": 30,
+    "SMTP_PROBE_SECONDS": 30,
     "SMTP_VERIFY_TLS": True,
     "SMTP_UTF8": False,
     "SEND_RATE": 0,
@@ -110,7 +112,7 @@ def load_config(app: Flask, overrides: dict[str, Any] | None) -> None:
         app.config["BOUNCE_KEEP_DIR"] = str(instance / "bounces-kept")
     database_url = app.config.get("DATABASE_URL") or f"sqlite:///{instance / 'newsletter.db'}"
     app.config["DATABASE_URL"] = database_url
-    app.config["SQLALCHEMY_DATABASE_URI"] = _with_driver(database_url)
+    app.config["SQLALCHEMY_DATABASE_URI"] = _checked_database_url(_with_driver(database_url))
     app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_REQUEST_BYTES"])
     app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")
     app.config["BASE_URL_EXPLICIT"] = "NEWSLETTER_BASE_URL" in os.environ or "BASE_URL" in (overrides or {})
@@ -139,6 +141,22 @@ def _with_driver(url: str) -> str:
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _checked_database_url(url: str) -> str:
+    """A URL SQLAlchemy can open (form and dialect), or one line naming the variable instead of a traceback."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except (ArgumentError, ValueError, ImportError) as error:
+        shown = re.sub(r"//[^/@]*@", "//***@", url)  # no password in the line, whatever the URL's shape
+        raise ConfigError(
+            f"NEWSLETTER_DATABASE_URL is not a usable database URL ({str(error).splitlines()[0][:120]}): "
+            f"{shown[:120]!r}; expected postgresql://user:password@host:5432/name or sqlite:////path/to/file.db"
+        ) from None
     return url
 
 

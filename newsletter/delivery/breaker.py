@@ -5,13 +5,18 @@ otherwise fail the whole list in seconds and mark the edition sent. Such replies
 readers, so after `threshold` of them in a row (any success resets the run) the edition is paused with the
 reply as its reason, nothing more is failed, and an editor can fix the cause, `retry-failed`, and resume.
 Runs are counted per edition, so confirmations going through meanwhile do not hide a failing digest.
+
+A relay that refuses our password (530/535 when the session opens) opens the breaker at once: every message
+would meet the same answer, and retrying for days helps nobody; the edition waits, paused, for the fix.
 """
 
 from __future__ import annotations
 
 import threading
 
-from newsletter.delivery.replies import SmtpReply
+from newsletter.delivery.replies import CONNECT, SmtpReply
+
+AUTH_REFUSED_CODES = frozenset({530, 534, 535, 538})
 
 
 class CircuitBreaker:
@@ -44,6 +49,20 @@ class CircuitBreaker:
             )[:500]
             self._runs[edition_id] = 0
             return True
+
+    def relay_refused(self, edition_id: int | None, reply: SmtpReply) -> bool:
+        """True when the relay refused to authenticate us while opening a session; the edition's breaker (if
+        the message has one) opens at once, so its rows are given back rather than retried or failed."""
+        if reply.stage != CONNECT or reply.code not in AUTH_REFUSED_CODES:
+            return False
+        if edition_id is not None:
+            with self._lock:
+                self._open.setdefault(
+                    edition_id,
+                    f"paused by the circuit breaker: the SMTP relay refused authentication ({reply.for_log()}); "
+                    "fix the user name or password in NEWSLETTER_SMTP_URL, restart the worker, then resume"[:500],
+                )
+        return True
 
     def opened(self) -> dict[int, str]:
         """Editions to pause, with the reason; the worker calls `paused` once each is stored."""

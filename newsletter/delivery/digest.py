@@ -232,11 +232,14 @@ def build_digest_message(template: DigestTemplate, subscriber_id: int, email: st
     return template.render(email, links, template.message_id(subscriber_id))
 
 
-def build_test_message(edition: Edition, recipient_email: str, settings: Settings) -> bytes:
-    """A test send of the edition: subject marked as a test, personal links inert, a fresh Message-ID."""
+def build_test_message(
+    edition: Edition, recipient_email: str, settings: Settings, dkim: DkimSigner | None = None
+) -> bytes:
+    """A test send of the edition: subject marked as a test, personal links inert, a fresh Message-ID; signed
+    with `dkim` like every other message, so a test shows what receivers will make of the real one."""
     with force_locale(edition.language):
         subject = _("[TEST] %(subject)s", subject=edition.subject)
-    template = DigestTemplate(edition, settings, subject=subject)
+    template = DigestTemplate(edition, settings, subject=subject, dkim=dkim)
     base = settings.site.base_url
     inert = SubscriberLinks(f"{base}/subscribe", f"{base}/subscribe", f"mailto:unsubscribe@{template.domain}")
     return template.render(recipient_email, inert, make_msgid(domain=template.domain))

@@ -50,6 +50,11 @@ class OutageBackoff:
         self._logged_at = now
         return True
 
+    @property
+    def failures(self) -> int:
+        """Failed tries in this stretch."""
+        return self._failures
+
     def seconds_so_far(self) -> float:
         return time.monotonic() - self.since if self.since is not None else 0.0
 

@@ -313,6 +313,15 @@ class SenderPool:
             return self._refused_for_good(job, reply, where)
         if self.held.get(job.edition_id) == EditionStatus.CANCELLED:
             return self._record(outcomes.given_back(job, f"not sent: edition cancelled ({reply})", cancelled=True))
+        if self.breaker.relay_refused(job.edition_id, reply):  # a wrong password: pause, do not retry for days
+            self.count("relay_refused")
+            if job.edition_id is not None:
+                self.held[job.edition_id] = EditionStatus.PAUSED
+                return self._record(
+                    outcomes.given_back(
+                        job, f"not sent: relay refused authentication ({reply})"[:1000], cancelled=False
+                    )
+                )
         if reply.stage == CONNECT:
             delay = self.throttle.back_off()
             self._record(self._deferred(job, reply, throttled_until=self.throttle.paused_until(), count=bool(delay)))

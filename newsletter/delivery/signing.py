@@ -15,13 +15,16 @@ import base64
 import binascii
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from newsletter.core.settings import MailSettings
 from newsletter.delivery.canonical import (
     CRLF,
     SharedBody,
@@ -261,17 +264,27 @@ def _ed25519_seed(data: bytes) -> ed25519.Ed25519PrivateKey | None:
 PROBE = b"From: probe@example.org\r\nSubject: probe\r\n\r\nprobe\r\n"
 
 
-def signer_from_config(config) -> DkimSigner | None:
+def signer_from_config(config: Mapping[str, Any]) -> DkimSigner | None:
+    """A signer when the three DKIM settings are present, else None (see `signer_for`)."""
+    selector, domain, key_path = (config.get(f"DKIM_{name}") for name in ("SELECTOR", "DOMAIN", "PRIVATE_KEY_PATH"))
+    return signer_for(selector, domain, key_path)
+
+
+def signer_from_settings(mail: MailSettings) -> DkimSigner | None:
+    """The signer the mail settings describe, else None (see `signer_for`)."""
+    return signer_for(mail.dkim_selector, mail.dkim_domain, mail.dkim_private_key_path)
+
+
+def signer_for(selector: object, domain: object, key_path: object) -> DkimSigner | None:
     """A signer when the three DKIM settings are present, else None.
 
     Raises ValueError, saying what is wrong, for a key file that cannot be read or cannot sign: found at
     start-up, not as a failure of every message.
     """
-    selector, domain, key_path = (config.get(f"DKIM_{name}") for name in ("SELECTOR", "DOMAIN", "PRIVATE_KEY_PATH"))
     if not (selector and domain and key_path):
         return None
     try:
-        key = Path(key_path).read_bytes()
+        key = Path(str(key_path)).read_bytes()
     except OSError as error:
         raise ValueError(f"cannot read the DKIM key {key_path}: {error.strerror}") from None
     try:

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.core.extensions import db
 from newsletter.core.settings import smtp_settings
-from newsletter.delivery import claims, gate, journal
+from newsletter.delivery import claims, gate, journal, settled
 from newsletter.delivery.digest import DigestTemplate
 from newsletter.delivery.fencing import Fence
 from newsletter.delivery.maintenance import (
@@ -69,15 +70,17 @@ def run(
     stop: threading.Event | None = None,
     progress: Callable[[Progress], None] | None = None,
     poll_seconds: float = 1.0,
+    relay=None,
 ) -> Progress:
-    """Deliver until stopped; with `once`, until every delivery (paused editions aside) is settled."""
+    """Deliver until stopped; with `once`, until every delivery (paused editions aside) is settled. `relay` is
+    the start-up probe's `RelayWatch`, whose state the heartbeat reports until mail goes through."""
     app = current_app._get_current_object()
     with sqlite_worker_lock(app):
-        return Worker(app, stop or threading.Event(), progress, poll_seconds).run(once)
+        return Worker(app, stop or threading.Event(), progress, poll_seconds, relay).run(once)
 
 
 class Worker:
-    def __init__(self, app, stop: threading.Event, progress, poll_seconds: float):
+    def __init__(self, app, stop: threading.Event, progress, poll_seconds: float, relay=None):
         config = app.config
         self.app = app
         self.stop = stop
@@ -111,7 +114,7 @@ class Worker:
         self._blocked = BlockedMaintenance()
         self._claims = 0  # claims made: whose turn the odd slot of a batch is
         self._requeue_not_before = 0.0
-        self.heartbeat = heartbeats.WorkerBeat(self.worker_id, config)
+        self.heartbeat = heartbeats.WorkerBeat(self.worker_id, config, relay)
 
     def run(self, once: bool) -> Progress:
         log.info("worker %s started (%d connections)", self.worker_id, self.pool.connections)
@@ -149,10 +152,21 @@ class Worker:
         else:
             return self._idle(once)
         if self._outage.ongoing:
-            log.info("database reachable again after %.1fs; delivering", self._outage.seconds_so_far())
-            self._outage.reset()
-            self._requeue_not_before = time.monotonic() + REQUEUE_GRACE_SECONDS
+            self._confirm_recovery()
         return False
+
+    def _confirm_recovery(self) -> None:
+        """Say the database is back only once a round trip to it succeeded (a turn of the loop may not touch it
+        at all); until then a failure here goes on with the growing back-off, not from its start."""
+        db.session.execute(text("SELECT 1"))
+        db.session.commit()
+        log.info(
+            "database reachable again after %.1fs (%d tries); delivering",
+            self._outage.seconds_so_far(),
+            self._outage.failures,
+        )
+        self._outage.reset()
+        self._requeue_not_before = time.monotonic() + REQUEUE_GRACE_SECONDS
 
     def _rows_in_hand(self, unsent_only: bool = False) -> set[int]:
         """The claimed rows this worker still knows about: not yet loaded, with a sender, or (unless
@@ -259,7 +273,7 @@ class Worker:
         """Mark editions with nothing left to send as sent; their templates are no longer needed."""
         for edition_id in claims.settle_editions():
             self.pool.messages.templates.pop(edition_id, None)
-            log.info("edition %s: every delivery settled, marked sent", edition_id)
+            settled.log_settled(edition_id)
 
     def _pause_for_the_breaker(self) -> None:
         for edition_id, reason in self.pool.breaker.opened().items():

@@ -14,6 +14,7 @@ from newsletter.core.settings import Settings
 from newsletter.delivery import digest, gate, ledger
 from newsletter.delivery.compose import sender_address
 from newsletter.delivery.gate import close_gate
+from newsletter.delivery.signing import signer_from_settings
 from newsletter.delivery.transport import open_transport
 from newsletter.editions import archive
 from newsletter.editions.building import rebuild_if_stale
@@ -69,13 +70,22 @@ def send_edition(edition: Edition) -> int:
 def send_test(edition: Edition, recipients: list[str], settings: Settings) -> None:
     """Send a test copy straight through the transport: marked as a test, not in the ledger, not counted."""
     edition = current(edition)
+    signer = signer_from_settings(settings.mail)  # checked at start-up; signed as the worker signs
     transport = open_transport(settings.mail)
     sender = sender_address(settings.mail.mail_from)
     try:
         for recipient in recipients:
-            transport.send(sender, recipient, digest.build_test_message(edition, recipient, settings))
+            transport.send(sender, recipient, digest.build_test_message(edition, recipient, settings, signer))
     finally:
         transport.close()
+
+
+def status_summary(status: str, failed: int) -> str:
+    """The edition's state as readers of the API, CLI and console meet it: a sent edition some readers never
+    got (refused, or given up after NEWSLETTER_RETRY_MAX_AGE_SECONDS) says how many."""
+    if status == EditionStatus.SENT and failed:
+        return f"sent with {failed} failed"
+    return str(status)
 
 
 def pause_edition(edition: Edition | int, reason: str | None = None) -> str:

@@ -4,7 +4,9 @@ Safe to run twice at once or to restart mid-run: the editions' and deliveries' u
 what is created and sent. A `scheduler_runs` row per due time lets a restarted process notice a run
 it missed and do it once, if it is still within SCHEDULE_GRACE_SECONDS. Each language's outcome is
 recorded on its own (`scheduler_run_languages`): a language that fails to build is retried on the next
-check while the others are sent, and the run is finished only when every language is settled.
+check while the others are sent, and the run is finished only when every language is settled. Every
+process's try is kept (`scheduler_attempts`), and a settled language's outcome (say "sending to 50000") is
+never replaced by a later try's ("already sent by another run"), so two schedulers leave an honest record.
 """
 
 from __future__ import annotations
@@ -22,17 +24,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask, current_app
-from sqlalchemy import select, update
 
 from newsletter import editions
 from newsletter.content.weeks import previous_week, publication_zone
 from newsletter.core.config import LANGUAGES
-from newsletter.core.database import dialect_insert
 from newsletter.core.extensions import db
 from newsletter.core.settings import ScheduleSettings, settings_of
 from newsletter.delivery import ledger
+from newsletter.editions import run_records
 from newsletter.models import Edition, utcnow
-from newsletter.models.content import SchedulerRun, SchedulerRunLanguage
 from newsletter.models.lifecycle import Action, allows
 from newsletter.operations import heartbeats
 
@@ -95,39 +95,6 @@ def latest_due_time(now: datetime, trigger: CronTrigger | None = None) -> dateti
     return latest
 
 
-def _record_start(due_at: datetime, week_start: date) -> bool:
-    """Note that a run is under way; False if that run already finished."""
-    db.session.execute(
-        dialect_insert(SchedulerRun)
-        .values(due_at=due_at, week_start=week_start, started_at=utcnow(), outcome="")
-        .on_conflict_do_nothing(index_elements=["due_at"])
-    )
-    db.session.commit()
-    run = db.session.get(SchedulerRun, due_at, populate_existing=True)
-    assert run is not None, "inserted just now, or by the run that got there first"
-    return run.finished_at is None
-
-
-def _settled_languages(due_at: datetime) -> set[str]:
-    rows = db.session.scalars(
-        select(SchedulerRunLanguage.language).where(SchedulerRunLanguage.due_at == due_at, SchedulerRunLanguage.ok)
-    )
-    return set(rows)
-
-
-def _record_language(due_at: datetime, language: str, ok: bool, outcome: str) -> None:
-    values = {"due_at": due_at, "language": language, "ok": ok, "outcome": outcome, "recorded_at": utcnow()}
-    db.session.execute(
-        dialect_insert(SchedulerRunLanguage)
-        .values(**values)
-        .on_conflict_do_update(
-            index_elements=["due_at", "language"],
-            set_={"ok": ok, "outcome": outcome, "recorded_at": values["recorded_at"]},
-        )
-    )
-    db.session.commit()
-
-
 def _send_built(edition: Edition) -> tuple[bool, str]:
     """Send a freshly built draft (unless in review mode); what happened, as (settled, outcome)."""
     if not allows(edition.status, Action.WEEKLY_SEND) or review_mode():
@@ -162,22 +129,17 @@ def weekly_run(due_at: datetime) -> list[str]:
     """
     due_at = due_at.astimezone(UTC)
     week_start = previous_week(due_at)
-    if not _record_start(due_at, week_start):
+    if not run_records.start(due_at, week_start):
         return []
-    settled = _settled_languages(due_at)
-    outcome, failed = [], False
+    attempt_id = run_records.record_attempt(due_at)
+    settled = run_records.settled_languages(due_at)
+    outcome = []
     for language in [code for code in LANGUAGES if code not in settled]:
         ok, text = _run_language(week_start, language)
-        _record_language(due_at, language, ok, text)
+        run_records.record_language(due_at, language, ok, text)
         outcome.append(f"{language}: {text}")
-        failed = failed or not ok
         (log.warning if not ok else log.info)("weekly run %s, %s: %s", due_at.isoformat(), language, text)
-    db.session.execute(
-        update(SchedulerRun)
-        .where(SchedulerRun.due_at == due_at)
-        .values(finished_at=None if failed else utcnow(), outcome="; ".join(outcome) or "no articles")
-    )
-    db.session.commit()
+    run_records.finish(due_at, attempt_id, outcome)
     return outcome
 
 

@@ -117,6 +117,22 @@ class SchedulerRun(Model):
     outcome: Mapped[str] = mapped_column(Text, default="")
 
 
+class SchedulerAttempt(Model):
+    """One scheduler process's try at a weekly run, kept whatever happened: with two schedulers both tries are
+    recorded, and the loser's ("already sent by another run") never replaces the winner's outcome."""
+
+    __tablename__ = "scheduler_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, ForeignKey("scheduler_runs.due_at", ondelete="CASCADE"), index=True
+    )
+    process: Mapped[str] = mapped_column(String(200), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+
+
 class SchedulerRunLanguage(Model):
     """One language's outcome in a scheduler run: a failed language is retried on the next check."""
 

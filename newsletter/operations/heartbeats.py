@@ -2,7 +2,9 @@
 
 A worker's beat also carries the state of its SMTP relay as the worker saw it since its previous beat:
 `ok` (messages accepted), `failing` (only deferrals or failures), `idle` (nothing to send), or `files`
-(no relay configured; messages are written to the outbox).
+(no relay configured; messages are written to the outbox); and, until a message goes through, what the
+start-up probe found (`unreachable`, `tls-refused`, `auth-refused`, `refused`), or `auth-refused` when the
+relay refused the password while sending (its editions are paused by the circuit breaker).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 
@@ -29,6 +31,14 @@ WORKER_GROUP = "worker-group"  # the parent of `worker --processes N`: configure
 SCHEDULER_SECONDS = 60
 STALE_AFTER_INTERVALS = 2
 FORGET_AFTER = timedelta(days=7)
+RELAY_PROBLEMS = ("unreachable", "tls-refused", "auth-refused", "refused")
+FAILING = dict.fromkeys(RELAY_PROBLEMS, "failing")
+
+
+class RelayState(Protocol):
+    """What a worker's beat asks of its relay watch (`delivery.probe.RelayWatch`): the problem, if any."""
+
+    def problem(self) -> str | None: ...
 
 
 def process_name(role: str) -> str:
@@ -90,26 +100,39 @@ def beat_scheduler() -> None:
 class WorkerBeat:
     """The worker's beat, at most once per NEWSLETTER_HEARTBEAT_SECONDS, with its relay's state."""
 
-    def __init__(self, worker_id: str, config: Mapping[str, Any]) -> None:
+    def __init__(self, worker_id: str, config: Mapping[str, Any], relay: RelayState | None = None) -> None:
         self.worker_id = worker_id
+        self.relay = relay  # the start-up probe's RelayWatch, or None
         self.interval = max(1, int(config["HEARTBEAT_SECONDS"]))
         self.smtp = "idle" if config.get("SMTP_URL") else "files"
         self._last = 0.0
         self._seen: Counter[str] = Counter()
+        self._refused = False
 
     def __call__(self, stats: Counter[str]) -> None:
         now = time.monotonic()
         if self._last and now - self._last < self.interval:
             return
         self._last = now
-        delta = {key: stats[key] - self._seen[key] for key in ("sent", "retried", "failed")}
+        delta = {key: stats[key] - self._seen[key] for key in ("sent", "retried", "failed", "relay_refused")}
         self._seen = Counter(stats)
         if self.smtp != "files":
-            if delta["sent"] > 0:
-                self.smtp = "ok"
-            elif delta["retried"] or delta["failed"]:
-                self.smtp = "failing"
+            self.smtp = self._state(delta)
         beat(WORKER, f"worker:{self.worker_id}", self.interval, {"smtp": self.smtp, **dict(stats)})
+
+    def _state(self, delta: dict[str, int]) -> str:
+        """A refused password while sending holds until a message goes through; a failed probe until it answers."""
+        if delta["relay_refused"] > 0:
+            self._refused = True
+        if delta["sent"] > 0:
+            self._refused = False
+            return "ok"
+        problem = self.relay.problem() if self.relay is not None else None
+        if self._refused or problem:
+            return "auth-refused" if self._refused else problem
+        if delta["retried"] or delta["failed"]:
+            return "failing"
+        return "idle" if self.smtp in RELAY_PROBLEMS else self.smtp
 
 
 def _part(rows: list[Heartbeat], now: datetime) -> dict[str, Any]:
@@ -137,7 +160,7 @@ def readiness(now: datetime | None = None) -> dict[str, dict[str, Any]]:
     if parts[WORKER]["status"] != "ok":
         smtp = "unknown"
     parts["smtp"] = {
-        "status": {"ok": "ok", "idle": "ok", "files": "ok", "failing": "failing"}.get(smtp, "unknown"),
+        "status": {"ok": "ok", "idle": "ok", "files": "ok", "failing": "failing", **FAILING}.get(smtp, "unknown"),
         "state": smtp,
     }
     groups = _groups(rows, now)
