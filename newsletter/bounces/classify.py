@@ -1,0 +1,284 @@
+"""Classifying a failure by what it means, not by the first digit of its code.
+
+A failure is about the address (hard: suppress at once), about the mailbox for now (soft: counted per
+edition), or about us, the sender (never the reader's fault: counted per edition and receiving domain,
+and a burst pauses the edition). The diagnostic text decides first, because the same code means different
+things at different providers (5.1.1 is "no such user" at most, "disabled for now" or "policy" at some);
+the status code decides when the text says nothing we know. The table is documented in the README.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from newsletter.models.bounces import BounceKind
+
+
+class Meaning(StrEnum):
+    ADDRESS = "address"
+    MAILBOX = "mailbox"
+    ABOUT_US = "about_us"
+
+
+KIND_OF_MEANING = {
+    Meaning.ADDRESS: BounceKind.HARD,
+    Meaning.MAILBOX: BounceKind.SOFT,
+    Meaning.ABOUT_US: BounceKind.ABOUT_US,
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    name: str
+    meaning: Meaning
+    pattern: re.Pattern[str]
+
+
+def _reason(name: str, meaning: Meaning, *phrases: str) -> Reason:
+    return Reason(name, meaning, re.compile("|".join(phrases), re.IGNORECASE))
+
+
+# First match wins: what is about us comes first (a block is often worded "user … rejected"), then what is
+# temporary about the mailbox, then what is about the address.
+REASONS: tuple[Reason, ...] = (
+    # Office 365's directory-based edge blocking words "no such user" as a denial
+    _reason("no_such_address", Meaning.ADDRESS, r"recipient address rejected: access denied"),
+    _reason(
+        "spam",
+        Meaning.ABOUT_US,
+        r"\bspam",
+        r"unsolicited",
+        r"bulk mail",
+        r"content (?:rejected|filter)",
+        r"message content",
+        r"virus",
+        r"phish",
+        r"malware",
+        r"suspicious",
+        r"junk",
+    ),
+    _reason(
+        "blocked",
+        Meaning.ABOUT_US,
+        r"\bblock(?:ed|list|ing)\b",
+        r"black ?list",
+        r"\bdeny ?list",
+        r"\blisted (?:at|in|on|by)\b",
+        r"\brbl\b",
+        r"spamhaus",
+        r"spamcop",
+        r"barracuda",
+        r"\bsorbs\b",
+        r"dnsbl",
+        r"banned",
+        r"access denied",
+    ),
+    _reason(
+        "authentication",
+        Meaning.ABOUT_US,
+        r"\bdmarc\b",
+        r"\bspf\b",
+        r"\bdkim\b",
+        r"not authenticated",
+        r"authentication (?:fail|required)",
+        r"unauthenticated",
+        r"sender (?:address |domain )?(?:rejected|verify failed|not allowed)",
+        r"sender verification",
+    ),
+    _reason(
+        "reverse_dns",
+        Meaning.ABOUT_US,
+        r"reverse dns",
+        r"\bptr\b",
+        r"rdns",
+        r"reverse (?:lookup|hostname)",
+        r"client host \S+ rejected",
+        r"cannot find your hostname",
+        r"helo",
+    ),
+    _reason("reputation", Meaning.ABOUT_US, r"reputation", r"low quality", r"poor sender"),
+    _reason(
+        "rate_limit",
+        Meaning.ABOUT_US,
+        r"rate limit",
+        r"too many (?:messages|connections|emails|mails|recipients)",
+        r"rate of",
+        r"throttl",
+        r"try again later.*(?:volume|rate)",
+        r"unusual rate",
+        r"sending limit",
+    ),
+    _reason(
+        "relaying_denied",
+        Meaning.ABOUT_US,
+        r"relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited)",
+        r"not permitted to relay",
+        r"unable to relay",
+        r"we do not relay",
+    ),
+    _reason(
+        "message_size",
+        Meaning.ABOUT_US,
+        r"message (?:size |length )?(?:exceeds|too (?:big|large))",
+        r"too large",
+        r"size limit",
+    ),
+    _reason("policy", Meaning.ABOUT_US, r"\bpolicy\b", r"\bpolicies\b", r"prohibited", r"not allowed", r"refused by"),
+    _reason(
+        "mailbox_full",
+        Meaning.MAILBOX,
+        r"mailbox (?:is )?full",
+        r"over ?quota",
+        r"quota (?:exceeded|full)",
+        r"exceeded (?:the )?(?:storage|quota)",
+        r"insufficient (?:system )?storage",
+        r"mailbox size limit",
+        r"out of storage",
+        r"full mailbox",
+        r"mail ?box (?:has )?exceeded",
+        r"storage (?:allocation|space)",
+    ),
+    _reason(
+        "temporarily_unavailable",
+        Meaning.MAILBOX,
+        r"temporar",
+        r"for now",
+        r"try (?:again )?later",
+        r"inactive for now",
+        r"currently (?:unavailable|suspended)",
+    ),
+    _reason(
+        "expired",
+        Meaning.MAILBOX,
+        r"retry (?:time(?:out)?|period) (?:not reached|exceeded)",
+        r"(?:delivery|message) (?:time ?out|expired)",
+        r"could not be delivered (?:for|within) \d",
+        r"has not been delivered",
+        r"gave up",
+        r"giving up",
+        r"expired",
+        r"delay(?:ed)? (?:for )?(?:more than|over)",
+    ),
+    _reason(
+        "network",
+        Meaning.MAILBOX,
+        r"connection (?:refused|timed out|reset|lost)",
+        r"timed out",
+        r"network",
+        r"lost connection",
+        r"no route to host",
+        r"system (?:error|problem)",
+        r"local error",
+        r"resources",
+        r"i/o error",
+        r"loops? (?:back|detected)",
+        r"mail loop",
+    ),
+    _reason(
+        "no_such_address",
+        Meaning.ADDRESS,
+        r"user unknown",
+        r"unknown (?:user|recipient|local|address|mailbox)",
+        r"no such (?:user|recipient|address|mailbox|account|person|local user)",
+        r"(?:user|recipient|address|mailbox|account|addressee) (?:\S+ )?(?:does not|doesn't|doesn.t) exist",
+        r"does not exist",
+        r"(?:user|recipient|address|mailbox|account) (?:\S+ )?(?:not found|unknown|invalid)",
+        r"invalid (?:recipient|address|mailbox|user)",
+        r"no mailbox",
+        r"mailbox (?:not found|unavailable|does not exist)",
+        r"not (?:a )?(?:valid|known) (?:user|recipient|mailbox|address)",
+        r"unrouteable",
+        r"recipient (?:address )?rejected",
+        r"address rejected",
+        r"bad destination",
+        r"unknown or illegal alias",
+        r"not listed in",
+        r"no (?:valid )?recipients",
+        r"undeliverable address",
+        r"mailbox unknown",
+        r"not our customer",
+        r"no longer (?:valid|available|in use|active)",
+        r"invalid mailbox",
+        r"not a valid",
+        r"could(?:n't| not) be found",
+        r"isn't a valid",
+    ),
+    _reason(
+        "no_such_domain",
+        Meaning.ADDRESS,
+        r"host (?:or domain name )?not found",
+        r"domain (?:not found|does not exist|is not valid|unknown)",
+        r"no such domain",
+        r"name service error",
+        r"unknown domain",
+        r"no mx",
+        r"nxdomain",
+        r"unroutable",
+        r"non-existent (?:domain|host)",
+    ),
+    _reason(
+        "disabled_or_moved",
+        Meaning.ADDRESS,
+        r"disabled",
+        r"deactivated",
+        r"account (?:\S+ )?(?:closed|expired|suspended|locked|inactive)",
+        r"mailbox (?:\S+ )?(?:inactive|locked|closed)",
+        r"moved",
+        r"no longer",
+        r"discontinued",
+    ),
+)
+
+STATUS_MEANINGS: tuple[tuple[str, Meaning, str], ...] = (
+    # (code prefix, meaning, reason name); longest prefix first
+    ("5.1.1", Meaning.ADDRESS, "no_such_address"),
+    ("5.1.2", Meaning.ADDRESS, "no_such_domain"),
+    ("5.1.3", Meaning.ADDRESS, "no_such_address"),
+    ("5.1.6", Meaning.ADDRESS, "disabled_or_moved"),
+    ("5.1.10", Meaning.ADDRESS, "no_such_address"),
+    ("5.1.8", Meaning.ABOUT_US, "authentication"),
+    ("5.1.7", Meaning.ABOUT_US, "authentication"),
+    ("5.1.", Meaning.ADDRESS, "no_such_address"),
+    ("5.2.1", Meaning.ADDRESS, "disabled_or_moved"),
+    ("5.2.2", Meaning.MAILBOX, "mailbox_full"),
+    ("5.2.3", Meaning.ABOUT_US, "message_size"),
+    ("5.3.4", Meaning.ABOUT_US, "message_size"),
+    ("5.4.4", Meaning.ADDRESS, "no_such_domain"),
+    ("5.4.", Meaning.MAILBOX, "network"),
+    ("5.7.", Meaning.ABOUT_US, "policy"),
+    ("4.7.", Meaning.ABOUT_US, "policy"),
+    ("4.2.2", Meaning.MAILBOX, "mailbox_full"),
+    ("4.", Meaning.MAILBOX, "temporarily_unavailable"),
+    ("5.", Meaning.MAILBOX, "unknown_permanent"),
+)
+"""When the text says nothing we know. A bare 5.x.x we cannot place is counted as soft, not suppressed."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: BounceKind
+    reason: str
+
+
+def by_text(text: str) -> Reason | None:
+    for reason in REASONS:
+        if reason.pattern.search(text):
+            return reason
+    return None
+
+
+def classify(status: str | None, diagnostic: str | None, *, permanent: bool = True) -> Verdict:
+    """What one failed recipient's status and diagnostic mean (the report said it failed)."""
+    reason = by_text(diagnostic) if diagnostic else None
+    if reason is not None:
+        meaning = reason.meaning
+        if meaning is Meaning.ADDRESS and status and status.startswith("4"):
+            meaning = Meaning.MAILBOX  # the receiving server itself says it may pass later
+        return Verdict(KIND_OF_MEANING[meaning], reason.name)
+    if status:
+        for prefix, meaning, name in STATUS_MEANINGS:
+            if status.startswith(prefix):
+                return Verdict(KIND_OF_MEANING[meaning], name)
+    return Verdict(BounceKind.SOFT, "unknown_permanent" if permanent else "temporarily_unavailable")
