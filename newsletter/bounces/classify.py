@@ -43,8 +43,30 @@ def _reason(name: str, meaning: Meaning, *phrases: str) -> Reason:
 # First match wins: what is about us comes first (a block is often worded "user … rejected"), then what is
 # temporary about the mailbox, then what is about the address.
 REASONS: tuple[Reason, ...] = (
-    # Office 365's directory-based edge blocking words "no such user" as a denial
-    _reason("no_such_address", Meaning.ADDRESS, r"recipient address rejected: access denied"),
+    # Phrases only an unknown address is worded in come first: a block is not worded "user unknown", while
+    # an unknown user's notice may go on to say "giving up" or "not listed in".
+    _reason(
+        "no_such_address",
+        Meaning.ADDRESS,
+        r"recipient address rejected: (?:access denied|user unknown)",  # Office 365's edge blocking, Postfix
+        r"user unknown",
+        r"unknown (?:user|recipient|addressee)",
+        r"no such (?:user|recipient|mailbox|account|person|local user)",
+        r"not listed in (?:the )?(?:\w+ )?(?:directory|address book)",
+        r"doesn't have an? \S+ account",
+        r"n'existe pas",
+        r"не существует",
+        r"нет такого",
+        r"invalid (?:final delivery )?user ?id",
+        r"no matches to nameserver query",
+        r"did not exactly match",
+        r"addressee unknown",
+        r"(?:recipient|user) name is not recognized",
+        r"user not known",
+        r"does not have a final (?:e-?mail )?delivery point",
+        r"no longer valid",
+        r"unknown host",
+    ),
     _reason(
         "spam",
         Meaning.ABOUT_US,
@@ -74,6 +96,7 @@ REASONS: tuple[Reason, ...] = (
         r"dnsbl",
         r"banned",
         r"access denied",
+        r"not accepting mail from",
     ),
     _reason(
         "authentication",
@@ -124,6 +147,7 @@ REASONS: tuple[Reason, ...] = (
         r"message (?:size |length )?(?:exceeds|too (?:big|large))",
         r"too large",
         r"size limit",
+        r"message size",
     ),
     _reason("policy", Meaning.ABOUT_US, r"\bpolicy\b", r"\bpolicies\b", r"prohibited", r"not allowed", r"refused by"),
     _reason(
@@ -139,6 +163,11 @@ REASONS: tuple[Reason, ...] = (
         r"full mailbox",
         r"mail ?box (?:has )?exceeded",
         r"storage (?:allocation|space)",
+        r"quota",
+        r"(?:mail ?folder|mailbox|inbox) is full",
+        r"disk full",
+        r"space not enough",
+        r"not been collected",
     ),
     _reason(
         "temporarily_unavailable",
@@ -160,6 +189,7 @@ REASONS: tuple[Reason, ...] = (
         r"giving up",
         r"expired",
         r"delay(?:ed)? (?:for )?(?:more than|over)",
+        r"failed \d+ attempts",
     ),
     _reason(
         "network",
@@ -175,6 +205,10 @@ REASONS: tuple[Reason, ...] = (
         r"i/o error",
         r"loops? (?:back|detected)",
         r"mail loop",
+        r"too many hops",
+        r"command died",
+        r"not reachable",
+        r"not responding",
     ),
     _reason(
         "no_such_address",
@@ -221,11 +255,11 @@ REASONS: tuple[Reason, ...] = (
     _reason(
         "disabled_or_moved",
         Meaning.ADDRESS,
-        r"disabled",
+        r"\bdisabled\b",
         r"deactivated",
         r"account (?:\S+ )?(?:closed|expired|suspended|locked|inactive)",
         r"mailbox (?:\S+ )?(?:inactive|locked|closed)",
-        r"moved",
+        r"\bmoved\b",
         r"no longer",
         r"discontinued",
     ),
@@ -260,6 +294,27 @@ STATUS_MEANINGS: tuple[tuple[str, Meaning, str], ...] = (
 class Verdict:
     kind: BounceKind
     reason: str
+
+
+UNKNOWN = "unknown_permanent"
+UNSTATED = "unstated_permanent"
+
+
+def decide(status: str | None, diagnostic: str | None, texts: tuple[str, ...] = ()) -> Verdict:
+    """A failed recipient's meaning: its diagnostic's words, else a specific status code, else the words of
+    the report's own text (`texts`, most specific first). A failure explained in words we do not know is
+    soft (it may be a block worded oddly); a permanent failure that gives no explanation at all is hard."""
+    if diagnostic and by_text(diagnostic) is not None:
+        return classify(status, diagnostic)
+    by_status = classify(status, None)
+    if status and by_status.reason != UNKNOWN:
+        return by_status
+    for text in texts:
+        if text and by_text(text) is not None:
+            return classify(status, text)
+    if diagnostic or (status and not status.endswith(".0.0")):
+        return Verdict(BounceKind.SOFT, UNKNOWN)
+    return Verdict(BounceKind.HARD, UNSTATED)
 
 
 def by_text(text: str) -> Reason | None:

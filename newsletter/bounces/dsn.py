@@ -14,8 +14,9 @@ from email import policy
 from email.message import Message
 
 STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-COUNTING_ACTIONS = ("failed",)
-"""Only `failed` is a bounce; `delayed`, `delivered`, `relayed` and `expanded` are news, never a failure."""
+COUNTING_ACTIONS = ("failed", "failure", "error")
+"""Only `failed` is a bounce (and the `failure`/`error` some old MTAs wrote for it); `delayed`, `delivered`,
+`relayed` and `expanded` are news, never a failure."""
 ORIGINAL_TYPES = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers")
 QUOTED_ORIGINAL = re.compile(
     r"^\s*(?:-+\s*)?(?:"

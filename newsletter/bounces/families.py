@@ -31,7 +31,7 @@ SYSTEM_SENDER = re.compile(r"mailer-daemon|postmaster|mail delivery (?:system|su
 BOUNCE_SUBJECT = re.compile(
     r"undeliver|undelivered|non-?deliver|delivery (?:status notification|failure|has failed|problem|notification)|"
     r"mail delivery failed|returned mail|failure notice|could not be delivered|delivery failed|"
-    r"message not delivered|mail system error|rejected|warning: could not send|nicht zustellbar|"
+    r"message not delivered|mail system error|mail error|rejected|warning: could not send|nicht zustellbar|"
     r"не доставлено|недоставлен",
     re.IGNORECASE,
 )
@@ -49,7 +49,10 @@ WARNING_TEXT = re.compile(
     r"delivery attempts will continue|warning message only",
     re.IGNORECASE,
 )
-REPLY_LINE = re.compile(r"\b[45]\d\d\b|\b[45]\.\d{1,3}\.\d{1,3}\b|remote (?:host|server|mta) said", re.IGNORECASE)
+REPLY_LINE = re.compile(
+    r"(?:^|[\s:>\]\"(])[45][0-5]\d(?:[ -]|$)|\b[45]\.\d{1,3}\.\d{1,3}\b|(?:host|server|mta) (?:said|replied)",
+    re.IGNORECASE,
+)
 DIAGNOSTIC_LINES = 3
 
 
@@ -57,7 +60,9 @@ DIAGNOSTIC_LINES = 3
 class Failure:
     status: str | None
     diagnostic: str | None
-    permanent: bool
+    """The lines carrying the receiving server's reply, or those naming the failed address."""
+    text: str
+    """The report's own words (for the reason when the diagnostic states none)."""
     warning: bool = False
 
 
@@ -74,7 +79,8 @@ def auto_reply(message: Message) -> bool:
 def from_mail_system(message: Message) -> bool:
     sender = " ".join(str(value) for value in (message.get("From", ""), message.get("Return-Path", "")))
     _, address = email.utils.parseaddr(str(message.get("From", "")))
-    return bool(SYSTEM_SENDER.search(sender) or SYSTEM_SENDER.search(address) or message.get("Return-Path") == "<>")
+    empty = str(message.get("Return-Path", "")).strip() == "<>" or str(message.get("From", "")).strip().endswith("<>")
+    return bool(SYSTEM_SENDER.search(sender) or SYSTEM_SENDER.search(address) or empty)
 
 
 def failure(message: Message) -> Failure | None:
@@ -88,21 +94,32 @@ def failure(message: Message) -> Failure | None:
     system = from_mail_system(message) or bool(BOUNCE_SUBJECT.search(subject))
     warned = bool(WARNING_TEXT.search(text)) and not FAILURE_TEXT.search(text.split("\n\n", 1)[0])
     if not permanent and (temporary or (system and warned)):
-        return Failure(None, reply_lines(text), permanent=False, warning=True)
+        return Failure(None, reply_lines(text), text, warning=True)
     if not permanent and not (system and FAILURE_TEXT.search(text)):
         return None
-    diagnostic = reply_lines(text)
-    status = dsn.first_status(diagnostic or "")
-    return Failure(status, diagnostic or " ".join(text.split())[:1000] or None, permanent=True)
+    addresses = tuple(address.decode("utf-8", "replace").lower() for address in permanent)
+    diagnostic = reply_lines(text) or address_lines(text, addresses)
+    return Failure(dsn.first_status(diagnostic or ""), diagnostic, text)
 
 
 def reply_lines(text: str) -> str | None:
     """The lines carrying the remote server's reply (and the line after each), joined."""
+    return _lines(text, REPLY_LINE.search)
+
+
+def address_lines(text: str, addresses: tuple[str, ...]) -> str | None:
+    """The words right after a failed address (qmail's `<a@b>:` then the reason), joined."""
+    if not addresses:
+        return None
+    return _lines(text, lambda line: any(address in line.lower() for address in addresses), skip_own=True)
+
+
+def _lines(text: str, chosen_if, *, skip_own: bool = False) -> str | None:
     lines = text.splitlines()
     chosen: list[str] = []
     for number, line in enumerate(lines):
-        if REPLY_LINE.search(line):
-            chosen.extend(lines[number : number + 2])
+        if chosen_if(line):
+            chosen.extend(lines[number + 1 if skip_own else number : number + 2 + int(skip_own)])
         if len(chosen) >= 2 * DIAGNOSTIC_LINES:
             break
     joined = " ".join(" ".join(chosen).split())

@@ -85,45 +85,26 @@ def _from_dsn(message: Message, key: str, blocks: list[dsn.RecipientStatus]) -> 
     if not failed:
         action = blocks[0].action.split()[0] if blocks[0].action else "delayed"
         return _with_original(
-            message,
-            key,
-            BounceKind.IGNORED,
-            status=blocks[0].status,
-            diagnostic=blocks[0].diagnostic,
-            reason=action[:32],
+            message, key, BounceKind.IGNORED, status=blocks[0].status, diagnostic=blocks[0].diagnostic, reason=action
         )
     block = failed[0]
-    status = block.status or "5.0.0"
-    verdict = classify.classify(block.status, block.diagnostic)
-    if verdict.reason in ("unknown_permanent",) and block.diagnostic is None:
-        verdict = _from_own_text(message, block.status) or verdict
-    return _with_original(message, key, verdict.kind, status=status, diagnostic=block.diagnostic, reason=verdict.reason)
-
-
-def _from_own_text(message: Message, status: str | None) -> classify.Verdict | None:
-    """A DSN without a Diagnostic-Code: the human-readable part often says what the server answered."""
-    text = families.reply_lines(dsn.own_text(message))
-    if not text or classify.by_text(text) is None:
-        return None
-    return classify.classify(status, text)
+    own = dsn.own_text(message)
+    verdict = classify.decide(block.status, block.diagnostic, (families.reply_lines(own) or "", own))
+    return _with_original(
+        message, key, verdict.kind, status=block.status or "5.0.0", diagnostic=block.diagnostic, reason=verdict.reason
+    )
 
 
 def _from_failure(message: Message, key: str, failure: families.Failure) -> Report:
     if failure.warning:
         return _with_original(message, key, BounceKind.IGNORED, diagnostic=failure.diagnostic, reason="delayed")
-    verdict = classify.classify(failure.status, failure.diagnostic)
-    if verdict.reason == "unknown_permanent" or (
-        failure.status is None and classify.by_text(failure.diagnostic or "") is None
-    ):
-        whole = classify.by_text(dsn.own_text(message))
-        if whole is not None:
-            verdict = classify.Verdict(classify.KIND_OF_MEANING[whole.meaning], whole.name)
+    verdict = classify.decide(failure.status, failure.diagnostic, (failure.text,))
     return _with_original(
         message,
         key,
         verdict.kind,
         status=failure.status or "5.0.0",
-        diagnostic=failure.diagnostic,
+        diagnostic=failure.diagnostic or " ".join(failure.text.split())[:1000] or None,
         reason=verdict.reason,
     )
 
