@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from newsletter.accounts import activity
 from newsletter.console import bp
@@ -126,7 +127,7 @@ def suppression_restore():
         return redirect(url_for("console.suppression_list"))
     addresses = suppression.restore(reason, since)
     activity.record(actor(), "suppression_restore", f"{len(addresses)}", f"reason contains {reason!r}, since {since}")
-    flash(_("%(num)d addresses may be mailed again.", num=len(addresses)))
+    flash(ngettext("%(num)d address may be mailed again.", "%(num)d addresses may be mailed again.", len(addresses)))
     return redirect(url_for("console.suppression_list"))
 
 
