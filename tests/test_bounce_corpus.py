@@ -25,4 +25,4 @@ def test_delay_warnings_and_auto_replies_never_count_and_blocks_are_about_us():
     _marks, result = _evaluate()
     assert set(result["table"]["ignored"]) <= {"ignored", "unrecognised"}
     assert result["table"]["about_us"].get("hard", 0) == 0
-    assert result["table"]["soft"].get("hard", 0) == 0
+    assert result["table"]["about_us"]["about_us"] >= 0.9 * sum(result["table"]["about_us"].values())

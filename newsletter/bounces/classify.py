@@ -177,6 +177,7 @@ REASONS: tuple[Reason, ...] = (
         r"try (?:again )?later",
         r"inactive for now",
         r"currently (?:unavailable|suspended)",
+        r"(?:try to|please) resend",
     ),
     _reason(
         "expired",
@@ -206,6 +207,8 @@ REASONS: tuple[Reason, ...] = (
         r"loops? (?:back|detected)",
         r"mail loop",
         r"too many hops",
+        r"too many failures",
+        r"tried all mxs?",
         r"command died",
         r"not reachable",
         r"not responding",
@@ -230,7 +233,6 @@ REASONS: tuple[Reason, ...] = (
         r"unknown or illegal alias",
         r"not listed in",
         r"no (?:valid )?recipients",
-        r"undeliverable address",
         r"mailbox unknown",
         r"not our customer",
         r"no longer (?:valid|available|in use|active)",
@@ -297,6 +299,7 @@ class Verdict:
 
 
 UNKNOWN = "unknown_permanent"
+SERVER_REPLY = re.compile(r"\b[45]\d\d\b|\b[45]\.\d{1,3}\.\d{1,3}\b")
 UNSTATED = "unstated_permanent"
 
 
@@ -312,7 +315,7 @@ def decide(status: str | None, diagnostic: str | None, texts: tuple[str, ...] = 
     for text in texts:
         if text and by_text(text) is not None:
             return classify(status, text)
-    if diagnostic or (status and not status.endswith(".0.0")):
+    if (diagnostic and SERVER_REPLY.search(diagnostic)) or (status and not status.endswith(".0.0")):
         return Verdict(BounceKind.SOFT, UNKNOWN)
     return Verdict(BounceKind.HARD, UNSTATED)
 

@@ -40,7 +40,8 @@ FAILURE_TEXT = re.compile(
     r"(?:was|were)(?:n't| not) able to deliver|failed permanently|delivery to the following recipients? failed|"
     r"undeliverable|did not reach|was not delivered|following address(?:es|\(es\))? failed|"
     r"could not deliver|cannot be delivered|can't be delivered|message was rejected|not delivered to|"
-    r"returned to sender|delivery failure|fatal errors?|recipient rejected",
+    r"returned to sender|delivery failure|fatal errors?|recipient rejected|"
+    r"error has occurred while attempting to deliver",
     re.IGNORECASE,
 )
 WARNING_TEXT = re.compile(
@@ -111,15 +112,15 @@ def address_lines(text: str, addresses: tuple[str, ...]) -> str | None:
     """The words right after a failed address (qmail's `<a@b>:` then the reason), joined."""
     if not addresses:
         return None
-    return _lines(text, lambda line: any(address in line.lower() for address in addresses), skip_own=True)
+    return _lines(text, lambda line: any(address in line.lower() for address in addresses), following=2)
 
 
-def _lines(text: str, chosen_if, *, skip_own: bool = False) -> str | None:
+def _lines(text: str, chosen_if, *, following: int = 1) -> str | None:
     lines = text.splitlines()
     chosen: list[str] = []
     for number, line in enumerate(lines):
         if chosen_if(line):
-            chosen.extend(lines[number + 1 if skip_own else number : number + 2 + int(skip_own)])
+            chosen.extend(lines[number : number + 1 + following])
         if len(chosen) >= 2 * DIAGNOSTIC_LINES:
             break
     joined = " ".join(" ".join(chosen).split())
