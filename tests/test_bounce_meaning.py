@@ -256,3 +256,19 @@ def test_only_an_admin_restores_a_wave_in_the_console(app, client, make_account)
     assert 'id="wave-size"' in page.get_data(as_text=True)
     post_form(admin, "/console/suppressions/restore", {"reason": "5.7.1", "since": today}, token_from="/console/week")
     assert suppressed() == {}
+
+
+def test_reading_reports_logs_no_address_at_info(runner, one_sent, tmp_path, caplog):
+    import logging
+
+    _delivery, verp, _message_id, address = one_sent
+    qmail = (
+        f"From: MAILER-DAEMON@mx.example.net\r\nTo: {verp}\r\nSubject: failure notice\r\n\r\n"
+        "Hi. This is the qmail-send program at mx.example.net.\r\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\r\n"
+        f"This is a permanent error; I've given up.\r\n\r\n<{address}>:\r\nSorry, no mailbox here by that name.\r\n"
+    ).encode()
+    with caplog.at_level(logging.DEBUG):
+        result = runner.invoke(args=["bounces", "process", "--maildir", str(_maildir(tmp_path, [qmail]))])
+    assert "1 applied" in result.output
+    assert not [record for record in caplog.records if address in record.getMessage()]
