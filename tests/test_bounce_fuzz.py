@@ -18,6 +18,7 @@ FUZZ = settings(
     max_examples=3000,
     deadline=None,
     derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -73,7 +74,11 @@ def intake_settings(app):
 
 
 @settings(
-    max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(MUTATED)
 def test_the_intake_keeps_or_applies_every_report_and_never_raises(intake_settings, raw):
