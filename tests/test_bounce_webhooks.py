@@ -148,3 +148,61 @@ def test_the_generic_shape_with_its_bearer_token(generic_token, client, one_sent
     response = client.post("/webhooks/bounces/generic", json=body, headers=headers)
     assert response.json["outcomes"] == ["applied", "applied"]
     assert db.session.scalar(db.select(Suppression.cause).filter_by(email=address)) == "complaint"
+
+
+def test_a_nul_in_a_postmark_details_or_a_generic_diagnostic_is_dropped_not_a_500(
+    postmark_auth, generic_token, client, one_sent
+):
+    _delivery, verp, _message_id, address = one_sent
+    event = {"RecordType": "Bounce", "ID": 1, "Type": "SoftBounce", "Email": address, "Details": "mailbox\x00 full"}
+    assert client.post("/webhooks/bounces/postmark", json=event, headers=postmark_auth).status_code == 200
+    generic = {"id": "n1", "type": "soft", "return_path": verp, "status": "4.2.2", "diagnostic": "quota\x00 exceeded"}
+    response = client.post("/webhooks/bounces/generic", json=generic, headers={"Authorization": "Bearer tok"})
+    assert response.status_code == 200, response.json
+    db.session.expire_all()
+    assert sorted(db.session.scalars(db.select(BounceEvent.diagnostic))) == ["mailbox full", "quota exceeded"]
+
+
+def test_a_postmark_block_is_about_us_and_a_subscription_change_unsubscribes(postmark_auth, client, one_sent):
+    _delivery, _verp, _message_id, address = one_sent
+    blocked = {
+        "RecordType": "Bounce",
+        "ID": 2,
+        "Type": "HardBounce",
+        "Email": address,
+        "Details": "smtp;550 5.7.1 Service unavailable; client host blocked using Spamhaus",
+    }
+    assert client.post("/webhooks/bounces/postmark", json=blocked, headers=postmark_auth).json["outcomes"] == [
+        "applied"
+    ]
+    assert _state()[1:] == (0, ["confirmed"])
+    change = {
+        "RecordType": "SubscriptionChange",
+        "Recipient": address,
+        "SuppressSending": True,
+        "SuppressionReason": "ManualSuppression",
+        "ChangedAt": "2026-12-08T01:00:00Z",
+    }
+    assert client.post("/webhooks/bounces/postmark", json=change, headers=postmark_auth).status_code == 200
+    assert _state()[1:] == (0, ["unsubscribed"])
+
+
+@pytest.fixture
+def sns_topics(app_config):
+    app_config["SNS_TOPIC_ARNS"] = "arn:aws:sns:eu-west-1:123456789012:bounces, arn:aws:sns:eu-west-1:1:other"
+
+
+def test_sns_topics_outside_the_allow_list_are_refused_confirmation_included(sns_signer, sns_topics, client):
+    confirmation = {
+        "Type": "SubscriptionConfirmation",
+        "MessageId": "m-2",
+        "Token": "t",
+        "TopicArn": "arn:aws:sns:eu-west-1:999999999999:someone-elses",
+        "Message": "You have chosen to subscribe",
+        "SubscribeURL": sns_signer.base + "/?Action=ConfirmSubscription&other",
+        "Timestamp": "2022-01-17T10:00:00.000Z",
+    }
+    response = client.post("/webhooks/bounces/ses", json=sns_signer.sign(confirmation))
+    assert response.status_code == 403 and not any("other" in path for path in sns_signer.requested)
+    confirmation["TopicArn"] = "arn:aws:sns:eu-west-1:123456789012:bounces"
+    assert client.post("/webhooks/bounces/ses", json=sns_signer.sign(confirmation)).status_code == 200

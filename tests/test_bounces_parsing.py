@@ -48,3 +48,22 @@ def test_an_unknown_format_or_garbage_is_unrecognised_not_an_error():
     assert parse(unknown_format(VERP)).kind == BounceKind.UNRECOGNISED
     assert parse(b"\x00\xff\xfe garbage \r\n\r\n").kind == BounceKind.UNRECOGNISED
     assert parse(b"").kind == BounceKind.UNRECOGNISED
+
+
+def test_the_same_code_is_read_by_its_words():
+    def read(status: str, diagnostic: str):
+        report = parse(dsn(VERP, "reader@example.net", status, diagnostic=f"smtp; {diagnostic}"))
+        return report.kind, report.reason
+
+    assert read("5.1.1", "550 5.1.1 user unknown") == (BounceKind.HARD, "no_such_address")
+    assert read("5.1.1", "550 5.1.1 mailbox temporarily disabled") == (BounceKind.SOFT, "temporarily_unavailable")
+    assert read("5.1.1", "550 5.1.1 rejected by policy") == (BounceKind.ABOUT_US, "policy")
+    assert read("5.7.1", "554 5.7.1 Relay access denied") == (BounceKind.ABOUT_US, "relaying_denied")
+    assert read("5.0.0", "550 mailbox is full") == (BounceKind.SOFT, "mailbox_full")
+    assert read("5.4.7", "expired after 5 days at a relay") == (BounceKind.SOFT, "expired")
+
+
+def test_only_a_failed_action_counts():
+    for action in ("delayed", "delivered", "relayed", "expanded"):
+        report = parse(dsn(VERP, "reader@example.net", "4.4.7", action=action))
+        assert report.kind == BounceKind.IGNORED, action

@@ -91,6 +91,7 @@ def test_readyz_names_each_part_and_is_200_when_all_beat(client):
         "worker": "ok",
         "scheduler": "ok",
         "smtp": "ok",
+        "sending": "ok",
     }
 
 

@@ -99,3 +99,32 @@ def test_the_last_scheduler_run_and_its_outcome_per_language(metrics_token, app,
     assert samples[("newsletter_scheduler_last_run_finished", ())] == 1
     assert samples[("newsletter_scheduler_last_run_outcome", (("language", "be"), ("outcome", "sending")))] == 1
     assert samples[("newsletter_scheduler_last_run_outcome", (("language", "en"), ("outcome", "draft")))] == 1
+
+
+def test_metrics_answer_503_in_text_when_the_database_is_down(tmp_path):
+    from newsletter import create_app
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2",
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "SECRET_KEY": "test-secret-key-of-at-least-32-bytes",
+            "BASE_URL": "http://newsletter.test",
+            "MAIL_FROM": "Belarus Weekly <newsletter@newsletter.test>",
+            "METRICS_TOKEN": "metrics-secret",
+        }
+    )
+    response = app.test_client().get("/metrics", headers=TOKEN)
+    assert response.status_code == 503 and response.content_type.startswith("text/plain")
+    assert "database unavailable" in response.get_data(as_text=True)
+
+
+def test_heartbeats_are_keyed_by_role_and_host_so_restarts_add_no_series(metrics_token, app, client):
+    from newsletter.operations import heartbeats
+
+    for pid in (101, 102, 103):  # three restarts of the worker on one host
+        heartbeats.beat("worker", f"worker:host-a:{pid}", 30)
+    heartbeats.beat("worker", "worker:host-b:7", 30)
+    series = [key for key in _samples(client) if key[0] == "newsletter_heartbeat_timestamp_seconds"]
+    assert sorted(dict(labels)["host"] for _name, labels in series) == ["host-a", "host-b"]

@@ -5,7 +5,7 @@ With two schedulers running, the loser used to overwrite the run's outcome (and 
 outcome is never replaced.
 
 Revision ID: 0011_scheduler_attempts
-Revises: 0008
+Revises: 0009_bounce_meaning
 Create Date: 2026-12-08 01:10:00.000000
 
 """
@@ -16,7 +16,7 @@ from alembic import op
 import newsletter.models.types
 
 revision = "0011_scheduler_attempts"
-down_revision = "0008"
+down_revision = "0009_bounce_meaning"
 branch_labels = None
 depends_on = None
 

@@ -37,6 +37,7 @@ ACTIONS = {
     "subscribers_export": _l("Subscribers exported"),
     "suppression_add": _l("Added to the suppression list"),
     "suppression_remove": _l("Removed from the suppression list"),
+    "suppression_restore": _l("Readers of a wave of bounces given back"),
     "sections_set": _l("Sections changed"),
     "account_create": _l("Account created"),
     "account_password": _l("Password changed"),

@@ -1,8 +1,9 @@
 """`newsletter bounces serve`: a small SMTP server for the bounce domain's MX, or a relay's forward.
 
 It accepts mail only for genuine VERP addresses (`bounces+<id>-<mac>@…`, the MAC checked) and answers 550
-to anything else, refuses messages over NEWSLETTER_BOUNCE_MAX_BYTES (552, aiosmtpd's size limit), and
-answers 451 when the report cannot be recorded now, so the sending server tries again later.
+to anything else, refuses messages over NEWSLETTER_BOUNCE_MAX_BYTES (552, aiosmtpd's size limit). A report
+it cannot read or store is kept as `.eml` and answered 250 (final: the sender must not send it again and
+again); only a database that cannot be reached gets 451, so the sending server tries again later.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from newsletter.bounces.mailboxes import take
 from newsletter.delivery.verp import delivery_id_from_bounce
 
 log = logging.getLogger(__name__)
+logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd's per-command lines name addresses
 
 
 class BounceHandler:

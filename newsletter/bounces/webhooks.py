@@ -10,26 +10,38 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from newsletter.bounces import sns
-from newsletter.bounces.parsing import Report, kind_of_status, valid_status
+from newsletter.bounces import classify, ses, sns
+from newsletter.bounces.dsn import valid_status
+from newsletter.bounces.report import Report
 from newsletter.models import BounceKind
 
 POSTMARK_KINDS = {
-    "HardBounce": BounceKind.HARD,
-    "BadEmailAddress": BounceKind.HARD,
-    "ManuallyDeactivated": BounceKind.HARD,
-    "SoftBounce": BounceKind.SOFT,
-    "Transient": BounceKind.SOFT,
-    "DnsError": BounceKind.SOFT,
-    "SpamComplaint": BounceKind.COMPLAINT,
+    "HardBounce": (BounceKind.HARD, "no_such_address"),
+    "BadEmailAddress": (BounceKind.HARD, "no_such_address"),
+    "ManuallyDeactivated": (BounceKind.HARD, "disabled_or_moved"),
+    "SoftBounce": (BounceKind.SOFT, "temporarily_unavailable"),
+    "Transient": (BounceKind.SOFT, "temporarily_unavailable"),
+    "DnsError": (BounceKind.SOFT, "network"),
+    "SpamNotification": (BounceKind.ABOUT_US, "spam"),
+    "ContentFilter": (BounceKind.ABOUT_US, "spam"),
+    "Blocked": (BounceKind.ABOUT_US, "blocked"),
+    "SMTPApiError": (BounceKind.ABOUT_US, "policy"),
+    "AutoResponder": (BounceKind.IGNORED, "auto_reply"),
+    "OpenRelayTest": (BounceKind.IGNORED, "relay_test"),
+    "SpamComplaint": (BounceKind.COMPLAINT, "abuse"),
 }
-GENERIC_KINDS = {"hard": BounceKind.HARD, "soft": BounceKind.SOFT, "complaint": BounceKind.COMPLAINT}
+GENERIC_KINDS = {
+    "hard": BounceKind.HARD,
+    "soft": BounceKind.SOFT,
+    "about_us": BounceKind.ABOUT_US,
+    "complaint": BounceKind.COMPLAINT,
+    "unsubscribe": BounceKind.UNSUBSCRIBE,
+}
 
 
 class WebhookRejected(Exception):
@@ -46,6 +58,8 @@ class WebhookSettings:
     sns_cert_url_pattern: str
     postmark_auth: str | None
     generic_token: str | None
+    sns_topic_arns: frozenset[str] = frozenset()
+    """The SNS topics accepted (NEWSLETTER_SNS_TOPIC_ARNS); empty accepts any topic of a verified message."""
 
     @classmethod
     def from_config(cls, config) -> WebhookSettings:
@@ -53,11 +67,10 @@ class WebhookSettings:
             value = config.get(name)
             return None if value in (None, "") else str(value)
 
-        return cls(str(config["SNS_CERT_URL_PATTERN"]), text("POSTMARK_WEBHOOK_AUTH"), text("BOUNCE_WEBHOOK_TOKEN"))
-
-
-def _key(*parts: object) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+        topics = frozenset(part.strip() for part in str(config.get("SNS_TOPIC_ARNS") or "").split(",") if part.strip())
+        return cls(
+            str(config["SNS_CERT_URL_PATTERN"]), text("POSTMARK_WEBHOOK_AUTH"), text("BOUNCE_WEBHOOK_TOKEN"), topics
+        )
 
 
 def _json(body: bytes) -> object:
@@ -79,6 +92,8 @@ def ses_reports(body: bytes, headers, settings: WebhookSettings) -> list[Report]
         sns.verify(envelope, settings.sns_cert_url_pattern)
     except sns.BadSignature as error:
         raise WebhookRejected(403, str(error)) from error
+    if settings.sns_topic_arns and str(envelope.get("TopicArn", "")) not in settings.sns_topic_arns:
+        raise WebhookRejected(403, "this SNS topic is not accepted (NEWSLETTER_SNS_TOPIC_ARNS)")
     if envelope.get("Type") == "SubscriptionConfirmation":
         try:
             sns.confirm_subscription(envelope, settings.sns_cert_url_pattern)
@@ -88,48 +103,7 @@ def ses_reports(body: bytes, headers, settings: WebhookSettings) -> list[Report]
     if envelope.get("Type") != "Notification":
         return []
     notification = _json(str(envelope.get("Message", "")).encode("utf-8"))
-    return (
-        list(_ses_notification(notification, str(envelope.get("MessageId", ""))))
-        if isinstance(notification, dict)
-        else []
-    )
-
-
-def _ses_message_id(mail: dict) -> str | None:
-    common = mail.get("commonHeaders") if isinstance(mail.get("commonHeaders"), dict) else {}
-    if isinstance(common.get("messageId"), str):
-        return common["messageId"]
-    for header in mail.get("headers") or []:
-        if isinstance(header, dict) and str(header.get("name", "")).lower() == "message-id":
-            return str(header.get("value"))
-    return None
-
-
-def _ses_notification(notification: dict, sns_id: str) -> Iterator[Report]:
-    kind_name = notification.get("notificationType") or notification.get("eventType")
-    mail = notification.get("mail") if isinstance(notification.get("mail"), dict) else {}
-    addresses = tuple(str(mail[name]) for name in ("source", "returnPath") if isinstance(mail.get(name), str))
-    common = {"original_message_id": _ses_message_id(mail), "addresses": addresses}
-    if kind_name == "Bounce" and isinstance(notification.get("bounce"), dict):
-        bounce = notification["bounce"]
-        for recipient in bounce.get("bouncedRecipients") or []:
-            status = valid_status(recipient.get("status")) or (
-                "5.0.0" if bounce.get("bounceType") == "Permanent" else "4.0.0"
-            )
-            kind = kind_of_status(status)
-            if bounce.get("bounceType") == "Transient" or bounce.get("bounceSubType") == "MailboxFull":
-                kind = BounceKind.SOFT
-            yield Report(
-                kind,
-                _key("ses", sns_id, recipient.get("emailAddress")),
-                status=status,
-                diagnostic=str(recipient.get("diagnosticCode") or "")[:1000] or None,
-                **common,
-            )
-    elif kind_name == "Complaint" and isinstance(notification.get("complaint"), dict):
-        complaint = notification["complaint"]
-        feedback = str(complaint.get("complaintFeedbackType") or "abuse")
-        yield Report(BounceKind.COMPLAINT, _key("ses", sns_id), diagnostic=f"feedback-type: {feedback}", **common)
+    return list(ses.reports(notification, str(envelope.get("MessageId", "")))) if isinstance(notification, dict) else []
 
 
 def postmark_reports(body: bytes, headers, settings: WebhookSettings) -> list[Report]:
@@ -145,19 +119,37 @@ def postmark_reports(body: bytes, headers, settings: WebhookSettings) -> list[Re
     event = _json(body)
     if not isinstance(event, dict):
         raise WebhookRejected(400, "expected a Postmark webhook object")
-    kind = POSTMARK_KINDS.get(str(event.get("Type")), BounceKind.UNRECOGNISED)
+    return _postmark_event(event)
+
+
+def _postmark_event(event: dict) -> list[Report]:
+    record_type = str(event.get("RecordType") or "")
+    email_address = event.get("Email") if isinstance(event.get("Email"), str) else event.get("Recipient")
+    recipient = email_address if isinstance(email_address, str) else None
+    key = ses.key("postmark", event.get("ID"), record_type, email_address, event.get("ChangedAt"))
+    if record_type == "SubscriptionChange":
+        if event.get("SuppressSending") is not True:
+            return []  # a reactivation: Postmark lifts its own block; ours is lifted by an operator
+        origin = str(event.get("SuppressionReason") or "ManualSuppression")
+        kind = BounceKind.COMPLAINT if origin == "SpamComplaint" else BounceKind.UNSUBSCRIBE
+        if origin == "HardBounce":
+            kind = BounceKind.HARD
+        return [Report(kind, key, diagnostic=f"postmark: {origin}", recipient=recipient, reason=origin[:32])]
     details = str(event.get("Details") or event.get("Description") or "")[:1000] or None
+    kind, reason = _postmark_meaning(str(event.get("Type")), details)
     status = "5.0.0" if kind == BounceKind.HARD else "4.0.0" if kind == BounceKind.SOFT else None
-    email_address = event.get("Email")
-    return [
-        Report(
-            kind,
-            _key("postmark", event.get("ID"), event.get("RecordType"), email_address),
-            status=status,
-            diagnostic=details,
-            recipient=email_address if isinstance(email_address, str) else None,
-        )
-    ]
+    return [Report(kind, key, status=status, diagnostic=details, recipient=recipient, reason=reason)]
+
+
+def _postmark_meaning(event_type: str, details: str | None) -> tuple[BounceKind, str | None]:
+    """Postmark's type, corrected by the details where they say the failure is about us (or temporary)."""
+    kind, reason = POSTMARK_KINDS.get(event_type, (BounceKind.UNRECOGNISED, None))
+    if kind not in (BounceKind.HARD, BounceKind.SOFT) or not details or classify.by_text(details) is None:
+        return kind, reason
+    verdict = classify.classify(None, details)
+    if verdict.kind is BounceKind.ABOUT_US or (kind is BounceKind.SOFT and verdict.kind is not BounceKind.HARD):
+        return verdict.kind, verdict.reason
+    return kind, reason
 
 
 def generic_reports(body: bytes, headers, settings: WebhookSettings) -> list[Report]:
@@ -174,7 +166,7 @@ def generic_reports(body: bytes, headers, settings: WebhookSettings) -> list[Rep
     for number, event in enumerate(events):
         kind = GENERIC_KINDS.get(str(event.get("type")))
         if kind is None:
-            raise WebhookRejected(422, f"event {number}: type must be hard, soft or complaint")
+            raise WebhookRejected(422, f"event {number}: type must be one of {', '.join(GENERIC_KINDS)}")
         text = {
             name: event.get(name) if isinstance(event.get(name), str) else None
             for name in ("return_path", "message_id", "status", "diagnostic")
@@ -182,7 +174,7 @@ def generic_reports(body: bytes, headers, settings: WebhookSettings) -> list[Rep
         reports.append(
             Report(
                 kind,
-                _key("generic", event.get("id") or event),
+                ses.key("generic", event.get("id") or event),
                 status=valid_status(text["status"]),
                 diagnostic=(text["diagnostic"] or "")[:1000] or None,
                 original_message_id=text["message_id"],

@@ -69,7 +69,8 @@ def process_command(maildir: Path | None, mbox: Path | None) -> None:
         click.echo(_("kept for reading (not applied): %(path)s", path=path), err=True)
     click.echo(
         _(
-            "%(applied)d applied, %(duplicate)d duplicate, %(unmatched)d unmatched, %(unrecognised)d unrecognised",
+            "%(applied)d applied, %(duplicate)d duplicate, %(ignored)d ignored, %(unmatched)d unmatched, "
+            "%(unrecognised)d unrecognised",
             **{str(outcome): report.outcomes[outcome] for outcome in rules.Outcome},
         )
     )

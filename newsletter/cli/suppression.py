@@ -1,8 +1,10 @@
-"""`newsletter suppression list [--json] | add EMAIL | remove EMAIL`."""
+"""`newsletter suppression list [--reason R] [--since T] [--json] | add EMAIL | remove EMAIL |
+restore --reason R --since T [--dry-run]`."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import click
 from flask import current_app
@@ -10,6 +12,7 @@ from flask.cli import with_appcontext
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from newsletter.accounts import activity
 from newsletter.core.addresses import InvalidAddress
 from newsletter.core.settings import settings_of
 from newsletter.subscribers import suppression
@@ -20,12 +23,24 @@ def suppression_group() -> None:
     """The addresses never mailed again (hard bounces, complaints, manual entries)."""
 
 
+def _since(value: datetime | None) -> datetime | None:
+    """A time given on the command line is UTC unless it says otherwise."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+SINCE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"])
+
+
 @suppression_group.command("list")
+@click.option("--reason", default=None, help="Only entries whose reason contains this text (any case).")
+@click.option("--since", type=SINCE, default=None, help="Only entries made at or after this time (UTC).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array instead of a table.")
 @with_appcontext
-def list_command(as_json: bool) -> None:
+def list_command(reason: str | None, since: datetime | None, as_json: bool) -> None:
     """Every entry with its cause, reason, time and delivery; erased people's entries show no address."""
-    rows = [suppression.entry_json(entry) for entry in suppression.entries()]
+    rows = [suppression.entry_json(entry) for entry in suppression.entries(reason, _since(since))]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -71,3 +86,32 @@ def remove_command(email: str) -> None:
     except suppression.NotSuppressed:
         raise click.ClickException(_("This address is not on the suppression list.")) from None
     click.echo(_("removed"))
+
+
+@suppression_group.command("restore")
+@click.option("--reason", required=True, help="Text the entries' reason contains (e.g. 5.7.1 or blocked).")
+@click.option("--since", type=SINCE, required=True, help="Only entries made at or after this time (UTC).")
+@click.option("--dry-run", is_flag=True, help="Only list the addresses that would be given back.")
+@with_appcontext
+def restore_command(reason: str, since: datetime, dry_run: bool) -> None:
+    """Give back the readers a wrong wave of bounces suppressed (never complaints, manual or erased entries)."""
+    if not reason.strip():
+        raise click.BadParameter(_("give the text the wave's reasons contain"), param_hint="--reason")
+    if dry_run:
+        addresses = [entry.email for entry in suppression.wave(reason, _since(since))]
+    else:
+        addresses = suppression.restore(reason, _since(since))
+        activity.record(
+            activity.cli_actor(),
+            "suppression_restore",
+            ngettext("%(num)d address", "%(num)d addresses", len(addresses)),
+            f"reason contains {reason!r}, since {_since(since).isoformat()}",
+        )
+    for address in addresses:
+        click.echo(address)
+    message = (
+        ngettext("%(num)d address would be given back", "%(num)d addresses would be given back", len(addresses))
+        if dry_run
+        else ngettext("%(num)d address given back", "%(num)d addresses given back", len(addresses))
+    )
+    click.echo(message, err=True)

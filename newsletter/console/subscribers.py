@@ -4,9 +4,11 @@ CSV import with its per-line report, CSV export, and the suppression list."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from newsletter.accounts import activity
 from newsletter.console import bp
@@ -91,10 +93,43 @@ def subscribers_export():
     )
 
 
+def _wave_filter() -> tuple[str, datetime | None, str | None]:
+    """The reason text and the since-date of the wave form (reason, since, error)."""
+    reason = " ".join(str(request.values.get("reason", "")).split())[:200]
+    since_text = str(request.values.get("since", "")).strip()
+    if not since_text:
+        return reason, None, None
+    try:
+        return reason, datetime.fromisoformat(since_text).replace(tzinfo=UTC), None
+    except ValueError:
+        return reason, None, _("Give the date as YYYY-MM-DD.")
+
+
 @bp.get("/suppressions")
 @admin_required
 def suppression_list():
-    return render_template("console/suppressions.html", rows=suppression.entries())
+    reason, since, error = _wave_filter()
+    if error:
+        flash(error, "error")
+    filtered = bool(reason or since)
+    rows = suppression.entries(reason or None, since) if filtered else suppression.entries()
+    wave = suppression.wave(reason, since) if reason and since else []
+    return render_template(
+        "console/suppressions.html", rows=rows, reason=reason, since=since, wave_size=len(wave), filtered=filtered
+    )
+
+
+@bp.post("/suppressions/restore")
+@admin_required
+def suppression_restore():
+    reason, since, error = _wave_filter()
+    if error or not reason or since is None:
+        flash(error or _("Give both the text the reasons contain and the date the wave began."), "error")
+        return redirect(url_for("console.suppression_list"))
+    addresses = suppression.restore(reason, since)
+    activity.record(actor(), "suppression_restore", f"{len(addresses)}", f"reason contains {reason!r}, since {since}")
+    flash(ngettext("%(num)d address may be mailed again.", "%(num)d addresses may be mailed again.", len(addresses)))
+    return redirect(url_for("console.suppression_list"))
 
 
 @bp.post("/suppressions/remove")

@@ -23,13 +23,12 @@ def handle_maildir(path: Path, handle: Handler) -> None:
     if not (path / "new").is_dir() or not (path / "cur").is_dir():
         raise NotAMailbox(f"{path} is not a maildir (it needs new/ and cur/ folders)")
     box = mailbox.Maildir(str(path), factory=None, create=False)
-    arrived = (entry.name.split(box.colon)[0] for entry in (path / "new").iterdir() if not entry.name.startswith("."))
-    for key in sorted(arrived):
-        message = box.get_message(key)
-        handle(box.get_bytes(key), key)
-        message.set_subdir("cur")
-        message.add_flag("S")
-        box[key] = message
+    arrived = [entry for entry in (path / "new").iterdir() if not entry.name.startswith(".")]
+    for entry in sorted(arrived):
+        key = entry.name.split(box.colon)[0]
+        handle(entry.read_bytes(), key)
+        # moved as a file, never parsed here: a message too deeply nested to parse must still move on
+        entry.rename(path / "cur" / f"{key}{box.colon}2,S")
 
 
 def handle_mbox(path: Path, handle: Handler) -> None:

@@ -13,12 +13,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from alembic.script import ScriptDirectory
 from flask_babel import gettext as _
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.core.config import PROJECT_ROOT
 from newsletter.core.extensions import db
 from newsletter.core.settings import SmtpSettings
+from newsletter.models import Edition
 
 SMTP_QUERY_KEYS = ("starttls", "verify")
 VERSION_TABLE = "alembic_version"
@@ -91,3 +92,13 @@ def check_startup(config: Mapping[str, Any]) -> None:
     """Everything a long-running process needs before it starts (raises NotReady)."""
     check_smtp_url(config.get("SMTP_URL"))
     check_database()
+
+
+def paused_editions() -> list[dict]:
+    """Editions paused now and why (a burst of reports about us, the circuit breaker, an editor), for /readyz."""
+    rows = db.session.execute(
+        select(Edition.id, Edition.language, Edition.paused_reason)
+        .where(Edition.status == "paused")
+        .order_by(Edition.id)
+    )
+    return [{"edition": edition_id, "language": language, "reason": reason} for edition_id, language, reason in rows]

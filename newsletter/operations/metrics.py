@@ -13,7 +13,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import case, func, select
 
 from newsletter.core.extensions import db
-from newsletter.models import BounceEvent, Delivery, Edition, Heartbeat, Suppression
+from newsletter.models import BounceEvent, Delivery, Edition, Heartbeat, Suppression, utcnow
 from newsletter.models.content import SchedulerRun
 from newsletter.models.delivery import DeliveryStatus
 
@@ -60,18 +60,74 @@ def _outcomes() -> GaugeMetricFamily:
     return family
 
 
+TOP_DOMAINS = 20
+REPORT_CLASS = case(
+    (BounceEvent.kind == "unrecognised", "unreadable"),
+    ((BounceEvent.delivery_id.is_(None)) & (BounceEvent.kind != "ignored"), "unmatched"),
+    else_=BounceEvent.kind,
+)
+
+
 def _bounces() -> Iterator[GaugeMetricFamily]:
     family = GaugeMetricFamily(
-        "newsletter_bounce_reports", "Bounce and complaint reports received, by kind", labels=["kind"]
+        "newsletter_bounce_reports",
+        "Bounce and complaint reports received, by class (hard, soft, about_us, complaint, unsubscribe, "
+        "ignored, unreadable, unmatched)",
+        labels=["kind"],
     )
-    for kind, count in db.session.execute(select(BounceEvent.kind, func.count()).group_by(BounceEvent.kind)):
+    for kind, count in db.session.execute(select(REPORT_CLASS, func.count()).group_by(REPORT_CLASS)):
         family.add_metric([kind], count)
     yield family
+    yield _about_us_domains()
     yield GaugeMetricFamily(
         "newsletter_suppressed_addresses",
         "Addresses on the suppression list",
         value=db.session.scalar(select(func.count()).select_from(Suppression)) or 0,
     )
+
+
+def _about_us_domains() -> GaugeMetricFamily:
+    """Reports about us per receiving domain: the top 20 by name, the rest as `other` (bounded labels)."""
+    family = GaugeMetricFamily(
+        "newsletter_bounce_reports_about_us",
+        "Reports that are about the sender (blocks, policy, authentication), by receiving domain (top 20, other)",
+        labels=["domain"],
+    )
+    rows = db.session.execute(
+        select(BounceEvent.receiving_domain, func.count())
+        .where(BounceEvent.kind == "about_us")
+        .group_by(BounceEvent.receiving_domain)
+        .order_by(func.count().desc(), BounceEvent.receiving_domain)
+    ).all()
+    for domain, count in rows[:TOP_DOMAINS]:
+        family.add_metric([domain or "unknown"], count)
+    if len(rows) > TOP_DOMAINS:
+        family.add_metric(["other"], sum(count for _domain, count in rows[TOP_DOMAINS:]))
+    return family
+
+
+def _paused() -> Iterator[GaugeMetricFamily]:
+    """Paused editions and why (the why as a bounded class), and the age of the oldest queued delivery."""
+    paused = GaugeMetricFamily(
+        "newsletter_editions_paused",
+        "Editions paused now, by why (bounce_reports, circuit_breaker, editor)",
+        labels=["why"],
+    )
+    why = case(
+        (Edition.paused_reason.like("paused after % bounce reports%"), "bounce_reports"),
+        (Edition.paused_reason.like("paused by the circuit breaker%"), "circuit_breaker"),
+        else_="editor",
+    )
+    counts = dict(db.session.execute(select(why, func.count()).where(Edition.status == "paused").group_by(why)).all())
+    for name in ("bounce_reports", "circuit_breaker", "editor"):
+        paused.add_metric([name], counts.get(name, 0))
+    yield paused
+    oldest = db.session.scalar(select(func.min(Delivery.created_at)).where(Delivery.status == DeliveryStatus.QUEUED))
+    age = GaugeMetricFamily(
+        "newsletter_oldest_queued_delivery_age_seconds", "Age of the oldest queued delivery (0 when none is queued)"
+    )
+    age.add_metric([], max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0)
+    yield age
 
 
 def _editions() -> GaugeMetricFamily:
@@ -108,13 +164,20 @@ def _scheduler() -> Iterator[GaugeMetricFamily]:
 
 
 def _heartbeats() -> GaugeMetricFamily:
+    """Keyed by role and host, not by process id: a restarted process adds no series."""
     family = GaugeMetricFamily(
         "newsletter_heartbeat_timestamp_seconds",
-        "Last heartbeat of each worker and scheduler process",
-        labels=["role", "process"],
+        "Last heartbeat of the worker and scheduler processes on each host",
+        labels=["role", "host"],
     )
-    for row in db.session.scalars(select(Heartbeat)):
-        family.add_metric([row.role, row.process], row.beat_at.timestamp())
+    latest: dict[tuple[str, str], float] = {}
+    for role, process, beat_at in db.session.execute(select(Heartbeat.role, Heartbeat.process, Heartbeat.beat_at)):
+        parts = process.split(":")
+        host = parts[1] if len(parts) >= 3 else process
+        key = (role, host)
+        latest[key] = max(latest.get(key, 0.0), beat_at.timestamp())
+    for (role, host), stamp in sorted(latest.items()):
+        family.add_metric([role, host], stamp)
     return family
 
 
@@ -123,6 +186,7 @@ class DatabaseCollector:
         yield _queue()
         yield _outcomes()
         yield from _bounces()
+        yield from _paused()
         yield _editions()
         yield from _scheduler()
         yield _heartbeats()

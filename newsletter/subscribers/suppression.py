@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 
 from newsletter.core.addresses import normalise_address
 from newsletter.core.database import dialect_insert
@@ -101,8 +102,39 @@ def remove(raw: object, secret: str, *, smtp_utf8: bool) -> None:
     log.info("suppression entry %s removed", entry.id)
 
 
-def entries() -> list[Suppression]:
-    return list(db.session.scalars(select(Suppression).order_by(Suppression.created_at, Suppression.id)))
+RESTORABLE = (SuppressionCause.HARD_BOUNCE, SuppressionCause.SOFT_BOUNCES, SuppressionCause.REJECTED)
+"""Causes a wrong wave of bounces can have made; complaints, manual entries and erased people's never."""
+
+
+def entries(reason: str | None = None, since: datetime | None = None) -> list[Suppression]:
+    """Every entry, or those whose reason contains `reason` (any case) made at or after `since`."""
+    query = select(Suppression).order_by(Suppression.created_at, Suppression.id)
+    return list(db.session.scalars(_matching(query, reason, since)))
+
+
+def _matching(query, reason: str | None, since: datetime | None):
+    if reason:
+        query = query.where(func.lower(Suppression.reason).contains(reason.lower(), autoescape=True))
+    if since is not None:
+        query = query.where(Suppression.created_at >= since)
+    return query
+
+
+def wave(reason: str, since: datetime) -> list[Suppression]:
+    """The entries a wave of bounces made: restorable causes, reason containing `reason`, since `since`."""
+    query = select(Suppression).where(Suppression.email.is_not(None), Suppression.cause.in_(RESTORABLE))
+    return list(db.session.scalars(_matching(query.order_by(Suppression.created_at, Suppression.id), reason, since)))
+
+
+def restore(reason: str, since: datetime) -> list[str]:
+    """Take a wrong wave off the list (see `wave`); commits. Returns the addresses given back."""
+    found = wave(reason, since)
+    addresses = [entry.email for entry in found]
+    for entry in found:
+        db.session.delete(entry)
+    db.session.commit()
+    log.info("restored %d suppressed addresses (a wave since %s)", len(addresses), since.isoformat())
+    return addresses
 
 
 def forget_address(address: str, secret: str) -> None:

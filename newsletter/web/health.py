@@ -38,4 +38,6 @@ def init_app(app: Flask) -> None:
         parts = {"database": _database()}
         if parts["database"]["status"] == "ok":
             parts.update(heartbeats.readiness())
+            # paused editions are news for the operator, not a reason to take this process out of service
+            parts["sending"] = {"status": "ok", "paused": health.paused_editions()}
         return _answer(parts)

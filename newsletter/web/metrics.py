@@ -6,6 +6,7 @@ import hmac
 
 from flask import Flask, Response, abort, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.operations import metrics
 
@@ -28,4 +29,10 @@ def init_app(app: Flask) -> None:
                 {"WWW-Authenticate": 'Bearer realm="metrics"'},
                 mimetype="text/plain",
             )
-        return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+        try:
+            body = metrics.exposition()
+        except SQLAlchemyError as error:
+            return Response(
+                f"database unavailable: {type(error).__name__}\n", 503, {"Retry-After": "10"}, mimetype="text/plain"
+            )
+        return Response(body, content_type=CONTENT_TYPE_LATEST)
