@@ -7,11 +7,11 @@ import io
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 
-from newsletter.accounts import activity
+from newsletter.accounts import activity, roles
 from newsletter.console import bp
 from newsletter.console.articles import uploaded_file
-from newsletter.console.security import admin_required
 from newsletter.console.week import actor
 from newsletter.core.addresses import InvalidAddress, normalise_address
 from newsletter.editions import overview
@@ -40,7 +40,6 @@ def subscribers_lookup():
 
 
 @bp.post("/subscribers/<int:subscriber_id>/erase")
-@admin_required
 def subscribers_erase(subscriber_id: int):
     subscriber = subscriber_io.get_subscriber(subscriber_id) or abort(404)
     subscriber_io.erase_subscriber(subscriber)
@@ -80,6 +79,8 @@ def subscribers_import():
 @bp.get("/subscribers/export.csv")
 def subscribers_export():
     include_all = request.args.get("all") == "1"
+    if include_all and not roles.may(current_user.editor.role, roles.Action.EXPORT_ALL):
+        abort(403)
     buffer = io.StringIO()
     count = subscriber_io.write_csv(buffer, include_all)
     activity.record(actor(), "subscribers_export", "", f"{count} rows")
@@ -91,13 +92,11 @@ def subscribers_export():
 
 
 @bp.get("/suppressions")
-@admin_required
 def suppression_list():
     return render_template("console/suppressions.html", rows=suppression.entries())
 
 
 @bp.post("/suppressions/remove")
-@admin_required
 def suppression_remove():
     try:
         suppression.remove(request.form.get("email", ""), current_app.config["SECRET_KEY"])
