@@ -58,5 +58,5 @@ def test_limit_and_offset_within_range_work(client, editor_headers):
 
 
 @pytest.mark.parametrize("value, status", [("1", 200), ("no", 200), ("maybe", 422), ("2", 422)])
-def test_export_all_is_a_yes_or_no(client, editor_headers, value, status):
-    assert client.get(f"/api/v1/subscribers/export?all={value}", headers=editor_headers).status_code == status
+def test_export_all_is_a_yes_or_no(client, admin_headers, value, status):
+    assert client.get(f"/api/v1/subscribers/export?all={value}", headers=admin_headers).status_code == status

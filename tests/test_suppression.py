@@ -35,30 +35,30 @@ def test_cli_rejects_bad_addresses_and_unknown_removals(runner, app):
     assert missing.exit_code == 1 and "not on the suppression list" in missing.output
 
 
-def test_api_lists_adds_and_removes_behind_the_editor_token(client, editor_headers):
+def test_api_lists_adds_and_removes_behind_an_admin_token(client, admin_headers):
     assert client.get("/api/v1/suppressions").status_code == 401
-    added = client.post("/api/v1/suppressions", json={"email": "a@example.net", "reason": "r"}, headers=editor_headers)
+    added = client.post("/api/v1/suppressions", json={"email": "a@example.net", "reason": "r"}, headers=admin_headers)
     assert added.status_code == 201
-    again = client.post("/api/v1/suppressions", json={"email": "a@example.net"}, headers=editor_headers)
+    again = client.post("/api/v1/suppressions", json={"email": "a@example.net"}, headers=admin_headers)
     assert again.status_code == 200 and again.json == {"added": False}
-    listed = client.get("/api/v1/suppressions", headers=editor_headers).json["suppressions"]
+    listed = client.get("/api/v1/suppressions", headers=admin_headers).json["suppressions"]
     assert [row["email"] for row in listed] == ["a@example.net"]
-    bad = client.post("/api/v1/suppressions", json={"email": "nope"}, headers=editor_headers)
+    bad = client.post("/api/v1/suppressions", json={"email": "nope"}, headers=admin_headers)
     assert bad.status_code == 422 and "email" in bad.json["error"]["fields"]
     assert (
-        client.post("/api/v1/suppressions/remove", json={"email": "a@example.net"}, headers=editor_headers).status_code
+        client.post("/api/v1/suppressions/remove", json={"email": "a@example.net"}, headers=admin_headers).status_code
         == 204
     )
-    gone = client.post("/api/v1/suppressions/remove", json={"email": "a@example.net"}, headers=editor_headers)
+    gone = client.post("/api/v1/suppressions/remove", json={"email": "a@example.net"}, headers=admin_headers)
     assert gone.status_code == 404
 
 
 def test_erasure_keeps_only_a_keyed_hash_which_still_recognises_the_address(
-    client, editor_headers, app, subscribe_via_api
+    client, admin_headers, app, subscribe_via_api
 ):
     [subscriber_id] = add_subscribers(1)
     suppression.add("reader0@example.net", "complained", app.config["SECRET_KEY"], smtp_utf8=smtp_utf8())
-    assert client.delete(f"/api/v1/subscribers/{subscriber_id}", headers=editor_headers).status_code == 204
+    assert client.delete(f"/api/v1/subscribers/{subscriber_id}", headers=admin_headers).status_code == 204
     [entry] = db.session.scalars(db.select(Suppression)).all()
     assert entry.email is None and entry.email_hash == suppression.address_hash(
         "reader0@example.net", app.config["SECRET_KEY"]

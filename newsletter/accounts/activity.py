@@ -45,6 +45,8 @@ ACTIONS = {
     "account_2fa_off": _l("Two-factor sign-in turned off"),
     "account_role": _l("Role changed"),
     "account_revoke": _l("Account revoked"),
+    "account_locked": _l("Account locked after failed sign-ins"),
+    "account_sign_out": _l("Signed out everywhere"),
 }
 
 

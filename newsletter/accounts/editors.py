@@ -7,6 +7,7 @@ import secrets
 
 from sqlalchemy import func, or_, select
 
+from newsletter.accounts import sessions
 from newsletter.core.addresses import InvalidAddress, normalise_address
 from newsletter.core.extensions import db
 from newsletter.models import Editor, EditorRole, utcnow
@@ -88,6 +89,7 @@ def revoke_editor(editor_id: int) -> Editor:
         editor.revoked_at = utcnow()
         editor.session_epoch += 1
         db.session.commit()
+    sessions.end_all(editor)
     return editor
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from datetime import datetime
 from typing import Any, cast
 
 import pyotp
@@ -18,7 +19,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import CursorResult, or_, update
 
+from newsletter.accounts import lock_notice, lockout, sessions
 from newsletter.core.extensions import db
+from newsletter.core.settings import Settings
 from newsletter.models import Editor
 
 PASSWORD_MIN, PASSWORD_MAX = 10, 1000
@@ -51,20 +54,30 @@ def check_password_rules(password: str) -> str:
 
 
 def set_password(editor: Editor, password: str) -> None:
-    """Store an Argon2 hash of the new password and end the editor's other sessions."""
+    """Store an Argon2 hash of the new password and end every session of the editor (the console starts a
+    fresh one for the editor who changed it)."""
     editor.password_hash = _hasher.hash(check_password_rules(password))
     editor.session_epoch += 1
     db.session.commit()
+    sessions.end_all(editor)
 
 
-def check_password(editor: Editor | None, password: str) -> Editor:
-    """The editor if the password matches; SignInRefused otherwise (after the same amount of work)."""
+class PasswordAgain(SignInRefused):
+    """Too many wrong codes after one password: the sign-in starts again from the password."""
+
+
+def check_password(editor: Editor | None, password: str, settings: Settings, now: datetime | None = None) -> Editor:
+    """The editor if the password matches and the account is not locked; SignInRefused otherwise (after the
+    same amount of work, with the same message). A wrong password counts toward the account's lock."""
     stored = editor.password_hash if editor is not None and editor.password_hash else _DUMMY_HASH
+    active = editor is not None and editor.revoked_at is None and bool(editor.password_hash)
     try:
         _hasher.verify(stored, password or "")
     except (VerificationError, InvalidHashError):
+        if active and lockout.record_failure(editor, now):
+            lock_notice.account_locked(editor, settings)
         raise SignInRefused() from None
-    if editor is None or editor.revoked_at is not None or not editor.password_hash:
+    if not active or lockout.is_locked(editor, now):
         raise SignInRefused()
     if _hasher.check_needs_rehash(stored):
         editor.password_hash = _hasher.hash(password)
@@ -117,6 +130,7 @@ def enable_totp(editor: Editor, secret: str, code: str) -> list[str]:
     editor.recovery_codes = " ".join(_hash_code(c) for c in codes)
     editor.session_epoch += 1
     db.session.commit()
+    sessions.end_all(editor)
     return codes
 
 
@@ -126,6 +140,26 @@ def disable_totp(editor: Editor) -> None:
     editor.recovery_codes = ""
     editor.session_epoch += 1
     db.session.commit()
+    sessions.end_all(editor)
+
+
+def check_code(editor: Editor, code: str, settings: Settings, now: datetime | None = None) -> str:
+    """The second step of a sign-in, throttled: refused while the account is locked, PasswordAgain once the
+    wrong codes since the password reach the limit; a right code completes the sign-in and clears the counters."""
+    if lockout.codes_exhausted(editor):
+        raise PasswordAgain()
+    if lockout.is_locked(editor, now):
+        raise SignInRefused()
+    try:
+        how = check_second_factor(editor, code, now.timestamp() if now else None)
+    except SignInRefused:
+        if lockout.record_failure(editor, now, wrong_code=True):
+            lock_notice.account_locked(editor, settings)
+        if lockout.codes_exhausted(editor):
+            raise PasswordAgain() from None
+        raise
+    lockout.signed_in(editor)
+    return how
 
 
 def check_second_factor(editor: Editor, code: str, now: float | None = None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, jsonify
 
 from newsletter.api import api
+from newsletter.api.auth import describe_roles
 from newsletter.core.config import LANGUAGES
 from newsletter.models.content import EditionStatus
 
@@ -595,6 +596,6 @@ def openapi_document():
                 "securitySchemes": {"editorToken": {"type": "http", "scheme": "bearer"}},
                 "schemas": SCHEMAS,
             },
-            "paths": _paths(),
+            "paths": describe_roles(_paths()),
         }
     )

@@ -8,8 +8,9 @@ from flask import Response, current_app, jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from newsletter.accounts.roles import Action
 from newsletter.api import api
-from newsletter.api.auth import require_editor
+from newsletter.api.auth import forbidden, may, require_editor
 from newsletter.api.requests import json_body
 from newsletter.api.responses import or_404
 from newsletter.core.config import LANGUAGES
@@ -94,6 +95,8 @@ def export_subscribers():
     if flag not in ALL_WORDS + NOT_ALL_WORDS:
         return _bad_query("all", "all must be one of 1, true, yes, 0, false, no")
     include_all = flag in ALL_WORDS
+    if include_all and not may(Action.EXPORT_ALL):
+        return forbidden()
     buffer = io.StringIO()
     subscriber_io.write_csv(buffer, include_all)
     return Response(

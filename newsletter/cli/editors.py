@@ -42,20 +42,33 @@ def create_command(name: str, email: str | None, role: str) -> None:
 @click.option(
     "--password-stdin",
     is_flag=True,
-    required=True,
-    help="Read the password from the first line of standard input (never from the command line).",
+    help="Read the password from the first line of standard input (never from the command line); "
+    "on a terminal it is asked for twice, without echo, with or without this flag.",
 )
 def set_password_command(name: str, password_stdin: bool) -> None:
-    """Set the console password of an active editor (by name or e-mail address)."""
+    """Set the console password of an active editor (by name or e-mail address).
+
+    On a terminal the password is asked for twice and not shown; piped in, the first line is read."""
     editor = service.active_editor_named(name)
     if editor is None:
         raise click.ClickException(f"no active editor named {name!r}")
-    password = sys.stdin.readline().rstrip("\r\n")
+    password = _read_password()
     try:
         accounts.set_password(editor, password)
     except accounts.PasswordRejected as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"Password set for editor {editor.id} ({editor.name}).")
+    click.echo(f"Password set for editor {editor.id} ({editor.name}); their console sessions are ended.")
+
+
+def _read_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    try:
+        return click.prompt(
+            "New password", hide_input=True, confirmation_prompt="Repeat the new password", prompt_suffix=": "
+        )
+    except click.Abort:
+        raise click.ClickException("no password set") from None
 
 
 @editors_group.command("list")

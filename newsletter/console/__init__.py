@@ -13,6 +13,7 @@ bp = Blueprint("console", __name__, url_prefix="/console")
 
 def init_app(app: Flask) -> None:
     from newsletter.console import (  # noqa: F401
+        account,
         activity_log,
         articles,
         auth,

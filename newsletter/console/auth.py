@@ -8,31 +8,40 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from newsletter.accounts import activity
 from newsletter.accounts import editors as editor_service
+from newsletter.accounts import lockout, sessions
 from newsletter.accounts import sign_in as accounts
 from newsletter.console import bp
-from newsletter.console.security import ConsoleUser, current_editor, two_factor_missing
+from newsletter.console.security import ConsoleUser, current_editor
 from newsletter.core import rate_limits
 from newsletter.core.config import LANGUAGES
+from newsletter.core.settings import settings_of
 
 CODE_STEP_SECONDS = 300
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/console/") and not target.startswith("//") and "\\" not in target:
+def _safe_next(target: object) -> str:
+    """`next` only when it is a plain path inside the console (no scheme, host, `//`, backslash, control or
+    space characters: a CR/LF would split the Location header); the console's start page otherwise."""
+    if (
+        isinstance(target, str)
+        and target.startswith("/console/")
+        and len(target) <= 2000
+        and all(0x21 <= ord(char) < 0x7F and char != "\\" for char in target)
+        and "//" not in target
+    ):
         return target
     return url_for("console.this_week")
 
 
-def _start_session(editor) -> None:
-    """A fresh session (no fixation), keeping only the chosen language."""
+def start_session(editor) -> None:
+    """A fresh session (no fixation): a new server-side record, a cookie keeping only its id and the language."""
     language = session.get("console_language")
     session.clear()
     if language:
         session["console_language"] = language
-    login_user(ConsoleUser(editor))
-    session["seen_at"] = time.time()
+    key = sessions.start(editor, rate_limits.client_ip(), request.headers.get("User-Agent", ""))
+    login_user(ConsoleUser(editor, key))
     session["had_console_session"] = True
 
 
@@ -46,30 +55,32 @@ def sign_in():
         return render_template("console/sign_in.html", login="")
     login = request.form.get("login", "")[:320]
     try:
-        editor = accounts.check_password(editor_service.active_editor_named(login), request.form.get("password", ""))
+        editor = accounts.check_password(
+            editor_service.active_editor_named(login), request.form.get("password", ""), settings_of(current_app)
+        )
     except accounts.SignInRefused as refused:
         return render_template("console/sign_in.html", login=login, error=refused.message), 401
     if editor.totp_secret:
+        lockout.password_step_passed(editor)
         session["pending_editor"] = f"{editor.id}:{editor.session_epoch}"
         session["pending_at"] = time.time()
         session["pending_next"] = _safe_next(request.args.get("next"))
         return redirect(url_for("console.sign_in_code"))
-    _start_session(editor)
+    lockout.signed_in(editor)
+    start_session(editor)
     return redirect(_safe_next(request.args.get("next")))
 
 
 def _pending_editor():
-    pending = session.get("pending_editor", "")
-    if time.time() - session.get("pending_at", 0) > CODE_STEP_SECONDS:
+    """The editor who gave the right password in this session, not long ago and with no password or 2FA change
+    since (the epoch); None otherwise."""
+    editor_id, _sep, epoch = str(session.get("pending_editor", "")).partition(":")
+    if time.time() - session.get("pending_at", 0) > CODE_STEP_SECONDS or not (editor_id.isdigit() and epoch.isdigit()):
         return None
-    user = _load(pending)
-    return user.editor if user else None
-
-
-def _load(user_id: str):
-    from newsletter.console.security import load_user
-
-    return load_user(user_id) if user_id else None
+    editor = editor_service.get_editor(int(editor_id))
+    if editor is None or editor.revoked_at is not None or editor.session_epoch != int(epoch):
+        return None
+    return editor
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
@@ -82,11 +93,15 @@ def sign_in_code():
     if request.method == "GET":
         return render_template("console/sign_in_code.html")
     try:
-        how = accounts.check_second_factor(editor, request.form.get("code", "")[:64])
+        how = accounts.check_code(editor, request.form.get("code", "")[:64], settings_of(current_app))
+    except accounts.PasswordAgain:
+        session.pop("pending_editor", None)
+        flash(_("Too many wrong codes. Please sign in again."), "error")
+        return redirect(url_for("console.sign_in"))
     except accounts.SignInRefused as refused:
         return render_template("console/sign_in_code.html", error=refused.message), 401
     target = session.get("pending_next")
-    _start_session(editor)
+    start_session(editor)
     if how == "recovery":
         flash(_("You used a recovery code; %(count)d are left.", count=accounts.recovery_codes_left(editor)))
     return redirect(_safe_next(target))
@@ -94,6 +109,7 @@ def sign_in_code():
 
 @bp.post("/sign-out")
 def sign_out():
+    sessions.end(current_user.key)
     logout_user()
     language = session.get("console_language")
     session.clear()
@@ -112,66 +128,3 @@ def choose_language():
         if current_user.is_authenticated:
             editor_service.set_console_language(current_editor(), language)
     return redirect(_safe_next(request.form.get("next")))
-
-
-@bp.route("/account", methods=["GET", "POST"], endpoint="two_factor")
-def account():
-    """Turn TOTP on (QR code drawn here, recovery codes shown once) or off, and change the password."""
-    editor = current_editor()
-    action = request.form.get("action")
-    if request.method == "POST" and action == "password":
-        return _change_password(editor)
-    if request.method == "POST" and action == "disable" and not current_app.config["CONSOLE_REQUIRE_2FA"]:
-        accounts.disable_totp(editor)
-        activity.record(activity.editor_actor(editor, "console"), "account_2fa_off", editor.name)
-        _start_session(editor)
-        flash(_("Two-factor sign-in is off."))
-        return redirect(url_for("console.two_factor"))
-    if request.method == "POST" and action == "enable":
-        return _enable_totp(editor)
-    secret = accounts.new_totp_secret() if not editor.totp_secret else None
-    session["totp_candidate"] = secret
-    return _account_page(editor, secret)
-
-
-def _account_page(editor, secret, error=None, codes=None, password_error=None, status=200):
-    qr = accounts.totp_qr_svg(editor, secret) if secret else None
-    return render_template(
-        "console/account.html",
-        editor=editor,
-        secret=secret,
-        qr=qr,
-        error=error,
-        codes=codes,
-        password_error=password_error,
-        required=two_factor_missing(),
-        codes_left=accounts.recovery_codes_left(editor),
-    ), status
-
-
-def _enable_totp(editor):
-    secret = session.get("totp_candidate")
-    if not secret or editor.totp_secret:
-        return redirect(url_for("console.two_factor"))
-    try:
-        codes = accounts.enable_totp(editor, secret, request.form.get("code", "")[:64])
-    except accounts.SignInRefused as refused:
-        return _account_page(editor, secret, error=refused.message, status=422)
-    session.pop("totp_candidate", None)
-    activity.record(activity.editor_actor(editor, "console"), "account_2fa_on", editor.name)
-    _start_session(editor)
-    return _account_page(editor, None, codes=codes)
-
-
-def _change_password(editor):
-    try:
-        accounts.check_password(editor, request.form.get("current_password", ""))
-        accounts.set_password(editor, request.form.get("new_password", ""))
-    except accounts.SignInRefused:
-        return _account_page(editor, None, password_error=_("The current password is not right."), status=422)
-    except accounts.PasswordRejected as rejected:
-        return _account_page(editor, None, password_error=rejected.message, status=422)
-    activity.record(activity.editor_actor(editor, "console"), "account_password", editor.name)
-    _start_session(editor)
-    flash(_("Your password is changed; your other sessions are signed out."))
-    return redirect(url_for("console.two_factor"))

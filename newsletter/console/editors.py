@@ -1,14 +1,15 @@
-"""Editors (admin only): list, create (the API token shown once), change a role, revoke."""
+"""Editors (admin only, by the role table): list, create (the API token shown once), change a role, revoke,
+sign out everywhere."""
 
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from newsletter.accounts import activity
+from newsletter.accounts import activity, sessions
 from newsletter.accounts import editors as service
 from newsletter.console import bp
-from newsletter.console.security import admin_required, current_editor
+from newsletter.console.security import current_editor
 from newsletter.console.week import actor
 from newsletter.core.settings import settings_of
 
@@ -18,13 +19,11 @@ def _page(status=200, **extra):
 
 
 @bp.get("/editors")
-@admin_required
 def editors_page():
     return _page()
 
 
 @bp.post("/editors")
-@admin_required
 def editors_create():
     form = request.form
     try:
@@ -47,7 +46,6 @@ def editors_create():
 
 
 @bp.post("/editors/<int:editor_id>/role")
-@admin_required
 def editors_role(editor_id: int):
     editor = service.get_editor(editor_id) or abort(404)
     if editor.id == current_editor().id:
@@ -63,7 +61,6 @@ def editors_role(editor_id: int):
 
 
 @bp.post("/editors/<int:editor_id>/revoke")
-@admin_required
 def editors_revoke(editor_id: int):
     editor = service.get_editor(editor_id) or abort(404)
     if editor.id == current_editor().id:
@@ -72,4 +69,14 @@ def editors_revoke(editor_id: int):
     service.revoke_editor(editor.id)
     activity.record(actor(), "account_revoke", editor.name)
     flash(_("The account is revoked; its token and sessions no longer work."))
+    return redirect(url_for("console.editors_page"))
+
+
+@bp.post("/editors/<int:editor_id>/sign-out")
+def editors_sign_out(editor_id: int):
+    """End every console session of the editor at once (a lost laptop, a departure); the token is kept."""
+    editor = service.get_editor(editor_id) or abort(404)
+    ended = sessions.end_all(editor)
+    activity.record(actor(), "account_sign_out", editor.name, f"{ended} sessions")
+    flash(_("%(name)s is signed out everywhere.", name=editor.name))
     return redirect(url_for("console.editors_page"))

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import time
-from functools import wraps
-
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import LoginManager, UserMixin, current_user, logout_user
+from flask_login import LoginManager, UserMixin, current_user
 
 from newsletter.accounts import editors as editor_service
+from newsletter.accounts import roles, sessions
 from newsletter.console import bp
 from newsletter.core.config import LANGUAGES
-from newsletter.models import Editor
+from newsletter.models import ConsoleSession, Editor
 from newsletter.web.hygiene import csp_nonce
 
 login_manager = LoginManager()
@@ -22,44 +20,43 @@ UPLOAD_ENDPOINTS = {"console.articles_upload", "console.subscribers_import"}
 
 
 class ConsoleUser(UserMixin):
-    """The signed-in editor; its id carries the editor's session epoch, so a password change ends old sessions."""
+    """The signed-in editor and their server-side session; the cookie holds only the session's random id."""
 
-    def __init__(self, editor: Editor):
+    def __init__(self, editor: Editor, key: str, record: ConsoleSession | None = None):
         self.editor = editor
+        self.key = key
+        self.record = record
 
     def get_id(self) -> str:
-        return f"{self.editor.id}:{self.editor.session_epoch}"
+        return self.key
 
     @property
     def is_admin(self) -> bool:
         return self.editor.is_admin
 
 
+def session_lifetimes() -> sessions.Lifetimes:
+    """Idle timeout (`NEWSLETTER_CONSOLE_SESSION_MINUTES`) and absolute lifetime (`_SESSION_MAX_HOURS`)."""
+    return sessions.Lifetimes(
+        idle=60 * float(current_app.config["CONSOLE_SESSION_MINUTES"]),
+        lifetime=3600 * float(current_app.config["CONSOLE_SESSION_MAX_HOURS"]),
+    )
+
+
 @login_manager.user_loader
-def load_user(user_id: str) -> ConsoleUser | None:
-    editor_id, _sep, epoch = user_id.partition(":")
-    if not (editor_id.isdigit() and epoch.isdigit()):
+def load_user(key: str) -> ConsoleUser | None:
+    """The editor of the live session this cookie names; None when it ended, expired or was never ours."""
+    record = sessions.find(key, session_lifetimes())
+    if record is None:
         return None
-    editor = editor_service.get_editor(int(editor_id))
-    if editor is None or editor.revoked_at is not None or editor.session_epoch != int(epoch):
+    editor = editor_service.get_editor(record.editor_id)
+    if editor is None or editor.revoked_at is not None:
         return None
-    return ConsoleUser(editor)
+    return ConsoleUser(editor, key, record)
 
 
 def current_editor() -> Editor:
     return current_user.editor
-
-
-def admin_required(view):
-    """Admin pages answer 403 to editors (the error page says why, in their language)."""
-
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if not current_user.is_admin:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapper
 
 
 def two_factor_missing() -> bool:
@@ -68,8 +65,9 @@ def two_factor_missing() -> bool:
 
 @bp.before_request
 def guard() -> object:
-    """Sign-in, idle expiry and the admin's 2FA requirement, checked before any console view runs."""
+    """Sign-in (a live server-side session), the role table and the admin's 2FA requirement, before any view."""
     g.pop("csrf_token", None)  # a token cached by an earlier request sharing this app context (tests)
+    g.pop("_login_user", None)  # likewise the user Flask-Login loaded: each request loads its own session
     _apply_language()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
@@ -77,13 +75,8 @@ def guard() -> object:
         if session.pop("had_console_session", False):
             flash(_("Your session has expired. Please sign in again."), "error")
         return redirect(url_for("console.sign_in", next=request.full_path if request.method == "GET" else None))
-    idle = time.time() - session.get("seen_at", 0)
-    if idle > 60 * int(current_app.config["CONSOLE_SESSION_MINUTES"]):
-        logout_user()
-        session.clear()
-        flash(_("Your session has expired. Please sign in again."), "error")
-        return redirect(url_for("console.sign_in"))
-    session["seen_at"] = time.time()
+    if not roles.may_use_endpoint(current_editor().role, request.endpoint):
+        abort(403)
     if two_factor_missing() and request.endpoint not in SETUP_ENDPOINTS:
         flash(_("Two-factor sign-in is required for every account. Please set it up now."), "error")
         return redirect(url_for("console.two_factor"))

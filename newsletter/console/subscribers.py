@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from flask_login import current_user
 
-from newsletter.accounts import activity
+from newsletter.accounts import activity, roles
 from newsletter.console import bp
 from newsletter.console.articles import uploaded_file
-from newsletter.console.security import admin_required
 from newsletter.console.week import actor
 from newsletter.core.addresses import InvalidAddress, normalise_address
 from newsletter.core.settings import settings_of
@@ -43,7 +43,6 @@ def subscribers_lookup():
 
 
 @bp.post("/subscribers/<int:subscriber_id>/erase")
-@admin_required
 def subscribers_erase(subscriber_id: int):
     subscriber = subscriber_io.get_subscriber(subscriber_id) or abort(404)
     subscriber_io.erase_subscriber(subscriber, settings_of(current_app).site.secret_key)
@@ -83,6 +82,8 @@ def subscribers_import():
 @bp.get("/subscribers/export.csv")
 def subscribers_export():
     include_all = request.args.get("all") == "1"
+    if include_all and not roles.may(current_user.editor.role, roles.Action.EXPORT_ALL):
+        abort(403)
     buffer = io.StringIO()
     count = subscriber_io.write_csv(buffer, include_all)
     activity.record(actor(), "subscribers_export", "", f"{count} rows")
@@ -106,7 +107,6 @@ def _wave_filter() -> tuple[str, datetime | None, str | None]:
 
 
 @bp.get("/suppressions")
-@admin_required
 def suppression_list():
     reason, since, error = _wave_filter()
     if error:
@@ -120,7 +120,6 @@ def suppression_list():
 
 
 @bp.post("/suppressions/restore")
-@admin_required
 def suppression_restore():
     reason, since, error = _wave_filter()
     if error or not reason or since is None:
@@ -133,7 +132,6 @@ def suppression_restore():
 
 
 @bp.post("/suppressions/remove")
-@admin_required
 def suppression_remove():
     try:
         settings = settings_of(current_app)

@@ -75,6 +75,7 @@ DEFAULTS: dict[str, object] = {
     "FEED_EN": None,
     "CONSOLE_REQUIRE_2FA": False,
     "CONSOLE_SESSION_MINUTES": 480,
+    "CONSOLE_SESSION_MAX_HOURS": 24,
     "CONSOLE_UPLOAD_BYTES": 2 * 1024 * 1024,
     "RATE_LIMITS": None,
     "RATE_LIMIT_STORAGE_URL": "memory://",

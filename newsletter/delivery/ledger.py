@@ -67,11 +67,12 @@ def render_transactional(delivery, settings: Settings) -> bytes:
 
 
 def enqueue_transactional(
-    subscriber: Subscriber | int,
+    subscriber: Subscriber | int | None,
     message: bytes | None = None,
     kind: str = DeliveryKind.CONFIRMATION,
     *,
     consent: Consent | None = None,
+    recipient: str | None = None,
 ) -> Delivery:
     """Queue a transactional message in the caller's transaction, so it is never lost.
 
@@ -80,11 +81,16 @@ def enqueue_transactional(
 
     Without `message`, nothing is built now: the worker renders it when it sends, by `kind`,
     from the subscriber and consent the row references. Objects not yet flushed are fine.
+
+    A message to someone who is not a subscriber (an editor's account notice) has no subscriber, a built
+    `message` and its `recipient` address.
     """
-    delivery = Delivery(kind=kind, priority=PRIORITY_TRANSACTIONAL, consent=consent, payload=message)
+    delivery = Delivery(
+        kind=kind, priority=PRIORITY_TRANSACTIONAL, consent=consent, payload=message, recipient=recipient
+    )
     if isinstance(subscriber, Subscriber):
         delivery.subscriber = subscriber
-    else:
+    elif subscriber is not None:
         delivery.subscriber_id = subscriber
     db.session.add(delivery)
     return delivery

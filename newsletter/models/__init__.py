@@ -3,7 +3,7 @@
 from newsletter.models.bounces import BounceEvent, BounceKind
 from newsletter.models.content import Article, Edition
 from newsletter.models.delivery import Delivery
-from newsletter.models.editors import ActivityEntry, Editor, EditorRole
+from newsletter.models.editors import ActivityEntry, ConsoleSession, Editor, EditorRole
 from newsletter.models.health import Heartbeat
 from newsletter.models.subscribers import Consent, Subscriber, SubscriberLanguage, Suppression
 from newsletter.models.types import utcnow
@@ -15,6 +15,7 @@ __all__ = [
     "BounceEvent",
     "BounceKind",
     "Consent",
+    "ConsoleSession",
     "Delivery",
     "Edition",
     "Editor",

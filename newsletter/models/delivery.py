@@ -46,6 +46,7 @@ class DeliveryKind(StrEnum):
     CONFIRMATION = "confirmation"
     ALREADY_SUBSCRIBED = "already_subscribed"
     UNSUBSCRIBE_LINK = "unsubscribe_link"
+    ACCOUNT_LOCKED = "account_locked"
 
 
 PRIORITY_TRANSACTIONAL = 0
@@ -75,6 +76,8 @@ class Delivery(Model):
     edition_id: Mapped[int | None] = mapped_column(ForeignKey("editions.id"))
     subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"))
     consent_id: Mapped[int | None] = mapped_column(ForeignKey("consents.id", ondelete="SET NULL"))
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    """The address of a message to someone who is not a subscriber (an editor's account notice), else None."""
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)

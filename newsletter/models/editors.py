@@ -39,7 +39,14 @@ class Editor(Model):
     """Space-separated sha256 hashes of the unused recovery codes."""
     console_language: Mapped[str | None] = mapped_column(String(2))
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
-    """Bumped when the password or 2FA changes, which ends every other console session of this editor."""
+    """Bumped when the password or 2FA changes: a sign-in halfway (password given, code not yet) of an older
+    epoch is void."""
+    failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Wrong passwords and codes since the last complete sign-in; from the 5th on, the account is locked."""
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """While in the future, every sign-in is refused with the answer of a wrong password."""
+    code_tries: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Wrong codes since the last right password: at the limit, the password must be given again."""
 
     @property
     def is_admin(self) -> bool:
@@ -61,3 +68,24 @@ class ActivityEntry(Model):
     detail: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index("ix_activity_log_at", "at"),)
+
+
+class ConsoleSession(Model):
+    """One signed-in console session: the cookie holds a random id, only its sha256 is stored here.
+
+    Ended (`ended_at`) by signing out, a password or 2FA change, the editor or an admin ending it, or
+    revocation; expired after idle minutes or an absolute lifetime (checked on every request).
+    """
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    editor_id: Mapped[int] = mapped_column(ForeignKey("editors.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+    __table_args__ = (Index("ix_console_sessions_editor_id", "editor_id"),)

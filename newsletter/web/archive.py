@@ -13,7 +13,9 @@ from newsletter.models import utcnow
 
 blueprint = Blueprint("archive", __name__, url_prefix="/archive")
 
-EDITION_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+EMAIL_HTML_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+"""Only for an edition stored before web pages were rendered (its email HTML, styled inline by MJML): the
+archive's own pages take the site's policy, with styles from `static/archive.css` and the nonce."""
 FEED_SIZE = 50
 
 
@@ -58,12 +60,11 @@ def edition_page(language: str, week: str):
         abort(404)
     context = archive.page_context(edition)
     if context is None:
-        body = archive.public_html(edition)
+        response = make_response(archive.public_html(edition))
+        response.headers["Content-Security-Policy"] = EMAIL_HTML_POLICY
     else:
         with force_locale(language):
-            body = render_template("pages/archive_edition.html", **context)
-    response = make_response(body)
-    response.headers["Content-Security-Policy"] = EDITION_POLICY
+            response = make_response(render_template("pages/archive_edition.html", **context))
     response.headers["Content-Language"] = language
     return response
 
