@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from newsletter.core.extensions import db
 from newsletter.editions import week_articles
+from newsletter.editions.editorial import editorial_json
 from newsletter.models import Article, Edition
 
 TRENDS = {"be": "Сітуацыя пагоршылася", "ru": "Ситуация ухудшилась", "en": "The situation got worse"}
@@ -153,7 +154,7 @@ def test_the_cli_edits_an_edition_and_reports_bad_input(runner, built_week):
     )
     assert result.exit_code == 0, result.output
     db.session.refresh(edition)
-    assert edition.subject_override == "Выпуск" and len(edition.article_order) == 2
+    assert edition.subject_override == "Выпуск" and len(editorial_json(edition)["article_ids"]) == 2
     bad = runner.invoke(args=["editions", "edit", str(edition.id), "--order", "999999"])
     assert bad.exit_code == 1 and "article_ids" in bad.output and "Traceback" not in bad.output
 
