@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, jsonify
 
-from newsletter.api import api
+from newsletter.api import api, openapi_stories
 from newsletter.core.config import LANGUAGES
 from newsletter.models.content import EditionStatus
 
@@ -81,6 +81,11 @@ ARTICLE_FIELDS = {
     "author": {"type": ["string", "null"], "maxLength": 200},
     "trend": {"type": ["string", "null"], "enum": ["worse", "better", "unchanged", None]},
     "guid": {"type": ["string", "null"], "maxLength": 2000},
+    "story": {
+        "type": ["string", "null"],
+        "maxLength": 200,
+        "description": "links translations: articles with the same key are one story (default: by URL)",
+    },
 }
 ARTICLE_REQUIRED = ["language", "section", "title", "summary", "url", "published_at"]
 WEEK = {"type": "string", "format": "date", "pattern": "^(19|2[0-9])[0-9]{2}-", "description": "any day of the week"}
@@ -588,8 +593,8 @@ def openapi_document():
             "security": [{"editorToken": []}],
             "components": {
                 "securitySchemes": {"editorToken": {"type": "http", "scheme": "bearer"}},
-                "schemas": SCHEMAS,
+                "schemas": SCHEMAS | openapi_stories.SCHEMAS,
             },
-            "paths": _paths(),
+            "paths": _paths() | openapi_stories.paths(),
         }
     )

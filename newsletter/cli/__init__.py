@@ -17,8 +17,10 @@ def init_app(app: Flask) -> None:
         sections,
         sending,
         serve,
+        stories,
         subscribers,
         suppression,
+        weeks,
     )
 
     app.cli.add_command(subscribers.subscribers_group)
@@ -26,6 +28,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(articles.articles_group)
     app.cli.add_command(editions.editions_group)
     app.cli.add_command(sections.sections_group)
+    app.cli.add_command(stories.stories_group)
+    app.cli.add_command(weeks.weeks_group)
     app.cli.add_command(sending.sending_group)
     app.cli.add_command(delivery.worker_command)
     app.cli.add_command(scheduler.scheduler_command)

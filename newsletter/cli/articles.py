@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from newsletter.content import articles as service
@@ -23,7 +24,7 @@ def import_command(file: Path) -> None:
     except OSError as error:
         raise click.ClickException(f"cannot read {file}: {error.strerror}") from error
     try:
-        result = service.import_json(raw)
+        result = service.import_json(raw, current_app.config.get("STORY_URL_PATTERN"))
     except service.ImportInvalid as error:
         raise click.ClickException(f"nothing imported; fix these problems:\n{error}") from error
     click.echo(f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from newsletter.accounts import activity
@@ -114,7 +114,7 @@ def articles_upload():
     if problem:
         return _upload_page(problem=problem, status=422)
     try:
-        result = articles.import_json(raw)
+        result = articles.import_json(raw, current_app.config.get("STORY_URL_PATTERN"))
     except articles.ImportInvalid as invalid:
         problems = {where: translated_all(errors) for where, errors in invalid.problems.items()}
         return _upload_page(problems=problems, status=422)

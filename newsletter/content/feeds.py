@@ -27,6 +27,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from newsletter.content import articles
+from newsletter.content.article_urls import normalise_url
 from newsletter.core.characters import first_forbidden, strip_forbidden
 from newsletter.core.config import LANGUAGES
 
@@ -168,9 +169,43 @@ def _without_forbidden_references(body: bytes) -> bytes:
     return CHARACTER_REFERENCE.sub(keep, body)
 
 
+XHTML_PREFIX = re.compile(rb"""xmlns:([A-Za-z_][\w.-]*)\s*=\s*["']http://www\.w3\.org/1999/xhtml["']""")
+
+
+def _xhtml_links_as_atom(body: bytes) -> bytes:
+    """feedparser drops RSS items' `xhtml:link` alternates; the same element in the Atom namespace it keeps."""
+    for prefix in set(XHTML_PREFIX.findall(body)):
+        body = re.sub(
+            rb"<" + re.escape(prefix) + rb":link\b",
+            b'<xhtmlalt:link xmlns:xhtmlalt="http://www.w3.org/2005/Atom"',
+            body,
+        )
+    return body
+
+
+def entry_alternates(entry, language: str, base_url: str = "") -> list[str]:
+    """The entry's translations: `link rel="alternate" hreflang="…"` in another of the publication's languages."""
+    found = []
+    for link in entry.get("links") or []:
+        hreflang = str(link.get("hreflang") or "").split("-")[0].lower()
+        href = link.get("href")
+        if link.get("rel") != "alternate" or hreflang not in LANGUAGES or hreflang == language or not href:
+            continue
+        try:
+            found.append(normalise_url(urljoin(base_url, href) if base_url else href))
+        except ValueError:
+            continue
+    return found
+
+
 def parse_feed(body: bytes, language: str, base_url: str = "") -> list[dict]:
+    return parse_feed_entries(body, language, base_url)[0]
+
+
+def parse_feed_entries(body: bytes, language: str, base_url: str = "") -> tuple[list[dict], dict[int, list[str]]]:
+    """The entries as article fields, and each entry's translations' URLs by index."""
     try:
-        parsed = feedparser.parse(_without_forbidden_references(body))
+        parsed = feedparser.parse(_xhtml_links_as_atom(_without_forbidden_references(body)))
     except Exception as error:  # feedparser's loose parser can fail on odd input; a bad feed is a report
         raise FeedError(f"not a readable RSS or Atom feed ({type(error).__name__})") from error
     if not parsed.entries:
@@ -179,20 +214,26 @@ def parse_feed(body: bytes, language: str, base_url: str = "") -> list[dict]:
         if not parsed.get("version"):
             raise FeedError("not an RSS or Atom feed")
         raise FeedError("the feed has no entries")
-    return [entry_article(entry, language, base_url) for entry in parsed.entries]
+    items = [entry_article(entry, language, base_url) for entry in parsed.entries]
+    alternates = {
+        i: found for i, entry in enumerate(parsed.entries) if (found := entry_alternates(entry, language, base_url))
+    }
+    return items, alternates
 
 
-def fetch_feed(language: str, source: str) -> FeedReport:
-    """Read one feed and store its good entries."""
+def fetch_feed(language: str, source: str, story_pattern: str | None = None) -> FeedReport:
+    """Read one feed and store its good entries, linked to their translations (alternates, else URLs)."""
     report = FeedReport(language=language, source=source)
     try:
         base = source if source.startswith(("http://", "https://")) else ""
-        items = parse_feed(read_source(source), language, base)
+        items, alternates = parse_feed_entries(read_source(source), language, base)
     except FeedError as error:
         report.error = str(error)
         log.warning("feed for %s not used: %s", language, error)
         return report
-    report.result = articles.store_articles(items, keep_good=True, keep_first_week=True)
+    report.result = articles.store_articles(
+        items, keep_good=True, keep_first_week=True, story_pattern=story_pattern, alternates=alternates
+    )
     return report
 
 
@@ -202,5 +243,5 @@ def fetch_configured(languages: list[str] | None = None) -> list[FeedReport]:
     for language in languages or LANGUAGES:
         source = current_app.config.get(f"FEED_{language.upper()}")
         if source:
-            reports.append(fetch_feed(language, str(source)))
+            reports.append(fetch_feed(language, str(source), current_app.config.get("STORY_URL_PATTERN")))
     return reports

@@ -21,6 +21,7 @@ from newsletter.models.content import Trend
 
 FIELDS = ("trend", "included", "lead", "position", "section")
 MAX_POSITION = 10_000
+MAX_ID = 2**31 - 1
 
 
 class StoryInvalid(ValueError):
@@ -29,6 +30,10 @@ class StoryInvalid(ValueError):
     def __init__(self, errors: dict[str, str]):
         super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
         self.errors = errors
+
+
+class ArticlesMissing(LookupError):
+    """Linking names articles that do not exist (HTTP 404)."""
 
 
 class StoryConflict(ValueError):
@@ -148,16 +153,19 @@ def update_story(story: Story, changes: object) -> Story:
 
 
 def _articles(article_ids: object) -> list[Article]:
+    if isinstance(article_ids, list):  # JSON has one number type: 24.0 is the id 24
+        article_ids = [int(i) if isinstance(i, float) and i.is_integer() else i for i in article_ids]
     if (
         not isinstance(article_ids, list)
         or not article_ids
-        or not all(isinstance(i, int) and not isinstance(i, bool) for i in article_ids)
+        or len(article_ids) > len(LANGUAGES)
+        or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID for i in article_ids)
     ):
-        raise StoryInvalid({"articles": "must be a non-empty list of article ids"})
+        raise StoryInvalid({"articles": f"must be a list of 1 to {len(LANGUAGES)} article ids (one per language)"})
     found = {a.id: a for a in db.session.scalars(select(Article).where(Article.id.in_(article_ids))).unique()}
     missing = [str(i) for i in article_ids if i not in found]
     if missing:
-        raise StoryInvalid({"articles": f"no such article(s): {', '.join(missing)}"})
+        raise ArticlesMissing(f"no such article(s): {', '.join(missing)}")
     return [found[i] for i in dict.fromkeys(article_ids)]
 
 

@@ -66,6 +66,7 @@ DEFAULTS: dict[str, object] = {
     "FEED_BE": None,
     "FEED_RU": None,
     "FEED_EN": None,
+    "STORY_URL_PATTERN": None,
     "CONSOLE_REQUIRE_2FA": False,
     "CONSOLE_SESSION_MINUTES": 480,
     "CONSOLE_UPLOAD_BYTES": 2 * 1024 * 1024,
