@@ -131,3 +131,52 @@ def test_suggestions_are_unlinked_articles_of_the_same_week_and_section(app):
     import_json(json.dumps({"articles": items}))
     ru = Article.query.filter_by(language="ru").one()
     assert [a.title for a in stories.suggestions(ru)] == ["Potash"]
+
+
+def test_a_pattern_that_cannot_work_stops_the_app_with_a_clear_error(app_config):
+    from newsletter import create_app
+    from newsletter.core.config import ConfigError
+
+    for pattern, words in (("(unclosed", "not a regular expression"), ("no-group", "needs a group")):
+        with pytest.raises(ConfigError, match=words):
+            create_app({**app_config, "STORY_URL_PATTERN": pattern})
+
+
+ATOM_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Site</title><id>urn:site</id><updated>2022-01-12T10:00:00Z</updated>
+<entry><id>urn:{lang}:1</id><title>{title}</title><updated>2022-01-12T10:00:00Z</updated><summary>S.</summary>
+<link rel="alternate" href="https://site.example/{path}"/>
+{alternates}
+</entry></feed>"""
+RSS_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom" xmlns:xhtml="http://www.w3.org/1999/xhtml">
+<channel><title>Site</title><link>https://site.example/</link><description>d</description>
+<item><title>{title}</title><link>https://site.example/{path}</link><guid>urn:{lang}:1</guid>
+<pubDate>Wed, 12 Jan 2022 10:00:00 GMT</pubDate><description>S.</description>{alternates}</item>
+</channel></rss>"""
+
+
+def test_feeds_link_translations_named_by_hreflang_alternates(app, tmp_path):
+    """Paths with no language marker: only the alternates (Atom link, RSS atom:link and xhtml:link) link them."""
+    from newsletter.content.feeds import fetch_feed
+
+    paths = {"be": "naviny/kalij", "ru": "novosti/kaliy", "en": "news/potash"}
+
+    def alternates(own: str, tag: str) -> str:
+        return "".join(
+            f'<{tag} rel="alternate" hreflang="{code}" href="https://site.example/{path}"/>'
+            for code, path in paths.items()
+            if code != own
+        )
+
+    sources = {
+        "be": ATOM_FEED.format(lang="be", title="Калій", path=paths["be"], alternates=alternates("be", "link")),
+        "ru": RSS_FEED.format(lang="ru", title="Калий", path=paths["ru"], alternates=alternates("ru", "atom:link")),
+        "en": RSS_FEED.format(lang="en", title="Potash", path=paths["en"], alternates=alternates("en", "xhtml:link")),
+    }
+    for code, body in sources.items():
+        (tmp_path / f"{code}.xml").write_text(body, encoding="utf-8")
+        report = fetch_feed(code, str(tmp_path / f"{code}.xml"))
+        assert report.error is None and report.result.created == 1, report.describe()
+    (story,) = stories.week_stories(WEEK)
+    assert {a.language: a.title for a in story.articles} == {"be": "Калій", "ru": "Калий", "en": "Potash"}

@@ -137,11 +137,20 @@ def _clean(value) -> str | None:
     return strip_forbidden(value).strip() or None if isinstance(value, str) else value
 
 
+def _own_link(entry, language: str):
+    """The entry's own page: feedparser's `link` may be a translation's when an item also lists alternates."""
+    for link in entry.get("links") or []:
+        hreflang = str(link.get("hreflang") or "").split("-")[0].lower()
+        if link.get("rel") == "alternate" and link.get("href") and hreflang in ("", language):
+            return link.get("href")
+    return entry.get("link")
+
+
 def entry_article(entry, language: str, base_url: str = "") -> dict:
     """One feed entry as article fields (validated later like any other article)."""
     tags = entry.get("tags") or []
     section = next((t.get("term") for t in tags if t.get("term")), None)
-    link = entry.get("link")
+    link = _own_link(entry, language)
     if isinstance(link, str) and base_url:
         link = urljoin(base_url, link)
     return {
