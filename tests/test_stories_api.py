@@ -6,6 +6,7 @@ import pytest
 
 WEEK = "2022-01-10"
 WORSE = {"be": "Сітуацыя пагоршылася", "ru": "Ситуация ухудшилась", "en": "The situation got worse"}
+SECTION_NAMES = {"be": "Беларуска-расійскія адносіны", "ru": "Беларусско-российские отношения", "en": "Belarus-Russia"}
 TITLES = {
     "donor": {"be": "Донар бяспекі", "ru": "Донор безопасности", "en": "A security donor"},
     "reform": {"be": "Канстытуцыйная рэформа", "ru": "Конституционная реформа", "en": "Constitutional reform"},
@@ -58,11 +59,13 @@ def test_one_decision_per_story_is_followed_by_all_three_digests(client, editor_
         for part in (html, text):
             assert part.index(TITLES["reform"][code]) < part.index(TITLES["donor"][code])
 
-    _patch(client, editor_headers, stories["potash"], position=0)
+    _patch(client, editor_headers, stories["donor"], position=1)
+    _patch(client, editor_headers, stories["potash"], section="Belarus-Russia relations", position=0)
     for code, (html, text) in _digests(client, editor_headers).items():
         for part in (html, text):
             assert part.index(TITLES["reform"][code]) < part.index(TITLES["potash"][code])
             assert part.index(TITLES["potash"][code]) < part.index(TITLES["donor"][code])
+            assert part.count(SECTION_NAMES[code]) == 1
 
     _patch(client, editor_headers, stories["potash"], included=False)
     for code, (html, text) in _digests(client, editor_headers).items():
@@ -121,6 +124,15 @@ def test_bad_story_changes_are_422_naming_the_field(client, editor_headers, impo
     story = _stories(client, editor_headers)["donor"]
     response = client.patch(f"/api/v1/stories/{story['id']}", json=changes, headers=editor_headers)
     assert response.status_code == 422 and field in response.get_json()["error"]["fields"]
+
+
+def test_sections_are_learned_from_the_stories_at_import(client, editor_headers, imported_samples):
+    sections = client.get("/api/v1/sections", headers=editor_headers).get_json()["sections"]
+    assert [s["name"] for s in sections] == ["Belarus-Russia relations", "Domestic politics", "Economy", "Security"]
+    security = next(s for s in sections if s["name"] == "Security")
+    assert security["names"] == {"be": None, "ru": "Безопасность", "en": "Security"}
+    economy = next(s for s in sections if s["name"] == "Economy")
+    assert economy["names"] == {"be": "Эканоміка", "ru": "Экономика", "en": "Economy"}
 
 
 def test_bad_weeks_and_missing_stories(client, editor_headers):

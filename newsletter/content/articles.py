@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.content.article_urls import normalise_url
+from newsletter.content.sections import learn_from_stories
 from newsletter.content.story_links import Placement, alternates_key, place, url_key, url_pattern
 from newsletter.content.weeks import YEARS
 from newsletter.core.characters import text_problem
@@ -203,13 +204,19 @@ def _placement(article: Article, cleaned: dict, pattern: re.Pattern, alternates:
     return Placement(article, cleaned.get("story"), automatic, tuple(alternates or ()))
 
 
-def _place_and_mark(pairs: list[tuple[Placement, dict]], trend_given: bool = False) -> dict[int, dict[str, str]]:
-    """Put articles in their stories, then set each story's trend where the input gave one."""
+def _place_and_mark(
+    pairs: list[tuple[Placement, dict]], trend_given: bool = False, learn: bool = True
+) -> dict[int, dict[str, str]]:
+    """Put articles in their stories, then set each story's trend where the input gave one; an import (`learn`)
+    also defines the sections the stories name (newsletter.content.sections.learn_from_stories)."""
     with db.session.no_autoflush:
         problems = place([placement for placement, _cleaned in pairs])
         for placement, cleaned in pairs:
             if cleaned["trend"] is not None or trend_given:
                 placement.article.story.trend = cleaned["trend"]
+        if learn:
+            placed = {id(p.article.story): p.article.story for p, _c in pairs if p.article.story is not None}
+            learn_from_stories(list(placed.values()))
     return problems
 
 
@@ -245,7 +252,7 @@ def update_article(article: Article, data: object) -> Article:
         raise ArticleInvalid({"url": URL_TAKEN})
     _apply(article, cleaned)
     placement = Placement(article, cleaned["story"]) if cleaned["story"] else Placement(article)
-    problems = _place_and_mark([(placement, cleaned)], trend_given="trend" in data)
+    problems = _place_and_mark([(placement, cleaned)], trend_given="trend" in data, learn=False)
     if problems:
         db.session.rollback()
         raise ArticleInvalid(problems[0])

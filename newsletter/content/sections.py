@@ -101,3 +101,31 @@ def section_json(section: Section) -> dict:
         "position": section.position,
         "names": {code: getattr(section, f"name_{code}") for code in LANGUAGES},
     }
+
+
+def learn_from_stories(stories: list) -> int:
+    """Define the sections the stories' articles name, each with its name in every language it was seen in.
+
+    A section already defined under any of a story's names gets the names it lacks (an editor's names are
+    never replaced); a story whose names match none is a new section after the others. The caller commits.
+    Returns how many sections were created.
+    """
+    defined = sections_by_name()
+    position = max((s.position for s in defined.values()), default=-1) + 1
+    created = 0
+    for story in stories:
+        names = {a.language: " ".join(a.section.split()) for a in story.articles if a.section and a.section.strip()}
+        if not names:
+            continue
+        section = next((defined[section_key(n)] for n in names.values() if section_key(n) in defined), None)
+        if section is None:
+            key = names.get("en") or next(iter(names.values()))
+            section = Section(key=key[:NAME_LIMIT], position=position)
+            db.session.add(section)
+            position, created = position + 1, created + 1
+        for code, name in names.items():
+            if not getattr(section, f"name_{code}"):
+                setattr(section, f"name_{code}", name[:NAME_LIMIT])
+        for name in [section.key, *names.values()]:
+            defined.setdefault(section_key(name), section)
+    return created
