@@ -21,6 +21,7 @@ from newsletter.models import Article
 from newsletter.models.stories import KEY_LIMIT, Story
 
 # A language marker in a URL: a path segment (/be/), a lang or language query parameter, or a host label (be.).
+LOOKUP_CHUNK = 500
 DEFAULT_URL_PATTERN = r"/(be|ru|en)(?=/|$|\?|#)|[?&](?:lang|language)=(be|ru|en)(?=&|#|$)|://(be|ru|en)\."
 
 
@@ -102,7 +103,11 @@ class _Stories:
     """Stories by key for one import, looked up once and remembered as they are created."""
 
     def __init__(self, keys: set[str]):
-        self.by_key = {s.key: s for s in db.session.scalars(select(Story).where(Story.key.in_(keys)))} if keys else {}
+        self.by_key: dict[str, Story] = {}
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), LOOKUP_CHUNK):  # an import can hold thousands
+            chunk = ordered[start : start + LOOKUP_CHUNK]
+            self.by_key.update({s.key: s for s in db.session.scalars(select(Story).where(Story.key.in_(chunk)))})
 
     def get(self, key: str) -> Story | None:
         return self.by_key.get(key)
@@ -159,9 +164,12 @@ def _place_automatic(item: Placement, stories: _Stories, by_url: dict[str, Artic
 
 
 def _alternate_articles(urls: set[str]) -> dict[str, Article]:
-    if not urls:
-        return {}
-    return {a.url: a for a in db.session.scalars(select(Article).where(Article.url.in_(sorted(urls))))}
+    found: dict[str, Article] = {}
+    ordered = sorted(urls)
+    for start in range(0, len(ordered), LOOKUP_CHUNK):
+        chunk = ordered[start : start + LOOKUP_CHUNK]
+        found.update({a.url: a for a in db.session.scalars(select(Article).where(Article.url.in_(chunk)))})
+    return found
 
 
 def _by_alternates(item: Placement, by_url: dict[str, Article]) -> Story | None:
