@@ -100,8 +100,10 @@ CONTROL_RESULT = {
     },
 }
 
-STORABLE = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\ufdd0-\\ufdef\\ufffe\\uffff]*$"
-"""Text the services store: no control characters but tab/LF/CR, no noncharacters (newsletter.core.characters)."""
+STORABLE = (
+    "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069\\ufdd0-\\ufdef\\ufffe\\uffff]*$"
+)
+"""Text the services store: no control characters but tab/LF/CR, no bidi controls, no noncharacters."""
 SECTION_NAME = {
     "type": "string",
     "minLength": 1,

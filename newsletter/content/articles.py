@@ -23,7 +23,7 @@ from newsletter.content.article_urls import normalise_url
 from newsletter.content.sections import learn_from_stories
 from newsletter.content.story_links import Placement, alternates_key, place, url_key, url_pattern
 from newsletter.content.weeks import YEARS
-from newsletter.core.characters import text_problem
+from newsletter.core.characters import bidi_problem, text_problem
 from newsletter.core.config import LANGUAGES
 from newsletter.core.extensions import db
 from newsletter.core.request_text import is_unusable
@@ -33,6 +33,8 @@ from newsletter.models.content import Trend
 
 LIMITS = {"section": 200, "title": 500, "summary": 5000, "author": 200, "url": 2000, "guid": 2000, "story": 200}
 FIELDS = ("language", "section", "title", "summary", "url", "published_at", "author", "trend", "guid", "story")
+ONE_LINE_FIELDS = ("section", "title", "author", "story")
+"""Fields shown as one line among text in other scripts: bidirectional controls are refused there."""
 STORY_FIELDS = ("trend", "story")
 """Fields that belong to the article's story rather than to its own row."""
 MAX_IMPORT_ARTICLES = 20_000
@@ -78,6 +80,8 @@ def _text(data: dict, name: str, errors: dict, required: bool = True) -> str | N
     value = value.strip()
     if text_problem(value, LIMITS[name]):
         errors[name] = text_problem(value, LIMITS[name])
+    elif name in ONE_LINE_FIELDS and bidi_problem(value):
+        errors[name] = bidi_problem(value)
     elif any(marker in value for marker in PLACEHOLDERS):
         errors[name] = "contains a forbidden character sequence"
     elif any(is_unusable(character) for character in value):

@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 
 from newsletter.content import articles
 from newsletter.content.article_urls import normalise_url
-from newsletter.core.characters import first_forbidden, strip_forbidden
+from newsletter.core.characters import first_forbidden, strip_bidi, strip_forbidden
 from newsletter.core.config import LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,8 @@ def _summary(entry) -> str | None:
 
 
 def _clean(value) -> str | None:
-    return strip_forbidden(value).strip() or None if isinstance(value, str) else value
+    """One-line text from a feed: no forbidden characters, no bidi controls (refused in titles and names)."""
+    return strip_bidi(strip_forbidden(value)).strip() or None if isinstance(value, str) else value
 
 
 def _own_link(entry, language: str):
@@ -156,7 +157,7 @@ def entry_article(entry, language: str, base_url: str = "") -> dict:
     return {
         "language": language,
         "section": _clean(section) or _default_section(language),
-        "title": " ".join(plain_text(entry.get("title", "")).split()) or None,
+        "title": " ".join(strip_bidi(plain_text(entry.get("title", ""))).split()) or None,
         "summary": _summary(entry),
         "url": link,
         "published_at": _published(entry),

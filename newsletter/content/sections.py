@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
-from newsletter.core.characters import text_problem
+from newsletter.core.characters import bidi_problem, text_problem
 from newsletter.core.config import LANGUAGES
 from newsletter.core.extensions import db
 from newsletter.models.content import Section
@@ -53,8 +53,8 @@ def _name(where: str, value: object, errors: dict, required: bool = False) -> st
         errors[where] = "must be a string"
         return None
     value = " ".join(value.split())
-    if text_problem(value, NAME_LIMIT):
-        errors[where] = text_problem(value, NAME_LIMIT)
+    if text_problem(value, NAME_LIMIT) or bidi_problem(value):
+        errors[where] = text_problem(value, NAME_LIMIT) or bidi_problem(value)
     return value
 
 

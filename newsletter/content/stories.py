@@ -13,7 +13,7 @@ from sqlalchemy import select
 from newsletter.content.sections import NAME_LIMIT, section_key, sections_by_name
 from newsletter.content.story_links import merge_into
 from newsletter.content.weeks import week_bounds, week_of
-from newsletter.core.characters import text_problem
+from newsletter.core.characters import bidi_problem, text_problem
 from newsletter.core.config import LANGUAGES
 from newsletter.core.extensions import db
 from newsletter.models import Article, Story
@@ -128,7 +128,7 @@ def _section(value: object, errors: dict) -> str | None:
         errors["section"] = "must be a string or null"
         return None
     value = " ".join(value.split())
-    problem = text_problem(value, NAME_LIMIT)
+    problem = text_problem(value, NAME_LIMIT) or bidi_problem(value)
     if problem:
         errors["section"] = problem
     return value

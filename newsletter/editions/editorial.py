@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import update
 
 from newsletter.content import stories
-from newsletter.core.characters import text_problem
+from newsletter.core.characters import bidi_problem, text_problem
 from newsletter.core.extensions import db
 from newsletter.editions.plan import week_articles
 from newsletter.models import Edition
@@ -65,6 +65,8 @@ def _text(name: str, value: object, errors: dict) -> str | None:
         errors[name] = text_problem(value, LIMITS[name])
     elif name != "intro" and "\n" in value:
         errors[name] = "must be one line"
+    elif name != "intro" and bidi_problem(value):
+        errors[name] = bidi_problem(value)
     return value or None
 
 
