@@ -26,6 +26,7 @@ from newsletter.core.config import LANGUAGES
 from newsletter.core.database import dialect_insert
 from newsletter.core.extensions import db
 from newsletter.delivery import ledger
+from newsletter.editions.rendering import compact_notice
 from newsletter.models import Edition, utcnow
 from newsletter.models.content import SchedulerRun, SchedulerRunLanguage
 from newsletter.models.lifecycle import Action, allows
@@ -139,7 +140,9 @@ def _run_language(week_start, language: str) -> tuple[bool, str]:
         return False, f"failed: {report.failures[language]}"
     if not report.editions:
         return True, "no articles"
-    return _send_built(report.editions[0])
+    ok, text = _send_built(report.editions[0])
+    notice = compact_notice(report.editions[0].contents)  # recorded with the run and logged below
+    return ok, f"{text}; {notice}" if notice else text
 
 
 def weekly_run(due_at: datetime) -> list[str]:
