@@ -146,6 +146,13 @@ def paths() -> dict:
                 ],
             )
         },
+        "/weeks/{week}": {
+            "get": _op(
+                "The week's missing translations (language -> story ids)",
+                {"200": _json({"type": "object"})} | _errors(401, 422),
+                params=WEEK_PATH,
+            )
+        },
         "/weeks/{week}/send": {
             "post": _op(
                 "Send every ready language of the week (each language's count or reason)",
