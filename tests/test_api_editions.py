@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import re
 from email.policy import default
 
 from sqlalchemy import func, select
@@ -151,15 +152,14 @@ def test_test_send_validates_addresses_like_subscriptions(client, editor_headers
 def test_openapi_document_covers_every_api_route_and_method(client, app):
     document = client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"].startswith("3.1")
+    documented = {re.sub(r"\{[^}]+\}", "{}", path): path for path in document["paths"]}  # parameter names aside
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/"):
             continue
-        path = rule.rule.removeprefix("/api/v1")
-        for name in rule.arguments:
-            path = path.replace(f"<int:{name}>", "{id}").replace(f"<{name}>", "{id}")
-        assert path in document["paths"], rule.rule
+        path = re.sub(r"<[^>]+>", "{}", rule.rule.removeprefix("/api/v1"))
+        assert path in documented, rule.rule
         for method in rule.methods - {"HEAD", "OPTIONS", "PUT"}:
-            assert method.lower() in document["paths"][path], (method, rule.rule)
+            assert method.lower() in document["paths"][documented[path]], (method, rule.rule)
     for needed in (
         "/subscriptions",
         "/subscribers",

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.content.articles import ImportInvalid, import_json
 from newsletter.core.extensions import db
-from newsletter.models import Article
+from newsletter.models import Article, Story
 
 GOOD = {
     "language": "en",
@@ -171,8 +171,10 @@ def test_a_concurrent_insert_of_the_same_url_is_the_same_already_exists_error(cl
             return
         inserted.append(True)
         with db.engine.begin() as other:
+            story_id = other.execute(insert(Story).values(lead=False, included=True).returning(Story.id)).scalar_one()
             other.execute(
                 insert(Article).values(
+                    story_id=story_id,
                     language="en",
                     section="S",
                     title="Elsewhere",

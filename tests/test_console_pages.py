@@ -10,6 +10,7 @@ from fixtures.console import post_form
 from sqlalchemy import func, select
 
 from newsletter.core.extensions import db
+from newsletter.editions.editorial import editorial_json
 from newsletter.models import ActivityEntry, Article, Edition, Subscriber, Suppression
 
 ADMIN_PAGES = ("/console/editors", "/console/suppressions")
@@ -278,7 +279,7 @@ def test_intro_order_exclusion_and_trend_in_one_save(editor_client, built_week):
     response = post_form(editor_client, f"/console/editions/{edition.id}/editorial", data, token_from="/console/week")
     assert response.status_code == 302
     db.session.refresh(edition)
-    assert edition.intro == "Главное за неделю" and edition.article_order[0] == last.id
+    assert edition.intro == "Главное за неделю" and editorial_json(edition)["article_ids"][0] == last.id
     assert edition.excluded_article_ids == [rows[1].article.id]
     assert db.session.get(Article, first.id).trend == "worse"
     assert "Главное за неделю" in editor_client.get(f"/console/editions/{edition.id}").get_data(as_text=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,9 @@ from sqlalchemy.engine import make_url
 
 from newsletter import create_app
 from newsletter.core.extensions import db
+from newsletter.core.settings import settings_of
+from newsletter.editions.plan import make_plan, publication_settings
+from newsletter.models import Edition
 from newsletter.models.delivery import compared_with_the_models, named_in_the_models
 
 
@@ -186,3 +190,97 @@ def test_editorial_control_normalises_existing_urls_without_merging_articles(emp
         3: "https://example.org/b/#top",
         4: "https://example.org/c?id=1",
     }
+
+
+STORY_MOMENT = datetime(2022, 1, 12, 9, 0, tzinfo=UTC)
+
+
+def _article(connection, article_id: int, language: str, trend: str | None, hour: int) -> None:
+    connection.execute(
+        text(
+            "INSERT INTO articles (id, language, section, title, summary, url, published_at, trend, created_at, "
+            "updated_at) VALUES (:id, :language, 'Economy', :title, 'S.', :url, :published, :trend, :now, :now)"
+        ),
+        {
+            "id": article_id,
+            "language": language,
+            "title": f"Article {article_id}",
+            "url": f"https://example.org/{language}/{article_id}",
+            "published": STORY_MOMENT.replace(hour=hour),
+            "trend": trend,
+            "now": STORY_MOMENT,
+        },
+    )
+
+
+def _edition(connection, edition_id: int, language: str, lead: int | None, order: list | None, excluded: list):
+    connection.execute(
+        text(
+            "INSERT INTO editions (id, week_start, language, status, subject, html, text, source_hash, "
+            "article_count, built_at, lead_article_id, article_order, excluded_article_ids) VALUES (:id, "
+            "'2022-01-10', :language, 'draft', 's', '', '', '', 1, :now, :lead, :order, :excluded)"
+        ),
+        {
+            "id": edition_id,
+            "language": language,
+            "now": STORY_MOMENT,
+            "lead": lead,
+            "order": json.dumps(order) if order is not None else None,
+            "excluded": json.dumps(excluded),
+        },
+    )
+
+
+def test_the_upgrade_keeps_every_trend_order_lead_and_exclusion(empty_database_url, tmp_path):
+    app = create_app({"DATABASE_URL": empty_database_url, "INSTANCE_PATH": str(tmp_path / "instance")})
+    with app.app_context():
+        upgrade(revision="0008")
+        with db.engine.begin() as connection:
+            for article_id, language, trend, hour in [
+                (1, "ru", "worse", 8),
+                (2, "ru", None, 9),
+                (3, "ru", "better", 10),
+                (4, "ru", "unchanged", 11),
+                (5, "en", "worse", 8),
+                (6, "en", None, 9),
+            ]:
+                _article(connection, article_id, language, trend, hour)
+            _edition(connection, 1, "ru", lead=2, order=[4, 3, 1], excluded=[1])
+            _edition(connection, 2, "en", lead=None, order=None, excluded=[6])
+        upgrade()
+        with db.engine.connect() as connection:
+            stories = {
+                row.id: (row.trend, row.position, row.lead, row.included)
+                for row in connection.execute(text("SELECT id, trend, position, lead, included FROM stories"))
+            }
+            story_of = dict(connection.execute(text("SELECT id, story_id FROM articles")).all())
+        assert {article: stories[story] for article, story in story_of.items()} == {
+            1: ("worse", 2, False, False),
+            2: (None, None, True, True),
+            3: ("better", 1, False, True),
+            4: ("unchanged", 0, False, True),
+            5: ("worse", None, False, True),
+            6: (None, None, False, False),
+        }
+        with app.test_request_context():
+            ru = db.session.get(Edition, 1)
+            plan = make_plan(ru, ru.week_start, "ru", publication_settings(settings_of(app).site, "ru"))
+            assert plan.lead.id == 2 and [a.id for s in plan.sections for a in s.articles] == [4, 3]
+            assert [a.trend for a in plan.articles] == [None, "unchanged", "better"]
+            en = db.session.get(Edition, 2)
+            plan = make_plan(en, en.week_start, "en", publication_settings(settings_of(app).site, "en"))
+            assert [a.id for a in plan.articles] == [5]
+            db.session.remove()
+        downgrade(revision="0008")
+        with db.engine.connect() as connection:
+            trends = dict(connection.execute(text("SELECT id, trend FROM articles")).all())
+            editions = {
+                row.id: (row.lead_article_id, row.article_order, row.excluded_article_ids)
+                for row in connection.execute(
+                    text("SELECT id, lead_article_id, article_order, excluded_article_ids FROM editions")
+                )
+            }
+        db.engine.dispose()
+    assert trends == {1: "worse", 2: None, 3: "better", 4: "unchanged", 5: "worse", 6: None}
+    decoded = {k: tuple(json.loads(v) if isinstance(v, str) else v for v in row) for k, row in editions.items()}
+    assert decoded == {1: (2, [4, 3, 1], [1]), 2: (None, None, [6])}

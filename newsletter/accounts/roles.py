@@ -74,6 +74,8 @@ ENDPOINTS: dict[str, Action] = {
     **_each("api", "list_articles create_article show_article update_article delete_article", Action.CONTENT),
     **_each("api", "list_sections replace_sections", Action.CONTENT),
     **_each("api", _EDITION_API, Action.EDITIONS),
+    **_each("api", "list_stories show_story update_story link_stories unlink_article", Action.EDITIONS),
+    **_each("api", "show_week send_the_week", Action.EDITIONS),
     **_each("api", "export_subscribers", Action.SUBSCRIBER_COUNTS),
     **_each("api", "list_subscribers", Action.SUBSCRIBER_LIST),
     **_each("api", "erase_subscriber erase_subscriber_by_email", Action.ERASE),

@@ -18,9 +18,11 @@ def init_app(app: Flask) -> None:
         openapi,
         sections,  # noqa: F401  (the topic sections)
         sending,  # noqa: F401  (pause and resume an edition's send)
+        stories,  # noqa: F401  (stories: decisions once per story, linking translations)
         subscribers,
         subscriptions,
         suppressions,  # noqa: F401  (the suppression list)
+        weeks,  # noqa: F401  (sending a week)
     )
 
     errors.register(app)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, jsonify, request
+from flask import abort, current_app, jsonify, request
 
 from newsletter.api import api
 from newsletter.api.auth import require_editor
@@ -26,6 +26,8 @@ def article_json(article: Article) -> dict:
         "author": article.author,
         "trend": article.trend,
         "guid": article.guid,
+        "story": article.story.key if article.story else None,
+        "story_id": article.story_id,
     }
 
 
@@ -54,7 +56,7 @@ def create_article():
     if data is None:
         return error_response(400, "Send a JSON object with Content-Type: application/json.")
     try:
-        article = service.create_article(data)
+        article = service.create_article(data, current_app.config.get("STORY_URL_PATTERN"))
     except service.ArticleInvalid as error:
         return error_response(422, "The article is not valid.", error.errors)
     return jsonify(article_json(article)), 201

@@ -26,6 +26,10 @@ ENDPOINT_ACTIONS = {
     "api.pause_send": ("pause", "edition"),
     "api.resume_send": ("resume", "edition"),
     "api.replace_sections": ("sections_set", "sections"),
+    "api.update_story": ("story_edit", "story"),
+    "api.link_stories": ("story_link", "story"),
+    "api.unlink_article": ("story_unlink", "story"),
+    "api.send_the_week": ("week_send", "week"),
     "api.erase_subscriber": ("erase", "subscriber"),
     "api.erase_subscriber_by_email": ("erase", "subscriber"),
 }

@@ -22,7 +22,7 @@ from newsletter.delivery import ledger
 from newsletter.delivery.transport import DeliveryError
 from newsletter.editions.control import status_summary
 from newsletter.editions.editorial import editorial_json
-from newsletter.editions.rendering import clip_warning
+from newsletter.editions.rendering import clip_warning, compact_notice
 from newsletter.models import Edition
 from newsletter.models.content import EditionStatus
 
@@ -53,7 +53,7 @@ def edition_json(edition: Edition) -> dict:
         "overdue": service.is_overdue(edition, _grace()),
         "published": edition.unpublished_at is None,
         "html_bytes": len((edition.html or "").encode("utf-8")),
-        "warnings": [warning] if warning else [],
+        "warnings": [note for note in (warning, compact_notice(edition.contents)) if note],
         **editorial_json(edition),
     }
     for name in ("built_at", "scheduled_for", "send_started_at", "sent_at", "cancelled_at"):

@@ -10,6 +10,8 @@ from flask import Flask, render_template, request
 
 from newsletter.api.responses import error_response
 from newsletter.content.sections import SectionsInvalid
+from newsletter.content.stories import ArticlesMissing, StoryConflict, StoryInvalid
+from newsletter.content.story_links import StoryPatternInvalid
 from newsletter.editions import BuildFailed, EditionInvalid
 from newsletter.models.lifecycle import EditionConflict
 
@@ -26,7 +28,20 @@ def edition_conflict(error: EditionConflict):
     return _answer(409, str(error))
 
 
-def invalid_input(error: EditionInvalid | SectionsInvalid):
+def story_conflict(error: StoryConflict):
+    return _answer(409, str(error))
+
+
+def articles_missing(error: ArticlesMissing):
+    return _answer(404, str(error))
+
+
+def misconfigured(error: StoryPatternInvalid):
+    """A setting the operator must fix; the message names it (never a traceback)."""
+    return _answer(500, str(error))
+
+
+def invalid_input(error: EditionInvalid | SectionsInvalid | StoryInvalid):
     return _answer(422, "The request is not valid.", error.errors)
 
 
@@ -39,4 +54,8 @@ def register(app: Flask) -> None:
     app.register_error_handler(EditionConflict, edition_conflict)
     app.register_error_handler(EditionInvalid, invalid_input)
     app.register_error_handler(SectionsInvalid, invalid_input)
+    app.register_error_handler(StoryInvalid, invalid_input)
+    app.register_error_handler(StoryConflict, story_conflict)
+    app.register_error_handler(ArticlesMissing, articles_missing)
+    app.register_error_handler(StoryPatternInvalid, misconfigured)
     app.register_error_handler(BuildFailed, build_failed)

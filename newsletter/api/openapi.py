@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, jsonify
 
-from newsletter.api import api
+from newsletter.api import api, openapi_stories
 from newsletter.api.auth import describe_roles
 from newsletter.core.config import LANGUAGES
 from newsletter.models.content import EditionStatus
@@ -82,6 +82,11 @@ ARTICLE_FIELDS = {
     "author": {"type": ["string", "null"], "maxLength": 200},
     "trend": {"type": ["string", "null"], "enum": ["worse", "better", "unchanged", None]},
     "guid": {"type": ["string", "null"], "maxLength": 2000},
+    "story": {
+        "type": ["string", "null"],
+        "maxLength": 200,
+        "description": "links translations: articles with the same key are one story (default: by URL)",
+    },
 }
 ARTICLE_REQUIRED = ["language", "section", "title", "summary", "url", "published_at"]
 WEEK = {"type": "string", "format": "date", "pattern": "^(19|2[0-9])[0-9]{2}-", "description": "any day of the week"}
@@ -96,8 +101,10 @@ CONTROL_RESULT = {
     },
 }
 
-STORABLE = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\ufdd0-\\ufdef\\ufffe\\uffff]*$"
-"""Text the services store: no control characters but tab/LF/CR, no noncharacters (newsletter.core.characters)."""
+STORABLE = (
+    "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069\\ufdd0-\\ufdef\\ufffe\\uffff]*$"
+)
+"""Text the services store: no control characters but tab/LF/CR, no bidi controls, no noncharacters."""
 SECTION_NAME = {
     "type": "string",
     "minLength": 1,
@@ -594,8 +601,8 @@ def openapi_document():
             "security": [{"editorToken": []}],
             "components": {
                 "securitySchemes": {"editorToken": {"type": "http", "scheme": "bearer"}},
-                "schemas": SCHEMAS,
+                "schemas": SCHEMAS | openapi_stories.SCHEMAS,
             },
-            "paths": describe_roles(_paths()),
+            "paths": describe_roles(_paths() | openapi_stories.paths()),
         }
     )

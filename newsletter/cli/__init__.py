@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "articles": ("newsletter.cli.articles", "articles_group", "The articles digests are built from."),
     "editions": ("newsletter.cli.editions", "editions_group", "The weekly per-language editions."),
     "sections": ("newsletter.cli.sections", "sections_group", "Topic sections: their order and names per language."),
+    "stories": ("newsletter.cli.stories", "stories_group", "Stories: one commentary in every language, decided once."),
+    "weeks": ("newsletter.cli.weeks", "weeks_group", "A week of editions, every language at once."),
     "sending": ("newsletter.cli.sending", "sending_group", "Pause, resume or cancel an edition's send, and watch it."),
     "worker": ("newsletter.cli.delivery", "worker_command", "Deliver queued mail (confirmations first, then digests)."),
     "scheduler": ("newsletter.cli.scheduler", "scheduler_command", "Run the weekly scheduler in the foreground."),

@@ -25,7 +25,7 @@ def import_command(file: Path) -> None:
     except OSError as error:
         raise click.ClickException(f"cannot read {file}: {error.strerror}") from error
     try:
-        result = service.import_json(raw)
+        result = service.import_json(raw, current_app.config.get("STORY_URL_PATTERN"))
     except service.ImportInvalid as error:
         raise click.ClickException(f"nothing imported; fix these problems:\n{error}") from error
     click.echo(f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged.")
@@ -35,7 +35,9 @@ def import_command(file: Path) -> None:
 @click.option("--language", type=click.Choice(LANGUAGES), multiple=True, help="Only these languages' feeds.")
 def fetch_command(language: tuple[str, ...]) -> None:
     """Fetch new articles from NEWSLETTER_FEED_BE/RU/EN (bad entries are skipped and reported)."""
-    reports = feeds.fetch_configured(settings_of(current_app).feeds, list(language) or None)
+    reports = feeds.fetch_configured(
+        settings_of(current_app).feeds, list(language) or None, current_app.config.get("STORY_URL_PATTERN")
+    )
     if not reports:
         raise click.ClickException(
             "no feed configured (set NEWSLETTER_FEED_BE, NEWSLETTER_FEED_RU, NEWSLETTER_FEED_EN)"

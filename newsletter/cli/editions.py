@@ -18,7 +18,7 @@ from newsletter.content.weeks import BadWeek, parse_week
 from newsletter.core.config import LANGUAGES
 from newsletter.delivery import ledger
 from newsletter.editions.control import status_summary
-from newsletter.editions.rendering import clip_warning
+from newsletter.editions.rendering import clip_warning, compact_notice
 
 editions_group = AppGroup("editions", help="The weekly per-language editions.")
 
@@ -53,9 +53,9 @@ def _week(_ctx, _param, value: str):
 
 
 def _warn_size(edition) -> None:
-    warning = clip_warning(edition.html or "")
-    if warning:
-        click.echo(f"warning: edition {edition.id} ({edition.language}): {warning}", err=True)
+    for warning in (clip_warning(edition.html or ""), compact_notice(edition.contents)):
+        if warning:
+            click.echo(f"warning: edition {edition.id} ({edition.language}): {warning}", err=True)
 
 
 @editions_group.command("build")

@@ -115,7 +115,7 @@ def articles_upload():
     if problem:
         return _upload_page(problem=problem, status=422)
     try:
-        result = articles.import_json(raw)
+        result = articles.import_json(raw, current_app.config.get("STORY_URL_PATTERN"))
     except articles.ImportInvalid as invalid:
         problems = {where: translated_all(errors) for where, errors in invalid.problems.items()}
         return _upload_page(problems=problems, status=422)
@@ -129,6 +129,6 @@ def _upload_page(result=None, problems=None, problem=None, status=200):
 
 @bp.post("/articles/fetch")
 def articles_fetch():
-    reports = feeds.fetch_configured(settings_of(current_app).feeds)
+    reports = feeds.fetch_configured(settings_of(current_app).feeds, None, current_app.config.get("STORY_URL_PATTERN"))
     activity.record(actor(), "articles_fetch", "", "; ".join(r.language for r in reports))
     return render_template("console/articles_fetch.html", reports=reports, translated=translated)

@@ -11,6 +11,7 @@ reported by the article's index. Feeds (newsletter.content.feeds) keep the good 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,8 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from newsletter.content.article_urls import normalise_url
+from newsletter.content.sections import learn_from_stories
+from newsletter.content.story_links import Placement, alternates_key, place, url_key, url_pattern
 from newsletter.content.weeks import YEARS
-from newsletter.core.characters import text_problem
+from newsletter.core.characters import bidi_problem, text_problem
 from newsletter.core.config import LANGUAGES
 from newsletter.core.extensions import db
 from newsletter.core.request_text import is_unusable
@@ -30,8 +33,12 @@ from newsletter.delivery.placeholders import PLACEHOLDERS
 from newsletter.models import Article
 from newsletter.models.content import Trend
 
-LIMITS = {"section": 200, "title": 500, "summary": 5000, "author": 200, "url": 2000, "guid": 2000}
-FIELDS = ("language", "section", "title", "summary", "url", "published_at", "author", "trend", "guid")
+LIMITS = {"section": 200, "title": 500, "summary": 5000, "author": 200, "url": 2000, "guid": 2000, "story": 200}
+FIELDS = ("language", "section", "title", "summary", "url", "published_at", "author", "trend", "guid", "story")
+ONE_LINE_FIELDS = ("section", "title", "author", "story")
+"""Fields shown as one line among text in other scripts: bidirectional controls are refused there."""
+STORY_FIELDS = ("trend", "story")
+"""Fields that belong to the article's story rather than to its own row."""
 MAX_IMPORT_ARTICLES = 20_000
 LOOKUP_CHUNK = 500
 
@@ -76,7 +83,7 @@ def _text(data: ArticleData, name: str, errors: dict[str, str], required: bool =
         errors[name] = "must be a string"
         return None
     value = value.strip()
-    problem = text_problem(value, LIMITS[name])
+    problem = text_problem(value, LIMITS[name]) or (bidi_problem(value) if name in ONE_LINE_FIELDS else None)
     if problem:
         errors[name] = problem
     elif any(marker in value for marker in PLACEHOLDERS):
@@ -156,6 +163,7 @@ def validate_article(data: object) -> ArticleData:
         "author": _text(data, "author", errors, required=False),
         "trend": _trend(data, errors),
         "guid": _text(data, "guid", errors, required=False),
+        "story": _text(data, "story", errors, required=False),
     }
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
@@ -165,10 +173,14 @@ def validate_article(data: object) -> ArticleData:
     return cleaned
 
 
+def _columns(cleaned: ArticleData) -> ArticleData:
+    return {name: value for name, value in cleaned.items() if name not in STORY_FIELDS}
+
+
 def _apply(article: Article, cleaned: ArticleData) -> bool:
     """Copy cleaned fields onto an article; True if anything changed."""
     changed = False
-    for name, value in cleaned.items():
+    for name, value in _columns(cleaned).items():
         if getattr(article, name) != value:
             setattr(article, name, value)
             changed = True
@@ -197,28 +209,63 @@ def _commit_unless_url_taken() -> None:
         raise ArticleInvalid({"url": URL_TAKEN}) from error
 
 
-def create_article(data: object) -> Article:
+def _placement(article: Article, cleaned: dict, pattern: re.Pattern, alternates: list[str] | None) -> Placement:
+    automatic = alternates_key(article.url, alternates) if alternates else url_key(article.url, pattern)
+    return Placement(article, cleaned.get("story"), automatic, tuple(alternates or ()))
+
+
+def _place_and_mark(
+    pairs: list[tuple[Placement, dict]], trend_given: bool = False, learn: bool = True
+) -> dict[int, dict[str, str]]:
+    """Put articles in their stories, then set each story's trend where the input gave one; an import (`learn`)
+    also defines the sections the stories name (newsletter.content.sections.learn_from_stories)."""
+    with db.session.no_autoflush:
+        problems = place([placement for placement, _cleaned in pairs])
+        for placement, cleaned in pairs:
+            if cleaned["trend"] is not None or trend_given:
+                placement.article.story.trend = cleaned["trend"]
+        if learn:
+            placed = {id(p.article.story): p.article.story for p, _c in pairs if p.article.story is not None}
+            learn_from_stories(list(placed.values()))
+    return problems
+
+
+def create_article(data: object, story_pattern: str | None = None) -> Article:
+    """Add one article and place it in its story (explicit `story` key, else its URL)."""
     cleaned = validate_article(data)
     if db.session.scalar(select(Article.id).where(Article.url == cleaned["url"])):
         raise ArticleInvalid({"url": URL_TAKEN})
-    article = Article(**cleaned)
+    article = Article(**_columns(cleaned))
+    problems = _place_and_mark([(_placement(article, cleaned, url_pattern(story_pattern), None), cleaned)])
+    if problems:
+        db.session.rollback()
+        raise ArticleInvalid(problems[0])
     db.session.add(article)
     _commit_unless_url_taken()
     return article
 
 
 def update_article(article: Article, data: object) -> Article:
-    """Replace fields given in `data` (a partial update), validated as a whole article."""
+    """Replace fields given in `data` (a partial update), validated as a whole article.
+
+    `trend` is the article's story's: changing it changes the mark in every language. `story` moves the article
+    into the story of that key.
+    """
     if not isinstance(data, dict):
         raise ArticleInvalid({"article": "must be a JSON object"})
-    current = {name: getattr(article, name) for name in FIELDS}
-    cleaned = validate_article({**current, **data})
+    current = {name: getattr(article, name) for name in FIELDS if name != "story"}
+    cleaned = validate_article({**current, "story": None, **data})
     if language_change(article, cleaned):
         raise ArticleInvalid(language_change(article, cleaned))
     clash = db.session.scalar(select(Article.id).where(Article.url == cleaned["url"], Article.id != article.id))
     if clash:
         raise ArticleInvalid({"url": URL_TAKEN})
     _apply(article, cleaned)
+    placement = Placement(article, cleaned["story"]) if cleaned["story"] else Placement(article)
+    problems = _place_and_mark([(placement, cleaned)], trend_given="trend" in data, learn=False)
+    if problems:
+        db.session.rollback()
+        raise ArticleInvalid(problems[0])
     _commit_unless_url_taken()
     return article
 
@@ -229,7 +276,12 @@ def set_trend(article: Article, trend: str | None) -> Article:
 
 
 def delete_article(article: Article) -> None:
+    """Delete the article; a story left without articles goes with it."""
+    story = article.story
     db.session.delete(article)
+    db.session.flush()
+    if story is not None and not [a for a in story.articles if a is not article]:
+        db.session.delete(story)
     db.session.commit()
 
 
@@ -268,12 +320,20 @@ def _validated(items: Sequence[object]) -> tuple[list[tuple[int, ArticleData]], 
     return valid, problems
 
 
-def store_articles(items: Sequence[object], keep_good: bool = False, keep_first_week: bool = False) -> ImportResult:
+def store_articles(
+    items: Sequence[object],
+    keep_good: bool = False,
+    keep_first_week: bool = False,
+    story_pattern: str | None = None,
+    alternates: dict[int, list[str]] | None = None,
+) -> ImportResult:
     """Validate every item, then upsert by guid or URL in one transaction.
 
     With keep_good=False any bad item rejects the lot (ImportInvalid); otherwise bad items are skipped
     and reported in the result. keep_first_week (feeds): an article already stored keeps its publication
-    time, so an entry whose `updated` changes stays in the week it was first seen in.
+    time, so an entry whose `updated` changes stays in the week it was first seen in. Each article is then placed
+    in its story (newsletter.content.story_links): `story_pattern` is NEWSLETTER_STORY_URL_PATTERN, `alternates`
+    the translations' URLs a feed names, by item index.
     """
     if len(items) > MAX_IMPORT_ARTICLES:
         raise ImportInvalid(
@@ -289,19 +349,30 @@ def store_articles(items: Sequence[object], keep_good: bool = False, keep_first_
     changes = _matched(valid, problems, keep_first_week)
     if problems and not keep_good:
         raise ImportInvalid(problems)
+    pattern = url_pattern(story_pattern)
+    pairs = []
+    for index, article, cleaned in changes:
+        stored = _store_one(article, cleaned, result)
+        pairs.append((index, _placement(stored, cleaned, pattern, (alternates or {}).get(index)), cleaned))
+    clashes = _place_and_mark([(placement, cleaned) for _index, placement, cleaned in pairs])
+    problems.update({str(pairs[i][0]): errors for i, errors in clashes.items()})
+    if clashes and not keep_good:
+        db.session.rollback()
+        raise ImportInvalid(problems)
+    for i in clashes:  # keep_good: a new article whose story key clashes is not stored
+        if pairs[i][1].article.id is None:
+            db.session.expunge(pairs[i][1].article)
     result.skipped = problems
-    for article, cleaned in changes:
-        _store_one(article, cleaned, result)
     db.session.commit()
     return result
 
 
 def _matched(
     valid: list[tuple[int, ArticleData]], problems: dict[str, dict[str, str]], keep_first_week: bool
-) -> list[tuple[Article | None, ArticleData]]:
+) -> list[tuple[int, Article | None, ArticleData]]:
     """Each valid item with the stored article it is (by guid, else URL); a language change is a problem."""
     by_url, by_guid = _existing({c["url"] for _i, c in valid}, {c["guid"] for _i, c in valid if c["guid"]})
-    changes: list[tuple[Article | None, ArticleData]] = []
+    changes: list[tuple[int, Article | None, ArticleData]] = []
     for index, cleaned in valid:
         article = (by_guid.get(cleaned["guid"]) if cleaned["guid"] else None) or by_url.get(cleaned["url"])
         if article is not None and language_change(article, cleaned):
@@ -309,21 +380,23 @@ def _matched(
             continue
         if article is not None and keep_first_week:
             cleaned = {**cleaned, "published_at": article.published_at}
-        changes.append((article, cleaned))
+        changes.append((index, article, cleaned))
     return changes
 
 
-def _store_one(article: Article | None, cleaned: ArticleData, result: ImportResult) -> None:
+def _store_one(article: Article | None, cleaned: ArticleData, result: ImportResult) -> Article:
     if article is None:
-        db.session.add(Article(**cleaned))
+        article = Article(**_columns(cleaned))
+        db.session.add(article)
         result.created += 1
-    elif _apply(article, cleaned):
+    elif _apply(article, cleaned) or (cleaned["trend"] is not None and cleaned["trend"] != article.trend):
         result.updated += 1
     else:
         result.unchanged += 1
+    return article
 
 
-def import_json(raw: bytes | str) -> ImportResult:
+def import_json(raw: bytes | str, story_pattern: str | None = None) -> ImportResult:
     """Import the samples/articles.json format: {"articles": [...]} (a bare list is accepted too)."""
     try:
         document = json.loads(raw)
@@ -334,7 +407,7 @@ def import_json(raw: bytes | str) -> ImportResult:
     items = document.get("articles") if isinstance(document, dict) else document
     if not isinstance(items, list):
         raise ImportInvalid({"file": {"articles": 'expected a list of articles under "articles"'}})
-    return store_articles(items)
+    return store_articles(items, story_pattern=story_pattern)
 
 
 def get_article(article_id: int) -> Article | None:
@@ -344,9 +417,15 @@ def get_article(article_id: int) -> Article | None:
 def set_trends(marks: dict[int, str | None]) -> int:
     """Set the trend mark of several articles (id -> worse/better/unchanged/None); all valid or none changed."""
     targets = {a.id: a for a in db.session.scalars(select(Article).where(Article.id.in_(marks)))} if marks else {}
-    cleaned = {}
-    for article_id, article in targets.items():
-        cleaned[article_id] = validate_article({**{n: getattr(article, n) for n in FIELDS}, "trend": marks[article_id]})
-    changed = sum(_apply(targets[article_id], {"trend": values["trend"]}) for article_id, values in cleaned.items())
+    errors: dict[str, str] = {}
+    trends = {article_id: _trend({"trend": marks[article_id]}, errors) for article_id in targets}
+    if errors:
+        raise ArticleInvalid(errors)
+    changed = 0
+    for article_id, trend in trends.items():
+        story = targets[article_id].story
+        if story.trend != trend:
+            story.trend = trend
+            changed += 1
     db.session.commit()
     return changed

@@ -28,7 +28,8 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from newsletter.content import articles
-from newsletter.core.characters import first_forbidden, strip_forbidden
+from newsletter.content.article_urls import normalise_url
+from newsletter.core.characters import first_forbidden, strip_bidi, strip_forbidden
 from newsletter.core.config import LANGUAGES
 
 log = logging.getLogger(__name__)
@@ -136,20 +137,30 @@ def _summary(entry: Mapping[str, Any]) -> str | None:
 
 
 def _clean(value: str | None) -> str | None:
-    return strip_forbidden(value).strip() or None if isinstance(value, str) else value
+    """One-line text from a feed: no forbidden characters, no bidi controls (refused in titles and names)."""
+    return strip_bidi(strip_forbidden(value)).strip() or None if isinstance(value, str) else value
+
+
+def _own_link(entry: Mapping[str, Any], language: str) -> Any:
+    """The entry's own page: feedparser's `link` may be a translation's when an item also lists alternates."""
+    for link in entry.get("links") or []:
+        hreflang = str(link.get("hreflang") or "").split("-")[0].lower()
+        if link.get("rel") == "alternate" and link.get("href") and hreflang in ("", language):
+            return link.get("href")
+    return entry.get("link")
 
 
 def entry_article(entry: Mapping[str, Any], language: str, base_url: str = "") -> articles.ArticleData:
     """One feed entry as article fields (validated later like any other article)."""
     tags = entry.get("tags") or []
     section = next((t.get("term") for t in tags if t.get("term")), None)
-    link = entry.get("link")
+    link = _own_link(entry, language)
     if isinstance(link, str) and base_url:
         link = urljoin(base_url, link)
     return {
         "language": language,
         "section": _clean(section) or _default_section(language),
-        "title": " ".join(plain_text(entry.get("title", "")).split()) or None,
+        "title": " ".join(strip_bidi(plain_text(entry.get("title", ""))).split()) or None,
         "summary": _summary(entry),
         "url": link,
         "published_at": _published(entry),
@@ -171,9 +182,45 @@ def _without_forbidden_references(body: bytes) -> bytes:
     return CHARACTER_REFERENCE.sub(keep, body)
 
 
+XHTML_PREFIX = re.compile(rb"""xmlns:([A-Za-z_][\w.-]*)\s*=\s*["']http://www\.w3\.org/1999/xhtml["']""")
+
+
+def _xhtml_links_as_atom(body: bytes) -> bytes:
+    """feedparser drops RSS items' `xhtml:link` alternates; the same element in the Atom namespace it keeps."""
+    for prefix in set(XHTML_PREFIX.findall(body)):
+        body = re.sub(
+            rb"<" + re.escape(prefix) + rb":link\b",
+            b'<xhtmlalt:link xmlns:xhtmlalt="http://www.w3.org/2005/Atom"',
+            body,
+        )
+    return body
+
+
+def entry_alternates(entry: Mapping[str, Any], language: str, base_url: str = "") -> list[str]:
+    """The entry's translations: `link rel="alternate" hreflang="…"` in another of the publication's languages."""
+    found = []
+    for link in entry.get("links") or []:
+        hreflang = str(link.get("hreflang") or "").split("-")[0].lower()
+        href = link.get("href")
+        if link.get("rel") != "alternate" or hreflang not in LANGUAGES or hreflang == language or not href:
+            continue
+        try:
+            found.append(normalise_url(urljoin(base_url, href) if base_url else href))
+        except ValueError:
+            continue
+    return found
+
+
 def parse_feed(body: bytes, language: str, base_url: str = "") -> list[articles.ArticleData]:
+    return parse_feed_entries(body, language, base_url)[0]
+
+
+def parse_feed_entries(
+    body: bytes, language: str, base_url: str = ""
+) -> tuple[list[articles.ArticleData], dict[int, list[str]]]:
+    """The entries as article fields, and each entry's translations' URLs by index."""
     try:
-        parsed = feedparser.parse(_without_forbidden_references(body))
+        parsed = feedparser.parse(_xhtml_links_as_atom(_without_forbidden_references(body)))
     except Exception as error:  # feedparser's loose parser can fail on odd input; a bad feed is a report
         raise FeedError(f"not a readable RSS or Atom feed ({type(error).__name__})") from error
     if not parsed.entries:
@@ -182,24 +229,36 @@ def parse_feed(body: bytes, language: str, base_url: str = "") -> list[articles.
         if not parsed.get("version"):
             raise FeedError("not an RSS or Atom feed")
         raise FeedError("the feed has no entries")
-    return [entry_article(entry, language, base_url) for entry in parsed.entries]
+    items = [entry_article(entry, language, base_url) for entry in parsed.entries]
+    alternates = {
+        i: found for i, entry in enumerate(parsed.entries) if (found := entry_alternates(entry, language, base_url))
+    }
+    return items, alternates
 
 
-def fetch_feed(language: str, source: str) -> FeedReport:
-    """Read one feed and store its good entries."""
+def fetch_feed(language: str, source: str, story_pattern: str | None = None) -> FeedReport:
+    """Read one feed and store its good entries, linked to their translations (alternates, else URLs)."""
     report = FeedReport(language=language, source=source)
     try:
         base = source if source.startswith(("http://", "https://")) else ""
-        items = parse_feed(read_source(source), language, base)
+        items, alternates = parse_feed_entries(read_source(source), language, base)
     except FeedError as error:
         report.error = str(error)
         log.warning("feed for %s not used: %s", language, error)
         return report
-    report.result = articles.store_articles(items, keep_good=True, keep_first_week=True)
+    report.result = articles.store_articles(
+        items, keep_good=True, keep_first_week=True, story_pattern=story_pattern, alternates=alternates
+    )
     return report
 
 
-def fetch_configured(feeds: tuple[tuple[str, str], ...], languages: list[str] | None = None) -> list[FeedReport]:
+def fetch_configured(
+    feeds: tuple[tuple[str, str], ...], languages: list[str] | None = None, story_pattern: str | None = None
+) -> list[FeedReport]:
     """Fetch every configured NEWSLETTER_FEED_<LANG> (`feeds`: language and source, as in the settings)."""
     sources = dict(feeds)
-    return [fetch_feed(language, sources[language]) for language in languages or LANGUAGES if sources.get(language)]
+    return [
+        fetch_feed(language, sources[language], story_pattern)
+        for language in languages or LANGUAGES
+        if sources.get(language)
+    ]

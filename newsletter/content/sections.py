@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from newsletter.core.characters import text_problem
+from newsletter.core.characters import bidi_problem, text_problem
 from newsletter.core.config import LANGUAGES
 from newsletter.core.extensions import db
 from newsletter.models.content import Section
@@ -55,7 +55,7 @@ def _name(where: str, value: object, errors: dict[str, str], required: bool = Fa
         errors[where] = "must be a string"
         return None
     value = " ".join(value.split())
-    problem = text_problem(value, NAME_LIMIT)
+    problem = text_problem(value, NAME_LIMIT) or bidi_problem(value)
     if problem:
         errors[where] = problem
     return value
@@ -105,3 +105,31 @@ def section_json(section: Section) -> dict[str, Any]:
         "position": section.position,
         "names": {code: getattr(section, f"name_{code}") for code in LANGUAGES},
     }
+
+
+def learn_from_stories(stories: list) -> int:
+    """Define the sections the stories' articles name, each with its name in every language it was seen in.
+
+    A section already defined under any of a story's names gets the names it lacks (an editor's names are
+    never replaced); a story whose names match none is a new section after the others. The caller commits.
+    Returns how many sections were created.
+    """
+    defined = sections_by_name()
+    position = max((s.position for s in defined.values()), default=-1) + 1
+    created = 0
+    for story in stories:
+        names = {a.language: " ".join(a.section.split()) for a in story.articles if a.section and a.section.strip()}
+        if not names:
+            continue
+        section = next((defined[section_key(n)] for n in names.values() if section_key(n) in defined), None)
+        if section is None:
+            key = names.get("en") or next(iter(names.values()))
+            section = Section(key=key[:NAME_LIMIT], position=position)
+            db.session.add(section)
+            position, created = position + 1, created + 1
+        for code, name in names.items():
+            if not getattr(section, f"name_{code}"):
+                setattr(section, f"name_{code}", name[:NAME_LIMIT])
+        for name in [section.key, *names.values()]:
+            defined.setdefault(section_key(name), section)
+    return created

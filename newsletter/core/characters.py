@@ -41,3 +41,17 @@ def text_problem(value: str, limit: int) -> str | None:
     if len(value) > limit:
         return f"is longer than {limit} characters"
     return forbidden_message(value)
+
+
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+"""Embeddings, overrides and isolates: one U+202E in a title reverses the text after it wherever it is shown."""
+
+
+def bidi_problem(value: str) -> str | None:
+    """The per-field error for one-line text (titles, subjects, section names) holding a bidi control, or None."""
+    match = BIDI_CONTROLS.search(value)
+    return f"contains a bidirectional control character (U+{ord(match.group()):04X})" if match else None
+
+
+def strip_bidi(value: str) -> str:
+    return BIDI_CONTROLS.sub("", value)

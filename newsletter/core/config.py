@@ -73,6 +73,7 @@ DEFAULTS: dict[str, object] = {
     "FEED_BE": None,
     "FEED_RU": None,
     "FEED_EN": None,
+    "STORY_URL_PATTERN": None,
     "CONSOLE_REQUIRE_2FA": False,
     "CONSOLE_SESSION_MINUTES": 480,
     "CONSOLE_SESSION_MAX_HOURS": 24,
@@ -122,6 +123,19 @@ def load_config(app: Flask, overrides: dict[str, Any] | None) -> None:
     app.config["BASE_URL_EXPLICIT"] = "NEWSLETTER_BASE_URL" in os.environ or "BASE_URL" in (overrides or {})
     app.config["SESSION_COOKIE_SECURE"] = app.config["BASE_URL"].startswith("https://")
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    _check_story_pattern(app.config.get("STORY_URL_PATTERN"))
+
+
+def _check_story_pattern(value: object) -> None:
+    """NEWSLETTER_STORY_URL_PATTERN must compile and capture the language code in a group."""
+    if not value:
+        return
+    try:
+        groups = re.compile(str(value)).groups
+    except re.error as error:
+        raise ConfigError(f"NEWSLETTER_STORY_URL_PATTERN is not a regular expression: {error}") from None
+    if groups < 1:
+        raise ConfigError("NEWSLETTER_STORY_URL_PATTERN needs a group capturing the language code, e.g. /(be|ru|en)/")
 
 
 def _typed(key: str, value: object, kind: type) -> bool | int | float:

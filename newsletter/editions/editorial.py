@@ -1,5 +1,8 @@
 """The editor's shaping of one edition: subject, preheader, intro, lead article, order and exclusions.
 
+Subject, preheader, intro and exclusions are this edition's own; the lead article and the order are its articles'
+stories' (newsletter.content.stories), so setting them here sets them for every language of the week.
+
 One service for the API, the CLI and the web console. A change is validated as a whole and applied in one
 conditional UPDATE (only while the lifecycle allows editing), so nothing is half-applied; the edition then
 shows as stale until it is rebuilt, which preview, test send and send do by themselves.
@@ -8,11 +11,13 @@ shows as stale until it is rebuilt, which preview, test send and send do by them
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import update
 
-from newsletter.core.characters import text_problem
+from newsletter.content import stories
+from newsletter.core.characters import bidi_problem, text_problem
+from newsletter.core.database import affected_rows
 from newsletter.core.extensions import db
 from newsletter.editions.plan import week_articles
 from newsletter.models import Edition
@@ -20,14 +25,9 @@ from newsletter.models.lifecycle import Action, EditionConflict, condition, stat
 
 LIMITS = {"subject": 200, "preheader": 200, "intro": 5000}
 FIELDS = ("subject", "preheader", "intro", "lead_article_id", "article_ids", "excluded_article_ids")
-COLUMNS = {
-    "subject": "subject_override",
-    "preheader": "preheader",
-    "intro": "intro",
-    "lead_article_id": "lead_article_id",
-    "article_ids": "article_order",
-    "excluded_article_ids": "excluded_article_ids",
-}
+COLUMNS = {"subject": "subject_override", "preheader": "preheader", "intro": "intro"}
+STORY_CHANGES = ("lead_article_id", "article_ids")
+"""Values validate_changes returns that are decisions about stories, not edition columns."""
 
 
 class EditionInvalid(ValueError):
@@ -68,6 +68,8 @@ def _text(name: str, value: object, errors: dict[str, str]) -> str | None:
         errors[name] = problem
     elif name != "intro" and "\n" in value:
         errors[name] = "must be one line"
+    elif name != "intro" and bidi_problem(value):
+        errors[name] = bidi_problem(value)
     return value or None
 
 
@@ -97,7 +99,7 @@ def validate_changes(edition: Edition, changes: object) -> dict[str, object]:
         values["lead_article_id"] = _lead(changes["lead_article_id"], week, errors)
     if "article_ids" in changes:
         order = week.check("article_ids", changes["article_ids"], errors)
-        values["article_order"] = order
+        values["article_ids"] = order
         if order is not None and "excluded_article_ids" not in changes:
             values["excluded_article_ids"] = sorted(week.ids - set(order))
     if "excluded_article_ids" in changes:
@@ -114,22 +116,32 @@ def update_editorial(edition: Edition, changes: object) -> Edition:
     Raises EditionInvalid (422) or EditionConflict (409: the edition is no longer a draft or scheduled).
     """
     values = validate_changes(edition, changes)
-    moved = cast(  # an UPDATE's result is a CursorResult (Session.execute is typed as the general Result)
-        CursorResult[Any],
+    decisions = {name: values.pop(name) for name in STORY_CHANGES if name in values}
+    moved = affected_rows(
         db.session.execute(
             update(Edition)
             .where(Edition.id == edition.id, condition(Action.EDIT))
-            .values(**values)
+            .values(**values, built_at=edition.built_at)  # at least one column, when only stories change
             .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
+        )
+    )
     if not moved:
         status = status_of(edition.id)
         db.session.rollback()
         raise EditionConflict(edition.id, status, "edit")
+    _apply_story_decisions(edition, decisions)
     db.session.commit()
     db.session.refresh(edition)
     return edition
+
+
+def _apply_story_decisions(edition: Edition, decisions: dict) -> None:
+    articles = {a.id: a for a in week_articles(edition.week_start, edition.language)}
+    if "lead_article_id" in decisions:
+        lead = decisions["lead_article_id"]
+        stories.set_week_lead(edition.week_start, articles[lead] if lead is not None else None)
+    if decisions.get("article_ids") is not None:
+        stories.set_order([articles[i] for i in decisions["article_ids"]])
 
 
 def set_subject(edition: Edition, subject: str | None) -> Edition:
@@ -154,25 +166,27 @@ def set_order(edition: Edition, article_ids: list[int]) -> Edition:
 
 
 def exclude_article(edition: Edition, article_id: int) -> Edition:
+    """Leave one article out of this language's edition only (the story stays in the others)."""
     excluded = sorted(set(edition.excluded_article_ids or ()) | {article_id})
     return update_editorial(edition, {"excluded_article_ids": excluded})
 
 
 def include_article(edition: Edition, article_id: int) -> Edition:
-    """Take an article back in (it goes after the ordered ones, unless the order names it)."""
+    """Take an article back into this language's edition."""
     excluded = sorted(set(edition.excluded_article_ids or ()) - {article_id})
-    changes: dict[str, object] = {"excluded_article_ids": excluded}
-    if edition.article_order is not None and article_id not in edition.article_order:
-        changes["article_ids"] = [*edition.article_order, article_id]
-    return update_editorial(edition, changes)
+    return update_editorial(edition, {"excluded_article_ids": excluded})
 
 
 def editorial_json(edition: Edition) -> dict[str, Any]:
+    """The edition's own overrides, and the lead and order its articles' stories give it."""
+    articles = week_articles(edition.week_start, edition.language)
+    excluded = set(edition.excluded_article_ids or ())
+    positioned = [a for a in articles if a.story.position is not None and a.story.included and a.id not in excluded]
     return {
         "subject_override": edition.subject_override,
         "preheader": edition.preheader,
         "intro": edition.intro,
-        "lead_article_id": edition.lead_article_id,
-        "article_ids": edition.article_order,
+        "lead_article_id": next((a.id for a in articles if a.story.lead), None),
+        "article_ids": [a.id for a in sorted(positioned, key=lambda a: a.story.position)] or None,
         "excluded_article_ids": edition.excluded_article_ids or [],
     }

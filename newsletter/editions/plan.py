@@ -19,7 +19,7 @@ from newsletter.core.extensions import db
 from newsletter.core.settings import SiteSettings
 from newsletter.models import Article, Edition
 
-TEMPLATE_VERSION = "digest-2"
+TEMPLATE_VERSION = "digest-3"
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,14 @@ class Publication:
 
 @dataclass(frozen=True)
 class Overrides:
-    """The editor's shaping of one edition; empty means the defaults."""
+    """The editor's shaping of one edition (its language only); empty means the defaults.
+
+    Order, lead, trend and inclusion are the stories' (newsletter.models.stories), decided once for every language.
+    """
 
     subject: str | None = None
     preheader: str | None = None
     intro: str | None = None
-    lead_article_id: int | None = None
-    order: tuple[int, ...] = ()
     excluded: frozenset[int] = frozenset()
 
     @classmethod
@@ -53,13 +54,11 @@ class Overrides:
             edition.subject_override,
             edition.preheader,
             edition.intro,
-            edition.lead_article_id,
-            tuple(edition.article_order or ()),
             frozenset(edition.excluded_article_ids or ()),
         )
 
     def material(self) -> list[object]:
-        return [self.subject, self.preheader, self.intro, self.lead_article_id, list(self.order), sorted(self.excluded)]
+        return [self.subject, self.preheader, self.intro, sorted(self.excluded)]
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,9 @@ class DigestPlan:
 
 
 def _article_material(a: Article) -> list[object]:
-    return [a.id, a.section, a.title, a.summary, a.url, a.published_at.isoformat(), a.author, a.trend]
+    story = a.story
+    decisions = [story.id, story.trend, story.section, story.position, story.lead, story.included]
+    return [a.id, a.section, a.title, a.summary, a.url, a.published_at.isoformat(), a.author, decisions]
 
 
 def in_week(week_start: date, language: str) -> ColumnElement[bool]:
@@ -117,11 +118,9 @@ def week_articles(week_start: date, language: str) -> list[Article]:
 
 
 def _ordered(articles: list[Article], overrides: Overrides) -> list[Article]:
-    """The editor's order first, then articles the order does not name (late ones) by publication time."""
-    by_id = {a.id: a for a in articles}
-    named = [by_id[i] for i in overrides.order if i in by_id]
-    rest = [a for a in articles if a.id not in set(overrides.order)]
-    return [a for a in named + rest if a.id not in overrides.excluded]
+    """The included articles: stories with a position first (by position), then the others by publication time."""
+    included = [a for a in articles if a.story.included and a.id not in overrides.excluded]
+    return sorted(included, key=lambda a: (a.story.position is None, a.story.position or 0))
 
 
 def group_sections(articles: list[Article], language: str, manual: bool) -> list[SectionGroup]:
@@ -134,11 +133,13 @@ def group_sections(articles: list[Article], language: str, manual: bool) -> list
     groups: dict[str, SectionGroup] = {}
     rank: dict[str, tuple[int, int, int]] = {}
     for index, article in enumerate(articles):
-        key = section_key(article.section)
+        key = section_key(article.story.section or article.section)
         section = defined.get(key)
         key = section_key(section.key) if section else key
         if key not in groups:
             name = (getattr(section, f"name_{language}", None) or section.key) if section else article.section
+            if section is None and article.story.section:
+                name = article.story.section
             groups[key] = SectionGroup(key, name, [])
             rank[key] = (0, section.position, 0) if section else (1, index if manual else article.id or 0, 0)
         elif key not in defined and not manual:
@@ -152,9 +153,9 @@ def make_plan(edition: Edition | None, week_start: date, language: str, publicat
     articles = week_articles(week_start, language)
     overrides = Overrides.of(edition)
     ordered = _ordered(articles, overrides)
-    lead = next((a for a in ordered if a.id == overrides.lead_article_id), None)
+    lead = next((a for a in ordered if a.story.lead), None)
     rest = [a for a in ordered if a is not lead]
-    sections = group_sections(rest, language, manual=bool(overrides.order))
+    sections = group_sections(rest, language, manual=any(a.story.position is not None for a in articles))
     return DigestPlan(language, week_start, publication, overrides, lead, sections, {a.id for a in articles})
 
 

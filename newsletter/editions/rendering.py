@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 GMAIL_CLIP_BYTES = 102 * 1024
 CLIP_WARNING_BYTES = 90 * 1024
 PREHEADER_LENGTH = 150
+SENTENCE_END = re.compile(r"[.!?…](?=\s|$)")
 LINK = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
 TREND_LABELS = {
     "worse": _l("The situation got worse"),
@@ -159,18 +160,63 @@ def template_context(
     }
 
 
+def first_sentence(text: str) -> str:
+    """The summary's first sentence (or its first 200 characters), for the compact layout."""
+    words = " ".join(text.split())
+    match = SENTENCE_END.search(words)
+    sentence = words[: match.end()] if match else words
+    return sentence if len(sentence) <= 200 else sentence[:199].rsplit(" ", 1)[0] + "…"
+
+
+def _compacted(contents: dict) -> dict:
+    def short(article: dict) -> dict:
+        return {**article, "summary": first_sentence(article["summary"])}
+
+    sections = [{**s, "articles": [short(a) for a in s["articles"]]} for s in contents["sections"]]
+    return {**contents, "sections": sections, "lead": short(contents["lead"]) if contents["lead"] else None}
+
+
+def _render(contents: dict, plan: DigestPlan, compact: bool) -> tuple[str, str]:
+    with force_locale(plan.language):
+        context = template_context(contents, plan.language, plan.week_start, plan.publication)
+        return render_email(
+            "digest",
+            **context,
+            compact=compact,
+            unsubscribe_url=UNSUBSCRIBE_PLACEHOLDER,
+            preferences_url=PREFERENCES_PLACEHOLDER,
+        )
+
+
 def render_digest(plan: DigestPlan) -> RenderedDigest:
-    """Render one language's digest for a week (in that language, whatever the request's locale)."""
+    """Render one language's digest for a week (in that language, whatever the request's locale).
+
+    An HTML part Gmail would clip (over 102 KB, hiding the unsubscribe footer) is rendered again in the compact
+    layout (title, first sentence, link); `contents["compact"]` records it, with the full layout's size. The text
+    part and the archive page keep every summary whole.
+    """
     language, publication = plan.language, plan.publication
     subject = plan.overrides.subject or catalogue_subject(publication.name, language, plan.week_start)
     contents = plan_contents(plan, subject)
-    with force_locale(language):
-        context = template_context(contents, language, plan.week_start, publication)
-        html, text = render_email(
-            "digest", **context, unsubscribe_url=UNSUBSCRIBE_PLACEHOLDER, preferences_url=PREFERENCES_PLACEHOLDER
-        )
+    html, text = _render(contents, plan, compact=False)
+    size = len(html.encode("utf-8"))
+    if size > GMAIL_CLIP_BYTES:
+        html, _text = _render(_compacted(contents), plan, compact=True)
+        contents = {**contents, "compact": {"full_bytes": size}}
     text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
     return RenderedDigest(subject=subject, html=html, text=text, contents=contents)
+
+
+def compact_notice(contents: dict | None) -> str | None:
+    """What the editor is told when the digest was switched to the compact layout."""
+    compact = (contents or {}).get("compact")
+    if not compact:
+        return None
+    return (
+        f"the full digest would be {compact['full_bytes'] // 1024} KB, over Gmail's {GMAIL_CLIP_BYTES // 1024} KB "
+        "clipping size, so it is sent in the compact layout (title, first sentence, link); exclude stories or "
+        "shorten summaries to send the full layout"
+    )
 
 
 def clip_warning(html: str) -> str | None:

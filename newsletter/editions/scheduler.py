@@ -32,6 +32,7 @@ from newsletter.core.extensions import db
 from newsletter.core.settings import ScheduleSettings, settings_of
 from newsletter.delivery import ledger
 from newsletter.editions import run_records
+from newsletter.editions.rendering import compact_notice
 from newsletter.models import Edition, utcnow
 from newsletter.models.lifecycle import Action, allows
 from newsletter.operations import heartbeats
@@ -118,7 +119,9 @@ def _run_language(week_start: date, language: str) -> tuple[bool, str]:
         return False, f"failed: {report.failures[language]}"
     if not report.editions:
         return True, "no articles"
-    return _send_built(report.editions[0])
+    ok, text = _send_built(report.editions[0])
+    notice = compact_notice(report.editions[0].contents)  # recorded with the run and logged below
+    return ok, f"{text}; {notice}" if notice else text
 
 
 def weekly_run(due_at: datetime) -> list[str]:

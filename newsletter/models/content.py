@@ -7,9 +7,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Date, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.core.extensions import Model
+from newsletter.models.stories import Story, StoryArticle
 from newsletter.models.types import UTCDateTime, utcnow
 
 
@@ -43,12 +44,24 @@ class Article(Model):
     url: Mapped[str] = mapped_column(String(2000), unique=True)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime)
     author: Mapped[str | None] = mapped_column(String(200))
-    trend: Mapped[str | None] = mapped_column(String(16))
+    # The story this article tells in its language (at most one article per language and story).
+    story_id: Mapped[int] = mapped_column(StoryArticle.foreign_key)
     guid: Mapped[str | None] = mapped_column(String(2000), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    __table_args__ = (Index("ix_articles_language_published_at", "language", "published_at"),)
+    story: Mapped[Story] = relationship(back_populates="articles", lazy="joined")
+
+    __table_args__ = (
+        Index("ix_articles_language_published_at", "language", "published_at"),
+        StoryArticle.constraint,
+        StoryArticle.index,
+    )
+
+    @property
+    def trend(self) -> str | None:
+        """The trend mark is the story's: one decision for every language."""
+        return self.story.trend if self.story is not None else None
 
 
 class Edition(Model):
@@ -77,8 +90,7 @@ class Edition(Model):
     subject_override: Mapped[str | None] = mapped_column(String(200))
     preheader: Mapped[str | None] = mapped_column(String(200))
     intro: Mapped[str | None] = mapped_column(Text)
-    lead_article_id: Mapped[int | None] = mapped_column()
-    article_order: Mapped[list[int] | None] = mapped_column(JSON)
+    # Articles of this language left out of this edition only (order, lead and trend are the stories').
     excluded_article_ids: Mapped[list[int] | None] = mapped_column(JSON)
     # What was rendered, for the archive page (titles, sections, intro), and when it was taken off the archive.
     contents: Mapped[dict[str, Any] | None] = mapped_column(JSON)
