@@ -22,7 +22,7 @@ from newsletter.core.extensions import db
 from newsletter.delivery import ledger
 from newsletter.models import Consent, Subscriber, SubscriberLanguage, utcnow
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
-from newsletter.subscribers import suppression
+from newsletter.subscribers import mailboxes, suppression
 from newsletter.subscribers.confirmation_mail import (
     queue_already_subscribed,
     queue_confirmation,
@@ -122,7 +122,9 @@ def _subscribe_once(request: SubscriptionRequest) -> int | None:
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == request.email).with_for_update())
     if subscriber is not None and _recently_answered(subscriber):
         return None
-    if not rate_limits.mail_allowed(request.email):
+    secret = current_app.config["SECRET_KEY"]
+    mailbox = mailboxes.lock(request.email, secret)
+    if mailboxes.mailed_within(mailbox, _resend_window()) or not rate_limits.mail_allowed(request.email):
         return None
     if subscriber is None:  # a new row: perhaps an erased person back, whose suppression entry is a hash
         suppression.recognise(request.email, current_app.config["SECRET_KEY"])
@@ -136,6 +138,7 @@ def _subscribe_once(request: SubscriptionRequest) -> int | None:
         _replace_pending_languages(subscriber, request.languages)
         subscriber.locale = request.locale
         queue_confirmation(subscriber, record_request(subscriber, request.languages, request.origin))
+    mailboxes.mark_mailed(mailbox, request.email, secret)
     db.session.flush()
     return subscriber.id
 
@@ -143,27 +146,34 @@ def _subscribe_once(request: SubscriptionRequest) -> int | None:
 def request_unsubscribe_link(address: str) -> None:
     """Email a subscribed address its unsubscribe link; the caller's answer is the same whatever happened.
 
-    Nothing is sent to an unknown or unsubscribed address, nor within the resend window or over the
-    email limits that protect every address from being mail-bombed through this form.
+    Nothing is sent to an unknown or unsubscribed address, nor within the mailbox's resend window or over
+    the email limits that protect every mailbox from being mail-bombed through this form.
     """
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address).with_for_update())
-    if (
-        subscriber is not None
-        and subscriber.status != UNSUBSCRIBED
-        and not _recently_answered(subscriber)
-        and rate_limits.mail_allowed(address)
-    ):
+    if subscriber is None or subscriber.status == UNSUBSCRIBED or _recently_answered(subscriber):
+        db.session.commit()
+        return
+    secret = current_app.config["SECRET_KEY"]
+    mailbox = mailboxes.lock(address, secret)
+    if not mailboxes.mailed_within(mailbox, _resend_window()) and rate_limits.mail_allowed(address):
         queue_unsubscribe_link(subscriber)
+        mailboxes.mark_mailed(mailbox, address, secret)
         log.info("unsubscribe link requested for subscriber %s", subscriber.id)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # another spelling of this mailbox was answered at the same moment
+        db.session.rollback()
 
 
 def _recently_answered(subscriber: Subscriber) -> bool:
     """An email answering a request (confirmation or already-subscribed notice) was queued within the window."""
     if subscriber.request_mail_queued_at is None:
         return False
-    window = timedelta(seconds=float(current_app.config["CONFIRM_RESEND_SECONDS"]))
-    return utcnow() - subscriber.request_mail_queued_at < window
+    return utcnow() - subscriber.request_mail_queued_at < _resend_window()
+
+
+def _resend_window() -> timedelta:
+    return timedelta(seconds=float(current_app.config["CONFIRM_RESEND_SECONDS"]))
 
 
 def _replace_pending_languages(subscriber: Subscriber, languages: list[str]) -> None:
@@ -309,6 +319,7 @@ def purge_pending(now: datetime | None = None) -> PurgeResult:
     removed_consents = _delete_count(
         delete(Consent).where(Consent.confirmed_at.is_(None), Consent.requested_at < cutoff)
     )
+    mailboxes.forget_before(cutoff)
     removed = 0
     for chunk in id_chunks(stale):
         removed_languages += _delete_count(
