@@ -67,3 +67,22 @@ def test_subscription_fields_that_must_be_text_are_refused(client, field, value)
     response = client.post("/api/v1/subscriptions", json=body)
     assert response.status_code == 422
     assert list(response.get_json()["errors"]) == [field]
+
+
+def test_the_document_says_what_the_api_refuses(client, editor_headers):
+    """A blank title, lead article 0 and a past send time are refused, so the document must not allow them."""
+    document = client.get("/api/v1/openapi.json").get_json()
+    title = document["components"]["schemas"]["ArticleInput"]["properties"]["title"]
+    assert title["minLength"] == 1 and title["pattern"] == "\\S"
+    edition = document["paths"]["/editions/{id}"]["patch"]["requestBody"]["content"]["application/json"]["schema"]
+    assert edition["properties"]["lead_article_id"]["minimum"] == 1
+    schedule = document["paths"]["/editions/{id}/schedule"]["post"]
+    assert (
+        "future" in schedule["requestBody"]["content"]["application/json"]["schema"]["properties"]["at"]["description"]
+    )
+    assert "422" in schedule["responses"]
+    blank = {"language": "en", "section": "Economy", "title": "  ", "summary": "s", "url": "https://example.org/a"}
+    response = client.post(
+        "/api/v1/articles", json={**blank, "published_at": "2026-01-05T10:00:00+00:00"}, headers=editor_headers
+    )
+    assert response.status_code == 422 and "title" in response.get_json()["error"]["fields"]
