@@ -54,7 +54,7 @@ def test_limit_and_offset_are_whole_numbers_or_422(client, editor_headers, name,
 
 def test_limit_and_offset_within_range_work(client, editor_headers):
     assert client.get("/api/v1/articles?limit=0&offset=0", headers=editor_headers).status_code == 200
-    assert client.get("/api/v1/articles?limit=1000&offset=", headers=editor_headers).status_code == 200
+    assert client.get("/api/v1/articles?limit=1000&offset=1000000000", headers=editor_headers).status_code == 200
 
 
 @pytest.mark.parametrize("value, status", [("1", 200), ("no", 200), ("maybe", 422), ("2", 422)])

@@ -9,7 +9,7 @@ The downgrade puts trends, leads and exclusions back on the articles and edition
 (weeks taken as the seven days from the edition's Monday in UTC, close enough for a step back).
 
 Revision ID: 0014_stories
-Revises: 0012_console_sessions
+Revises: 0013_mailbox_key
 Create Date: 2026-12-08 01:00:00.000000
 
 """
@@ -22,7 +22,7 @@ from alembic import op
 from newsletter.models.types import UTCDateTime
 
 revision = "0014_stories"
-down_revision = "0012_console_sessions"
+down_revision = "0013_mailbox_key"
 branch_labels = None
 depends_on = None
 

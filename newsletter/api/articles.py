@@ -32,9 +32,9 @@ def article_json(article: Article) -> dict:
 
 
 def _int_arg(name: str, default: int, maximum: int) -> int:
-    """A whole number from 0 to `maximum` in ASCII digits; anything else (" 5", "+5", "-1", "５") is a 422."""
+    """A whole number from 0 to `maximum` in ASCII digits; anything else (" 5", "+5", "-1", "５", "") is a 422."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(maximum)) or int(raw) > maximum:
         abort(error_response(422, f"Invalid {name}.", {name: f"must be a whole number from 0 to {maximum}"}))

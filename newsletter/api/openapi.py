@@ -64,7 +64,11 @@ EDITORIAL = {
     "subject": {"type": ["string", "null"], "maxLength": 200},
     "preheader": {"type": ["string", "null"], "maxLength": 200},
     "intro": {"type": ["string", "null"], "maxLength": 5000, "description": "plain text; blank lines part paragraphs"},
-    "lead_article_id": {"type": ["integer", "null"]},
+    "lead_article_id": {
+        "type": ["integer", "null"],
+        "minimum": 1,
+        "description": "an article of this edition's week and language (another id is a 422); null: the first",
+    },
     "article_ids": {
         "type": ["array", "null"],
         "items": {"type": "integer"},
@@ -72,11 +76,13 @@ EDITORIAL = {
     },
     "excluded_article_ids": {"type": ["array", "null"], "items": {"type": "integer"}},
 }
+NOT_BLANK = "\\S"
+"""A required text field holds at least one character that is not a space (a blank one is a 422)."""
 ARTICLE_FIELDS = {
     "language": LANGUAGE,
-    "section": {"type": "string", "maxLength": 200},
-    "title": {"type": "string", "maxLength": 500},
-    "summary": {"type": "string", "maxLength": 5000},
+    "section": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NOT_BLANK},
+    "title": {"type": "string", "minLength": 1, "maxLength": 500, "pattern": NOT_BLANK},
+    "summary": {"type": "string", "minLength": 1, "maxLength": 5000, "pattern": NOT_BLANK},
     "url": {"type": "string", "format": "uri", "pattern": "^https?://[^\\s/?#<>\"']+([/?#][^\\s<>\"']*)?$"},
     "published_at": {"type": "string", "format": "date-time", "description": "ISO 8601 with a zone offset"},
     "author": {"type": ["string", "null"], "maxLength": 200},
@@ -511,7 +517,13 @@ def _paths() -> dict:
                 body={
                     "type": "object",
                     "required": ["at"],
-                    "properties": {"at": {"type": "string", "format": "date-time"}},
+                    "properties": {
+                        "at": {
+                            "type": "string",
+                            "format": "date-time",
+                            "description": "a future time (a time in the past is a 422)",
+                        }
+                    },
                 },
             )
         },

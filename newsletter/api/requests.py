@@ -58,8 +58,8 @@ def json_body() -> object | None:
 
 
 def choice_arg(name: str, allowed: Sequence[str]) -> str | None:
-    """An optional query argument that must be one of `allowed`; stops the request with a 422 otherwise."""
-    value = request.args.get(name) or None
+    """An optional query argument that must be one of `allowed` when given (`?language=` is a 422, not "all")."""
+    value = request.args.get(name)
     if value is not None and value not in allowed:
         abort(error_response(422, f"Unknown {name}.", {name: f"must be one of {', '.join(allowed)}"}))
     return value

@@ -41,9 +41,12 @@ def create_subscription():
     for field in ("email", "languages"):
         if field not in body:
             errors[field] = _("This field is required.")
+    for field in ("locale", "page"):
+        if field in body and not isinstance(body[field], str):
+            errors[field] = _("This field must be text.")
     if errors:
         return _errors(422, errors)
-    locale = body.get("locale") if isinstance(body.get("locale"), str) else None
+    locale = body.get("locale")
     origin = RequestOrigin(API, _page(body), request.remote_addr, request.user_agent.string)
     try:
         subscription = subscriptions.build_request(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify
+from flask import abort, current_app, jsonify
 from flask_babel import gettext as _
 
 from newsletter.api import api
@@ -12,6 +12,17 @@ from newsletter.api.responses import error_response
 from newsletter.core.addresses import InvalidAddress
 from newsletter.core.settings import settings_of
 from newsletter.subscribers import suppression
+
+MAX_REASON = 500
+
+
+def _reason_in_body() -> str:
+    """The optional `reason`: text of at most MAX_REASON characters (a longer or non-text one is a 422)."""
+    body = json_body()
+    reason = body.get("reason") if isinstance(body, dict) else None
+    if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON):
+        abort(error_response(422, _("Invalid input."), {"reason": f"must be text of at most {MAX_REASON} characters"}))
+    return reason or ""
 
 
 def _address_in_body() -> object:
@@ -39,14 +50,9 @@ def list_suppressions():
 @require_editor
 def add_suppression():
     """`{"email": …, "reason": …}` → 201 when added, 200 when it was listed already."""
-    body = json_body()
-    reason = body.get("reason") if isinstance(body, dict) else None
     settings = settings_of(current_app)
     added = suppression.add(
-        _address_in_body(),
-        reason if isinstance(reason, str) else "",
-        settings.site.secret_key,
-        smtp_utf8=settings.mail.smtp_utf8,
+        _address_in_body(), _reason_in_body(), settings.site.secret_key, smtp_utf8=settings.mail.smtp_utf8
     )
     return jsonify({"added": added}), 201 if added else 200
 
@@ -55,6 +61,7 @@ def add_suppression():
 @require_editor
 def remove_suppression():
     """`{"email": …}` → 204; 404 when the address is not listed."""
+    _reason_in_body()  # the document allows one on removal too; it must still be well formed
     settings = settings_of(current_app)
     suppression.remove(_address_in_body(), settings.site.secret_key, smtp_utf8=settings.mail.smtp_utf8)
     return "", 204

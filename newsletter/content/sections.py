@@ -72,7 +72,8 @@ def _validated(items: object) -> list[dict[str, object]]:
             errors[f"sections[{index}]"] = "must be an object"
             continue
         name = _name(f"sections[{index}].name", item.get("name"), errors, required=True)
-        names = item.get("names") or {}
+        names = item.get("names")
+        names = {} if names is None else names
         if not isinstance(names, dict) or set(names) - set(LANGUAGES):
             errors[f"sections[{index}].names"] = f"must map {', '.join(LANGUAGES)} to names"
             names = {}

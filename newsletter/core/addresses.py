@@ -1,12 +1,21 @@
-"""Email addresses from outside: validation with email-validator and one normal form per address."""
+"""Email addresses from outside: validation with email-validator and one normal form per address.
+
+Two forms: the *normal form* is an address's identity (one subscriber per normal form); the *mailbox key*
+groups the spellings that reach one mailbox and is used only to count limits, never as an identity.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import hmac
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 
 MAX_ADDRESS_LENGTH = 254
 FORBIDDEN_CHARACTERS = ("\r", "\n", "\x00")
+SUBADDRESS_SEPARATOR = "+"
+GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 
 
 class InvalidAddress(ValueError):
@@ -58,3 +67,26 @@ def masked(address: str) -> str:
     """The address as a page may show it to whoever holds a link: `o***@example.org`."""
     local, _at, domain = address.rpartition("@")
     return f"{local[:1]}***@{domain}"
+
+
+def mailbox_key(address: str) -> str:
+    """The mailbox a normalised address reaches, for counting limits (never for identity).
+
+    Case is folded; a `+tag` is dropped on every domain, since sub-addressing is on by default at Gmail,
+    Outlook.com, iCloud, Fastmail, Proton, Zoho and in the usual Postfix, Exim and Dovecot setups (an address
+    with a literal `+` then merely shares its limit with its siblings); for Gmail, which ignores dots and
+    answers to `googlemail.com` too, dots are dropped and the domain folded. So `V.ictim+1@GoogleMail.com`
+    and `victim@gmail.com` count as one mailbox, while each stays its own subscriber.
+    """
+    local, _at, domain = address.casefold().rpartition("@")
+    untagged = local.split(SUBADDRESS_SEPARATOR, 1)[0]
+    local = untagged or local
+    if domain in GMAIL_DOMAINS:
+        local, domain = local.replace(".", "") or local, "gmail.com"
+    return f"{local}@{domain}"
+
+
+def mailbox_digest(address: str, secret: str | bytes) -> str:
+    """A keyed hash of the address's mailbox key: what limit counters store instead of any address."""
+    key = secret if isinstance(secret, bytes) else str(secret).encode()
+    return hmac.new(key, mailbox_key(address).encode(), hashlib.sha256).hexdigest()[:32]

@@ -18,8 +18,6 @@ answered exactly like an accepted one, and simply sends nothing.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from dataclasses import dataclass
 
@@ -28,6 +26,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse_many
 
+from newsletter.core.addresses import mailbox_digest
 from newsletter.core.config import ConfigError
 
 log = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ DEFAULT_LIMITS: dict[str, str] = {
     PREFERENCES: "30/minute",  # per client IP: preferences form POSTs
     UNSUBSCRIBE: "120/minute",  # per client IP: mailbox providers send one-click POSTs from few IPs
     SIGN_IN: "5/minute,30/hour",  # per client IP: console sign-in POSTs
-    ADDRESS_MAIL: "3/day",  # per normalised address: confirmations and "already subscribed" notices
+    ADDRESS_MAIL: "3/day",  # per mailbox key: confirmations and "already subscribed" notices
     TRANSACTIONAL_MAIL: "1000/hour",  # every confirmation and notice together
 }
 OFF = "off"
@@ -119,11 +118,6 @@ def limit(name: str, methods: tuple[str, ...] = ("POST",)):
     return limiter.shared_limit(_limit_string(name), scope=name, methods=list(methods))
 
 
-def _address_key(address: str, secret: str) -> str:
-    """A keyed hash of the address: counters never hold an address, in memory or in Redis."""
-    return hmac.new(secret.encode(), address.encode(), hashlib.sha256).hexdigest()[:32]
-
-
 def _hit(name: str, *identifiers: str) -> bool:
     """Count one use of the named limit; True while under it (and when the store cannot be reached)."""
     if not limiter.enabled:
@@ -136,12 +130,14 @@ def _hit(name: str, *identifiers: str) -> bool:
 
 
 def mail_allowed(address: str, secret: str) -> bool:
-    """May one more confirmation or notice go to this (normalised) address, and out at all this hour?
+    """May one more confirmation or notice go to this address's mailbox, and out at all this hour?
 
-    `secret` keys the address's counter (the signing key), so no counter holds an address.
+    The per-address limit counts per mailbox key (`victim+1@gmail.com` and `v.ictim@googlemail.com` are
+    one mailbox), under a keyed hash: counters never hold an address, in memory or in Redis.
     """
     limits = settings()
-    if limits.for_name(ADDRESS_MAIL) and not _hit(ADDRESS_MAIL, _address_key(address, secret)):
+    digest = mailbox_digest(address, secret)
+    if limits.for_name(ADDRESS_MAIL) and not _hit(ADDRESS_MAIL, digest):
         log.info("address mail limit reached; request answered without an email")
         return False
     if limits.for_name(TRANSACTIONAL_MAIL) and not _hit(TRANSACTIONAL_MAIL, "all"):

@@ -5,6 +5,7 @@ from newsletter.models.content import Article, Edition
 from newsletter.models.delivery import Delivery
 from newsletter.models.editors import ActivityEntry, ConsoleSession, Editor, EditorRole
 from newsletter.models.health import Heartbeat
+from newsletter.models.mailboxes import MailboxMail
 from newsletter.models.stories import Story
 from newsletter.models.subscribers import Consent, Subscriber, SubscriberLanguage, Suppression
 from newsletter.models.types import utcnow
@@ -21,6 +22,7 @@ __all__ = [
     "Edition",
     "Editor",
     "Heartbeat",
+    "MailboxMail",
     "Story",
     "Subscriber",
     "SubscriberLanguage",

@@ -23,7 +23,7 @@ from newsletter.core.settings import Settings
 from newsletter.delivery import ledger
 from newsletter.models import Consent, Subscriber, SubscriberLanguage, utcnow
 from newsletter.models.subscribers import CONFIRMED, PENDING, UNSUBSCRIBED
-from newsletter.subscribers import suppression
+from newsletter.subscribers import mailboxes, suppression
 from newsletter.subscribers.confirmation_mail import (
     queue_already_subscribed,
     queue_confirmation,
@@ -126,7 +126,9 @@ def _subscribe_once(request: SubscriptionRequest, settings: Settings) -> int | N
     secret = settings.site.secret_key
     if subscriber is not None and _recently_answered(subscriber, settings):
         return None
-    if not rate_limits.mail_allowed(request.email, secret):
+    mailbox = mailboxes.lock(request.email, secret)
+    resend_window = timedelta(seconds=settings.privacy.confirm_resend_seconds)
+    if mailboxes.mailed_within(mailbox, resend_window) or not rate_limits.mail_allowed(request.email, secret):
         return None
     if subscriber is None:  # a new row: perhaps an erased person back, whose suppression entry is a hash
         suppression.recognise(request.email, secret)
@@ -141,6 +143,7 @@ def _subscribe_once(request: SubscriptionRequest, settings: Settings) -> int | N
         subscriber.locale = request.locale
         version = settings.privacy.consent_text_version
         queue_confirmation(subscriber, record_request(subscriber, request.languages, request.origin, version))
+    mailboxes.mark_mailed(mailbox, request.email, secret)
     db.session.flush()
     return subscriber.id
 
@@ -148,19 +151,24 @@ def _subscribe_once(request: SubscriptionRequest, settings: Settings) -> int | N
 def request_unsubscribe_link(address: str, settings: Settings) -> None:
     """Email a subscribed address its unsubscribe link; the caller's answer is the same whatever happened.
 
-    Nothing is sent to an unknown or unsubscribed address, nor within the resend window or over the
-    email limits that protect every address from being mail-bombed through this form.
+    Nothing is sent to an unknown or unsubscribed address, nor within the mailbox's resend window or over
+    the email limits that protect every mailbox from being mail-bombed through this form.
     """
     subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email == address).with_for_update())
-    if (
-        subscriber is not None
-        and subscriber.status != UNSUBSCRIBED
-        and not _recently_answered(subscriber, settings)
-        and rate_limits.mail_allowed(address, settings.site.secret_key)
-    ):
+    if subscriber is None or subscriber.status == UNSUBSCRIBED or _recently_answered(subscriber, settings):
+        db.session.commit()
+        return
+    secret = settings.site.secret_key
+    mailbox = mailboxes.lock(address, secret)
+    resend_window = timedelta(seconds=settings.privacy.confirm_resend_seconds)
+    if not mailboxes.mailed_within(mailbox, resend_window) and rate_limits.mail_allowed(address, secret):
         queue_unsubscribe_link(subscriber)
+        mailboxes.mark_mailed(mailbox, address, secret)
         log.info("unsubscribe link requested for subscriber %s", subscriber.id)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # another spelling of this mailbox was answered at the same moment
+        db.session.rollback()
 
 
 def _recently_answered(subscriber: Subscriber, settings: Settings) -> bool:
@@ -316,6 +324,7 @@ def purge_pending(max_age: timedelta, now: datetime | None = None) -> PurgeResul
     removed_consents = _delete_count(
         delete(Consent).where(Consent.confirmed_at.is_(None), Consent.requested_at < cutoff)
     )
+    mailboxes.forget_before(cutoff)
     removed = 0
     for chunk in id_chunks(stale):
         removed_languages += _delete_count(
