@@ -65,3 +65,11 @@ def test_the_totp_key_stays_the_same_until_confirmed_or_discarded(editor_client)
     code = pyotp.TOTP(second).now()
     enabled = post_form(editor_client, "/console/account", {"action": "enable", "code": code}, "/console/account")
     assert enabled.status_code == 200 and "Two-factor sign-in is on." in enabled.get_data(as_text=True)
+
+
+def test_the_account_page_lists_its_sessions_once_and_titles_itself_in_words(editor_client):
+    """The page's <title> is its name alone (the sessions table was once copied into the title block)."""
+    page = editor_client.get("/console/account").get_data(as_text=True)
+    title = page.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert "<" not in title and "Your account" in title
+    assert page.count('id="sessions-h"') == 1
