@@ -125,7 +125,7 @@ class SharedBody:
         """SHA-256 of the canonical body with `pieces` in the slots (each empty or whole CRLF lines)."""
         if len(pieces) != self.slots:
             raise ValueError(f"{len(pieces)} pieces for {self.slots} slots")
-        rest = []
+        rest: list[bytes] = []
         for piece, chunk in zip(pieces, self._after, strict=True):
             if piece and not piece.endswith(CRLF):
                 raise ValueError("a per-recipient piece must be whole lines")

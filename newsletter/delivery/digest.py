@@ -10,6 +10,7 @@ import time
 from email import quoprimime
 from email.policy import SMTP, SMTPUTF8
 from email.utils import make_msgid
+from typing import cast
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -93,7 +94,8 @@ def _segments(body: str) -> list[bytes | str]:
 
 
 def _header(name: str, value: str) -> bytes:
-    return SMTP.header_factory(name, value).fold(policy=SMTP).encode("ascii")
+    folded: str = SMTP.header_factory(name, value).fold(policy=SMTP)  # the policy's factory is typed Any
+    return folded.encode("ascii")
 
 
 def _part_head(boundary: str, subtype: str) -> bytes:
@@ -156,9 +158,10 @@ class DigestTemplate:
             b" List-Unsubscribe=One-Click",
         ]
         pieces = _link_pieces(values, self._slots)
-        body = list(self.body)
+        layout = list(self.body)
         for index, slot in self._slot_at:
-            body[index] = pieces[slot]
+            layout[index] = pieces[slot]
+        body = cast(list[bytes], layout)  # every slot now holds its piece
         # link pieces are built transparent; a header line starts with its name, a folded one with a space
         transparent = self._transparent and is_transparent(b"".join(personal_values))
         if self.dkim is None:
@@ -207,22 +210,24 @@ def _link_pieces(values: dict[str, str], slots: list[Slot]) -> dict[Slot, bytes]
     return pieces
 
 
-_date_cache: list = [0, b""]
+_date_cache: tuple[int, bytes] = (0, b"")  # (second, the Date value for it), replaced whole
 
 
 def _date_value() -> bytes:
     """The Date header's value, formatted once per second, in UTC as +0000 (RFC 5322; not the obsolete GMT)."""
+    global _date_cache
     now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache[1] = f" {rfc5322_date(now)}".encode("ascii")
-        _date_cache[0] = now
-    return _date_cache[1]
+    second, value = _date_cache
+    if second != now:
+        value = f" {rfc5322_date(now)}".encode("ascii")
+        _date_cache = (now, value)
+    return value
 
 
 def _address(email: str) -> bytes:
     if email.isascii() and not any(char in email for char in '\r\n<>",;'):
         return email.encode("ascii")
-    folded = SMTPUTF8.header_factory("To", email).fold(policy=SMTPUTF8)
+    folded: str = SMTPUTF8.header_factory("To", email).fold(policy=SMTPUTF8)
     return folded.split(":", 1)[1].strip().encode("utf-8")
 
 

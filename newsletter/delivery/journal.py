@@ -24,10 +24,12 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any, TypedDict, cast
 
-from sqlalchemy import bindparam
+from sqlalchemy import Table, bindparam
 from sqlalchemy.engine import Engine
 
 from newsletter.models.delivery import Delivery, DeliveryStatus
@@ -50,7 +52,7 @@ def _file_name(scope: str, worker_id: str, generation: int) -> str:
 class Journal:
     """This process's journal of accepted deliveries (thread-safe: every sender appends to it)."""
 
-    def __init__(self, directory: str | os.PathLike, worker_id: str, scope: str):
+    def __init__(self, directory: str | os.PathLike[str], worker_id: str, scope: str):
         self.directory = Path(directory)
         self.scope = scope
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -69,7 +71,7 @@ class Journal:
         os.rename(temporary, final)
         return fd, final
 
-    def accepted(self, delivery_id: int, values: dict) -> None:
+    def accepted(self, delivery_id: int, values: Mapping[str, Any]) -> None:
         """Called as soon as the relay accepted the message, before the outcome is handed to the recorder."""
         line = (json.dumps({"id": delivery_id, **_plain(values)}, separators=(",", ":")) + "\n").encode()
         with self._lock:
@@ -105,11 +107,11 @@ class Journal:
             os.close(self._fd)
 
 
-def _plain(values: dict) -> dict:
+def _plain(values: Mapping[str, Any]) -> dict[str, str]:
     return {key: value.isoformat() if isinstance(value, datetime) else str(value) for key, value in values.items()}
 
 
-def replay(directory: str | os.PathLike, engine: Engine, worker_id: str, scope: str) -> int:
+def replay(directory: str | os.PathLike[str], engine: Engine, worker_id: str, scope: str) -> int:
     """Store the accepted deliveries that processes gone from this host journaled but did not record; returns
     how many rows were marked sent. Files of live processes (locked) are left alone."""
     directory = Path(directory)
@@ -155,8 +157,17 @@ def _replay_all(directory: Path, engine: Engine, worker_id: str, scope: str) -> 
     return recorded
 
 
-def _read(path: Path) -> list[dict]:
-    rows = []
+class _Row(TypedDict):
+    """One journal line as the bound values of `_store`'s statement."""
+
+    v_id: int
+    v_sent_at: datetime
+    v_attempts: int
+    v_last_reply: str
+
+
+def _read(path: Path) -> list[_Row]:
+    rows: list[_Row] = []
     for line in path.read_bytes().splitlines():
         try:
             entry = json.loads(line)
@@ -173,10 +184,10 @@ def _read(path: Path) -> list[dict]:
     return rows
 
 
-def _store(engine: Engine, rows: list[dict], worker_id: str) -> int:
+def _store(engine: Engine, rows: list[_Row], worker_id: str) -> int:
     if not rows:
         return 0
-    table = Delivery.__table__
+    table = cast(Table, Delivery.__table__)  # declared models map to a Table (typed as the general FromClause)
     statement = (
         table.update()
         .where(table.c.id == bindparam("v_id"), table.c.status != DeliveryStatus.SENT)

@@ -44,10 +44,12 @@ class MessageBuilder:
 
         Raises NothingToRender when there is nothing to send, SQLAlchemyError when the database could not say.
         """
-        ahead, self._ahead.built = getattr(self._ahead, "built", None), None
+        ahead: tuple[Job, bytes] | None = getattr(self._ahead, "built", None)
+        self._ahead.built = None
         if ahead is not None and ahead[0] is job:
             return ahead[1]
         if job.kind == DeliveryKind.DIGEST:
+            assert job.edition_id is not None and job.subscriber_id is not None and job.email is not None, job
             message = build_digest_message(self.templates[job.edition_id], job.subscriber_id, job.email, self._links)
         else:
             message = self._render_transactional(job)

@@ -12,9 +12,12 @@ import smtplib
 import socket
 import ssl
 import time
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple, TypeAlias
 
 from newsletter.delivery.canonical import wire_form
+
+WhileWaiting: TypeAlias = Callable[[], object] | None  # work done while the relay reads the content
 
 
 class Envelope(NamedTuple):
@@ -47,11 +50,11 @@ def pipelined_send(
     connection: smtplib.SMTP,
     envelope: Envelope,
     message: bytes,
-    content_starting=lambda: None,
+    content_starting: Callable[[], object] = lambda: None,
     *,
     announced: bool = False,
     following: Envelope | None = None,
-    while_waiting=None,
+    while_waiting: WhileWaiting = None,
 ) -> None:
     """RFC 2920: MAIL, RCPT and DATA in one write, then the content: two round trips instead of four. With
     `following`, the next message's MAIL, RCPT and DATA go in the content's write; with `announced`, this

@@ -7,39 +7,51 @@ import queue
 import threading
 import time
 from collections import Counter
+from enum import Enum
+from typing import Final, Literal
 
+from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.core.extensions import db
 from newsletter.core.settings import settings_of
 from newsletter.delivery import outcomes, recorder
 from newsletter.delivery.breaker import CircuitBreaker
-from newsletter.delivery.claims import HELD, Job
+from newsletter.delivery.claims import Job
 from newsletter.delivery.fencing import Fence
 from newsletter.delivery.gate import UNKNOWN, SendGate
 from newsletter.delivery.journal import Journal
 from newsletter.delivery.ledger import NothingToRender
 from newsletter.delivery.messages import MessageBuilder
 from newsletter.delivery.pipelining import Envelope
-from newsletter.delivery.replies import CONNECT
-from newsletter.delivery.transport import DeliveryError, open_transport
+from newsletter.delivery.replies import CONNECT, SmtpReply
+from newsletter.delivery.signing import DkimSigner
+from newsletter.delivery.throttle import Throttle
+from newsletter.delivery.transport import DeliveryError, Transport, open_transport
 from newsletter.delivery.verp import envelope_sender
 from newsletter.models.content import EditionStatus
+from newsletter.models.lifecycle import HELD
 
 log = logging.getLogger(__name__)
-_STOP = object()  # the stop sentinel, taken from the queue as the following job
+
+
+class _Stop(Enum):
+    STOP = "stop"
+
+
+_STOP: Final = _Stop.STOP  # the stop sentinel, taken from the queue as the following job
 
 
 class SenderPool:
     def __init__(
         self,
-        app,
+        app: Flask,
         *,
         worker_id: str,
         connections: int,
-        throttle,
+        throttle: Throttle,
         stop: threading.Event,
-        signer=None,
+        signer: DkimSigner | None = None,
         fence: Fence | None = None,
         journal: Journal | None = None,
     ):
@@ -50,9 +62,9 @@ class SenderPool:
         self.throttle = throttle
         self.stop = stop
         self.held: dict[int, str] = {}
-        self.stats: Counter = Counter()
+        self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
-        self._jobs: queue.Queue = queue.Queue()
+        self._jobs: queue.Queue[Job | None] = queue.Queue()
         self._busy = 0
         self._in_hand: set[int] = set()
         self._idle = threading.Condition()
@@ -162,7 +174,7 @@ class SenderPool:
     def _serve_one(
         self,
         job: Job,
-        transport,
+        transport: Transport,
         gate: SendGate,
         envelope: Envelope | None,
         announce: Envelope | None,
@@ -193,7 +205,7 @@ class SenderPool:
             if self._busy < self._room_wanted:
                 self._idle.notify_all()
 
-    def _following_job(self):
+    def _following_job(self) -> Job | Literal[_Stop.STOP] | None:
         """The job after the current one if one is waiting (None if not, `_STOP` for the stop sentinel), taken
         now so that its envelope can travel with the current message's content."""
         try:
@@ -202,7 +214,7 @@ class SenderPool:
             return None
         return _STOP if following is None else following
 
-    def _going_out_next(self, following) -> Job | None:
+    def _going_out_next(self, following: Job | Literal[_Stop.STOP] | None) -> Job | None:
         """The following job if it will most likely be sent next: a job (not the stop sentinel) with an
         address, of no edition held back. Its envelope is announced and its message built ahead."""
         if isinstance(following, Job) and following.email and following.edition_id not in self.held:
@@ -214,6 +226,7 @@ class SenderPool:
         return None if job is None or self.throttle.limited else self._envelope(job)
 
     def _envelope(self, job: Job) -> Envelope:
+        assert job.email is not None, "a row without an address is refused when claimed (claims._refusal)"
         return Envelope(envelope_sender(job.delivery_id, secret=self._secret, domain=self._bounce_domain), job.email)
 
     def _next_job(self, gate: SendGate) -> Job | None:
@@ -252,7 +265,7 @@ class SenderPool:
     def _deliver(
         self,
         job: Job,
-        transport,
+        transport: Transport,
         gate: SendGate,
         envelope: Envelope,
         announce: Envelope | None,
@@ -285,7 +298,7 @@ class SenderPool:
                         job, "not sent: the database could not confirm the edition's state", cancelled=False
                     )
                 )
-            if status in HELD:
+            if status in HELD and job.edition_id is not None:
                 self.held[job.edition_id] = status
             if self._held_back(job) or not self.fence.admits(job.delivery_id):
                 return
@@ -303,15 +316,24 @@ class SenderPool:
         self.throttle.succeeded()
         self.breaker.succeeded(job.edition_id)
 
-    def _deferred(self, job: Job, reply, **options) -> outcomes.Outcome:
-        return outcomes.deferred(job, str(reply), retry_base=self._retry_base, max_age=self._max_age, **options)
+    def _deferred(
+        self, job: Job, reply: SmtpReply, *, throttled_until: float | None = None, count: bool = True
+    ) -> outcomes.Outcome:
+        return outcomes.deferred(
+            job,
+            str(reply),
+            retry_base=self._retry_base,
+            max_age=self._max_age,
+            throttled_until=throttled_until,
+            count=count,
+        )
 
-    def _refused(self, job: Job, error: DeliveryError, transport) -> None:
+    def _refused(self, job: Job, error: DeliveryError, transport: Transport) -> None:
         reply = error.reply
         where = f"at {reply.stage}, attempt {job.attempts + 1}, relay {transport.describe()}"
         if not error.temporary:
             return self._refused_for_good(job, reply, where)
-        if self.held.get(job.edition_id) == EditionStatus.CANCELLED:
+        if job.edition_id is not None and self.held.get(job.edition_id) == EditionStatus.CANCELLED:
             return self._record(outcomes.given_back(job, f"not sent: edition cancelled ({reply})", cancelled=True))
         if self.breaker.relay_refused(job.edition_id, reply):  # a wrong password: pause, do not retry for days
             self.count("relay_refused")
@@ -347,9 +369,9 @@ class SenderPool:
             self._record(self._deferred(job, reply))
             log.info("delivery %s deferred (%s; %s)", job.delivery_id, reply.for_log(), where)
 
-    def _refused_for_good(self, job: Job, reply, where: str) -> None:
+    def _refused_for_good(self, job: Job, reply: SmtpReply, where: str) -> None:
         """Fail the row, unless the refusal is the sending side's and the circuit breaker holds the edition."""
-        if self.breaker.refused(job.edition_id, reply):
+        if job.edition_id is not None and self.breaker.refused(job.edition_id, reply):
             self.held[job.edition_id] = EditionStatus.PAUSED
             return self._record(
                 outcomes.given_back(job, f"not sent: circuit breaker open ({reply})"[:1000], cancelled=False)

@@ -52,7 +52,7 @@ class ProbeResult:
         return f"SMTP relay {relay} {what}: {self.detail}"[:400]
 
 
-def _text(value) -> str:
+def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
@@ -68,7 +68,7 @@ def probe(settings: SmtpSettings, timeout: float | None = None) -> ProbeResult:
     """One attempt at a session as the senders open it; never raises."""
     timeout = settings.timeout if timeout is None else timeout
     stage = UNREACHABLE
-    connection = None
+    connection: smtplib.SMTP | None = None
     try:
         if settings.implicit_tls:
             stage = TLS_REFUSED

@@ -15,8 +15,10 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
-from newsletter.delivery.supervisor import Supervisor
+from newsletter.delivery.supervisor import Process, Report, Supervisor
 
 PR_SET_PDEATHSIG = 1
 CHILD_COMMAND = "from newsletter import main; main()"
@@ -40,7 +42,7 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def child_environment(config, keys) -> dict[str, str]:
+def child_environment(config: Mapping[str, Any], keys: Iterable[str]) -> dict[str, str]:
     """The environment plus this process's effective settings, so children run with the same configuration
     even when it was given to the app factory rather than the environment."""
     environment = dict(os.environ)
@@ -51,11 +53,13 @@ def child_environment(config, keys) -> dict[str, str]:
     return environment
 
 
-def run_children(count: int, once: bool, connections: int, environment: dict[str, str], report=None) -> int:
+def run_children(
+    count: int, once: bool, connections: int, environment: Mapping[str, str], report: Report | None = None
+) -> int:
     """Run `count` worker processes under supervision (`supervisor.py`); returns the worst final exit status.
     `report(configured, alive)` is called whenever the live count changes."""
 
-    def starter(share: int):
+    def starter(share: int) -> Callable[[], Process]:
         child_environment_ = {**environment, "NEWSLETTER_SMTP_CONNECTIONS": str(share)}
         arguments = [sys.executable, "-c", CHILD_COMMAND, "worker", "--processes", "1", *(["--once"] if once else [])]
         return lambda: subprocess.Popen(arguments, env=child_environment_, preexec_fn=_die_with_parent)

@@ -115,7 +115,7 @@ class DkimSigner:
         a blank line and the `body` chunks, signed with a prepared body hash: per message only the personal
         fields are canonicalised, and h= and the signature's start are the plan's."""
         canonical = [name + relaxed_value(value) + CRLF for name, value in zip(plan.relaxed_names, values, strict=True)]
-        lines = b"".join([canonical[line] if line.__class__ is int else line for line in plan.selected])
+        lines = b"".join([canonical[line] if isinstance(line, int) else line for line in plan.selected])
         field = self._field(plan.start, plan.canonical_start, lines, body_hash)
         head = field_lines(plan.personal_names, values)
         return self._signed_bytes(b"".join([field, head, plan.shared_block, CRLF, *body]))

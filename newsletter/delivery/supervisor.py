@@ -19,7 +19,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import FrameType
+from typing import TypeAlias
 
+from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.core.extensions import db
@@ -30,6 +33,8 @@ POLL_SECONDS = 0.1
 FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 30.0
 STABLE_SECONDS = 30.0
+Process: TypeAlias = subprocess.Popen[bytes]
+Report: TypeAlias = Callable[[int, int], object]  # report(configured, alive)
 
 
 def describe(code: int) -> str:
@@ -45,24 +50,25 @@ def describe(code: int) -> str:
 @dataclass
 class Slot:
     index: int
-    start: Callable[[], subprocess.Popen]
-    process: subprocess.Popen | None = None
+    start: Callable[[], Process]
+    process: Process | None = None
     started_at: float = 0.0
     backoff: float = 0.0
     restart_at: float | None = None
     final: int | None = None
 
-    def launch(self) -> None:
+    def launch(self) -> Process:
         self.process, self.started_at, self.restart_at = self.start(), time.monotonic(), None
+        return self.process
 
 
 class Supervisor:
     """Runs the children to the end (with `once`) or until SIGTERM/SIGINT; returns the worst final status."""
 
-    def __init__(self, starters: list[Callable[[], subprocess.Popen]], once: bool, report=None):
+    def __init__(self, starters: list[Callable[[], Process]], once: bool, report: Report | None = None):
         self.slots = [Slot(index + 1, start) for index, start in enumerate(starters)]
         self.once = once
-        self.report = report or (lambda configured, alive: None)
+        self.report: Report = report or (lambda configured, alive: None)
         self.stopping = threading.Event()
 
     def alive(self) -> int:
@@ -84,7 +90,8 @@ class Supervisor:
         finally:
             for name, handler in previous.items():
                 signal.signal(getattr(signal, name), handler)
-        return max((slot.final if slot.final >= 0 else 128 - slot.final) for slot in self.slots)
+        finals = [slot.final for slot in self.slots if slot.final is not None]  # all of them, once the loop ends
+        return max((final if final >= 0 else 128 - final) for final in finals)
 
     def _watch(self, slot: Slot) -> bool:
         """Look after one child; True when the live count changed."""
@@ -94,11 +101,13 @@ class Supervisor:
             if self.stopping.is_set():
                 slot.final = 0
             elif time.monotonic() >= slot.restart_at:
-                slot.launch()
-                log.info("worker process %d started again (pid %d)", slot.index, slot.process.pid)
+                started = slot.launch()
+                log.info("worker process %d started again (pid %d)", slot.index, started.pid)
                 return True
             return False
-        code = slot.process.poll()
+        process = slot.process
+        assert process is not None, "launched in `run` before any watch"
+        code = process.poll()
         if code is None:
             return False
         if self.stopping.is_set() or code == 0 or (self.once and code > 0):
@@ -111,14 +120,14 @@ class Supervisor:
         log.error(
             "worker process %d (pid %d) died after %.1fs: %s; starting it again in %.0fs",
             slot.index,
-            slot.process.pid,
+            process.pid,
             lived,
             describe(code),
             slot.backoff,
         )
         return True
 
-    def _pass_on(self, signum, _frame) -> None:
+    def _pass_on(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping.set()
         for slot in self.slots:
             if slot.process is not None and slot.process.poll() is None:
@@ -129,7 +138,7 @@ class GroupBeat:
     """The parent's heartbeat (`heartbeats.WORKER_GROUP`), written by a thread of its own so that a slow or
     unreachable database never delays a restart."""
 
-    def __init__(self, app, interval_seconds: int):
+    def __init__(self, app: Flask, interval_seconds: int):
         self.app = app
         self.interval = interval_seconds
         self.process = heartbeats.process_name(heartbeats.WORKER_GROUP)
@@ -156,7 +165,7 @@ class GroupBeat:
                 self._write(lambda: heartbeats.beat_group(self.process, self.interval, *self._state))
             self._write(lambda: heartbeats.forget(self.process))
 
-    def _write(self, action) -> None:
+    def _write(self, action: Callable[[], object]) -> None:
         try:
             action()
         except SQLAlchemyError as error:

@@ -8,9 +8,10 @@ import ssl
 import time
 import uuid
 from pathlib import Path
+from typing import TypeAlias
 
 from newsletter.core.settings import MailSettings, SmtpSettings
-from newsletter.delivery.pipelining import Envelope, pipelined_send
+from newsletter.delivery.pipelining import Envelope, WhileWaiting, pipelined_send
 from newsletter.delivery.replies import CONNECT, DATA, MAIL, RCPT, SmtpReply
 
 IDLE_PROBE_SECONDS = 5.0
@@ -33,7 +34,12 @@ class FileTransport:
         self.outbox.mkdir(parents=True, exist_ok=True)
 
     def send(
-        self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None = None, while_waiting=None
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: bytes,
+        following: Envelope | None = None,
+        while_waiting: WhileWaiting = None,
     ) -> SmtpReply:
         """Write the message (`following` and `while_waiting` are the SMTP transport's: a file waits for no reply)."""
         name = f"{uuid.uuid4().hex}.eml"
@@ -94,6 +100,7 @@ class SmtpTransport:
 
     def _open_session(self) -> smtplib.SMTP:
         s = self.settings
+        connection: smtplib.SMTP
         if s.implicit_tls:
             connection = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._tls_context())
         else:
@@ -112,7 +119,12 @@ class SmtpTransport:
         return connection
 
     def send(
-        self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None = None, while_waiting=None
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: bytes,
+        following: Envelope | None = None,
+        while_waiting: WhileWaiting = None,
     ) -> SmtpReply:
         """Send one message; a pooled connection the relay closed meanwhile is replaced at once, not deferred.
 
@@ -136,7 +148,12 @@ class SmtpTransport:
             self._drop()
 
     def _send_once(
-        self, envelope_from: str, recipient: str, message: bytes, following: Envelope | None, while_waiting=None
+        self,
+        envelope_from: str,
+        recipient: str,
+        message: bytes,
+        following: Envelope | None,
+        while_waiting: WhileWaiting = None,
     ) -> SmtpReply:
         self._content_started = False
         envelope = Envelope(envelope_from, recipient)
@@ -164,7 +181,7 @@ class SmtpTransport:
                     while_waiting=while_waiting,
                 )
             else:
-                self._probe_if_idle()
+                self._probe_if_idle(self._connection)
                 self._content_started = True
                 self._connection.sendmail(envelope_from, [recipient], message)
         except smtplib.SMTPNotSupportedError as error:
@@ -193,11 +210,11 @@ class SmtpTransport:
         limit = self.settings.messages_per_connection
         return following is not None and following.ascii() and self._sent_on_connection + 1 < limit
 
-    def _probe_if_idle(self) -> None:
+    def _probe_if_idle(self, connection: smtplib.SMTP) -> None:
         """Without pipelining the content goes out in the same call: check a connection idle for a while first."""
         if time.monotonic() - self._last_used < IDLE_PROBE_SECONDS:
             return
-        code, _text = self._connection.noop()
+        code, _text = connection.noop()
         if code != 250:
             raise smtplib.SMTPServerDisconnected(f"NOOP answered {code}")
 
@@ -235,7 +252,10 @@ class SmtpTransport:
             connection.close()
 
 
-def open_transport(mail: MailSettings) -> FileTransport | SmtpTransport:
+Transport: TypeAlias = FileTransport | SmtpTransport
+
+
+def open_transport(mail: MailSettings) -> Transport:
     """The transport the configuration asks for: SMTP when NEWSLETTER_SMTP_URL is set, else files."""
     if mail.smtp_url:
         return SmtpTransport(mail.smtp())
