@@ -10,6 +10,7 @@ import email
 import json
 from dataclasses import dataclass
 from email.message import Message
+from typing import Any
 
 from newsletter.bounces import dsn
 from newsletter.models.bounces import BounceKind
@@ -48,9 +49,11 @@ def arf(message: Message) -> Feedback | None:
 def _feedback_fields(part: Message) -> dict[str, str]:
     payload = part.get_payload()
     if isinstance(payload, list):  # parsed as header blocks, like message/delivery-status
-        return {name.lower(): str(value) for block in payload for name, value in block.items()}
-    if isinstance(part.get_payload(decode=True), bytes):
-        payload = part.get_payload(decode=True).decode("utf-8", "replace")
+        blocks = [block for block in payload if isinstance(block, Message)]
+        return {name.lower(): str(value) for block in blocks for name, value in block.items()}
+    decoded = part.get_payload(decode=True)
+    if isinstance(decoded, bytes):
+        payload = decoded.decode("utf-8", "replace")
     text = payload if isinstance(payload, str) else ""
     return {name.lower(): str(value) for name, value in email.message_from_string(text).items()}
 
@@ -67,12 +70,12 @@ def jmrp(message: Message) -> Feedback | None:
     return None
 
 
-def ses_notification(message: Message) -> dict | None:
+def ses_notification(message: Message) -> dict[str, Any] | None:
     """An Amazon SES notification delivered by email: its body is the notification's JSON."""
     for part in dsn.parts(message):
         if part.get_content_maintype() != "text":
             continue
-        body = (part.get_payload(decode=True) or b"")[:SES_JSON_LIMIT].strip()
+        body = dsn.payload_bytes(part)[:SES_JSON_LIMIT].strip()
         if not body.startswith(b"{") or b"notificationType" not in body:
             continue
         try:

@@ -71,6 +71,12 @@ def parts(message: Message) -> list[Message]:
     return found
 
 
+def payload_bytes(part: Message) -> bytes:
+    """A part's decoded body; empty when it has none (a multipart part)."""
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
 def _field(block: Message, name: str) -> str:
     return " ".join(str(block.get(name, "") or "").split())
 
@@ -126,7 +132,7 @@ def original(message: Message) -> Message | None:
             if isinstance(payload, str):
                 return email.message_from_string(payload, policy=policy.compat32)
         if content_type in ("text/rfc822-headers", "message/rfc822-headers"):
-            raw = part.get_payload(decode=True) or b""
+            raw = payload_bytes(part)
             return email.message_from_string(raw.decode("utf-8", "replace"), policy=policy.compat32)
     return None
 
@@ -137,7 +143,7 @@ def own_text(message: Message) -> str:
     for part in parts(message):
         if part.get_content_maintype() != "text" or part.get_content_type() in ORIGINAL_TYPES:
             continue
-        payload = part.get_payload(decode=True) or b""
+        payload = payload_bytes(part)
         charset = part.get_content_charset() or "utf-8"
         try:
             text = payload.decode(charset, "replace")
@@ -157,5 +163,5 @@ def quoted_text(message: Message) -> str:
     texts = []
     for part in parts(message):
         if part.get_content_maintype() == "text":
-            texts.append((part.get_payload(decode=True) or b"").decode("utf-8", "replace"))
+            texts.append(payload_bytes(part).decode("utf-8", "replace"))
     return "\n".join(texts)[: 4 * TEXT_LIMIT]

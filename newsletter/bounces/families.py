@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 
@@ -89,7 +90,7 @@ def failure(message: Message) -> Failure | None:
     try:
         temporary, permanent = all_failures(message)
     except (AttributeError, TypeError, ValueError, LookupError, UnicodeError, IndexError):
-        temporary, permanent = set(), set()
+        temporary, permanent = frozenset(), frozenset()
     text = dsn.own_text(message)
     subject = str(message.get("Subject", ""))
     system = from_mail_system(message) or bool(BOUNCE_SUBJECT.search(subject))
@@ -115,7 +116,7 @@ def address_lines(text: str, addresses: tuple[str, ...]) -> str | None:
     return _lines(text, lambda line: any(address in line.lower() for address in addresses), following=2)
 
 
-def _lines(text: str, chosen_if, *, following: int = 1) -> str | None:
+def _lines(text: str, chosen_if: Callable[[str], object], *, following: int = 1) -> str | None:
     lines = text.splitlines()
     chosen: list[str] = []
     for number, line in enumerate(lines):

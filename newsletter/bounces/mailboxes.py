@@ -29,7 +29,7 @@ __all__ = ["NotAMailbox", "IntakeReport", "process_maildir", "process_mbox", "ta
 class IntakeReport:
     """How many reports had each outcome, and where the ones not applied were kept."""
 
-    outcomes: Counter = field(default_factory=Counter)
+    outcomes: Counter[rules.Outcome] = field(default_factory=Counter)
     kept: list[Path] = field(default_factory=list)
 
 
@@ -72,11 +72,19 @@ def take(
 
 def process_maildir(path: Path, settings: rules.BounceRules) -> IntakeReport:
     report = IntakeReport()
-    mail_folders.handle_maildir(path, lambda raw, _name: take(raw, settings, source="maildir", report=report))
+
+    def handle(raw: bytes, _name: str) -> None:
+        take(raw, settings, source="maildir", report=report)
+
+    mail_folders.handle_maildir(path, handle)
     return report
 
 
 def process_mbox(path: Path, settings: rules.BounceRules) -> IntakeReport:
     report = IntakeReport()
-    mail_folders.handle_mbox(path, lambda raw, _name: take(raw, settings, source="mbox", report=report))
+
+    def handle(raw: bytes, _name: str) -> None:
+        take(raw, settings, source="mbox", report=report)
+
+    mail_folders.handle_mbox(path, handle)
     return report

@@ -77,7 +77,7 @@ def _latest_delivery_to(recipient: str) -> Delivery | None:
 
 
 def find_target(
-    addresses, message_id: str | None, secret: str, recipient: str | None = None
+    addresses: tuple[str, ...] | list[str], message_id: str | None, secret: str, recipient: str | None = None
 ) -> tuple[Target | None, int | None]:
     """The delivery named by the VERP address, else the Message-ID, else (providers only) the recipient.
 

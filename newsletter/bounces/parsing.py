@@ -110,7 +110,7 @@ def _from_failure(message: Message, key: str, failure: families.Failure) -> Repo
 
 
 def _header_addresses(message: Message) -> list[str]:
-    found = []
+    found: list[str] = []
     for name in RECIPIENT_HEADERS:
         for value in message.get_all(name, []):
             found.extend(address for _, address in email.utils.getaddresses([str(value)]) if address)
@@ -124,7 +124,9 @@ def _with_original(
     *,
     message_id: str | None = None,
     extra: tuple[str, ...] = (),
-    **values,
+    status: str | None = None,
+    diagnostic: str | None = None,
+    reason: str | None = None,
 ) -> Report:
     original = dsn.original(message)
     addresses = _header_addresses(message) + list(extra)
@@ -142,5 +144,7 @@ def _with_original(
         original_message_id=message_id,
         addresses=tuple(addresses),
         has_original=original is not None,
-        **values,
+        status=status,
+        diagnostic=diagnostic,
+        reason=reason,
     )

@@ -9,10 +9,12 @@ rules in one transaction. Reports it cannot read or tie to a delivery are record
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -52,7 +54,7 @@ class BounceRules:
     about_us_minutes: int = 10
 
     @classmethod
-    def from_config(cls, config) -> BounceRules:
+    def from_config(cls, config: Mapping[str, Any]) -> BounceRules:
         return cls(
             int(config["SOFT_BOUNCE_LIMIT"]),
             int(config["SOFT_BOUNCE_DAYS"]),
@@ -89,7 +91,7 @@ def handle(report: Report, rules: BounceRules, *, source: str, envelope: tuple[s
         )
     )
     if target is not None and target.email is not None:
-        _apply(report, target, rules)
+        _apply(report, target, target.email, rules)
     try:
         db.session.commit()
     except IntegrityError:
@@ -153,15 +155,13 @@ def _unsubscribe(subscriber_id: int) -> None:
         subscriptions.unsubscribe(subscriber)
 
 
-def _apply(report: Report, target: Target, rules: BounceRules) -> None:
+def _apply(report: Report, target: Target, email: str, rules: BounceRules) -> None:
     reason = " ".join(filter(None, [report.status, report.diagnostic])) or str(report.kind)
     if report.kind == BounceKind.HARD:
-        suppression.suppress(
-            target.email, SuppressionCause.HARD_BOUNCE, reason, rules.secret, delivery_id=target.delivery_id
-        )
+        suppression.suppress(email, SuppressionCause.HARD_BOUNCE, reason, rules.secret, delivery_id=target.delivery_id)
     elif report.kind == BounceKind.COMPLAINT:
         suppression.suppress(
-            target.email,
+            email,
             SuppressionCause.COMPLAINT,
             f"complaint: {reason}",
             rules.secret,
@@ -169,7 +169,7 @@ def _apply(report: Report, target: Target, rules: BounceRules) -> None:
         )
     elif report.kind == BounceKind.SOFT and _soft_editions(target.subscriber_id, rules) >= rules.soft_limit:
         suppression.suppress(
-            target.email,
+            email,
             SuppressionCause.SOFT_BOUNCES,
             f"{rules.soft_limit} soft bounces within {rules.soft_days} days; last: {reason}",
             rules.secret,

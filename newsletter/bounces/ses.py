@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from newsletter.bounces.classify import by_text, classify
 from newsletter.bounces.dsn import valid_status
@@ -32,17 +33,17 @@ def key(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
 
-def message_id(mail: dict) -> str | None:
-    common = mail.get("commonHeaders") if isinstance(mail.get("commonHeaders"), dict) else {}
-    if isinstance(common.get("messageId"), str):
-        return common["messageId"]
+def message_id(mail: Mapping[str, Any]) -> str | None:
+    common = mail.get("commonHeaders")
+    if isinstance(common, dict) and isinstance(common.get("messageId"), str):
+        return str(common["messageId"])
     for header in mail.get("headers") or []:
         if isinstance(header, dict) and str(header.get("name", "")).lower() == "message-id":
             return str(header.get("value"))
     return None
 
 
-def _bounce_verdict(bounce: dict, status: str | None, diagnostic: str | None) -> tuple[BounceKind, str]:
+def _bounce_verdict(bounce: Mapping[str, Any], status: str | None, diagnostic: str | None) -> tuple[BounceKind, str]:
     if diagnostic and by_text(diagnostic) is not None:
         verdict = classify(status, diagnostic)
         return verdict.kind, verdict.reason
@@ -55,12 +56,14 @@ def _bounce_verdict(bounce: dict, status: str | None, diagnostic: str | None) ->
     return (verdict.kind if verdict.kind is not BounceKind.HARD else BounceKind.SOFT), verdict.reason
 
 
-def reports(notification: dict, notification_id: str) -> Iterator[Report]:
+def reports(notification: Mapping[str, Any], notification_id: str) -> Iterator[Report]:
     """The reports in one SES notification (the JSON SES sends, by SNS or by email)."""
     kind_name = notification.get("notificationType") or notification.get("eventType")
-    mail = notification.get("mail") if isinstance(notification.get("mail"), dict) else {}
+    mail = notification.get("mail")
+    if not isinstance(mail, dict):
+        mail = {}
     addresses = tuple(str(mail[name]) for name in ("source", "returnPath") if isinstance(mail.get(name), str))
-    common = {"original_message_id": message_id(mail), "addresses": addresses}
+    original_message_id = message_id(mail)
     if kind_name == "Bounce" and isinstance(notification.get("bounce"), dict):
         bounce = notification["bounce"]
         for recipient in bounce.get("bouncedRecipients") or []:
@@ -75,12 +78,18 @@ def reports(notification: dict, notification_id: str) -> Iterator[Report]:
                 status=status or ("5.0.0" if bounce.get("bounceType") == "Permanent" else "4.0.0"),
                 diagnostic=diagnostic,
                 reason=reason,
-                **common,
+                original_message_id=original_message_id,
+                addresses=addresses,
             )
     elif kind_name == "Complaint" and isinstance(notification.get("complaint"), dict):
         complaint = notification["complaint"]
         feedback = str(complaint.get("complaintFeedbackType") or "abuse").lower()
         kind = BounceKind.IGNORED if feedback in IGNORED_FEEDBACK else BounceKind.COMPLAINT
         yield Report(
-            kind, key("ses", notification_id), diagnostic=f"feedback-type: {feedback}", reason=feedback, **common
+            kind,
+            key("ses", notification_id),
+            diagnostic=f"feedback-type: {feedback}",
+            reason=feedback,
+            original_message_id=original_message_id,
+            addresses=addresses,
         )

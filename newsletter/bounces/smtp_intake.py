@@ -12,7 +12,7 @@ import asyncio
 import logging
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from flask import Flask
 
 from newsletter.bounces import rules
@@ -34,7 +34,9 @@ class BounceHandler:
         with self.app.app_context():
             return delivery_id_from_bounce(address, self.settings.secret) is not None
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
         if not self._genuine(address):
             return "550 5.1.1 not a bounce address of this list"
         envelope.rcpt_tos.append(address)
@@ -44,12 +46,13 @@ class BounceHandler:
         with self.app.app_context():
             return take(raw, self.settings, source="smtp", envelope=recipients)
 
-    async def handle_DATA(self, server, session, envelope):
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         loop = asyncio.get_running_loop()
+        raw = envelope.original_content
         try:
-            outcome = await loop.run_in_executor(
-                None, self._record, envelope.original_content, tuple(envelope.rcpt_tos)
-            )
+            if raw is None:  # aiosmtpd sets it before DATA reaches the handler
+                raise ValueError("no message content")
+            outcome = await loop.run_in_executor(None, self._record, raw, tuple(envelope.rcpt_tos))
         except Exception as error:  # the database or disk failed: the sender keeps the report and retries
             log.error("bounce report not recorded (%s); answered 451", type(error).__name__)
             return "451 4.3.0 cannot record the report now; try again later"
@@ -63,7 +66,7 @@ class BounceController(Controller):
         self.max_bytes = max_bytes
         super().__init__(handler, hostname=host, port=port)
 
-    def factory(self):
+    def factory(self) -> SMTP:
         return SMTP(
             self.handler,
             data_size_limit=self.max_bytes,

@@ -12,8 +12,9 @@ import base64
 import binascii
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from newsletter.bounces import classify, ses, sns
 from newsletter.bounces.dsn import valid_status
@@ -44,6 +45,12 @@ GENERIC_KINDS = {
 }
 
 
+class HeaderSource(Protocol):
+    """A request's headers (werkzeug's `Headers`, or a plain mapping): only `get` is used."""
+
+    def get(self, key: str, default: str) -> str | None: ...
+
+
 class WebhookRejected(Exception):
     """The request is refused as a whole; nothing was recorded. `status` is the HTTP answer."""
 
@@ -62,7 +69,7 @@ class WebhookSettings:
     """The SNS topics accepted (NEWSLETTER_SNS_TOPIC_ARNS); empty accepts any topic of a verified message."""
 
     @classmethod
-    def from_config(cls, config) -> WebhookSettings:
+    def from_config(cls, config: Mapping[str, Any]) -> WebhookSettings:
         def text(name: str) -> str | None:  # a token of digits arrives as a number from the environment
             value = config.get(name)
             return None if value in (None, "") else str(value)
@@ -84,7 +91,7 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def ses_reports(body: bytes, headers, settings: WebhookSettings) -> list[Report]:
+def ses_reports(body: bytes, headers: HeaderSource, settings: WebhookSettings) -> list[Report]:
     envelope = _json(body)
     if not isinstance(envelope, dict):
         raise WebhookRejected(400, "expected an SNS message object")
@@ -106,7 +113,7 @@ def ses_reports(body: bytes, headers, settings: WebhookSettings) -> list[Report]
     return list(ses.reports(notification, str(envelope.get("MessageId", "")))) if isinstance(notification, dict) else []
 
 
-def postmark_reports(body: bytes, headers, settings: WebhookSettings) -> list[Report]:
+def postmark_reports(body: bytes, headers: HeaderSource, settings: WebhookSettings) -> list[Report]:
     if not settings.postmark_auth:
         raise WebhookRejected(404, "the postmark webhook is not configured")
     scheme, _, encoded = str(headers.get("Authorization", "")).partition(" ")
@@ -122,7 +129,7 @@ def postmark_reports(body: bytes, headers, settings: WebhookSettings) -> list[Re
     return _postmark_event(event)
 
 
-def _postmark_event(event: dict) -> list[Report]:
+def _postmark_event(event: Mapping[str, Any]) -> list[Report]:
     record_type = str(event.get("RecordType") or "")
     email_address = event.get("Email") if isinstance(event.get("Email"), str) else event.get("Recipient")
     recipient = email_address if isinstance(email_address, str) else None
@@ -152,7 +159,7 @@ def _postmark_meaning(event_type: str, details: str | None) -> tuple[BounceKind,
     return kind, reason
 
 
-def generic_reports(body: bytes, headers, settings: WebhookSettings) -> list[Report]:
+def generic_reports(body: bytes, headers: HeaderSource, settings: WebhookSettings) -> list[Report]:
     if not settings.generic_token:
         raise WebhookRejected(404, "the generic webhook is not configured")
     scheme, _, token = str(headers.get("Authorization", "")).partition(" ")
@@ -184,14 +191,14 @@ def generic_reports(body: bytes, headers, settings: WebhookSettings) -> list[Rep
     return reports
 
 
-PROVIDERS: dict[str, Callable[[bytes, object, WebhookSettings], list[Report]]] = {
+PROVIDERS: dict[str, Callable[[bytes, HeaderSource, WebhookSettings], list[Report]]] = {
     "ses": ses_reports,
     "postmark": postmark_reports,
     "generic": generic_reports,
 }
 
 
-def reports_for(provider: str, body: bytes, headers, settings: WebhookSettings) -> list[Report]:
+def reports_for(provider: str, body: bytes, headers: HeaderSource, settings: WebhookSettings) -> list[Report]:
     """The reports in one webhook request (raises WebhookRejected); nothing is recorded here."""
     reader = PROVIDERS.get(provider)
     if reader is None:

@@ -29,7 +29,8 @@ def bounces_group() -> None:
 def serve_command(host: str, port: int) -> None:
     """Receive bounces over SMTP (for the bounce domain's MX or a relay's forward) until stopped."""
     ensure_ready()
-    server = smtp_intake.make_server(current_app._get_current_object(), host, port)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # typed as the proxied Flask
+    server = smtp_intake.make_server(app, host, port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -54,7 +55,11 @@ def process_command(maildir: Path | None, mbox: Path | None) -> None:
     exactly_one(maildir, mbox)
     settings = rules.BounceRules.from_config(current_app.config)
     try:
-        report = mailboxes.process_maildir(maildir, settings) if maildir else mailboxes.process_mbox(mbox, settings)
+        if maildir is not None:
+            report = mailboxes.process_maildir(maildir, settings)
+        else:
+            assert mbox is not None, "exactly_one refused neither"
+            report = mailboxes.process_mbox(mbox, settings)
     except mailboxes.NotAMailbox as error:
         raise click.ClickException(str(error)) from error
     except SQLAlchemyError as error:
