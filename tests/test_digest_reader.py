@@ -83,7 +83,7 @@ def _large_week() -> None:
                         "language": "en",
                         "section": f"Section {i % 4}",
                         "title": f"Long commentary {i}",
-                        "summary": "word " * 900,
+                        "summary": "word " * 600,  # full layout between 90 and 102 KB: warned, not yet compact
                         "url": f"https://example.org/en/long-{i}",
                         "published_at": "2022-01-12T12:00:00+03:00",
                     }
