@@ -16,7 +16,8 @@ from newsletter.delivery.partitions import among_ids, in_partitions_of
 from newsletter.models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
 from newsletter.models.content import EditionStatus
 from newsletter.models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
-from newsletter.models.lifecycle import HELD, Action, condition
+from newsletter.models.lifecycle import HELD as HELD  # re-exported: the sender pool reads it from here
+from newsletter.models.lifecycle import Action, condition
 from newsletter.models.subscribers import CONFIRMED
 
 RECENT_CANCEL_SECONDS = 600
