@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, exists, func, select, union_all, update
+from sqlalchemy import ColumnElement, Row, and_, case, exists, func, select, union_all, update
 
-from newsletter.core.database import id_chunks, is_postgres
+from newsletter.core.database import affected_rows, id_chunks, is_postgres
 from newsletter.core.extensions import db
 from newsletter.delivery.ledger import cancel_queued, has_renderer
 from newsletter.delivery.partitions import among_ids, in_partitions_of
 from newsletter.models import Delivery, Edition, Subscriber, SubscriberLanguage, Suppression, utcnow
 from newsletter.models.content import EditionStatus
 from newsletter.models.delivery import PRIORITY_DIGEST, PRIORITY_TRANSACTIONAL, DeliveryKind, DeliveryStatus
-from newsletter.models.lifecycle import HELD, Action, condition
+from newsletter.models.lifecycle import HELD as HELD  # re-exported: the sender pool reads it from here
+from newsletter.models.lifecycle import Action, condition
 from newsletter.models.subscribers import CONFIRMED
 
 RECENT_CANCEL_SECONDS = 600
@@ -37,7 +40,7 @@ class Job:
     first_deferred_at: datetime | None = None
 
 
-def database_clock(offset_seconds: float = 0.0):
+def database_clock(offset_seconds: float = 0.0) -> ColumnElement[Any]:
     """The database server's time plus an offset, as SQL: leases compare on one clock, whatever the workers' clocks.
 
     SQLite stores these columns as 'YYYY-MM-DD HH:MM:SS.ffffff' text in UTC; its strftime writes the same layout
@@ -48,11 +51,11 @@ def database_clock(offset_seconds: float = 0.0):
     return func.now() + timedelta(seconds=offset_seconds)
 
 
-def _not_held():
+def _not_held() -> ColumnElement[bool]:
     return ~exists().where(Edition.id == Delivery.edition_id, Edition.status.in_(HELD))
 
 
-def _claimable_partitions() -> list:
+def _claimable_partitions() -> list[ColumnElement[bool]]:
     """PostgreSQL: a condition on `id` that reads only the partitions able to hold claimable rows, that of
     rows inserted one at a time and those of editions being sent. The planner prunes every other one: a
     paused edition's (whose due rows a claim would otherwise walk past one by one) and the many settled ones
@@ -84,7 +87,9 @@ def claim(worker_id: str, limit: int, lease_seconds: float, turn: int = 0) -> li
     return _interleave(transactional, digests)
 
 
-def _claim_class(priority: int, limit: int, worker_id: str, lease_seconds: float, claimable: list) -> list[int]:
+def _claim_class(
+    priority: int, limit: int, worker_id: str, lease_seconds: float, claimable: Sequence[ColumnElement[bool]]
+) -> list[int]:
     """One class's due rows, read off the partial index of queued rows (priority, next_attempt_at, id): the
     cost is the batch's, however many rows are sent, failed or deferred to later.
 
@@ -182,7 +187,7 @@ def load_jobs(ids: list[int], worker_id: str | None = None) -> tuple[list[Job], 
     return jobs, refused
 
 
-def _refusal(row) -> str | None:
+def _refusal(row: Row[*tuple[Any, ...]]) -> str | None:
     if row.edition_status == EditionStatus.PAUSED:
         return PAUSED_REASON
     if row.edition_status == EditionStatus.CANCELLED:
@@ -235,7 +240,7 @@ def renew_leases(worker_id: str, lease_seconds: float, ids: set[int]) -> set[int
     return held
 
 
-def _back_to_queue():
+def _back_to_queue() -> ColumnElement[str]:
     """Queued again, or cancelled if the edition was cancelled meanwhile."""
     cancelled = exists().where(Edition.id == Delivery.edition_id, Edition.status == EditionStatus.CANCELLED)
     return case((cancelled, DeliveryStatus.CANCELLED), else_=DeliveryStatus.QUEUED)
@@ -259,12 +264,14 @@ def requeue_expired() -> int:
     if not expired:
         db.session.commit()
         return 0
-    moved = db.session.execute(
-        update(Delivery)
-        .where(among_ids(expired), Delivery.status == DeliveryStatus.SENDING)
-        .values(status=_back_to_queue(), claimed_by=None, lease_expires_at=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    moved = affected_rows(
+        db.session.execute(
+            update(Delivery)
+            .where(among_ids(expired), Delivery.status == DeliveryStatus.SENDING)
+            .values(status=_back_to_queue(), claimed_by=None, lease_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+    )
     db.session.commit()
     return moved
 
@@ -316,7 +323,7 @@ def outstanding() -> tuple[int, datetime | None]:
     two moments, and miss a row that moved from sending back to queued in between."""
     claimable = _claimable_partitions()
     arms = [
-        select(func.count().label("count"), func.min(moment).label("earliest")).where(
+        select(func.count().label("total"), func.min(moment).label("earliest")).where(
             Delivery.status == status, _not_held(), *claimable
         )
         for status, moment in (
@@ -327,4 +334,4 @@ def outstanding() -> tuple[int, datetime | None]:
     rows = db.session.execute(union_all(*arms)).all()
     db.session.commit()
     moments = [row.earliest for row in rows if row.earliest is not None]
-    return sum(int(row.count) for row in rows), min(moments) if moments else None
+    return sum(int(row.total) for row in rows), min(moments) if moments else None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 
 log = logging.getLogger(__name__)
 MIN_MARGIN_SECONDS = 0.25
@@ -31,7 +32,9 @@ def margin_for(lease_seconds: float) -> float:
 class Fence:
     """What this worker knows about its leases, shared by the worker's loop (writer) and its senders (readers)."""
 
-    def __init__(self, lease_seconds: float, margin_seconds: float | None = None, clock=time.monotonic):
+    def __init__(
+        self, lease_seconds: float, margin_seconds: float | None = None, clock: Callable[[], float] = time.monotonic
+    ):
         self.lease = float(lease_seconds)
         self.margin = margin_for(self.lease) if margin_seconds is None else float(margin_seconds)
         self.clock = clock
@@ -45,14 +48,14 @@ class Fence:
     def now(self) -> float:
         return self.clock()
 
-    def claimed(self, ids, at: float) -> None:
+    def claimed(self, ids: Iterable[int], at: float) -> None:
         """Rows claimed by a statement that started at `at`."""
         with self._lock:
             for delivery_id in ids:
                 self._claimed_at[delivery_id] = at
                 self._lost.discard(delivery_id)
 
-    def renewed(self, unsent, held, at: float) -> int:
+    def renewed(self, unsent: Iterable[int], held: Iterable[int], at: float) -> int:
         """A renewal that started at `at` extended `held`; `unsent` are the rows still to send, now (no claim
         came in between: claims and renewals take turns on the worker's loop). Those not held are lost. Only
         `unsent` rows are remembered from here on. Returns how many are lost."""

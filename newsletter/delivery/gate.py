@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import func, select
@@ -63,7 +64,7 @@ class SendGate:
         self._checked_at = 0.0
 
     @contextmanager
-    def passage(self, edition_id: int | None):
+    def passage(self, edition_id: int | None) -> Iterator[str | None]:
         """Yields the edition's status (None for mail of no edition, UNKNOWN when the database cannot say);
         no pause or cancel of the edition completes before the block ends."""
         if edition_id is None:
@@ -85,6 +86,8 @@ class SendGate:
         if self._holding is None or (only_if_stale and not self._stale()):
             return
         edition_id, self._holding = self._holding, None
+        if self._connection is None:  # no connection, no lock (closing or discarding one forgets the edition too)
+            return
         try:
             self._connection.exec_driver_sql(f"SELECT pg_advisory_unlock_shared({GATE_LOCK_CLASS}, {edition_id})")
         except SQLAlchemyError as error:
@@ -110,7 +113,7 @@ class SendGate:
         previous = self._holding
         self._holding = None
         unlock = f"SELECT pg_advisory_unlock_shared({GATE_LOCK_CLASS}, {previous}); " if previous is not None else ""
-        cursor = connection.connection.dbapi_connection.cursor()
+        cursor = connection.connection.cursor()
         try:
             cursor.execute(
                 f"{unlock}SELECT pg_advisory_lock_shared({GATE_LOCK_CLASS}, {edition_id}); "

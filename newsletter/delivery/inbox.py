@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
-class BatchInbox:
+class BatchInbox(Generic[T]):
     def __init__(self, batch_size: int, batch_seconds: float):
         self.batch_size = batch_size
         self.batch_seconds = batch_seconds
-        self._items: list = []
+        self._items: list[T] = []
         self._closed = False
         self._changed = threading.Condition()
 
-    def put(self, item) -> None:
+    def put(self, item: T) -> None:
         with self._changed:
             if self._closed:  # nothing will take it: say so rather than keep it in silence
                 log.warning("an item was handed over after the inbox closed; it is not taken")
@@ -36,7 +38,7 @@ class BatchInbox:
             self._closed = True
             self._changed.notify()
 
-    def take(self) -> tuple[list, bool]:
+    def take(self) -> tuple[list[T], bool]:
         """Wait for an item, then up to `batch_seconds` for a full batch; returns (batch, whether it is the last
         one: closed, and nothing left)."""
         with self._changed:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Interval, Select, bindparam, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import Interval, Select, Table, bindparam, case, delete, func, insert, literal, or_, select, update
 
-from newsletter.core.database import id_chunks, is_postgres
+from newsletter.core.database import affected_rows, id_chunks, is_postgres
 from newsletter.core.extensions import db
 from newsletter.core.settings import Settings
 from newsletter.delivery import partitions
@@ -31,6 +31,9 @@ from newsletter.models.lifecycle import Action, transition
 from newsletter.models.subscribers import CONFIRMED
 from newsletter.models.types import UTCDateTime
 
+if TYPE_CHECKING:
+    from newsletter.delivery.claims import Job  # claims imports this module
+
 log = logging.getLogger(__name__)
 SETTLED = tuple(status for status in DeliveryStatus if status not in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING))
 
@@ -39,7 +42,7 @@ class NothingToRender(LookupError):
     """What a transactional delivery references (its subscriber or consent) is gone; the row is cancelled."""
 
 
-TransactionalRenderer = Callable[[Any, Settings], bytes]
+TransactionalRenderer = Callable[["Job", Settings], bytes]
 _renderers: dict[str, TransactionalRenderer] = {}
 
 
@@ -56,7 +59,7 @@ def has_renderer(kind: str) -> bool:
     return kind in _renderers
 
 
-def render_transactional(delivery, settings: Settings) -> bytes:
+def render_transactional(delivery: Job, settings: Settings) -> bytes:
     """The message of a transactional delivery: its pre-built payload, else rendered now by its kind's renderer."""
     if delivery.payload is not None:
         return delivery.payload
@@ -100,7 +103,7 @@ def _edition_id(edition: Edition | int) -> int:
     return edition if isinstance(edition, int) else edition.id
 
 
-def _audience(edition_id: int, language: str, now):
+def _audience(edition_id: int, language: str, now: datetime) -> Select[*tuple[Any, ...]]:
     """SELECT of one delivery row per confirmed subscriber of the language (suppressed ones marked so)."""
     suppressed = Subscriber.email.in_(select(Suppression.email))
     status = case((suppressed, DeliveryStatus.SUPPRESSED), else_=DeliveryStatus.QUEUED)
@@ -125,7 +128,7 @@ def _audience(edition_id: int, language: str, now):
     )
 
 
-def forget_subscribers(subscriber_ids: Select) -> list[int]:
+def forget_subscribers(subscriber_ids: Select[int]) -> list[int]:
     """Before subscribers are deleted, in the caller's transaction: lock them, and make their deliveries keep
     no reference to them, nor their message or the server's reply (which may quote the address).
 
@@ -168,17 +171,17 @@ def enqueue_edition(edition: Edition | int) -> int:
     lock_for_enqueue()
     transition(edition_id, Action.SEND, commit=False)
     now = utcnow()
-    language = db.session.scalar(select(Edition.language).where(Edition.id == edition_id))
+    language = db.session.execute(select(Edition.language).where(Edition.id == edition_id)).scalar_one()
     columns = ["kind", "priority", "edition_id", "subscriber_id", "status", "attempts", "next_attempt_at", "created_at"]
     audience = _audience(edition_id, language, now)
     if is_postgres():
         inserted, suppressed = partitions.load_edition(edition_id, columns, audience)
     else:
         statement = insert(Delivery).from_select(columns, audience)
-        inserted = db.session.execute(statement.execution_options(preserve_rowcount=True)).rowcount
-        suppressed = db.session.scalar(
+        inserted = affected_rows(db.session.execute(statement.execution_options(preserve_rowcount=True)))
+        suppressed = db.session.execute(
             select(func.count()).where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.SUPPRESSED)
-        )
+        ).scalar_one()
     db.session.commit()
     _expire(edition)
     return int(inserted) - int(suppressed or 0)
@@ -208,7 +211,7 @@ def extend_deferrals(edition_id: int, paused_for: timedelta) -> None:
         return
     rows = db.session.execute(select(Delivery.id, Delivery.first_deferred_at).where(*waiting)).all()
     if rows:
-        table = Delivery.__table__
+        table = cast(Table, Delivery.__table__)  # declared models map to a Table (typed as the general FromClause)
         db.session.execute(
             table.update().where(table.c.id == bindparam("row_id")).values(first_deferred_at=bindparam("moved")),
             [{"row_id": row.id, "moved": row.first_deferred_at + paused_for} for row in rows],
@@ -234,29 +237,32 @@ def requeue_failed(edition_id: int, reply_contains: str | None = None) -> int:
     )
     if reply_contains:
         statement = statement.where(Delivery.last_reply.contains(reply_contains, autoescape=True))
-    return int(db.session.execute(statement).rowcount)
+    return affected_rows(db.session.execute(statement))
 
 
 def cancel_queued(edition_id: int, reason: str) -> int:
     """Cancel the queued (not in-flight) deliveries of one edition, in the caller's transaction."""
-    return db.session.execute(
-        update(Delivery)
-        .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED)
-        .values(status=DeliveryStatus.CANCELLED, last_reply=reason, lease_expires_at=None)
-    ).rowcount
+    return affected_rows(
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED)
+            .values(status=DeliveryStatus.CANCELLED, last_reply=reason, lease_expires_at=None)
+        )
+    )
 
 
-def edition_counts(edition_id: int) -> dict:
+def edition_counts(edition_id: int) -> dict[str, Any]:
     """Deliveries per state, plus `total` and `next_retry_at` (ISO 8601 of the earliest pending retry, or None).
 
     An edition whose per-recipient rows were removed by the retention policy answers with the counts kept."""
     archived = db.session.scalar(select(Edition.archived_counts).where(Edition.id == edition_id))
     if archived:
-        return json.loads(archived)
+        kept: dict[str, Any] = json.loads(archived)
+        return kept
     rows = db.session.execute(
         select(Delivery.status, func.count()).where(Delivery.edition_id == edition_id).group_by(Delivery.status)
     ).all()
-    counts: dict = {state: 0 for state in DeliveryStatus}
+    counts: dict[str, Any] = {state: 0 for state in DeliveryStatus}
     counts.update({status: int(count) for status, count in rows})
     counts["total"] = sum(counts[state] for state in DeliveryStatus)
     next_retry = db.session.scalar(
@@ -271,7 +277,7 @@ def edition_counts(edition_id: int) -> dict:
     return counts
 
 
-def prune(retention_days: float, now=None) -> int:
+def prune(retention_days: float, now: datetime | None = None) -> int:
     """The retention policy: remove the per-recipient rows of editions settled more than `retention_days` ago
     (their counts are kept on the edition; on PostgreSQL their partition is dropped) and of settled
     transactional mail as old. Returns rows removed.
@@ -299,13 +305,15 @@ def prune(retention_days: float, now=None) -> int:
                 db.session.rollback()  # the ledger is busy: this edition waits for the next round
                 continue
             removed += dropped
-        removed += db.session.execute(delete(Delivery).where(Delivery.edition_id == edition_id)).rowcount
+        removed += affected_rows(db.session.execute(delete(Delivery).where(Delivery.edition_id == edition_id)))
         db.session.commit()  # one edition per transaction: short locks, and progress kept if stopped
-    removed += db.session.execute(
-        delete(Delivery).where(
-            Delivery.edition_id.is_(None), Delivery.created_at < cutoff, Delivery.status.in_(SETTLED)
+    removed += affected_rows(
+        db.session.execute(
+            delete(Delivery).where(
+                Delivery.edition_id.is_(None), Delivery.created_at < cutoff, Delivery.status.in_(SETTLED)
+            )
         )
-    ).rowcount
+    )
     db.session.commit()
     if removed:
         log.info("retention: %d delivery rows older than %s days removed (counts kept)", removed, retention_days)

@@ -13,25 +13,32 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar, TypeVarTuple
 
+from sqlalchemy import Row
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from newsletter.core.extensions import db
 from newsletter.delivery import claims
 from newsletter.delivery.fencing import Fence
 from newsletter.models import Edition
+from newsletter.models.content import EditionStatus
+from newsletter.models.lifecycle import HELD
 
 log = logging.getLogger(__name__)
 BLOCKED_SQLSTATES = ("55P03", "57014")  # lock_not_available (lock_timeout), query_canceled (statement_timeout)
 LOG_EVERY_SECONDS = 10.0
+T = TypeVar("T")
+Arguments = TypeVarTuple("Arguments")
 
 
 class BlockedMaintenance:
-    def __init__(self):
+    def __init__(self) -> None:
         self._logged_at: dict[str, float] = {}
         self.skipped = 0
 
-    def attempt(self, what: str, function, *arguments):
+    def attempt(self, what: str, function: Callable[[*Arguments], T], *arguments: *Arguments) -> T | None:
         """`function(*arguments)`, or None (rolled back, logged at most every `LOG_EVERY_SECONDS` per kind)
         when a lock or statement timeout ended it. Other errors propagate (an outage is the loop's to ride out)."""
         try:
@@ -60,7 +67,15 @@ def fenced_claim(fence: Fence, worker_id: str, batch: int, lease: float, turn: i
     return ids
 
 
-def keep_leases(worker_id: str, lease: float, fence: Fence, rows, blocked: BlockedMaintenance, *, requeue: bool):
+def keep_leases(
+    worker_id: str,
+    lease: float,
+    fence: Fence,
+    rows: Callable[[bool], set[int]],
+    blocked: BlockedMaintenance,
+    *,
+    requeue: bool,
+) -> None:
     """Renew the leases of the rows in hand and tell the fence which unsent ones are still held; then, if
     `requeue`, return expired rows to the queue. Either step is skipped for this round if a lock or timeout
     stops it. `rows(unsent_only)`: the rows in hand (with those whose outcome waits to be stored, or not)."""
@@ -76,9 +91,9 @@ def keep_leases(worker_id: str, lease: float, fence: Fence, rows, blocked: Block
         blocked.attempt("requeue of expired leases", claims.requeue_expired)
 
 
-def held_statuses():
+def held_statuses() -> Sequence[Row[int, EditionStatus]]:
     """(edition id, status) of the editions paused or cancelled now."""
-    rows = db.session.execute(db.select(Edition.id, Edition.status).where(Edition.status.in_(claims.HELD))).all()
+    rows = db.session.execute(db.select(Edition.id, Edition.status).where(Edition.status.in_(HELD))).all()
     db.session.commit()
     return rows
 

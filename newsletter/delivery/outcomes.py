@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from newsletter.delivery.claims import Job
 from newsletter.models import utcnow
@@ -20,7 +21,7 @@ class Outcome:
     """What became of one claimed delivery: the row's new values, and whether the relay accepted it."""
 
     job: Job
-    values: dict
+    values: dict[str, Any]  # the row's new column values
     accepted: bool = False
     suppress_reason: str | None = None
     label: str = field(default="", compare=False)
@@ -28,7 +29,7 @@ class Outcome:
 
 def retry_delay(base: float, attempts: int) -> float:
     """Exponential backoff with jitter."""
-    return base * (2 ** max(attempts - 1, 0)) * random.uniform(0.8, 1.2)
+    return base * (2.0 ** max(attempts - 1, 0)) * random.uniform(0.8, 1.2)
 
 
 def sent(job: Job, reply: str) -> Outcome:

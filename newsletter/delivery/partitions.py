@@ -14,11 +14,13 @@ edition's move to `sending`, or not at all.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, column, func, insert, literal, or_, table, text
 from sqlalchemy.exc import OperationalError
 
-from newsletter.core.database import among, is_postgres
+from newsletter.core.database import affected_rows, among, is_postgres
 from newsletter.core.extensions import db
 from newsletter.models.delivery import LEDGER_PARTITION_SPAN, Delivery
 
@@ -46,25 +48,25 @@ def id_range(edition_id: int) -> tuple[int, int]:
     return low, low + LEDGER_PARTITION_SPAN
 
 
-def in_partitions_of(edition_ids: list[int]) -> ColumnElement[bool]:
+def in_partitions_of(edition_ids: Iterable[int]) -> ColumnElement[bool]:
     """A condition on `Delivery.id` that reads only `deliveries_single` and the partitions of these editions:
     the planner prunes every other partition."""
     ranges = [Delivery.id.between(low, high - 1) for low, high in map(id_range, edition_ids)]
     return or_(Delivery.id < LEDGER_PARTITION_SPAN, *ranges)
 
 
-def among_ids(ids: list[int]) -> ColumnElement[bool]:
+def among_ids(ids: Sequence[int]) -> ColumnElement[bool]:
     """`Delivery.id` in `ids` (a batch of a few hundred) as one array parameter, with, on PostgreSQL, the id
     ranges of the partitions the ids fall in: whatever plan the server keeps for the statement, it reads
     only those partitions (a generic plan of `id = ANY($1)` alone probes every partition's key)."""
-    condition = among(Delivery.id, ids)
+    condition = among(Delivery.id, list(ids))
     if not is_postgres():
         return condition
     editions = sorted({delivery_id // LEDGER_PARTITION_SPAN for delivery_id in ids} - {0})
     return and_(condition, in_partitions_of(editions))
 
 
-def load_edition(edition_id: int, columns: list[str], rows: Select) -> tuple[int, int]:
+def load_edition(edition_id: int, columns: list[str], rows: Select[*tuple[Any, ...]]) -> tuple[int, int]:
     """Load `rows` (values for `columns`, without `id`) as the edition's partition and attach it.
 
     Returns (rows loaded, of which suppressed).
@@ -75,9 +77,11 @@ def load_edition(edition_id: int, columns: list[str], rows: Select) -> tuple[int
     db.session.execute(text(f"CREATE TABLE {name} (LIKE deliveries INCLUDING DEFAULTS)"))
     numbered = rows.with_only_columns(literal(low) + func.row_number().over(), *rows.selected_columns)
     target = table(name, *(column(name_) for name_ in ["id", *columns]))
-    loaded = db.session.execute(
-        insert(target).from_select(["id", *columns], numbered).execution_options(preserve_rowcount=True)
-    ).rowcount
+    loaded = affected_rows(
+        db.session.execute(
+            insert(target).from_select(["id", *columns], numbered).execution_options(preserve_rowcount=True)
+        )
+    )
     if not loaded:  # an edition sent to nobody keeps no partition (so a reopened one can be sent again)
         db.session.execute(text(f"DROP TABLE {name}"))
         return 0, 0

@@ -15,8 +15,10 @@ import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import BindParameter, Table, TextClause, Update, bindparam, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -32,6 +34,8 @@ BATCH_SECONDS = 0.01
 OUTAGE_BACKOFF_SECONDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 OUTAGE_LOG_SECONDS = 10.0
 KEEP_IDLE_SECONDS = 1.0  # how long the recorder's connection may sit unused and still be used without a ping
+Shape = tuple[bool, *tuple[str, ...]]  # an outcome's shape: whether accepted, then the columns it sets (sorted)
+Parameters = dict[str, Any]  # one outcome's statement parameters: `v_` and a column name, to the column's value
 
 
 class OutcomeRecorder:
@@ -51,12 +55,12 @@ class OutcomeRecorder:
         self.on_recorded = on_recorded
         self.healthy = threading.Event()
         self.healthy.set()
-        self._inbox = BatchInbox(BATCH_SIZE, BATCH_SECONDS)
+        self._inbox: BatchInbox[Outcome] = BatchInbox(BATCH_SIZE, BATCH_SECONDS)
         self._pending: dict[int, Outcome] = {}
         self._lock = threading.Lock()
         self._closing = threading.Event()
         self._abandon = threading.Event()
-        self._statements: dict[tuple, object] = {}
+        self._statements: dict[Shape, Update] = {}
         self._held: Connection | None = None
         self._held_used = 0.0
         self._thread = threading.Thread(target=self._run, name="outcome-recorder", daemon=True)
@@ -163,11 +167,11 @@ class OutcomeRecorder:
         """One transaction: runs of outcomes of one shape (in ascending id order) as one statement each (an
         executemany, or on PostgreSQL one UPDATE over arrays, whose lock order the planner picks: a deadlock
         with lease renewal is retried as a conflict); a suppression only where its row was still ours."""
-        runs: list[tuple[tuple, list[dict]]] = []
-        suppressing = []
+        runs: list[tuple[Shape, list[Parameters]]] = []
+        suppressing: list[tuple[Outcome, Shape, Parameters]] = []
         for outcome in sorted(batch, key=lambda outcome: outcome.job.delivery_id):
-            shape = (outcome.accepted, *sorted(outcome.values))
-            parameters = {
+            shape: Shape = (outcome.accepted, *sorted(outcome.values))
+            parameters: Parameters = {
                 "v_id": outcome.job.delivery_id,
                 "v_worker": self.worker_id,
                 **{f"v_{key}": value for key, value in outcome.values.items()},
@@ -211,7 +215,12 @@ class OutcomeRecorder:
         connection, self._held = self._held, None
         discard(connection)
 
-    def _write_runs(self, connection: Connection, runs: list, suppressing: list) -> None:
+    def _write_runs(
+        self,
+        connection: Connection,
+        runs: list[tuple[Shape, list[Parameters]]],
+        suppressing: list[tuple[Outcome, Shape, Parameters]],
+    ) -> None:
         if connection.dialect.name == "postgresql" and not self.durable:
             connection.exec_driver_sql("SET LOCAL synchronous_commit TO off")
         batched = connection.dialect.name == "postgresql"
@@ -232,19 +241,19 @@ class OutcomeRecorder:
                     },
                 )
 
-    def _statement(self, shape: tuple):
+    def _statement(self, shape: Shape) -> Update:
         """An UPDATE by primary key. An accepted message is recorded whatever became of its lease (the relay
         took it, so it must never be queued again); any other outcome only while this worker holds the row."""
         statement = self._statements.get(shape)
         if statement is None:
             accepted, *columns = shape
-            table = Delivery.__table__
+            table = cast(Table, Delivery.__table__)  # declared models map to a Table (typed as the general FromClause)
             condition = [table.c.id == bindparam("v_id")]
             if accepted:
                 condition.append(table.c.status != DeliveryStatus.SENT)
             else:
                 condition += [table.c.status == DeliveryStatus.SENDING, table.c.claimed_by == bindparam("v_worker")]
-            values = {column: bindparam(f"v_{column}") for column in columns}
+            values: dict[str, BindParameter[Any] | None] = {column: bindparam(f"v_{column}") for column in columns}
             values["claimed_by"] = bindparam("v_worker") if accepted else None  # who sent it stays on record
             statement = table.update().where(*condition).values(lease_expires_at=None, **values)
             self._statements[shape] = statement
@@ -263,7 +272,7 @@ COLUMN_TYPES = {
 
 
 @lru_cache(maxsize=32)
-def _batch_update(shape: tuple) -> TextClause:
+def _batch_update(shape: Shape) -> TextClause:
     """PostgreSQL: a run of outcomes of one shape as one UPDATE over arrays, with the conditions of
     `OutcomeRecorder._statement`. One statement is planned once for the run, where an executemany planned
     every row again (each plan prunes the ledger's partitions: tens of microseconds per row)."""
@@ -280,18 +289,17 @@ def _batch_update(shape: tuple) -> TextClause:
     )
 
 
-def _columns_of(rows: list[dict]) -> dict:
+def _columns_of(rows: list[Parameters]) -> dict[str, Any]:
     """`_statement`'s parameter rows as one array per column, for `_batch_update`."""
     arrays = {name.removeprefix("v_"): [_plain(row[name]) for row in rows] for name in rows[0] if name != "v_worker"}
     return {**arrays, "worker": rows[0]["v_worker"]}
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     return str(value) if isinstance(value, str) else value  # a StrEnum as its value, whatever the driver's rule
 
 
-def _suppression_insert(dialect: str):
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(Suppression.__table__).on_conflict_do_nothing()
+def _suppression_insert(dialect: str) -> postgresql.Insert | sqlite.Insert:
+    table = cast(Table, Suppression.__table__)  # declared models map to a Table (typed as the general FromClause)
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.on_conflict_do_nothing()

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from flask import Flask
 
 from newsletter.core.database import is_postgres
 from newsletter.core.extensions import db
@@ -21,7 +24,7 @@ class WorkerAlreadyRunning(RuntimeError):
 
 
 @contextmanager
-def sqlite_worker_lock(app):
+def sqlite_worker_lock(app: Flask) -> Iterator[None]:
     """An exclusive lock file next to the SQLite database (in the instance folder by default) while a worker runs."""
     if is_postgres():
         yield
@@ -39,7 +42,10 @@ def sqlite_worker_lock(app):
             "SQLite supports one worker process at a time: stop the other one, or use PostgreSQL to run several"
         ) from None
     try:
-        handle.seek(0), handle.truncate(), handle.write(str(os.getpid())), handle.flush()
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
         yield
     finally:
         fcntl.flock(handle, fcntl.LOCK_UN)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import cast
 
-from sqlalchemy import func, select, update
+from flask import Flask
+from flask_sqlalchemy.session import Session
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import scoped_session
 
 from newsletter.core.database import dialect_insert, is_postgres
 from newsletter.core.extensions import db
@@ -21,7 +25,7 @@ WINDOW_BUCKETS = 60
 class Throttle:
     """`acquire()` blocks until this worker may hand one more message to the relay."""
 
-    def __init__(self, app, *, rate: float, window_limit: int, window_seconds: float, backoff_seconds: float):
+    def __init__(self, app: Flask, *, rate: float, window_limit: int, window_seconds: float, backoff_seconds: float):
         self.app = app
         self.rate = float(rate or 0)
         self.window_limit = int(window_limit or 0)
@@ -35,7 +39,7 @@ class Throttle:
         self._logged_at = 0.0
 
     @classmethod
-    def from_config(cls, app) -> Throttle:
+    def from_config(cls, app: Flask) -> Throttle:
         config = app.config
         return cls(
             app,
@@ -120,28 +124,30 @@ class Throttle:
         start = end - allowed * spacing
         self._slots = [start + index * spacing for index in range(allowed)]
 
-    def _window_allowance(self, session, now: float, wanted: int) -> int:
+    def _window_allowance(self, session: scoped_session[Session], now: float, wanted: int) -> int:
         if not self.window_limit:
             return wanted
         session.execute(select(SendThrottle).where(SendThrottle.name == CLOCK).with_for_update())
         bucket_width = self.window_seconds / WINDOW_BUCKETS
         current = int(now // bucket_width)
         oldest = current - WINDOW_BUCKETS + 1
-        used = session.scalar(
+        used = session.execute(
             select(func.coalesce(func.sum(SendWindowCount.sent), 0)).where(SendWindowCount.bucket >= oldest)
-        )
+        ).scalar_one()
         allowed = min(wanted, self.window_limit - int(used))
         if allowed <= 0:
             return 0
-        statement = dialect_insert(SendWindowCount.__table__).values(bucket=current, sent=allowed)
+        table = cast(
+            Table, SendWindowCount.__table__
+        )  # declared models map to a Table (typed as the general FromClause)
+        statement = dialect_insert(table).values(bucket=current, sent=allowed)
         session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["bucket"], set_={"sent": SendWindowCount.__table__.c.sent + allowed}
-            )
+            statement.on_conflict_do_update(index_elements=["bucket"], set_={"sent": table.c.sent + allowed})
         )
-        session.execute(SendWindowCount.__table__.delete().where(SendWindowCount.bucket < oldest - WINDOW_BUCKETS))
+        session.execute(table.delete().where(SendWindowCount.bucket < oldest - WINDOW_BUCKETS))
         return allowed
 
 
-def _ensure_clock(session) -> None:
-    session.execute(dialect_insert(SendThrottle.__table__).values(name=CLOCK, next_slot=0.0).on_conflict_do_nothing())
+def _ensure_clock(session: scoped_session[Session]) -> None:
+    table = cast(Table, SendThrottle.__table__)  # declared models map to a Table (typed as the general FromClause)
+    session.execute(dialect_insert(table).values(name=CLOCK, next_slot=0.0).on_conflict_do_nothing())

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -29,7 +29,7 @@ from newsletter.delivery.maintenance import (
 )
 from newsletter.delivery.outage import OutageBackoff, is_conflict
 from newsletter.delivery.pool import SenderPool
-from newsletter.delivery.signing import signer_from_config
+from newsletter.delivery.signing import DkimSigner, signer_from_config
 from newsletter.delivery.sqlite_lock import sqlite_worker_lock
 from newsletter.delivery.throttle import Throttle
 from newsletter.models import Edition
@@ -70,17 +70,24 @@ def run(
     stop: threading.Event | None = None,
     progress: Callable[[Progress], None] | None = None,
     poll_seconds: float = 1.0,
-    relay=None,
+    relay: heartbeats.RelayState | None = None,
 ) -> Progress:
     """Deliver until stopped; with `once`, until every delivery (paused editions aside) is settled. `relay` is
     the start-up probe's `RelayWatch`, whose state the heartbeat reports until mail goes through."""
-    app = current_app._get_current_object()
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's own method, untyped
     with sqlite_worker_lock(app):
         return Worker(app, stop or threading.Event(), progress, poll_seconds, relay).run(once)
 
 
 class Worker:
-    def __init__(self, app, stop: threading.Event, progress, poll_seconds: float, relay=None):
+    def __init__(
+        self,
+        app: Flask,
+        stop: threading.Event,
+        progress: Callable[[Progress], None] | None,
+        poll_seconds: float,
+        relay: heartbeats.RelayState | None = None,
+    ):
         config = app.config
         self.app = app
         self.stop = stop
@@ -230,7 +237,7 @@ class Worker:
         for edition_id in {job.edition_id for job in jobs if job.edition_id is not None}:
             if edition_id not in self.pool.messages.templates:
                 self.pool.messages.templates[edition_id] = DigestTemplate(
-                    db.session.get(Edition, edition_id), self.pool.messages.settings, dkim=self.pool.messages.signer
+                    db.session.get_one(Edition, edition_id), self.pool.messages.settings, dkim=self.pool.messages.signer
                 )
         db.session.commit()
         self._unloaded = []
@@ -305,7 +312,15 @@ class Worker:
         return Progress(stats["sent"], stats["failed"], stats["retried"], stats["cancelled"], remaining, self.started)
 
 
-def _open_pool(app, worker_id: str, throttle, stop, signer, fence, journal_) -> SenderPool:
+def _open_pool(
+    app: Flask,
+    worker_id: str,
+    throttle: Throttle,
+    stop: threading.Event,
+    signer: DkimSigner | None,
+    fence: Fence,
+    journal_: journal.Journal,
+) -> SenderPool:
     return SenderPool(
         app,
         worker_id=worker_id,
