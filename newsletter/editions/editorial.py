@@ -135,7 +135,7 @@ def update_editorial(edition: Edition, changes: object) -> Edition:
     return edition
 
 
-def _apply_story_decisions(edition: Edition, decisions: dict) -> None:
+def _apply_story_decisions(edition: Edition, decisions: dict[str, Any]) -> None:
     articles = {a.id: a for a in week_articles(edition.week_start, edition.language)}
     if "lead_article_id" in decisions:
         lead = decisions["lead_article_id"]

@@ -72,7 +72,7 @@ def forget(process: str) -> None:
     db.session.commit()
 
 
-def _groups(rows: list[Heartbeat], now: datetime) -> dict | None:
+def _groups(rows: list[Heartbeat], now: datetime) -> dict[str, Any] | None:
     """Worker groups (`worker --processes N`) beating now: configured and live processes, summed."""
     fresh = [
         json.loads(row.detail or "{}")
