@@ -68,8 +68,8 @@ def _text(name: str, value: object, errors: dict[str, str]) -> str | None:
         errors[name] = problem
     elif name != "intro" and "\n" in value:
         errors[name] = "must be one line"
-    elif name != "intro" and bidi_problem(value):
-        errors[name] = bidi_problem(value)
+    elif name != "intro" and (bidi := bidi_problem(value)):
+        errors[name] = bidi
     return value or None
 
 

@@ -128,8 +128,10 @@ class WorkerBeat:
             self._refused = False
             return "ok"
         problem = self.relay.problem() if self.relay is not None else None
-        if self._refused or problem:
-            return "auth-refused" if self._refused else problem
+        if self._refused:
+            return "auth-refused"
+        if problem:
+            return problem
         if delta["retried"] or delta["failed"]:
             return "failing"
         return "idle" if self.smtp in RELAY_PROBLEMS else self.smtp
