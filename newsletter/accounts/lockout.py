@@ -28,7 +28,7 @@ def lock_length(failures: int) -> timedelta | None:
     if failures < LOCK_AFTER:
         return None
     doublings = min(failures - LOCK_AFTER, 12)
-    return min(FIRST_LOCK * (2**doublings), LONGEST_LOCK)
+    return min(FIRST_LOCK * (1 << doublings), LONGEST_LOCK)
 
 
 def is_locked(editor: Editor, now: datetime | None = None) -> bool:

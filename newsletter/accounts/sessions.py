@@ -13,8 +13,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 
+from newsletter.core.database import affected_rows
 from newsletter.core.extensions import db
 from newsletter.models import ConsoleSession, Editor, utcnow
 
@@ -82,12 +83,12 @@ def end_all(editor: Editor) -> int:
     return _end(ConsoleSession.editor_id == editor.id)
 
 
-def _end(*conditions) -> int:
+def _end(*conditions: ColumnElement[bool]) -> int:
     result = db.session.execute(
         update(ConsoleSession).where(ConsoleSession.ended_at.is_(None), *conditions).values(ended_at=utcnow())
     )
     db.session.commit()
-    return result.rowcount
+    return affected_rows(result)
 
 
 def live(editor: Editor, limits: Lifetimes, now: datetime | None = None) -> list[ConsoleSession]:

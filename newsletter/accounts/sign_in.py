@@ -74,10 +74,10 @@ def check_password(editor: Editor | None, password: str, settings: Settings, now
     try:
         _hasher.verify(stored, password or "")
     except (VerificationError, InvalidHashError):
-        if active and lockout.record_failure(editor, now):
+        if active and editor is not None and lockout.record_failure(editor, now):
             lock_notice.account_locked(editor, settings)
         raise SignInRefused() from None
-    if not active or lockout.is_locked(editor, now):
+    if editor is None or not active or lockout.is_locked(editor, now):
         raise SignInRefused()
     if _hasher.check_needs_rehash(stored):
         editor.password_hash = _hasher.hash(password)

@@ -209,13 +209,15 @@ def _commit_unless_url_taken() -> None:
         raise ArticleInvalid({"url": URL_TAKEN}) from error
 
 
-def _placement(article: Article, cleaned: dict, pattern: re.Pattern, alternates: list[str] | None) -> Placement:
+def _placement(
+    article: Article, cleaned: dict[str, Any], pattern: re.Pattern[str], alternates: list[str] | None
+) -> Placement:
     automatic = alternates_key(article.url, alternates) if alternates else url_key(article.url, pattern)
     return Placement(article, cleaned.get("story"), automatic, tuple(alternates or ()))
 
 
 def _place_and_mark(
-    pairs: list[tuple[Placement, dict]], trend_given: bool = False, learn: bool = True
+    pairs: list[tuple[Placement, dict[str, Any]]], trend_given: bool = False, learn: bool = True
 ) -> dict[int, dict[str, str]]:
     """Put articles in their stories, then set each story's trend where the input gave one; an import (`learn`)
     also defines the sections the stories name (newsletter.content.sections.learn_from_stories)."""

@@ -108,7 +108,7 @@ def section_json(section: Section) -> dict[str, Any]:
     }
 
 
-def learn_from_stories(stories: list) -> int:
+def learn_from_stories(stories: list[Any]) -> int:
     """Define the sections the stories' articles name, each with its name in every language it was seen in.
 
     A section already defined under any of a story's names gets the names it lacks (an editor's names are

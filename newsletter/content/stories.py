@@ -7,6 +7,7 @@ the story and every language's edition follows it at its next build; a week has 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 
@@ -67,7 +68,7 @@ def story_section(story: Story) -> str:
     return article.section if article is not None else ""
 
 
-def story_json(story: Story) -> dict:
+def story_json(story: Story) -> dict[str, Any]:
     articles = {code: (a.id if (a := story.article_in(code)) else None) for code in LANGUAGES}
     return {
         "id": story.id,
@@ -83,21 +84,21 @@ def story_json(story: Story) -> dict:
     }
 
 
-def _flag(name: str, value: object, errors: dict) -> bool | None:
+def _flag(name: str, value: object, errors: dict[str, str]) -> bool | None:
     if not isinstance(value, bool):
         errors[name] = "must be true or false"
         return None
     return value
 
 
-def _validated(changes: object) -> dict:
+def _validated(changes: object) -> dict[str, Any]:
     if not isinstance(changes, dict) or not changes:
         raise StoryInvalid({"story": f"send a JSON object with any of {', '.join(FIELDS)}"})
     errors: dict[str, str] = {}
     unknown = sorted(map(str, set(changes) - set(FIELDS)))
     if unknown:
         errors["fields"] = f"unknown field(s): {', '.join(unknown)}"
-    values: dict = {}
+    values: dict[str, Any] = {}
     if "trend" in changes:
         trend = changes["trend"]
         trend = None if trend in (None, "", "none") else trend
@@ -121,7 +122,7 @@ def _validated(changes: object) -> dict:
     return values
 
 
-def _section(value: object, errors: dict) -> str | None:
+def _section(value: object, errors: dict[str, str]) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):

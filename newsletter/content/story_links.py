@@ -29,7 +29,7 @@ class StoryPatternInvalid(ValueError):
     """NEWSLETTER_STORY_URL_PATTERN cannot be used (it does not compile or has no group)."""
 
 
-def url_pattern(value: str | None) -> re.Pattern:
+def url_pattern(value: str | None) -> re.Pattern[str]:
     """The configured pattern compiled, or the default; it needs at least one group holding the language code."""
     try:
         pattern = re.compile(value or DEFAULT_URL_PATTERN, re.IGNORECASE)
@@ -45,11 +45,11 @@ def _bounded(prefix: str, value: str) -> str:
     return key if len(key) <= KEY_LIMIT else f"{prefix}:sha256:{hashlib.sha256(value.encode()).hexdigest()}"
 
 
-def url_key(url: str, pattern: re.Pattern) -> str | None:
+def url_key(url: str, pattern: re.Pattern[str]) -> str | None:
     """The URL with every language marker replaced by `*`, or None when the URL carries no marker."""
     found = False
 
-    def neutral(match: re.Match) -> str:
+    def neutral(match: re.Match[str]) -> str:
         nonlocal found
         group = next((i for i in range(1, pattern.groups + 1) if match.group(i) is not None), None)
         if group is None or match.group(group).lower() not in LANGUAGES:

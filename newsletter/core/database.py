@@ -69,7 +69,9 @@ TCP_KEEPALIVE = {
 }
 
 
-def bound_sessions(engine: Engine, *, lock_timeout: float, statement_timeout: float, idle_in_transaction: float):
+def bound_sessions(
+    engine: Engine, *, lock_timeout: float, statement_timeout: float, idle_in_transaction: float
+) -> None:
     """Every new connection of `engine` (PostgreSQL) gets these limits in seconds, and open ones are replaced:
     a statement waits at most `lock_timeout` for a lock and runs at most `statement_timeout`, and the server
     ends a session left idle in a transaction for `idle_in_transaction` (a frozen or cut-off worker's), so its
@@ -88,7 +90,7 @@ def bound_sessions(engine: Engine, *, lock_timeout: float, statement_timeout: fl
         f"SET tcp_user_timeout = {TCP_KEEPALIVE['tcp_user_timeout']}"
     )
 
-    def bound(dbapi_connection, _record) -> None:
+    def bound(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute(settings)
         cursor.close()

@@ -19,9 +19,10 @@ answered exactly like an accepted one, and simply sends nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse_many
@@ -109,7 +110,7 @@ def settings() -> RateLimitSettings:
     return current_app.extensions[EXTENSION_KEY]
 
 
-def _limit_string(name: str):
+def _limit_string(name: str) -> Callable[[], str]:
     return lambda: settings().for_name(name)
 
 
@@ -146,7 +147,7 @@ def mail_allowed(address: str, secret: str) -> bool:
     return True
 
 
-def _no_retry_after_unless_refused(response):
+def _no_retry_after_unless_refused(response: Response) -> Response:
     """Flask-Limiter adds Retry-After to every limited response; keep it only where it means something."""
     if response.status_code not in (429, 503):
         response.headers.pop("Retry-After", None)

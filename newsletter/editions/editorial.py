@@ -68,8 +68,8 @@ def _text(name: str, value: object, errors: dict[str, str]) -> str | None:
         errors[name] = problem
     elif name != "intro" and "\n" in value:
         errors[name] = "must be one line"
-    elif name != "intro" and bidi_problem(value):
-        errors[name] = bidi_problem(value)
+    elif name != "intro" and (bidi := bidi_problem(value)):
+        errors[name] = bidi
     return value or None
 
 
@@ -135,7 +135,7 @@ def update_editorial(edition: Edition, changes: object) -> Edition:
     return edition
 
 
-def _apply_story_decisions(edition: Edition, decisions: dict) -> None:
+def _apply_story_decisions(edition: Edition, decisions: dict[str, Any]) -> None:
     articles = {a.id: a for a in week_articles(edition.week_start, edition.language)}
     if "lead_article_id" in decisions:
         lead = decisions["lead_article_id"]

@@ -7,7 +7,7 @@ another run"), so two schedulers leave an honest record.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select, update
 
@@ -19,7 +19,7 @@ from newsletter.models.content import SchedulerAttempt, SchedulerRun, SchedulerR
 from newsletter.operations import heartbeats
 
 
-def start(due_at: datetime, week_start) -> bool:
+def start(due_at: datetime, week_start: date) -> bool:
     """Note that a run is under way; False if that run already finished."""
     db.session.execute(
         dialect_insert(SchedulerRun)
@@ -28,6 +28,7 @@ def start(due_at: datetime, week_start) -> bool:
     )
     db.session.commit()
     run = db.session.get(SchedulerRun, due_at, populate_existing=True)
+    assert run is not None  # inserted just above, or already there
     return run.finished_at is None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from newsletter.content.stories import story_json, week_stories
 from newsletter.core.config import LANGUAGES
@@ -24,7 +25,7 @@ class LanguageSend:
     queued: int | None = None
     reason: str | None = None
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {"language": self.language, "edition_id": self.edition_id, "queued": self.queued, "reason": self.reason}
 
 
@@ -38,7 +39,7 @@ class WeekSend:
     def queued(self) -> int:
         return sum(entry.queued or 0 for entry in self.languages)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "week_start": self.week_start.isoformat(),
             "languages": [entry.as_json() for entry in self.languages],

@@ -94,7 +94,7 @@ def check_startup(config: Mapping[str, Any]) -> None:
     check_database()
 
 
-def paused_editions() -> list[dict]:
+def paused_editions() -> list[dict[str, Any]]:
     """Editions paused now and why (a burst of reports about us, the circuit breaker, an editor), for /readyz."""
     rows = db.session.execute(
         select(Edition.id, Edition.language, Edition.paused_reason)

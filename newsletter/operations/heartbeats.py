@@ -72,7 +72,7 @@ def forget(process: str) -> None:
     db.session.commit()
 
 
-def _groups(rows: list[Heartbeat], now: datetime) -> dict | None:
+def _groups(rows: list[Heartbeat], now: datetime) -> dict[str, Any] | None:
     """Worker groups (`worker --processes N`) beating now: configured and live processes, summed."""
     fresh = [
         json.loads(row.detail or "{}")
@@ -128,8 +128,10 @@ class WorkerBeat:
             self._refused = False
             return "ok"
         problem = self.relay.problem() if self.relay is not None else None
-        if self._refused or problem:
-            return "auth-refused" if self._refused else problem
+        if self._refused:
+            return "auth-refused"
+        if problem:
+            return problem
         if delta["retried"] or delta["failed"]:
             return "failing"
         return "idle" if self.smtp in RELAY_PROBLEMS else self.smtp

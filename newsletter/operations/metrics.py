@@ -118,7 +118,9 @@ def _paused() -> Iterator[GaugeMetricFamily]:
         (Edition.paused_reason.like("paused by the circuit breaker%"), "circuit_breaker"),
         else_="editor",
     )
-    counts = dict(db.session.execute(select(why, func.count()).where(Edition.status == "paused").group_by(why)).all())
+    counts: dict[str, int] = dict(
+        db.session.execute(select(why, func.count()).where(Edition.status == "paused").group_by(why)).all()
+    )
     for name in ("bounce_reports", "circuit_breaker", "editor"):
         paused.add_metric([name], counts.get(name, 0))
     yield paused
