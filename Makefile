@@ -34,6 +34,7 @@ LINTED := newsletter tests bench migrations wsgi.py
 lint: install-test
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
 
 format: install-test
 	$(BIN)/ruff check --fix $(LINTED)

@@ -142,7 +142,8 @@ def worker_command(once: bool, processes: int | None) -> None:
         settings = processes_module.child_environment(config, (*DEFAULTS, "DATABASE_URL", "SECRET_KEY"))
         for name, _closest in unknown_variables(settings):  # reported once, by this process
             del settings[name]
-        beat = GroupBeat(current_app._get_current_object(), max(1, int(config["HEARTBEAT_SECONDS"])))
+        app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxied app, for the beat's thread
+        beat = GroupBeat(app, max(1, int(config["HEARTBEAT_SECONDS"])))
         try:
             status = processes_module.run_children(count, once, int(config["SMTP_CONNECTIONS"]), settings, beat)
         finally:

@@ -26,7 +26,7 @@ from newsletter.editions.scheduler import (
 @with_appcontext
 def scheduler_command(once: bool) -> None:
     """Run the weekly scheduler in the foreground (build last week's editions and send them)."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxied app, for threads and processes
     ensure_ready()
     try:
         parse_schedule(app.config["SCHEDULE"])

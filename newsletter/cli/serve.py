@@ -63,7 +63,7 @@ def serve_command(host: str, port: int) -> None:
     """Serve the site and API (threaded WSGI server), deliver mail and run the scheduler, all in one process."""
     ensure_ready()
     ensure_signing()
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxied app, for threads and processes
     redact_tokens_in_access_log()
     server = make_server(host, port, app, threaded=True)
     _match_base_url(app, host, server.server_port)

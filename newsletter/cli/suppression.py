@@ -97,15 +97,16 @@ def restore_command(reason: str, since: datetime, dry_run: bool) -> None:
     """Give back the readers a wrong wave of bounces suppressed (never complaints, manual or erased entries)."""
     if not reason.strip():
         raise click.BadParameter(_("give the text the wave's reasons contain"), param_hint="--reason")
+    since = _since(since) or since  # --since is required: never None here
     if dry_run:
-        addresses = [entry.email for entry in suppression.wave(reason, _since(since))]
+        addresses = [entry.email or "" for entry in suppression.wave(reason, since)]
     else:
-        addresses = suppression.restore(reason, _since(since))
+        addresses = suppression.restore(reason, since)
         activity.record(
             activity.cli_actor(),
             "suppression_restore",
             ngettext("%(num)d address", "%(num)d addresses", len(addresses)),
-            f"reason contains {reason!r}, since {_since(since).isoformat()}",
+            f"reason contains {reason!r}, since {since.isoformat()}",
         )
     for address in addresses:
         click.echo(address)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user
 
@@ -19,7 +20,7 @@ SETUP_ENDPOINTS = PUBLIC_ENDPOINTS | {"console.two_factor", "console.sign_out"}
 UPLOAD_ENDPOINTS = {"console.articles_upload", "console.subscribers_import"}
 
 
-class ConsoleUser(UserMixin):
+class ConsoleUser(UserMixin):  # type: ignore[misc]  # flask_login ships no type information
     """The signed-in editor and their server-side session; the cookie holds only the session's random id."""
 
     def __init__(self, editor: Editor, key: str, record: ConsoleSession | None = None):
@@ -64,7 +65,7 @@ def two_factor_missing() -> bool:
 
 
 @bp.before_request
-def guard() -> object:
+def guard() -> ResponseReturnValue | None:
     """Sign-in (a live server-side session), the role table and the admin's 2FA requirement, before any view."""
     g.pop("csrf_token", None)  # a token cached by an earlier request sharing this app context (tests)
     g.pop("_login_user", None)  # likewise the user Flask-Login loaded: each request loads its own session

@@ -107,7 +107,9 @@ class _Stories:
         ordered = sorted(keys)
         for start in range(0, len(ordered), LOOKUP_CHUNK):  # an import can hold thousands
             chunk = ordered[start : start + LOOKUP_CHUNK]
-            self.by_key.update({s.key: s for s in db.session.scalars(select(Story).where(Story.key.in_(chunk)))})
+            self.by_key.update(
+                {s.key: s for s in db.session.scalars(select(Story).where(Story.key.in_(chunk))) if s.key is not None}
+            )
 
     def get(self, key: str) -> Story | None:
         return self.by_key.get(key)
@@ -142,10 +144,12 @@ def place(placements: list[Placement]) -> dict[int, dict[str, str]]:
 
 
 def _place_explicit(item: Placement, stories: _Stories) -> dict[str, str] | None:
-    article = item.article
-    story = stories.get(item.explicit) or stories.create(item.explicit)
+    article, key = item.article, item.explicit
+    if key is None:  # only items with an explicit key are placed here
+        return None
+    story = stories.get(key) or stories.create(key)
     if _taken(story, article) is not None:
-        return {"story": f"story {item.explicit!r} already has a {article.language} article"}
+        return {"story": f"story {key!r} already has a {article.language} article"}
     merge_into(story, article)
     return None
 

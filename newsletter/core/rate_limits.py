@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RouteLimit
 from flask_limiter.util import get_remote_address
 from limits import parse_many
 
@@ -107,14 +107,15 @@ limiter = NewsletterLimiter(key_func=client_ip, headers_enabled=True, in_memory_
 
 
 def settings() -> RateLimitSettings:
-    return current_app.extensions[EXTENSION_KEY]
+    limits: RateLimitSettings = current_app.extensions[EXTENSION_KEY]
+    return limits
 
 
 def _limit_string(name: str) -> Callable[[], str]:
     return lambda: settings().for_name(name)
 
 
-def limit(name: str, methods: tuple[str, ...] = ("POST",)):
+def limit(name: str, methods: tuple[str, ...] = ("POST",)) -> RouteLimit:
     """Decorate a view with the named per-IP limit (counted for `methods` only); shared by every view using it."""
     return limiter.shared_limit(_limit_string(name), scope=name, methods=list(methods))
 

@@ -187,6 +187,6 @@ def editorial_json(edition: Edition) -> dict[str, Any]:
         "preheader": edition.preheader,
         "intro": edition.intro,
         "lead_article_id": next((a.id for a in articles if a.story.lead), None),
-        "article_ids": [a.id for a in sorted(positioned, key=lambda a: a.story.position)] or None,
+        "article_ids": [a.id for a in sorted(positioned, key=lambda a: a.story.position or 0)] or None,
         "excluded_article_ids": edition.excluded_article_ids or [],
     }

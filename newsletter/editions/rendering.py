@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -59,6 +59,7 @@ class DigestContents(TypedDict):
     intro: str
     lead: DigestArticle | None
     sections: list[DigestSection]
+    compact: NotRequired[dict[str, int]]  # set when the full layout was over Gmail's clip size
 
 
 @dataclass(frozen=True)
@@ -168,15 +169,15 @@ def first_sentence(text: str) -> str:
     return sentence if len(sentence) <= 200 else sentence[:199].rsplit(" ", 1)[0] + "…"
 
 
-def _compacted(contents: dict) -> dict:
-    def short(article: dict) -> dict:
+def _compacted(contents: DigestContents) -> dict[str, Any]:
+    def short(article: Mapping[str, Any]) -> dict[str, Any]:
         return {**article, "summary": first_sentence(article["summary"])}
 
     sections = [{**s, "articles": [short(a) for a in s["articles"]]} for s in contents["sections"]]
     return {**contents, "sections": sections, "lead": short(contents["lead"]) if contents["lead"] else None}
 
 
-def _render(contents: dict, plan: DigestPlan, compact: bool) -> tuple[str, str]:
+def _render(contents: Mapping[str, Any], plan: DigestPlan, compact: bool) -> tuple[str, str]:
     with force_locale(plan.language):
         context = template_context(contents, plan.language, plan.week_start, plan.publication)
         return render_email(
@@ -202,12 +203,12 @@ def render_digest(plan: DigestPlan) -> RenderedDigest:
     size = len(html.encode("utf-8"))
     if size > GMAIL_CLIP_BYTES:
         html, _text = _render(_compacted(contents), plan, compact=True)
-        contents = {**contents, "compact": {"full_bytes": size}}
+        contents["compact"] = {"full_bytes": size}
     text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
     return RenderedDigest(subject=subject, html=html, text=text, contents=contents)
 
 
-def compact_notice(contents: dict | None) -> str | None:
+def compact_notice(contents: Mapping[str, Any] | None) -> str | None:
     """What the editor is told when the digest was switched to the compact layout."""
     compact = (contents or {}).get("compact")
     if not compact:

@@ -13,11 +13,11 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from newsletter.core.extensions import db
+from newsletter.core.extensions import Model
 from newsletter.models.types import UTCDateTime, utcnow
 
 
-class MailboxMail(db.Model):
+class MailboxMail(Model):
     __tablename__ = "mailbox_mail"
 
     mailbox_digest: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 
 from newsletter.core.addresses import mailbox_digest
+from newsletter.core.database import affected_rows
 from newsletter.core.extensions import db
 from newsletter.models import MailboxMail, utcnow
 
@@ -36,4 +37,4 @@ def mark_mailed(row: MailboxMail | None, address: str, secret: str) -> None:
 def forget_before(cutoff: datetime) -> int:
     """Drop windows that closed before `cutoff`: they no longer count anything."""
     statement = delete(MailboxMail).where(MailboxMail.last_mail_at < cutoff)
-    return int(db.session.execute(statement.execution_options(synchronize_session=False)).rowcount)
+    return affected_rows(db.session.execute(statement.execution_options(synchronize_session=False)))

@@ -14,7 +14,7 @@ import logging
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import CursorResult, Select, func, or_, select, update
 
 from newsletter.core.addresses import normalise_address
 from newsletter.core.database import dialect_insert
@@ -112,7 +112,7 @@ def entries(reason: str | None = None, since: datetime | None = None) -> list[Su
     return list(db.session.scalars(_matching(query, reason, since)))
 
 
-def _matching(query, reason: str | None, since: datetime | None):
+def _matching(query: Select[Suppression], reason: str | None, since: datetime | None) -> Select[Suppression]:
     if reason:
         query = query.where(func.lower(Suppression.reason).contains(reason.lower(), autoescape=True))
     if since is not None:
@@ -129,7 +129,7 @@ def wave(reason: str, since: datetime) -> list[Suppression]:
 def restore(reason: str, since: datetime) -> list[str]:
     """Take a wrong wave off the list (see `wave`); commits. Returns the addresses given back."""
     found = wave(reason, since)
-    addresses = [entry.email for entry in found]
+    addresses = [entry.email for entry in found if entry.email is not None]  # a wave holds addresses only
     for entry in found:
         db.session.delete(entry)
     db.session.commit()
